@@ -1,0 +1,190 @@
+/**
+ * The shapes of Settee's document API, as CouchDB puts them on the wire. The local Database
+ * returns them, the HTTP server sends them and the remote client parses them, so one set of
+ * types serves all three.
+ */
+
+/** An attachment as read: a stub (metadata only) or with inline base64 data. */
+export interface Attachment {
+  content_type: string;
+  digest: string;
+  length?: number;
+  revpos: number;
+  stub?: true;
+  data?: string;
+}
+
+/** A document as read from the database. */
+export interface Doc {
+  _id: string;
+  _rev: string;
+  _deleted?: true;
+  _attachments?: Record<string, Attachment>;
+  _conflicts?: string[];
+  _deleted_conflicts?: string[];
+  _revisions?: { start: number; ids: string[] };
+  _revs_info?: { rev: string; status: 'available' | 'missing' | 'deleted' }[];
+  _local_seq?: number;
+  [field: string]: unknown;
+}
+
+/** A document as written: `_id` and `_rev` where known, any JSON fields. */
+export interface NewDoc {
+  _id?: string;
+  _rev?: string;
+  _deleted?: boolean;
+  _attachments?: Record<string, unknown>;
+  _revisions?: { start: number; ids: string[] };
+  [field: string]: unknown;
+}
+
+export interface WriteOk {
+  ok: true;
+  id: string;
+  rev: string;
+}
+
+export interface WriteError {
+  id: string;
+  rev?: string;
+  error: string;
+  reason: string;
+}
+
+export type WriteResult = WriteOk | WriteError;
+
+export interface BulkDocsOptions {
+  /** false: store revisions as given (replication), never reporting conflicts. Default true. */
+  newEdits?: boolean;
+  /**
+   * All or nothing: if any document fails, nothing is written and the first error is thrown.
+   * Used to resolve a conflict in one step (write the merged revision, delete the losers).
+   */
+  atomic?: boolean;
+}
+
+export interface GetOptions {
+  rev?: string;
+  revs?: boolean;
+  revs_info?: boolean;
+  conflicts?: boolean;
+  deleted_conflicts?: boolean;
+  /** With `rev`: answer the leaf that descends from it instead (the winner of them). */
+  latest?: boolean;
+  local_seq?: boolean;
+  attachments?: boolean;
+  atts_since?: string[];
+}
+
+export type OpenRevsResult = { ok: Doc } | { missing: string };
+
+export interface AllDocsOptions {
+  keys?: string[];
+  key?: string;
+  startkey?: string;
+  endkey?: string;
+  inclusive_end?: boolean;
+  limit?: number;
+  skip?: number;
+  descending?: boolean;
+  include_docs?: boolean;
+  conflicts?: boolean;
+  attachments?: boolean;
+  update_seq?: boolean;
+}
+
+export interface AllDocsRow {
+  id?: string;
+  key: string;
+  value?: { rev: string; deleted?: true };
+  doc?: Doc | null;
+  error?: 'not_found';
+}
+
+export interface AllDocsResponse {
+  total_rows: number;
+  offset: number;
+  rows: AllDocsRow[];
+  update_seq?: number;
+}
+
+export interface ChangesOptions {
+  /** Exclusive start: a sequence of this database, or `now`. */
+  since?: number | string;
+  limit?: number;
+  descending?: boolean;
+  style?: 'main_only' | 'all_docs';
+  include_docs?: boolean;
+  conflicts?: boolean;
+  attachments?: boolean;
+  doc_ids?: string[];
+  /** A Mango selector: only documents whose winning revision matches. */
+  selector?: Record<string, unknown>;
+}
+
+export interface ChangeRow {
+  seq: number;
+  id: string;
+  changes: { rev: string }[];
+  deleted?: true;
+  doc?: Doc;
+}
+
+export interface ChangesResponse {
+  results: ChangeRow[];
+  last_seq: number;
+  pending: number;
+}
+
+export type RevsDiffRequest = Record<string, string[]>;
+export type RevsDiffResponse = Record<string, { missing: string[]; possible_ancestors?: string[] }>;
+
+export interface BulkGetRequest {
+  docs: { id: string; rev?: string; atts_since?: string[] }[];
+}
+
+export interface BulkGetOptions {
+  revs?: boolean;
+  latest?: boolean;
+  attachments?: boolean;
+}
+
+export type BulkGetDoc = { ok: Doc } | { error: { id: string; rev: string; error: string; reason: string } };
+
+export interface BulkGetResponse {
+  results: { id: string; docs: BulkGetDoc[] }[];
+}
+
+export interface LocalDoc {
+  _id: string;
+  _rev: string;
+  [field: string]: unknown;
+}
+
+export interface DbInfo {
+  db_name: string;
+  doc_count: number;
+  doc_del_count: number;
+  update_seq: number;
+  purge_seq: number;
+  sizes: { file: number; external: number; active: number };
+  instance_start_time: string;
+  compact_running: boolean;
+  /** This database's own identity, persisted: it names the database in replication ids. */
+  uuid: string;
+  revs_limit: number;
+}
+
+/**
+ * The replication surface (ARCHITECTURE.md): the same for a local Database and a remote one
+ * over HTTP, so the replicator drives any two peers through one code path.
+ */
+export interface Peer {
+  info(): Promise<DbInfo>;
+  changes(options: ChangesOptions): Promise<ChangesResponse>;
+  revsDiff(request: RevsDiffRequest): Promise<RevsDiffResponse>;
+  bulkGet(request: BulkGetRequest, options?: BulkGetOptions): Promise<BulkGetResponse>;
+  bulkDocs(docs: NewDoc[], options?: BulkDocsOptions): Promise<WriteResult[]>;
+  getLocal(id: string): Promise<LocalDoc | undefined>;
+  putLocal(doc: LocalDoc | NewDoc): Promise<WriteOk>;
+}

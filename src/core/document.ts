@@ -1,0 +1,118 @@
+import { decodeBase64 } from './base64.js';
+import { badRequest, docValidation, illegalDocId } from './errors.js';
+import { pathFromRevisions, pathLeaf, pathOfRev } from './rev-tree/history.js';
+import type { RevPath } from './rev-tree/types.js';
+import { parseRev } from './revision.js';
+
+/** An attachment as a writer supplies it: inline data, a stub naming one already stored, or bytes that follow. */
+export interface AttachmentInput {
+  contentType: string;
+  /** Decoded inline data. */
+  data?: Uint8Array;
+  /** Keep the attachment of this name from an earlier revision. */
+  stub?: boolean;
+  /** The bytes arrive separately (multipart uploads). */
+  follows?: boolean;
+  digest?: string;
+  revpos?: number;
+  length?: number;
+}
+
+/** A document split into what Settee interprets and the body it stores and hashes. */
+export interface ParsedDoc {
+  id: string | undefined;
+  rev: string | undefined;
+  /** Ancestry from `_revisions`, or the single `_rev`, for replicated writes. */
+  path: RevPath | undefined;
+  deleted: boolean;
+  body: Record<string, unknown>;
+  attachments: Map<string, AttachmentInput> | undefined;
+}
+
+export const LOCAL_PREFIX = '_local/';
+export const DESIGN_PREFIX = '_design/';
+
+// Reserved fields that readers add and writers may echo back; CouchDB ignores them on input.
+const IGNORED_ON_INPUT = new Set(['_conflicts', '_deleted_conflicts', '_revs_info', '_local_seq']);
+
+/** Validates a document id: a non-empty string, `_`-prefixed only for `_design/` and `_local/`. */
+export function validateDocId(id: unknown): string {
+  if (typeof id !== 'string') throw badRequest('Document id must be a string');
+  if (id.length === 0) throw badRequest('Document id must not be empty');
+  if (id.startsWith('_') && !id.startsWith(DESIGN_PREFIX) && !id.startsWith(LOCAL_PREFIX)) {
+    throw illegalDocId('Only reserved document ids may start with underscore.');
+  }
+  if (id === DESIGN_PREFIX || id === LOCAL_PREFIX) throw illegalDocId('Document id is missing its name.');
+  return id;
+}
+
+export function isLocalId(id: string): boolean {
+  return id.startsWith(LOCAL_PREFIX);
+}
+
+/** Parses and validates a document as written by a client; throws CouchDB's error for bad input. */
+export function parseDocument(input: unknown): ParsedDoc {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw badRequest('Document must be a JSON object');
+  }
+  const doc: ParsedDoc = {
+    id: undefined,
+    rev: undefined,
+    path: undefined,
+    deleted: false,
+    body: {},
+    attachments: undefined,
+  };
+  let revisions: unknown;
+  for (const [key, value] of Object.entries(input)) {
+    if (!key.startsWith('_') || key.startsWith('_replication_') || key === '_access') {
+      doc.body[key] = value;
+    } else if (key === '_id') doc.id = validateDocId(value);
+    else if (key === '_rev') doc.rev = parseRev(value) && (value as string);
+    else if (key === '_deleted') doc.deleted = parseDeleted(value);
+    else if (key === '_revisions') revisions = value;
+    else if (key === '_attachments') doc.attachments = parseAttachments(value);
+    else if (!IGNORED_ON_INPUT.has(key)) throw docValidation(`Bad special document member: ${key}`);
+  }
+  if (revisions !== undefined) doc.path = pathFromRevisions(revisions);
+  else if (doc.rev !== undefined) doc.path = pathOfRev(doc.rev);
+  if (doc.rev !== undefined && doc.path !== undefined && pathLeaf(doc.path) !== doc.rev) {
+    throw badRequest('_rev does not match the latest revision in _revisions');
+  }
+  return doc;
+}
+
+function parseDeleted(value: unknown): boolean {
+  if (typeof value !== 'boolean') throw docValidation('_deleted must be a boolean');
+  return value;
+}
+
+function parseAttachments(value: unknown): Map<string, AttachmentInput> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw badRequest('_attachments must be an object');
+  }
+  const attachments = new Map<string, AttachmentInput>();
+  for (const [name, att] of Object.entries(value)) attachments.set(name, parseAttachment(name, att));
+  return attachments;
+}
+
+function parseAttachment(name: string, att: unknown): AttachmentInput {
+  if (name.length === 0) throw badRequest('Attachment name must not be empty');
+  if (name.startsWith('_'))
+    throw badRequest(`Attachment name '${name}' starts with prohibited character '_'`);
+  if (typeof att !== 'object' || att === null || Array.isArray(att)) {
+    throw badRequest(`Attachment ${name} must be an object`);
+  }
+  const fields = att as Record<string, unknown>;
+  const contentType = fields.content_type ?? 'application/octet-stream';
+  if (typeof contentType !== 'string') throw badRequest(`Attachment ${name}: content_type must be a string`);
+  const result: AttachmentInput = { contentType };
+  if (typeof fields.revpos === 'number' && Number.isInteger(fields.revpos)) result.revpos = fields.revpos;
+  if (typeof fields.digest === 'string') result.digest = fields.digest;
+  if (typeof fields.length === 'number') result.length = fields.length;
+  if (typeof fields.data === 'string') result.data = decodeBase64(fields.data, `attachment ${name}`);
+  else if (fields.stub === true) result.stub = true;
+  else if (fields.follows === true) result.follows = true;
+  else throw badRequest(`Attachment ${name} needs data, stub or follows`);
+  return result;
+}

@@ -1,0 +1,64 @@
+/**
+ * The one catalogue of Settee's errors. Every error carries CouchDB's `error` name, a human
+ * `reason` and the HTTP status the server answers with, so the library and the server report
+ * failures the same way (`{"error", "reason"}` on the wire).
+ */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  illegal_docid: 400,
+  illegal_database_name: 400,
+  doc_validation: 400,
+  query_parse_error: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  file_exists: 412,
+  missing_stub: 412,
+  precondition_failed: 412,
+  too_large: 413,
+  document_too_large: 413,
+  attachment_too_large: 413,
+  too_long: 414,
+  bad_content_type: 415,
+  unknown_error: 500,
+} as const;
+
+export type ErrorName = keyof typeof ERROR_STATUS;
+
+export class SetteeError extends Error {
+  readonly error: ErrorName;
+  readonly reason: string;
+  readonly status: number;
+
+  constructor(error: ErrorName, reason: string) {
+    super(`${error}: ${reason}`);
+    this.name = 'SetteeError';
+    this.error = error;
+    this.reason = reason;
+    this.status = ERROR_STATUS[error];
+  }
+
+  /** The CouchDB wire shape of this error. */
+  toJSON(): { error: ErrorName; reason: string } {
+    return { error: this.error, reason: this.reason };
+  }
+}
+
+export const badRequest = (reason: string) => new SetteeError('bad_request', reason);
+export const notFound = (reason = 'missing') => new SetteeError('not_found', reason);
+export const conflict = () => new SetteeError('conflict', 'Document update conflict.');
+export const illegalDocId = (reason: string) => new SetteeError('illegal_docid', reason);
+export const docValidation = (reason: string) => new SetteeError('doc_validation', reason);
+export const missingStub = (reason: string) => new SetteeError('missing_stub', reason);
+export const fileExists = () =>
+  new SetteeError('file_exists', 'The database could not be created, the file already exists.');
+export const queryParseError = (reason: string) => new SetteeError('query_parse_error', reason);
+
+/** Wraps anything thrown into a SetteeError, keeping Settee's own errors as they are. */
+export function toSetteeError(err: unknown): SetteeError {
+  if (err instanceof SetteeError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new SetteeError('unknown_error', message);
+}

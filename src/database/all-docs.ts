@@ -1,0 +1,100 @@
+import type { AllDocsOptions, AllDocsRow } from '../core/api.js';
+import { badRequest } from '../core/errors.js';
+import type { DocRecord, RevisionContent, Storage } from '../storage/types.js';
+import type { DocReader, ReadShape } from './reader.js';
+
+/**
+ * `_all_docs` rows as a stream: by `keys` (in the order given, missing and deleted ones reported)
+ * or by id range in raw code-point order, live documents only. Storage is read a page at a time.
+ */
+export async function* allDocsRows(
+  storage: Storage,
+  reader: DocReader,
+  options: AllDocsOptions,
+): AsyncIterable<AllDocsRow> {
+  const skip = nonNegative(options.skip, 'skip') ?? 0;
+  let limit = nonNegative(options.limit, 'limit') ?? Number.POSITIVE_INFINITY;
+  const shape: ReadShape = { conflicts: options.conflicts, attachments: options.attachments };
+  const rows = options.keys
+    ? rowsByKeys(storage, reader, options.keys, options.include_docs, shape)
+    : undefined;
+  const source = rows ?? rowsByRange(storage, reader, options, shape);
+  let skipped = 0;
+  for await (const row of source) {
+    if (limit <= 0) return;
+    if (skipped < skip) {
+      skipped++;
+      continue;
+    }
+    limit--;
+    yield row;
+  }
+}
+
+async function* rowsByKeys(
+  storage: Storage,
+  reader: DocReader,
+  keys: string[],
+  includeDocs: boolean | undefined,
+  shape: ReadShape,
+): AsyncIterable<AllDocsRow> {
+  const records = await storage.getDocs(keys);
+  for (const [i, key] of keys.entries()) {
+    const record = records[i];
+    if (!record) {
+      yield { key, error: 'not_found' };
+    } else if (record.deleted) {
+      yield {
+        id: key,
+        key,
+        value: { rev: record.winner, deleted: true },
+        ...(includeDocs ? { doc: null } : {}),
+      };
+    } else {
+      yield await toRow(reader, record, includeDocs, shape);
+    }
+  }
+}
+
+async function* rowsByRange(
+  storage: Storage,
+  reader: DocReader,
+  options: AllDocsOptions,
+  shape: ReadShape,
+): AsyncIterable<AllDocsRow> {
+  const start = options.key ?? options.startkey;
+  const end = options.key ?? options.endkey;
+  for (const bound of [start, end]) {
+    if (bound !== undefined && typeof bound !== 'string') throw badRequest('Document ids are strings');
+  }
+  const scan = storage.docs({
+    start,
+    end,
+    inclusiveEnd: options.inclusive_end !== false,
+    descending: options.descending,
+    withContent: options.include_docs,
+  });
+  for await (const scanned of scan) {
+    if (scanned.deleted) continue;
+    yield await toRow(reader, scanned, options.include_docs, shape, scanned.content);
+  }
+}
+
+async function toRow(
+  reader: DocReader,
+  record: DocRecord,
+  includeDocs: boolean | undefined,
+  shape: ReadShape,
+  content?: RevisionContent,
+): Promise<AllDocsRow> {
+  const row: AllDocsRow = { id: record.id, key: record.id, value: { rev: record.winner } };
+  if (includeDocs)
+    row.doc = (await reader.read(record, record.id, record.winner, shape, undefined, content)) ?? null;
+  return row;
+}
+
+function nonNegative(value: number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 0) throw badRequest(`${name} must be a non-negative integer`);
+  return value;
+}

@@ -1,0 +1,133 @@
+import type { ChangeRow, ChangesOptions, ChangesResponse, Doc } from '../core/api.js';
+import { badRequest } from '../core/errors.js';
+import { type CompiledSelector, compileSelector } from '../core/mango/index.js';
+import type { ScannedDoc, Storage } from '../storage/types.js';
+import type { WriteNotifier } from './notifier.js';
+import type { DocReader } from './reader.js';
+
+export interface ChangesFeedOptions extends ChangesOptions {
+  /** Keep the feed open and emit changes as they are written, until `signal` aborts. */
+  live?: boolean;
+  signal?: AbortSignal;
+}
+
+/** What a changes feed needs of its database. */
+export interface FeedSource {
+  storage: Storage;
+  reader: DocReader;
+  notifier: WriteNotifier;
+  updateSeq(): number;
+}
+
+/**
+ * A changes feed: an async iterable of rows, each document once at its latest sequence. It
+ * reads storage a page at a time, so any database streams in flat memory; in live mode it then
+ * waits for writes and goes on. `lastSeq` tells where it got to (what `last_seq` reports).
+ */
+export class ChangesFeed implements AsyncIterable<ChangeRow> {
+  lastSeq: number;
+  private readonly selector: CompiledSelector | undefined;
+  private readonly docIds: Set<string> | undefined;
+
+  constructor(
+    private readonly source: FeedSource,
+    private readonly options: ChangesFeedOptions,
+  ) {
+    this.lastSeq = parseSince(options.since, source.updateSeq());
+    this.selector = options.selector === undefined ? undefined : compileSelector(options.selector);
+    this.docIds = options.doc_ids && new Set(options.doc_ids);
+    if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 0)) {
+      throw badRequest('limit must be a non-negative integer');
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<ChangeRow> {
+    const { options, source } = this;
+    let remaining = options.limit ?? Number.POSITIVE_INFINITY;
+    const filtered = this.selector !== undefined || this.docIds !== undefined;
+    while (remaining > 0) {
+      const scan = source.storage.changes({
+        since: this.lastSeq,
+        descending: options.descending,
+        limit: filtered ? undefined : remaining,
+        withContent: options.include_docs || this.selector !== undefined,
+      });
+      for await (const scanned of scan) {
+        this.lastSeq = scanned.seq;
+        const row = await this.toRow(scanned);
+        if (!row) continue;
+        yield row;
+        if (--remaining === 0) return;
+        if (options.signal?.aborted) return;
+      }
+      if (!options.live || options.descending || options.signal?.aborted) return;
+      if (source.updateSeq() <= this.lastSeq) await source.notifier.next(options.signal);
+      if (options.signal?.aborted) return;
+    }
+  }
+
+  /** Runs the feed to its end and collects CouchDB's response (use a limit on big databases). */
+  async collect(): Promise<ChangesResponse> {
+    const results: ChangeRow[] = [];
+    for await (const row of this) results.push(row);
+    const pending = this.options.descending ? 0 : await this.source.storage.countChanges(this.lastSeq);
+    return { results, last_seq: this.lastSeq, pending };
+  }
+
+  private async toRow(scanned: ScannedDoc): Promise<ChangeRow | undefined> {
+    if (this.docIds && !this.docIds.has(scanned.id)) return undefined;
+    let revs = this.options.style === 'all_docs' ? scanned.leaves.map((leaf) => leaf.rev) : [scanned.winner];
+    if (this.selector) {
+      revs = await this.matchingRevs(scanned, revs, this.selector);
+      if (revs.length === 0) return undefined;
+    }
+    const row: ChangeRow = { seq: scanned.seq, id: scanned.id, changes: revs.map((rev) => ({ rev })) };
+    if (scanned.deleted) row.deleted = true;
+    if (this.options.include_docs) {
+      const doc = await this.source.reader.read(
+        scanned,
+        scanned.id,
+        scanned.winner,
+        { conflicts: this.options.conflicts, attachments: this.options.attachments },
+        undefined,
+        scanned.content,
+      );
+      if (doc) row.doc = doc;
+    }
+    return row;
+  }
+
+  /** With a selector, a row lists only the leaves whose revision matches it. */
+  private async matchingRevs(
+    scanned: ScannedDoc,
+    revs: string[],
+    selector: CompiledSelector,
+  ): Promise<string[]> {
+    const contents =
+      revs.length === 1 && revs[0] === scanned.winner
+        ? [scanned.content]
+        : await this.source.storage.getRevisions(scanned.id, revs);
+    return revs.filter((rev, i) => {
+      const content = contents[i];
+      if (!content) return false;
+      const deleted = scanned.leaves.find((leaf) => leaf.rev === rev)?.deleted;
+      const doc: Doc = {
+        _id: scanned.id,
+        _rev: rev,
+        ...(JSON.parse(content.body) as Record<string, unknown>),
+      };
+      if (deleted) doc._deleted = true;
+      return selector.matches(doc);
+    });
+  }
+}
+
+function parseSince(since: number | string | undefined, now: number): number {
+  if (since === undefined) return 0;
+  if (since === 'now') return now;
+  const seq = typeof since === 'number' ? since : Number(String(since).split('-')[0]);
+  if (!Number.isInteger(seq) || seq < 0) {
+    throw badRequest("Malformed sequence supplied in 'since' parameter.");
+  }
+  return seq;
+}

@@ -1,0 +1,358 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type {
+  AllDocsOptions,
+  AllDocsResponse,
+  AllDocsRow,
+  BulkDocsOptions,
+  BulkGetOptions,
+  BulkGetRequest,
+  BulkGetResponse,
+  ChangesOptions,
+  ChangesResponse,
+  DbInfo,
+  Doc,
+  GetOptions,
+  LocalDoc,
+  NewDoc,
+  OpenRevsResult,
+  Peer,
+  RevsDiffRequest,
+  RevsDiffResponse,
+  WriteOk,
+  WriteResult,
+} from '../core/api.js';
+import { isLocalId, type ParsedDoc, parseDocument, validateDocId } from '../core/document.js';
+import { badRequest, notFound, toSetteeError } from '../core/errors.js';
+import { SqliteStorage, type SqliteStorageOptions } from '../storage/sqlite/sqlite-storage.js';
+import type { Storage } from '../storage/types.js';
+import { allDocsRows } from './all-docs.js';
+import { ChangesFeed, type ChangesFeedOptions } from './changes.js';
+import { LocalDocs } from './local-docs.js';
+import { SerialQueue, WriteNotifier } from './notifier.js';
+import { bulkGet, revsDiff } from './peer-reads.js';
+import { DocReader } from './reader.js';
+import { requirePath, WriteBatch } from './writer.js';
+
+export interface DatabaseOptions {
+  /** The database's name, as `info().db_name` reports it. */
+  name?: string;
+  /** revs_limit for a new database (default 1000); an existing one keeps its own. */
+  revsLimit?: number;
+}
+
+const DEFAULT_REVS_LIMIT = 1000;
+
+/**
+ * A CouchDB-compatible document database over any Storage: revision trees, conflicts, the
+ * changes feed, local documents and attachments. It is a replication Peer.
+ *
+ * @example
+ * const db = await Database.open('./data/shop.sqlite');
+ * const { rev } = await db.put({ _id: 'apple', price: 3 });
+ * await db.put({ _id: 'apple', _rev: rev, price: 4 });
+ */
+export class Database implements Peer {
+  readonly name: string;
+  private readonly reader: DocReader;
+  private readonly local: LocalDocs;
+  private readonly writes = new SerialQueue();
+  private readonly notifier = new WriteNotifier();
+  private seq = 0;
+  private revsLimit = DEFAULT_REVS_LIMIT;
+  private uuid = '';
+  private instanceStartTime = '';
+
+  private constructor(
+    readonly storage: Storage,
+    name: string,
+  ) {
+    this.name = name;
+    this.reader = new DocReader(storage);
+    this.local = new LocalDocs(storage);
+  }
+
+  /** Opens (creating if needed) a database stored in one SQLite file. */
+  static async open(path: string, options: DatabaseOptions & SqliteStorageOptions = {}): Promise<Database> {
+    mkdirSync(dirname(path), { recursive: true });
+    return Database.fromStorage(new SqliteStorage(path, options), options.name ?? path, options);
+  }
+
+  /** A database over any Storage backend. */
+  static async fromStorage(storage: Storage, name: string, options: DatabaseOptions = {}): Promise<Database> {
+    const db = new Database(storage, name);
+    await db.init(options);
+    return db;
+  }
+
+  private async init(options: DatabaseOptions): Promise<void> {
+    const { storage } = this;
+    this.uuid = await this.metaOrDefault('uuid', () => randomHex());
+    this.instanceStartTime = await this.metaOrDefault('instance_start_time', () => String(Date.now() * 1000));
+    const limit = await this.metaOrDefault('revs_limit', () =>
+      String(options.revsLimit ?? DEFAULT_REVS_LIMIT),
+    );
+    this.revsLimit = Number(limit);
+    this.seq = (await storage.stats()).updateSeq;
+  }
+
+  private async metaOrDefault(key: string, make: () => string): Promise<string> {
+    const existing = await this.storage.getMeta(key);
+    if (existing !== undefined) return existing;
+    const value = make();
+    await this.storage.setMeta(key, value);
+    return value;
+  }
+
+  async info(): Promise<DbInfo> {
+    const stats = await this.storage.stats();
+    return {
+      db_name: this.name,
+      doc_count: stats.docCount,
+      doc_del_count: stats.deletedCount,
+      update_seq: stats.updateSeq,
+      purge_seq: 0,
+      sizes: { file: stats.fileSize, external: stats.activeSize, active: stats.activeSize },
+      instance_start_time: this.instanceStartTime,
+      compact_running: false,
+      uuid: this.uuid,
+      revs_limit: this.revsLimit,
+    };
+  }
+
+  /** Creates or updates one document; throws a SetteeError (`conflict`, `bad_request`, …) on failure. */
+  async put(doc: NewDoc, options: { newEdits?: boolean } = {}): Promise<WriteOk> {
+    if (doc?._id === undefined) throw badRequest('Document must have an _id');
+    const [result] = await this.bulkDocs([doc], { ...options, atomic: true });
+    return result as WriteOk;
+  }
+
+  /** Creates a document with a generated id. */
+  async post(doc: NewDoc): Promise<WriteOk> {
+    return this.put({ ...doc, _id: doc._id ?? randomHex() });
+  }
+
+  /** Deletes a document: writes a tombstone as a child of `rev`. */
+  async remove(id: string, rev: string): Promise<WriteOk> {
+    if (isLocalId(id)) return this.local.remove(id);
+    return this.put({ _id: id, _rev: rev, _deleted: true });
+  }
+
+  /**
+   * Writes many documents. With `newEdits` (the default) each gets a new revision or a
+   * `conflict` error; with `newEdits: false` revisions are stored as given, as replication
+   * does. Every valid document is written and each failure reported, in input order; with
+   * `atomic`, any failure writes nothing and is thrown.
+   */
+  async bulkDocs(docs: NewDoc[], options: BulkDocsOptions = {}): Promise<WriteResult[]> {
+    if (!Array.isArray(docs)) throw badRequest('POST body must include `docs` parameter.');
+    const newEdits = options.newEdits !== false;
+    const parsed = docs.map((doc) => parseOrError(doc, newEdits));
+    if (!newEdits) {
+      // CouchDB rejects the whole request when a replicated document does not name its revision.
+      for (const doc of parsed) if (!(doc instanceof Error) && !isLocalId(doc.id)) requirePath(doc);
+    }
+    if (options.atomic) {
+      const failure = parsed.find((doc) => doc instanceof Error);
+      if (failure) throw failure;
+    }
+    return this.writes.run(() => this.writeBatch(parsed, newEdits, options.atomic === true));
+  }
+
+  private async writeBatch(
+    parsed: ((ParsedDoc & { id: string }) | Error)[],
+    newEdits: boolean,
+    atomic: boolean,
+  ): Promise<WriteResult[]> {
+    const batch = new WriteBatch(this.storage, this.revsLimit);
+    await batch.load(parsed.flatMap((doc) => (doc instanceof Error || isLocalId(doc.id) ? [] : [doc.id])));
+    const results: WriteResult[] = [];
+    for (const doc of parsed) {
+      try {
+        if (doc instanceof Error) throw doc;
+        if (isLocalId(doc.id)) results.push(await this.local.put(doc));
+        else results.push(newEdits ? await batch.edit(doc) : await batch.replicate(requirePath(doc)));
+      } catch (err) {
+        const error = toSetteeError(err);
+        if (atomic) throw error;
+        const id = doc instanceof Error ? idOf(doc) : doc.id;
+        results.push({
+          id,
+          ...(doc instanceof Error || !doc.rev ? {} : { rev: doc.rev }),
+          ...error.toJSON(),
+        });
+      }
+    }
+    const written = await batch.commit();
+    if (written.length > 0) {
+      this.seq = written[written.length - 1]!.seq;
+      this.notifier.notify();
+    }
+    return results;
+  }
+
+  /** Reads a document: the winner, or the revision named by `rev`. */
+  async get(id: string, options: GetOptions = {}): Promise<Doc> {
+    validateDocId(id);
+    if (isLocalId(id)) {
+      const doc = await this.local.get(id);
+      if (!doc) throw notFound('missing');
+      return doc as Doc;
+    }
+    const [record] = await this.storage.getDocs([id]);
+    return this.reader.get(record, id, options);
+  }
+
+  /** Several revisions of a document (`open_revs`): every leaf with `'all'`, or the ones named. */
+  async getOpenRevs(id: string, revs: 'all' | string[], options: GetOptions = {}): Promise<OpenRevsResult[]> {
+    validateDocId(id);
+    const [record] = await this.storage.getDocs([id]);
+    return this.reader.openRevs(record, id, revs, options);
+  }
+
+  async allDocs(options: AllDocsOptions = {}): Promise<AllDocsResponse> {
+    const rows: AllDocsRow[] = [];
+    for await (const row of this.allDocsStream(options)) rows.push(row);
+    const response: AllDocsResponse = {
+      total_rows: (await this.storage.stats()).docCount,
+      offset: options.skip ?? 0,
+      rows,
+    };
+    if (options.update_seq) response.update_seq = this.seq;
+    return response;
+  }
+
+  /** `_all_docs` rows as a stream, for databases of any size. */
+  allDocsStream(options: AllDocsOptions = {}): AsyncIterable<AllDocsRow> {
+    return allDocsRows(this.storage, this.reader, options);
+  }
+
+  /** The changes feed, collected (use `limit` on big databases, or `changesFeed` to stream). */
+  async changes(options: ChangesOptions = {}): Promise<ChangesResponse> {
+    return this.changesFeed(options).collect();
+  }
+
+  /** The changes feed as a stream; with `live`, it goes on emitting writes until `signal` aborts. */
+  changesFeed(options: ChangesFeedOptions = {}): ChangesFeed {
+    return new ChangesFeed(
+      { storage: this.storage, reader: this.reader, notifier: this.notifier, updateSeq: () => this.seq },
+      options,
+    );
+  }
+
+  async revsDiff(request: RevsDiffRequest): Promise<RevsDiffResponse> {
+    return revsDiff(this.storage, this.reader, request);
+  }
+
+  async bulkGet(request: BulkGetRequest, options: BulkGetOptions = {}): Promise<BulkGetResponse> {
+    return bulkGet(this.storage, this.reader, request, options);
+  }
+
+  async getLocal(id: string): Promise<LocalDoc | undefined> {
+    return this.local.get(id);
+  }
+
+  /** Writes a local document. As in CouchDB 3 there is no conflict check: the new rev is `0-(N+1)`. */
+  async putLocal(doc: LocalDoc | NewDoc): Promise<WriteOk> {
+    const parsed = parseDocument(doc);
+    if (!parsed.id || !isLocalId(parsed.id)) throw badRequest('Local document ids start with _local/');
+    return this.writes.run(() => this.local.put(parsed as ParsedDoc & { id: string }));
+  }
+
+  async removeLocal(id: string): Promise<WriteOk> {
+    return this.writes.run(() => this.local.remove(id));
+  }
+
+  /** An attachment's bytes and type, from the winner or from revision `rev`. */
+  async getAttachment(
+    id: string,
+    name: string,
+    options: { rev?: string } = {},
+  ): Promise<{ data: Uint8Array; contentType: string; digest: string }> {
+    const doc = await this.get(id, options);
+    const att = doc._attachments?.[name];
+    if (!att) throw notFound('Document is missing attachment');
+    const data = await this.storage.getAttachment(att.digest);
+    if (!data) throw notFound('Document is missing attachment');
+    return { data, contentType: att.content_type, digest: att.digest };
+  }
+
+  /** Adds or replaces one attachment, writing a new revision of the document. */
+  async putAttachment(
+    id: string,
+    name: string,
+    rev: string | undefined,
+    data: Uint8Array,
+    contentType: string,
+  ) {
+    const doc: NewDoc = rev === undefined ? { _id: id } : await this.get(id, { rev });
+    const attachments: Record<string, unknown> = { ...(doc._attachments ?? {}) };
+    attachments[name] = { content_type: contentType, data: Buffer.from(data).toString('base64') };
+    return this.put({ ...doc, _attachments: attachments });
+  }
+
+  /** Removes one attachment, writing a new revision of the document. */
+  async removeAttachment(id: string, name: string, rev: string): Promise<WriteOk> {
+    const doc = await this.get(id, { rev });
+    if (!doc._attachments?.[name]) throw notFound('Document is missing attachment');
+    const { [name]: _removed, ...rest } = doc._attachments;
+    return this.put({ ...doc, _attachments: rest });
+  }
+
+  /** Drops bodies of non-leaf revisions and unreferenced attachments; trees are kept. */
+  async compact(): Promise<void> {
+    await this.writes.run(() => this.storage.compact());
+  }
+
+  getRevsLimit(): number {
+    return this.revsLimit;
+  }
+
+  /** Sets how many revisions of history each leaf keeps; applies from the next write of a document. */
+  async setRevsLimit(limit: number): Promise<void> {
+    if (!Number.isInteger(limit) || limit < 1) throw badRequest('revs_limit must be a positive integer');
+    await this.writes.run(() => this.storage.setMeta('revs_limit', String(limit)));
+    this.revsLimit = limit;
+  }
+
+  /** The current update sequence. */
+  updateSeq(): number {
+    return this.seq;
+  }
+
+  async close(): Promise<void> {
+    await this.writes.run(() => this.storage.close());
+  }
+
+  /** Closes the database and deletes its data. */
+  async destroy(): Promise<void> {
+    await this.writes.run(() => this.storage.destroy());
+  }
+}
+
+function parseOrError(doc: NewDoc, newEdits: boolean): (ParsedDoc & { id: string }) | Error {
+  try {
+    const parsed = parseDocument(doc);
+    if (parsed.id === undefined) {
+      if (!newEdits) throw badRequest('Replicated documents must have an _id');
+      parsed.id = randomHex();
+    }
+    return parsed as ParsedDoc & { id: string };
+  } catch (err) {
+    return Object.assign(toSetteeError(err), { docId: idOfInput(doc) });
+  }
+}
+
+function idOfInput(doc: unknown): string {
+  const id = (doc as { _id?: unknown } | null)?._id;
+  return typeof id === 'string' ? id : '';
+}
+
+function idOf(error: Error): string {
+  return (error as Error & { docId?: string }).docId ?? '';
+}
+
+/** 32 random lowercase hex characters, like CouchDB's uuids. */
+export function randomHex(): string {
+  return crypto.randomUUID().replaceAll('-', '');
+}

@@ -1,0 +1,127 @@
+import type { Doc, GetOptions, OpenRevsResult } from '../core/api.js';
+import { notFound } from '../core/errors.js';
+import { ancestry, leavesFrom, revisionsOf, revsInfo } from '../core/rev-tree/history.js';
+import type { RevNode, RevTree } from '../core/rev-tree/types.js';
+import { isRev, revGen } from '../core/revision.js';
+import type { DocRecord, RevisionContent, Storage } from '../storage/types.js';
+import { type AttachmentSelection, formatAttachments } from './attachments.js';
+
+/** What to add to a document read, beyond its body. */
+export interface ReadShape {
+  revs?: boolean;
+  revs_info?: boolean;
+  conflicts?: boolean;
+  deleted_conflicts?: boolean;
+  local_seq?: boolean;
+  attachments?: boolean;
+  atts_since?: string[];
+}
+
+/**
+ * Reads documents in CouchDB's shapes. Trees are read only when a request needs history
+ * (revs, revs_info, latest, atts_since); plain reads use the summary row and one body.
+ */
+export class DocReader {
+  constructor(private readonly storage: Storage) {}
+
+  async tree(id: string): Promise<RevTree> {
+    const nodes = await this.storage.getTree(id);
+    return new Map<string, RevNode>(nodes.map(({ rev, leaf: _leaf, ...node }) => [rev, node]));
+  }
+
+  /** `GET /db/id`: the winner, or the named revision. */
+  async get(record: DocRecord | undefined, id: string, options: GetOptions): Promise<Doc> {
+    if (!record) throw notFound('missing');
+    let rev = options.rev ?? record.winner;
+    if (options.rev === undefined && record.deleted) throw notFound('deleted');
+    const isInner = options.rev !== undefined && !record.leaves.some((leaf) => leaf.rev === options.rev);
+    const needsTree = options.revs || options.revs_info || options.latest || options.atts_since || isInner;
+    const tree = needsTree ? await this.tree(id) : undefined;
+    if (options.latest && options.rev !== undefined && tree) {
+      rev = leavesFrom(tree, options.rev)[0]?.rev ?? options.rev;
+    }
+    const doc = await this.read(record, id, rev, options, tree);
+    if (!doc) throw notFound('missing');
+    return doc;
+  }
+
+  /** `open_revs`: several revisions at once, each found or reported missing. */
+  async openRevs(
+    record: DocRecord | undefined,
+    id: string,
+    revs: 'all' | string[],
+    options: ReadShape & { latest?: boolean },
+  ): Promise<OpenRevsResult[]> {
+    if (!record) {
+      if (revs === 'all') throw notFound('missing');
+      return revs.map((rev) => ({ missing: rev }));
+    }
+    const tree = await this.tree(id);
+    const wanted =
+      revs === 'all'
+        ? record.leaves.map((leaf) => leaf.rev)
+        : revs.flatMap((rev) => (options.latest ? latestOf(tree, rev) : [rev]));
+    const results: OpenRevsResult[] = [];
+    for (const rev of [...new Set(wanted)]) {
+      const doc = isRev(rev) ? await this.read(record, id, rev, options, tree) : undefined;
+      results.push(doc ? { ok: doc } : { missing: rev });
+    }
+    return results;
+  }
+
+  /** One revision in CouchDB's shape, or undefined when its body is not held. */
+  async read(
+    record: DocRecord,
+    id: string,
+    rev: string,
+    shape: ReadShape,
+    tree?: RevTree,
+    known?: RevisionContent,
+  ): Promise<Doc | undefined> {
+    const content = known ?? (await this.storage.getRevisions(id, [rev]))[0];
+    if (!content) return undefined;
+    const deleted = tree ? tree.get(rev)?.deleted : record.leaves.find((leaf) => leaf.rev === rev)?.deleted;
+    const doc: Doc = { _id: id, _rev: rev, ...(JSON.parse(content.body) as Record<string, unknown>) };
+    if (deleted) doc._deleted = true;
+    if (content.attachments) {
+      doc._attachments = await formatAttachments(
+        this.storage,
+        content.attachments,
+        attachmentSelection(shape, tree, rev),
+      );
+    }
+    if (shape.revs && tree) doc._revisions = revisionsOf(tree, rev);
+    if (shape.revs_info && tree) doc._revs_info = revsInfo(tree, rev);
+    if (rev === record.winner) addConflicts(doc, record, shape);
+    if (shape.local_seq) doc._local_seq = record.seq;
+    return doc;
+  }
+}
+
+/** `_conflicts` and `_deleted_conflicts` from the summary row, when asked for and present. */
+export function addConflicts(doc: Doc, record: DocRecord, shape: ReadShape): void {
+  const losers = record.leaves.slice(1);
+  const conflicts = losers.filter((leaf) => !leaf.deleted).map((leaf) => leaf.rev);
+  const deleted = losers.filter((leaf) => leaf.deleted).map((leaf) => leaf.rev);
+  if (shape.conflicts && conflicts.length > 0) doc._conflicts = conflicts;
+  if (shape.deleted_conflicts && deleted.length > 0) doc._deleted_conflicts = deleted;
+}
+
+/** With `latest`, a revision that has been edited since stands for the leaves descending from it. */
+function latestOf(tree: RevTree, rev: string): string[] {
+  if (!tree.has(rev)) return [rev];
+  const leaves = leavesFrom(tree, rev);
+  return leaves.length > 0 ? leaves.map((leaf) => leaf.rev) : [rev];
+}
+
+/**
+ * `atts_since`: inline only attachments changed after the newest listed revision that is an
+ * ancestor of the one read — the receiver provably holds the others.
+ */
+function attachmentSelection(shape: ReadShape, tree: RevTree | undefined, rev: string): AttachmentSelection {
+  if (shape.attachments) return { kind: 'all' };
+  if (!shape.atts_since || !tree) return { kind: 'stubs' };
+  const path = new Set(ancestry(tree, rev));
+  const known = shape.atts_since.filter((since) => isRev(since) && path.has(since)).map(revGen);
+  return { kind: 'since', gen: known.length > 0 ? Math.max(...known) : 0 };
+}

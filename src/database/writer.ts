@@ -1,0 +1,182 @@
+import type { WriteOk } from '../core/api.js';
+import type { ParsedDoc } from '../core/document.js';
+import { badRequest, conflict } from '../core/errors.js';
+import { newRevisionId } from '../core/rev-hash.js';
+import { diffTrees } from '../core/rev-tree/diff.js';
+import { pathLeaf } from '../core/rev-tree/history.js';
+import { collectLeaves } from '../core/rev-tree/leaves.js';
+import { mergePath } from '../core/rev-tree/merge.js';
+import { stem } from '../core/rev-tree/stem.js';
+import type { RevNode, RevPath, RevTree } from '../core/rev-tree/types.js';
+import { parseRev, revGen } from '../core/revision.js';
+import type {
+  AttachmentBlob,
+  AttachmentMeta,
+  DocRecord,
+  DocWrite,
+  RevisionContent,
+  Storage,
+} from '../storage/types.js';
+import { resolveAttachments } from './attachments.js';
+
+/** A document's tree as stored, and as this batch has changed it so far. */
+interface DocState {
+  id: string;
+  stored: RevTree;
+  tree: RevTree;
+  /** Contents of the revisions this batch adds. */
+  contents: Map<string, RevisionContent>;
+}
+
+/**
+ * One batch of writes: loads the trees of the documents it touches, applies each document in
+ * turn (later documents see earlier ones, as CouchDB applies a batch), and hands storage only
+ * the tree rows that changed. Nothing is written until `commit`.
+ */
+export class WriteBatch {
+  private readonly states = new Map<string, DocState>();
+  private readonly blobs: AttachmentBlob[] = [];
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly revsLimit: number,
+  ) {}
+
+  /** Reads the current trees of these documents. */
+  async load(ids: readonly string[]): Promise<void> {
+    const unique = [...new Set(ids)].filter((id) => !this.states.has(id));
+    const records = await this.storage.getDocs(unique);
+    for (const [i, id] of unique.entries()) {
+      const stored = records[i] ? await this.readTree(id) : new Map<string, RevNode>();
+      this.states.set(id, { id, stored, tree: stored, contents: new Map() });
+    }
+  }
+
+  private async readTree(id: string): Promise<RevTree> {
+    const nodes = await this.storage.getTree(id);
+    return new Map(nodes.map(({ rev, leaf: _leaf, ...node }) => [rev, node]));
+  }
+
+  /** An interactive edit (`new_edits=true`): the new revision is a child of `_rev`. */
+  async edit(doc: ParsedDoc & { id: string }): Promise<WriteOk> {
+    const state = this.state(doc.id);
+    const parentRev = chooseParent(state.tree, doc.rev);
+    const gen = parentRev === null ? 1 : revGen(parentRev) + 1;
+    const base = parentRev === null ? undefined : await this.attachmentsOf(state, [parentRev]);
+    const attachments = resolveAttachments(doc.id, doc.attachments, base, gen, false);
+    const rev = newRevisionId({
+      deleted: doc.deleted,
+      parentRev,
+      body: doc.body,
+      attachments: attachments.identities,
+    });
+    const { hash } = parseRev(rev);
+    const path: RevPath =
+      parentRev === null
+        ? { start: 1, hashes: [hash] }
+        : { start: gen - 1, hashes: [parseRev(parentRev).hash, hash] };
+    this.apply(state, path, doc, attachments.metas, attachments.blobs);
+    return { ok: true, id: doc.id, rev };
+  }
+
+  /** A replicated write (`new_edits=false`): the revision and its ancestry are taken as given. */
+  async replicate(doc: ParsedDoc & { id: string; path: RevPath }): Promise<WriteOk> {
+    const state = this.state(doc.id);
+    const rev = pathLeaf(doc.path);
+    if (state.tree.has(rev)) return { ok: true, id: doc.id, rev };
+    const ancestors = doc.path.hashes
+      .slice(0, -1)
+      .map((hash, i) => `${doc.path.start + i}-${hash}`)
+      .reverse();
+    const base = await this.attachmentsOf(state, ancestors);
+    const attachments = resolveAttachments(doc.id, doc.attachments, base, revGen(rev), true);
+    this.apply(state, doc.path, doc, attachments.metas, attachments.blobs);
+    return { ok: true, id: doc.id, rev };
+  }
+
+  private apply(
+    state: DocState,
+    path: RevPath,
+    doc: ParsedDoc,
+    metas: Record<string, AttachmentMeta> | undefined,
+    blobs: AttachmentBlob[],
+  ): void {
+    const merged = mergePath(state.tree, path, { deleted: doc.deleted, hasBody: true });
+    state.tree = stem(merged.tree, this.revsLimit);
+    state.contents.set(pathLeaf(path), { body: JSON.stringify(doc.body), attachments: metas });
+    this.blobs.push(...blobs);
+  }
+
+  /**
+   * The attachments of the nearest of `revs` whose body this replica holds: what stubs refer to.
+   * `null` when none of them is held, `undefined` when the one found has no attachments.
+   */
+  private async attachmentsOf(
+    state: DocState,
+    revs: readonly string[],
+  ): Promise<Record<string, AttachmentMeta> | undefined | null> {
+    for (const rev of revs) {
+      if (!state.tree.get(rev)?.hasBody) continue;
+      const content = state.contents.get(rev) ?? (await this.storage.getRevisions(state.id, [rev]))[0];
+      if (content) return content.attachments;
+    }
+    return null;
+  }
+
+  private state(id: string): DocState {
+    const state = this.states.get(id);
+    if (!state) throw new Error(`document ${id} was not loaded into the batch`);
+    return state;
+  }
+
+  /** Stores every changed document in one transaction; returns the ids written with their seqs. */
+  async commit(): Promise<{ id: string; seq: number }[]> {
+    const writes: DocWrite[] = [];
+    for (const state of this.states.values()) {
+      if (state.tree !== state.stored) writes.push(toDocWrite(state));
+    }
+    if (writes.length === 0) return [];
+    const seqs = await this.storage.writeDocs(writes, this.blobs);
+    return writes.map((write, i) => ({ id: write.record.id, seq: seqs[i]! }));
+  }
+}
+
+/**
+ * Which revision an interactive write extends (protocol.md §1.5): the named leaf; for a write
+ * without `_rev`, nothing (a new document) or the winning tombstone (re-creating a deleted one).
+ */
+function chooseParent(tree: RevTree, rev: string | undefined): string | null {
+  const leaves = collectLeaves(tree);
+  const winner = leaves[0];
+  if (rev === undefined) {
+    if (!winner) return null;
+    if (winner.deleted) return winner.rev;
+    throw conflict();
+  }
+  if (!winner || winner.deleted || !leaves.some((leaf) => leaf.rev === rev)) throw conflict();
+  return rev;
+}
+
+function toDocWrite(state: DocState): DocWrite {
+  const leaves = collectLeaves(state.tree);
+  const winner = leaves[0]!;
+  const record: Omit<DocRecord, 'seq'> = {
+    id: state.id,
+    winner: winner.rev,
+    deleted: winner.deleted,
+    leaves: leaves.map((leaf) => ({ rev: leaf.rev, deleted: leaf.deleted })),
+  };
+  const diff = diffTrees(state.stored, state.tree);
+  const added = diff.added.map((node) => {
+    const content = state.contents.get(node.rev);
+    return content ? { ...node, content } : node;
+  });
+  return { record, added, removed: diff.removed, changed: diff.changed };
+}
+
+/** Rejects a replicated write that does not say which revision it is. */
+export function requirePath<T extends ParsedDoc>(doc: T): T & { path: RevPath } {
+  if (!doc.path)
+    throw badRequest('When `new_edits: false`, the document needs `_rev` or `_revisions` specified');
+  return doc as T & { path: RevPath };
+}

@@ -1,0 +1,323 @@
+import { rmSync } from 'node:fs';
+import BetterSqlite3 from 'better-sqlite3';
+import type { StoredNode } from '../../core/rev-tree/diff.js';
+import { revGen } from '../../core/revision.js';
+import type {
+  AttachmentBlob,
+  ChangesScan,
+  DocRecord,
+  DocsScan,
+  DocWrite,
+  LeafRecord,
+  LocalRecord,
+  RevisionContent,
+  ScannedDoc,
+  Storage,
+  StorageStats,
+} from '../types.js';
+import { SCHEMA } from './schema.js';
+
+export interface SqliteStorageOptions {
+  /**
+   * `full` (the default) syncs the write-ahead log on every commit, so an acknowledged write
+   * survives power loss; `normal` survives a crash of the process but not of the machine.
+   */
+  durability?: 'full' | 'normal';
+}
+
+// Rows read per query when scanning: large enough to amortize the query, small enough that a
+// scan of any database keeps memory flat.
+const PAGE_SIZE = 512;
+
+type DocRow = { id: string; seq: number; winner: string; deleted: number; leaves: string };
+type ScanRow = DocRow & { body?: string | null; atts?: string | null };
+type NodeRow = { rev: string; parent: string | null; deleted: number; leaf: number; has_body: number };
+
+/** The embedded default backend: one SQLite file per database, through better-sqlite3. */
+export class SqliteStorage implements Storage {
+  readonly path: string;
+  private readonly db: BetterSqlite3.Database;
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  private docCount = 0;
+  private deletedCount = 0;
+  private updateSeq = 0;
+
+  constructor(path: string, options: SqliteStorageOptions = {}) {
+    this.path = path;
+    this.db = new BetterSqlite3(path);
+    // One process owns a database file: a second opener fails instead of writing behind our back.
+    // Set before the first access, so the lock is taken at open and the WAL index lives in memory
+    // (no -shm); set after WAL, a reopened file was only share-locked, a second opener got in,
+    // and neither could write again.
+    this.db.pragma('locking_mode = EXCLUSIVE');
+    this.db.pragma('auto_vacuum = INCREMENTAL');
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+    this.db.exec(SCHEMA);
+    this.docCount = Number(this.metaSync('doc_count') ?? 0);
+    this.deletedCount = Number(this.metaSync('doc_del_count') ?? 0);
+    this.updateSeq = this.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM docs').pluck().get() as number;
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return this.metaSync(key);
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.setMetaSync(key, value);
+  }
+
+  async getDocs(ids: readonly string[]): Promise<(DocRecord | undefined)[]> {
+    const select = this.prepare('SELECT id, seq, winner, deleted, leaves FROM docs WHERE id = ?');
+    return ids.map((id) => {
+      const row = select.get(id) as DocRow | undefined;
+      return row && toRecord(row);
+    });
+  }
+
+  async getTree(id: string): Promise<StoredNode[]> {
+    const rows = this.prepare(
+      `SELECT r.rev, r.parent, r.deleted, r.leaf, r.body IS NOT NULL AS has_body
+       FROM revs r JOIN docs d ON r.doc = d.doc WHERE d.id = ?`,
+    ).all(id) as NodeRow[];
+    return rows.map((row) => {
+      const dash = row.rev.indexOf('-');
+      return {
+        rev: row.rev,
+        gen: revGen(row.rev),
+        hash: row.rev.slice(dash + 1),
+        parent: row.parent,
+        deleted: row.deleted === 1,
+        hasBody: row.has_body === 1,
+        leaf: row.leaf === 1,
+      };
+    });
+  }
+
+  async getRevisions(id: string, revs: readonly string[]): Promise<(RevisionContent | undefined)[]> {
+    const select = this.prepare(
+      `SELECT r.body, r.atts FROM revs r JOIN docs d ON r.doc = d.doc
+       WHERE d.id = ? AND r.rev = ? AND r.body IS NOT NULL`,
+    );
+    return revs.map((rev) => {
+      const row = select.get(id, rev) as { body: string; atts: string | null } | undefined;
+      return row && toContent(row.body, row.atts);
+    });
+  }
+
+  async writeDocs(writes: readonly DocWrite[], blobs: readonly AttachmentBlob[] = []): Promise<number[]> {
+    return this.db.transaction(() => {
+      const insertBlob = this.prepare('INSERT OR IGNORE INTO attachments (digest, data) VALUES (?, ?)');
+      for (const blob of blobs) insertBlob.run(blob.digest, blob.data);
+      const seqs = writes.map((write) => this.writeDoc(write));
+      this.setMetaSync('doc_count', String(this.docCount));
+      this.setMetaSync('doc_del_count', String(this.deletedCount));
+      return seqs;
+    })();
+  }
+
+  private writeDoc(write: DocWrite): number {
+    const { record } = write;
+    const seq = this.updateSeq + 1;
+    const leaves = JSON.stringify(record.leaves.map((leaf) => [leaf.rev, leaf.deleted ? 1 : 0]));
+    const existing = this.prepare('SELECT doc, deleted FROM docs WHERE id = ?').get(record.id) as
+      | { doc: number; deleted: number }
+      | undefined;
+    let doc: number;
+    if (existing) {
+      doc = existing.doc;
+      this.prepare('UPDATE docs SET seq = ?, winner = ?, deleted = ?, leaves = ? WHERE doc = ?').run(
+        seq,
+        record.winner,
+        record.deleted ? 1 : 0,
+        leaves,
+        doc,
+      );
+      this.countDoc(existing.deleted === 1, -1);
+    } else {
+      const insert = this.prepare(
+        'INSERT INTO docs (id, seq, winner, deleted, leaves) VALUES (?, ?, ?, ?, ?)',
+      );
+      doc = Number(insert.run(record.id, seq, record.winner, record.deleted ? 1 : 0, leaves).lastInsertRowid);
+    }
+    this.countDoc(record.deleted, 1);
+
+    const remove = this.prepare('DELETE FROM revs WHERE doc = ? AND rev = ?');
+    for (const rev of write.removed) remove.run(doc, rev);
+    const update = this.prepare(
+      'UPDATE revs SET parent = ?, deleted = ?, leaf = ? WHERE doc = ? AND rev = ?',
+    );
+    for (const node of write.changed) {
+      update.run(node.parent, node.deleted ? 1 : 0, node.leaf ? 1 : 0, doc, node.rev);
+    }
+    const insert = this.prepare(
+      'INSERT INTO revs (doc, rev, parent, deleted, leaf, body, atts) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    for (const node of write.added) {
+      const atts = node.content?.attachments;
+      insert.run(
+        doc,
+        node.rev,
+        node.parent,
+        node.deleted ? 1 : 0,
+        node.leaf ? 1 : 0,
+        node.content?.body ?? null,
+        atts && Object.keys(atts).length > 0 ? JSON.stringify(atts) : null,
+      );
+    }
+    this.updateSeq = seq;
+    return seq;
+  }
+
+  private countDoc(deleted: boolean, delta: number): void {
+    if (deleted) this.deletedCount += delta;
+    else this.docCount += delta;
+  }
+
+  async *changes(options: ChangesScan): AsyncIterable<ScannedDoc> {
+    const descending = options.descending === true;
+    const sql = `${this.scanSelect(options.withContent)} WHERE d.seq ${descending ? '<' : '>'} ? ${
+      descending ? 'AND d.seq > ?' : ''
+    } ORDER BY d.seq ${descending ? 'DESC' : 'ASC'} LIMIT ?`;
+    let remaining = options.limit ?? Number.POSITIVE_INFINITY;
+    let cursor = descending ? Number.MAX_SAFE_INTEGER : options.since;
+    while (remaining > 0) {
+      const params = descending ? [cursor, options.since] : [cursor];
+      const rows = this.prepare(sql).all(...params, Math.min(PAGE_SIZE, remaining)) as ScanRow[];
+      for (const row of rows) yield toScanned(row);
+      if (rows.length < PAGE_SIZE) return;
+      remaining -= rows.length;
+      cursor = rows[rows.length - 1]!.seq;
+    }
+  }
+
+  async countChanges(since: number): Promise<number> {
+    return this.prepare('SELECT COUNT(*) FROM docs WHERE seq > ?').pluck().get(since) as number;
+  }
+
+  async *docs(options: DocsScan): AsyncIterable<ScannedDoc> {
+    const descending = options.descending === true;
+    const [next, last] = descending ? ['<', '>'] : ['>', '<'];
+    const endOp = options.inclusiveEnd === false ? last : `${last}=`;
+    let cursor = options.start;
+    let first = true;
+    for (;;) {
+      const conditions: string[] = [];
+      const params: unknown[] = [];
+      if (cursor !== undefined) {
+        conditions.push(`d.id ${next}${first ? '=' : ''} ?`);
+        params.push(cursor);
+      }
+      if (options.end !== undefined) {
+        conditions.push(`d.id ${endOp} ?`);
+        params.push(options.end);
+      }
+      const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+      const sql = `${this.scanSelect(options.withContent)} ${where} ORDER BY d.id ${descending ? 'DESC' : 'ASC'} LIMIT ?`;
+      const rows = this.prepare(sql).all(...params, PAGE_SIZE) as ScanRow[];
+      for (const row of rows) yield toScanned(row);
+      if (rows.length < PAGE_SIZE) return;
+      cursor = rows[rows.length - 1]!.id;
+      first = false;
+    }
+  }
+
+  private scanSelect(withContent = false): string {
+    return withContent
+      ? `SELECT d.id, d.seq, d.winner, d.deleted, d.leaves, r.body, r.atts
+         FROM docs d LEFT JOIN revs r ON r.doc = d.doc AND r.rev = d.winner`
+      : 'SELECT d.id, d.seq, d.winner, d.deleted, d.leaves FROM docs d';
+  }
+
+  async stats(): Promise<StorageStats> {
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    return {
+      docCount: this.docCount,
+      deletedCount: this.deletedCount,
+      updateSeq: this.updateSeq,
+      fileSize: pages * pageSize,
+      activeSize: (pages - free) * pageSize,
+    };
+  }
+
+  async getLocal(id: string): Promise<LocalRecord | undefined> {
+    return this.prepare('SELECT rev, body FROM local_docs WHERE id = ?').get(id) as LocalRecord | undefined;
+  }
+
+  async putLocal(id: string, record: LocalRecord | null): Promise<void> {
+    if (record === null) {
+      this.prepare('DELETE FROM local_docs WHERE id = ?').run(id);
+      return;
+    }
+    this.prepare(
+      `INSERT INTO local_docs (id, rev, body) VALUES (?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, body = excluded.body`,
+    ).run(id, record.rev, record.body);
+  }
+
+  async getAttachment(digest: string): Promise<Uint8Array | undefined> {
+    const data = this.prepare('SELECT data FROM attachments WHERE digest = ?').pluck().get(digest) as
+      | Buffer
+      | undefined;
+    return data && new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  async compact(): Promise<void> {
+    this.db.transaction(() => {
+      this.db.exec('UPDATE revs SET body = NULL, atts = NULL WHERE leaf = 0 AND body IS NOT NULL');
+      this.db.exec(`DELETE FROM attachments WHERE digest NOT IN (
+        SELECT DISTINCT json_extract(a.value, '$.digest') FROM revs r, json_each(r.atts) a
+        WHERE r.atts IS NOT NULL)`);
+    })();
+    this.db.pragma('incremental_vacuum');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async destroy(): Promise<void> {
+    await this.close();
+    for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(this.path + suffix, { force: true });
+  }
+
+  private metaSync(key: string): string | undefined {
+    return this.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(key) as string | undefined;
+  }
+
+  private setMetaSync(key: string, value: string): void {
+    this.prepare(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run(key, value);
+  }
+
+  /** Prepared statements are cached by their text: preparing is far costlier than running. */
+  private prepare(sql: string): BetterSqlite3.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+function toRecord(row: DocRow): DocRecord {
+  const leaves = (JSON.parse(row.leaves) as [string, number][]).map(
+    ([rev, deleted]): LeafRecord => ({ rev, deleted: deleted === 1 }),
+  );
+  return { id: row.id, seq: row.seq, winner: row.winner, deleted: row.deleted === 1, leaves };
+}
+
+function toContent(body: string, atts: string | null | undefined): RevisionContent {
+  return { body, attachments: atts ? JSON.parse(atts) : undefined };
+}
+
+function toScanned(row: ScanRow): ScannedDoc {
+  const scanned: ScannedDoc = toRecord(row);
+  if (typeof row.body === 'string') scanned.content = toContent(row.body, row.atts);
+  return scanned;
+}

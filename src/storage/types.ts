@@ -1,0 +1,137 @@
+import type { StoredNode } from '../core/rev-tree/diff.js';
+
+/**
+ * The Storage interface: what a backend must do, and nothing of CouchDB's semantics. The
+ * Database computes revision trees, winners and bodies; a backend stores them atomically, hands
+ * out update sequences, and scans documents by id and by sequence without holding a whole
+ * database in memory. Everything is async so IndexedDB and PostgreSQL backends fit later.
+ *
+ * Every backend runs the conformance suite in `test/storage/conformance.ts`.
+ */
+export interface Storage {
+  /** Per-database settings and identity (uuid, revs_limit, …). */
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+
+  /** The summary rows of these documents, in the same order (`undefined` when unknown). */
+  getDocs(ids: readonly string[]): Promise<(DocRecord | undefined)[]>;
+  /** Every node of a document's revision tree, without bodies (empty when unknown). */
+  getTree(id: string): Promise<StoredNode[]>;
+  /** Bodies of some revisions of a document, in the same order (`undefined` when not held). */
+  getRevisions(id: string, revs: readonly string[]): Promise<(RevisionContent | undefined)[]>;
+
+  /**
+   * Applies all writes in one atomic transaction. Each write gives its document the next update
+   * sequence; the sequences are returned in order. Attachment blobs are stored once per digest.
+   */
+  writeDocs(writes: readonly DocWrite[], blobs?: readonly AttachmentBlob[]): Promise<number[]>;
+
+  /** Documents by update sequence, each once at its latest sequence, after `since`. */
+  changes(options: ChangesScan): AsyncIterable<ScannedDoc>;
+  /** How many documents changed after `since`. */
+  countChanges(since: number): Promise<number>;
+  /** Documents by id in raw code-point order. */
+  docs(options: DocsScan): AsyncIterable<ScannedDoc>;
+  stats(): Promise<StorageStats>;
+
+  getLocal(id: string): Promise<LocalRecord | undefined>;
+  /** Writes (or with `body` null, deletes) a local document. */
+  putLocal(id: string, record: LocalRecord | null): Promise<void>;
+
+  getAttachment(digest: string): Promise<Uint8Array | undefined>;
+
+  /** Drops bodies of non-leaf revisions and attachments no stored body refers to. */
+  compact(): Promise<void>;
+  close(): Promise<void>;
+  /** Closes and deletes everything this storage holds. */
+  destroy(): Promise<void>;
+}
+
+/** A document's summary row. */
+export interface DocRecord {
+  id: string;
+  seq: number;
+  /** The winning revision. */
+  winner: string;
+  /** True when the winner is a tombstone. */
+  deleted: boolean;
+  /** Every leaf, the winner first, in descending winner order. */
+  leaves: LeafRecord[];
+}
+
+export interface LeafRecord {
+  rev: string;
+  deleted: boolean;
+}
+
+/** Attachment metadata kept with a revision; bytes are stored once per digest. */
+export interface AttachmentMeta {
+  content_type: string;
+  digest: string;
+  length: number;
+  revpos: number;
+}
+
+export interface RevisionContent {
+  /** The body as JSON text (reserved `_` fields excluded). */
+  body: string;
+  attachments: Record<string, AttachmentMeta> | undefined;
+}
+
+/** A tree node being added, with its content when the writer supplies one. */
+export interface NodeWrite extends StoredNode {
+  content?: RevisionContent;
+}
+
+/** One document's change: its new summary and the tree rows that changed. */
+export interface DocWrite {
+  record: Omit<DocRecord, 'seq'>;
+  added: NodeWrite[];
+  removed: string[];
+  changed: StoredNode[];
+}
+
+export interface AttachmentBlob {
+  digest: string;
+  data: Uint8Array;
+}
+
+export interface ChangesScan {
+  since: number;
+  descending?: boolean;
+  limit?: number;
+  /** Join the winning revision's content. */
+  withContent?: boolean;
+}
+
+export interface DocsScan {
+  /** First id (inclusive) in scan order. */
+  start?: string;
+  /** Last id in scan order. */
+  end?: string;
+  inclusiveEnd?: boolean;
+  descending?: boolean;
+  /** Join the winning revision's content. */
+  withContent?: boolean;
+}
+
+export interface ScannedDoc extends DocRecord {
+  /** The winner's content, when asked for and held. */
+  content?: RevisionContent;
+}
+
+export interface StorageStats {
+  docCount: number;
+  deletedCount: number;
+  updateSeq: number;
+  /** Bytes on disk. */
+  fileSize: number;
+  /** Bytes of live data (file minus free pages). */
+  activeSize: number;
+}
+
+export interface LocalRecord {
+  /** The counter N of revision `0-N`. */
+  rev: number;
+  body: string;
+}
