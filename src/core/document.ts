@@ -65,15 +65,22 @@ export function parseDocument(input: unknown): ParsedDoc {
   };
   let revisions: unknown;
   for (const [key, value] of Object.entries(input)) {
+    // JSON has no undefined: a field set to undefined is a field not given.
+    if (value === undefined) continue;
     if (!key.startsWith('_') || key.startsWith('_replication_') || key === '_access') {
       doc.body[key] = value;
     } else if (key === '_id') doc.id = validateDocId(value);
-    else if (key === '_rev') doc.rev = parseRev(value) && (value as string);
-    else if (key === '_deleted') doc.deleted = parseDeleted(value);
+    else if (key === '_rev') {
+      if (typeof value !== 'string') throw badRequest('Invalid rev format');
+      doc.rev = value;
+    } else if (key === '_deleted') doc.deleted = parseDeleted(value);
     else if (key === '_revisions') revisions = value;
     else if (key === '_attachments') doc.attachments = parseAttachments(value);
     else if (!IGNORED_ON_INPUT.has(key)) throw docValidation(`Bad special document member: ${key}`);
   }
+  // Local documents have no history: their `0-N` revision is checked where they are stored.
+  if (doc.id !== undefined && isLocalId(doc.id)) return doc;
+  if (doc.rev !== undefined) parseRev(doc.rev);
   if (revisions !== undefined) doc.path = pathFromRevisions(revisions);
   else if (doc.rev !== undefined) doc.path = pathOfRev(doc.rev);
   if (doc.rev !== undefined && doc.path !== undefined && pathLeaf(doc.path) !== doc.rev) {

@@ -125,8 +125,10 @@ export class ChangesFeed implements AsyncIterable<ChangeRow> {
 function parseSince(since: number | string | undefined, now: number): number {
   if (since === undefined) return 0;
   if (since === 'now') return now;
-  const seq = typeof since === 'number' ? since : Number(String(since).split('-')[0]);
-  if (!Number.isInteger(seq) || seq < 0) {
+  // A string is a number, optionally followed by `-…` (CouchDB-style opaque suffix).
+  const head = typeof since === 'string' ? since.split('-')[0]! : undefined;
+  const seq = head === undefined ? since : /^[0-9]+$/.test(head) ? Number(head) : Number.NaN;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
     throw badRequest("Malformed sequence supplied in 'since' parameter.");
   }
   return seq;

@@ -32,6 +32,7 @@ import { LocalDocs } from './local-docs.js';
 import { SerialQueue, WriteNotifier } from './notifier.js';
 import { bulkGet, revsDiff } from './peer-reads.js';
 import { DocReader } from './reader.js';
+import { TreeCache } from './trees.js';
 import { requirePath, WriteBatch } from './writer.js';
 
 export interface DatabaseOptions {
@@ -54,6 +55,7 @@ const DEFAULT_REVS_LIMIT = 1000;
  */
 export class Database implements Peer {
   readonly name: string;
+  private readonly trees: TreeCache;
   private readonly reader: DocReader;
   private readonly local: LocalDocs;
   private readonly writes = new SerialQueue();
@@ -68,7 +70,8 @@ export class Database implements Peer {
     name: string,
   ) {
     this.name = name;
-    this.reader = new DocReader(storage);
+    this.trees = new TreeCache(storage);
+    this.reader = new DocReader(storage, this.trees, () => this.revsLimit);
     this.local = new LocalDocs(storage);
   }
 
@@ -164,14 +167,18 @@ export class Database implements Peer {
     newEdits: boolean,
     atomic: boolean,
   ): Promise<WriteResult[]> {
-    const batch = new WriteBatch(this.storage, this.revsLimit);
+    const batch = new WriteBatch(this.storage, this.trees, this.revsLimit);
     await batch.load(parsed.flatMap((doc) => (doc instanceof Error || isLocalId(doc.id) ? [] : [doc.id])));
     const results: WriteResult[] = [];
+    const localWrites: (() => Promise<void>)[] = [];
     for (const doc of parsed) {
       try {
         if (doc instanceof Error) throw doc;
-        if (isLocalId(doc.id)) results.push(await this.local.put(doc));
-        else results.push(newEdits ? await batch.edit(doc) : await batch.replicate(requirePath(doc)));
+        if (isLocalId(doc.id)) {
+          const planned = await this.local.plan(doc);
+          localWrites.push(planned.write);
+          results.push(planned.result);
+        } else results.push(newEdits ? await batch.edit(doc) : await batch.replicate(requirePath(doc)));
       } catch (err) {
         const error = toSetteeError(err);
         if (atomic) throw error;
@@ -184,6 +191,7 @@ export class Database implements Peer {
       }
     }
     const written = await batch.commit();
+    for (const write of localWrites) await write();
     if (written.length > 0) {
       this.seq = written[written.length - 1]!.seq;
       this.notifier.notify();
@@ -301,7 +309,11 @@ export class Database implements Peer {
 
   /** Drops bodies of non-leaf revisions and unreferenced attachments; trees are kept. */
   async compact(): Promise<void> {
-    await this.writes.run(() => this.storage.compact());
+    await this.writes.run(async () => {
+      await this.storage.compact();
+      // Compaction drops bodies: cached trees would still claim to hold them.
+      this.trees.clear();
+    });
   }
 
   getRevsLimit(): number {

@@ -20,17 +20,31 @@ export class LocalDocs {
   }
 
   async put(doc: ParsedDoc & { id: string }): Promise<WriteOk> {
-    if (doc.deleted) return this.remove(doc.id);
-    if (doc.attachments) throw badRequest('Local documents cannot have attachments');
-    const next = localRevNumber(doc.rev) + 1;
-    await this.storage.putLocal(doc.id, { rev: next, body: JSON.stringify(doc.body) });
-    return { ok: true, id: doc.id, rev: `0-${next}` };
+    const planned = await this.plan(doc);
+    await planned.write();
+    return planned.result;
   }
 
   async remove(id: string): Promise<WriteOk> {
-    if (!(await this.storage.getLocal(id))) throw notFound('missing');
-    await this.storage.putLocal(id, null);
-    return { ok: true, id, rev: '0-0' };
+    return this.put({ id, rev: undefined, path: undefined, deleted: true, body: {}, attachments: undefined });
+  }
+
+  /** Validates a write and returns it to run later, so a failing batch can write nothing. */
+  async plan(doc: ParsedDoc & { id: string }): Promise<{ result: WriteOk; write: () => Promise<void> }> {
+    if (doc.deleted) {
+      if (!(await this.storage.getLocal(doc.id))) throw notFound('missing');
+      return {
+        result: { ok: true, id: doc.id, rev: '0-0' },
+        write: () => this.storage.putLocal(doc.id, null),
+      };
+    }
+    if (doc.attachments) throw badRequest('Local documents cannot have attachments');
+    const next = localRevNumber(doc.rev) + 1;
+    const record = { rev: next, body: JSON.stringify(doc.body) };
+    return {
+      result: { ok: true, id: doc.id, rev: `0-${next}` },
+      write: () => this.storage.putLocal(doc.id, record),
+    };
   }
 }
 

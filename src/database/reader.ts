@@ -1,10 +1,11 @@
 import type { Doc, GetOptions, OpenRevsResult } from '../core/api.js';
 import { notFound } from '../core/errors.js';
 import { ancestry, leavesFrom, revisionsOf, revsInfo } from '../core/rev-tree/history.js';
-import type { RevNode, RevTree } from '../core/rev-tree/types.js';
+import type { RevTree } from '../core/rev-tree/types.js';
 import { isRev, revGen } from '../core/revision.js';
 import type { DocRecord, RevisionContent, Storage } from '../storage/types.js';
 import { type AttachmentSelection, formatAttachments } from './attachments.js';
+import type { TreeCache } from './trees.js';
 
 /** What to add to a document read, beyond its body. */
 export interface ReadShape {
@@ -22,11 +23,15 @@ export interface ReadShape {
  * (revs, revs_info, latest, atts_since); plain reads use the summary row and one body.
  */
 export class DocReader {
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly trees: TreeCache,
+    /** Trees may briefly hold more (stemming is amortized); reads never show more. */
+    private readonly revsLimit: () => number,
+  ) {}
 
   async tree(id: string): Promise<RevTree> {
-    const nodes = await this.storage.getTree(id);
-    return new Map<string, RevNode>(nodes.map(({ rev, leaf: _leaf, ...node }) => [rev, node]));
+    return this.trees.get(id);
   }
 
   /** `GET /db/id`: the winner, or the named revision. */
@@ -90,8 +95,8 @@ export class DocReader {
         attachmentSelection(shape, tree, rev),
       );
     }
-    if (shape.revs && tree) doc._revisions = revisionsOf(tree, rev);
-    if (shape.revs_info && tree) doc._revs_info = revsInfo(tree, rev);
+    if (shape.revs && tree) doc._revisions = revisionsOf(tree, rev, this.revsLimit());
+    if (shape.revs_info && tree) doc._revs_info = revsInfo(tree, rev).slice(0, this.revsLimit());
     if (rev === record.winner) addConflicts(doc, record, shape);
     if (shape.local_seq) doc._local_seq = record.seq;
     return doc;

@@ -7,7 +7,7 @@ import { pathLeaf } from '../core/rev-tree/history.js';
 import { collectLeaves } from '../core/rev-tree/leaves.js';
 import { mergePath } from '../core/rev-tree/merge.js';
 import { stem } from '../core/rev-tree/stem.js';
-import type { RevNode, RevPath, RevTree } from '../core/rev-tree/types.js';
+import type { RevPath, RevTree } from '../core/rev-tree/types.js';
 import { parseRev, revGen } from '../core/revision.js';
 import type {
   AttachmentBlob,
@@ -18,6 +18,7 @@ import type {
   Storage,
 } from '../storage/types.js';
 import { resolveAttachments } from './attachments.js';
+import type { TreeCache } from './trees.js';
 
 /** A document's tree as stored, and as this batch has changed it so far. */
 interface DocState {
@@ -26,6 +27,8 @@ interface DocState {
   tree: RevTree;
   /** Contents of the revisions this batch adds. */
   contents: Map<string, RevisionContent>;
+  /** Revisions the batch added or altered; all of them when stemming ran. */
+  touched: Set<string> | 'all';
 }
 
 /**
@@ -39,22 +42,17 @@ export class WriteBatch {
 
   constructor(
     private readonly storage: Storage,
+    private readonly trees: TreeCache,
     private readonly revsLimit: number,
   ) {}
 
   /** Reads the current trees of these documents. */
   async load(ids: readonly string[]): Promise<void> {
     const unique = [...new Set(ids)].filter((id) => !this.states.has(id));
-    const records = await this.storage.getDocs(unique);
-    for (const [i, id] of unique.entries()) {
-      const stored = records[i] ? await this.readTree(id) : new Map<string, RevNode>();
-      this.states.set(id, { id, stored, tree: stored, contents: new Map() });
+    for (const id of unique) {
+      const stored = await this.trees.get(id);
+      this.states.set(id, { id, stored, tree: stored, contents: new Map(), touched: new Set() });
     }
-  }
-
-  private async readTree(id: string): Promise<RevTree> {
-    const nodes = await this.storage.getTree(id);
-    return new Map(nodes.map(({ rev, leaf: _leaf, ...node }) => [rev, node]));
   }
 
   /** An interactive edit (`new_edits=true`): the new revision is a child of `_rev`. */
@@ -102,7 +100,13 @@ export class WriteBatch {
     blobs: AttachmentBlob[],
   ): void {
     const merged = mergePath(state.tree, path, { deleted: doc.deleted, hasBody: true });
-    state.tree = stem(merged.tree, this.revsLimit);
+    state.tree = merged.tree;
+    if (state.touched !== 'all') for (const rev of merged.touched) state.touched.add(rev);
+    if (needsStemming(state.tree, this.revsLimit)) {
+      const stemmed = stem(state.tree, this.revsLimit);
+      if (stemmed !== state.tree) state.touched = 'all';
+      state.tree = stemmed;
+    }
     state.contents.set(pathLeaf(path), { body: JSON.stringify(doc.body), attachments: metas });
     this.blobs.push(...blobs);
   }
@@ -136,7 +140,14 @@ export class WriteBatch {
       if (state.tree !== state.stored) writes.push(toDocWrite(state));
     }
     if (writes.length === 0) return [];
-    const seqs = await this.storage.writeDocs(writes, this.blobs);
+    let seqs: number[];
+    try {
+      seqs = await this.storage.writeDocs(writes, this.blobs);
+    } catch (err) {
+      for (const write of writes) this.trees.forget(write.record.id);
+      throw err;
+    }
+    for (const state of this.states.values()) this.trees.remember(state.id, state.tree);
     return writes.map((write, i) => ({ id: write.record.id, seq: seqs[i]! }));
   }
 }
@@ -166,12 +177,21 @@ function toDocWrite(state: DocState): DocWrite {
     deleted: winner.deleted,
     leaves: leaves.map((leaf) => ({ rev: leaf.rev, deleted: leaf.deleted })),
   };
-  const diff = diffTrees(state.stored, state.tree);
+  const diff = diffTrees(state.stored, state.tree, state.touched === 'all' ? undefined : state.touched);
   const added = diff.added.map((node) => {
     const content = state.contents.get(node.rev);
     return content ? { ...node, content } : node;
   });
   return { record, added, removed: diff.removed, changed: diff.changed };
+}
+
+/**
+ * Stemming is amortized: a tree may grow a tenth past `revs_limit` before it is stemmed back,
+ * so a document at its limit is not rewalked on every write. Reads never show more than
+ * `revs_limit` ancestors, so replication sends no more either.
+ */
+function needsStemming(tree: RevTree, limit: number): boolean {
+  return tree.size > limit + Math.floor(limit / 10);
 }
 
 /** Rejects a replicated write that does not say which revision it is. */

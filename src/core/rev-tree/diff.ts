@@ -1,4 +1,4 @@
-import { parentsOf } from './leaves.js';
+import { leafRevs } from './leaves.js';
 import type { RevNode, RevTree } from './types.js';
 
 /** A node as storage keeps it: the tree node plus whether it is a leaf. */
@@ -14,19 +14,27 @@ export interface TreeDiff {
   changed: StoredNode[];
 }
 
-/** The difference between a document's stored tree and its new tree. */
-export function diffTrees(before: RevTree, after: RevTree): TreeDiff {
-  const parentsBefore = parentsOf(before);
-  const parentsAfter = parentsOf(after);
+/**
+ * The difference between a document's stored tree and its new tree. With `candidates` — the
+ * revisions an operation reports it touched — only those are compared, which keeps a write to a
+ * document with a long history as cheap as one to a new document.
+ */
+export function diffTrees(before: RevTree, after: RevTree, candidates?: Iterable<string>): TreeDiff {
+  const leavesBefore = leafRevs(before);
+  const leavesAfter = leafRevs(after);
   const diff: TreeDiff = { added: [], removed: [], changed: [] };
-  for (const [rev, node] of after) {
-    const leaf = !parentsAfter.has(rev);
+  for (const rev of candidates ?? new Set([...before.keys(), ...after.keys()])) {
+    const node = after.get(rev);
     const old = before.get(rev);
+    if (!node) {
+      if (old) diff.removed.push(rev);
+      continue;
+    }
+    const leaf = leavesAfter.has(rev);
     if (!old) diff.added.push({ ...node, rev, leaf });
-    else if (!sameNode(old, node) || leaf === parentsBefore.has(rev))
+    else if (!sameNode(old, node) || leaf !== leavesBefore.has(rev))
       diff.changed.push({ ...node, rev, leaf });
   }
-  for (const rev of before.keys()) if (!after.has(rev)) diff.removed.push(rev);
   return diff;
 }
 

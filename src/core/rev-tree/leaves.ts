@@ -1,11 +1,10 @@
 import type { Leaf, RevNode, RevTree } from './types.js';
 
-/** Revision ids that are the parent of some node (the tree's internal nodes). */
-export function parentsOf(tree: RevTree): Set<string> {
-  const parents = new Set<string>();
-  for (const node of tree.values()) if (node.parent !== null) parents.add(node.parent);
-  return parents;
-}
+// Trees are immutable values, so what is derived from one is kept as long as the tree lives.
+// Merging derives the new tree's leaves from the old one's, so a hot document's leaves are
+// never recomputed from all its nodes.
+const leavesCache = new WeakMap<RevTree, readonly Leaf[]>();
+const leafRevsCache = new WeakMap<RevTree, ReadonlySet<string>>();
 
 /**
  * CouchDB's winner order (protocol.md §1.4): a live leaf beats a deleted one, then the higher
@@ -18,18 +17,47 @@ export function compareLeaves(a: Leaf | RevNode, b: Leaf | RevNode): number {
 }
 
 /** Every leaf of the tree, the winner first, then the others in descending winner order. */
-export function collectLeaves(tree: RevTree): Leaf[] {
-  const parents = parentsOf(tree);
-  const leaves: Leaf[] = [];
-  for (const [rev, node] of tree) {
-    if (parents.has(rev)) continue;
-    leaves.push({ rev, gen: node.gen, hash: node.hash, deleted: node.deleted, hasBody: node.hasBody });
+export function collectLeaves(tree: RevTree): readonly Leaf[] {
+  let leaves = leavesCache.get(tree);
+  if (!leaves) {
+    leaves = findLeaves(tree);
+    leavesCache.set(tree, leaves);
   }
+  return leaves;
+}
+
+/** Records the leaves of a tree derived by an operation that knows them (winner first). */
+export function rememberLeaves(tree: RevTree, leaves: Leaf[]): void {
+  leavesCache.set(
+    tree,
+    leaves.sort((a, b) => compareLeaves(b, a)),
+  );
+}
+
+function findLeaves(tree: RevTree): Leaf[] {
+  const parents = new Set<string>();
+  for (const node of tree.values()) if (node.parent !== null) parents.add(node.parent);
+  const leaves: Leaf[] = [];
+  for (const [rev, node] of tree) if (!parents.has(rev)) leaves.push(toLeaf(rev, node));
   return leaves.sort((a, b) => compareLeaves(b, a));
 }
 
+export function toLeaf(rev: string, node: RevNode): Leaf {
+  return { rev, gen: node.gen, hash: node.hash, deleted: node.deleted, hasBody: node.hasBody };
+}
+
+/** The revision ids of the leaves. */
+export function leafRevs(tree: RevTree): ReadonlySet<string> {
+  let revs = leafRevsCache.get(tree);
+  if (!revs) {
+    revs = new Set(collectLeaves(tree).map((leaf) => leaf.rev));
+    leafRevsCache.set(tree, revs);
+  }
+  return revs;
+}
+
 export function leafCount(tree: RevTree): number {
-  return tree.size - parentsOf(tree).size;
+  return collectLeaves(tree).length;
 }
 
 /** The winning leaf, which every replica holding the same tree picks without coordination. */
@@ -41,9 +69,7 @@ export function winningLeaf(tree: RevTree): Leaf {
 
 /** True when a revision is a leaf of the tree. */
 export function isLeaf(tree: RevTree, rev: string): boolean {
-  if (!tree.has(rev)) return false;
-  for (const node of tree.values()) if (node.parent === rev) return false;
-  return true;
+  return leafRevs(tree).has(rev);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { collectLeaves, rememberLeaves } from './leaves.js';
 import type { RevNode, RevTree } from './types.js';
 
 /**
@@ -7,37 +8,28 @@ import type { RevNode, RevTree } from './types.js';
  * becomes a root. Pure: returns the input tree itself when nothing needs to go.
  */
 export function stem(tree: RevTree, limit: number): RevTree {
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`revs_limit must be a positive integer`);
-  if (span(tree) <= limit) return tree;
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError('revs_limit must be a positive integer');
+  if (tree.size <= limit) return tree;
 
-  // deepest[rev] = generation of the deepest leaf below the node. Children have a higher
-  // generation than their parent, so visiting deepest-first settles children before parents.
-  const deepest = new Map<string, number>();
-  const byDepth = [...tree].sort((a, b) => b[1].gen - a[1].gen);
-  for (const [rev, node] of byDepth) {
-    const own = deepest.get(rev) ?? node.gen;
-    deepest.set(rev, own);
-    if (node.parent !== null && tree.has(node.parent)) {
-      deepest.set(node.parent, Math.max(deepest.get(node.parent) ?? 0, own));
+  // Walk up from every leaf, `limit` nodes at most. `budget` remembers how many more steps the
+  // walk that reached a node had left, so shared ancestry is walked once per better budget.
+  const budget = new Map<string, number>();
+  const leaves = collectLeaves(tree);
+  for (const leaf of leaves) {
+    let at: string | null = leaf.rev;
+    for (let left = limit - 1; at !== null && left >= 0; left--) {
+      if ((budget.get(at) ?? -1) >= left) break;
+      budget.set(at, left);
+      at = tree.get(at)?.parent ?? null;
     }
   }
+  if (budget.size === tree.size) return tree;
 
   const kept = new Map<string, RevNode>();
-  for (const [rev, node] of tree) if (deepest.get(rev)! - node.gen < limit) kept.set(rev, node);
-  if (kept.size === tree.size) return tree;
-  for (const [rev, node] of kept) {
-    if (node.parent !== null && !kept.has(node.parent)) kept.set(rev, { ...node, parent: null });
+  for (const rev of budget.keys()) {
+    const node = tree.get(rev)!;
+    kept.set(rev, node.parent !== null && !budget.has(node.parent) ? { ...node, parent: null } : node);
   }
+  rememberLeaves(kept, [...leaves]);
   return kept;
-}
-
-/** Generations between the shallowest and the deepest node: no stemming is needed within the limit. */
-function span(tree: RevTree): number {
-  let min = Number.POSITIVE_INFINITY;
-  let max = 0;
-  for (const node of tree.values()) {
-    if (node.gen < min) min = node.gen;
-    if (node.gen > max) max = node.gen;
-  }
-  return max - min + 1;
 }

@@ -44,7 +44,8 @@ export class SqliteStorage implements Storage {
 
   constructor(path: string, options: SqliteStorageOptions = {}) {
     this.path = path;
-    this.db = new BetterSqlite3(path);
+    // A second opener fails at once rather than waiting for a lock that is held for good.
+    this.db = new BetterSqlite3(path, { timeout: 0 });
     // One process owns a database file: a second opener fails instead of writing behind our back.
     // Set before the first access, so the lock is taken at open and the WAL index lives in memory
     // (no -shm); set after WAL, a reopened file was only share-locked, a second opener got in,
@@ -106,14 +107,22 @@ export class SqliteStorage implements Storage {
   }
 
   async writeDocs(writes: readonly DocWrite[], blobs: readonly AttachmentBlob[] = []): Promise<number[]> {
-    return this.db.transaction(() => {
-      const insertBlob = this.prepare('INSERT OR IGNORE INTO attachments (digest, data) VALUES (?, ?)');
-      for (const blob of blobs) insertBlob.run(blob.digest, blob.data);
-      const seqs = writes.map((write) => this.writeDoc(write));
-      this.setMetaSync('doc_count', String(this.docCount));
-      this.setMetaSync('doc_del_count', String(this.deletedCount));
-      return seqs;
-    })();
+    const counters = [this.docCount, this.deletedCount, this.updateSeq] as const;
+    try {
+      return this.db.transaction(() => {
+        const insertBlob = this.prepare('INSERT OR IGNORE INTO attachments (digest, data) VALUES (?, ?)');
+        for (const blob of blobs) insertBlob.run(blob.digest, blob.data);
+        const seqs = writes.map((write) => this.writeDoc(write));
+        this.setMetaSync('doc_count', String(this.docCount));
+        this.setMetaSync('doc_del_count', String(this.deletedCount));
+        return seqs;
+      })();
+    } catch (error) {
+      // The rollback undid the rows; the counters kept in memory must follow, or the next
+      // commit would persist counts of documents that were never written.
+      [this.docCount, this.deletedCount, this.updateSeq] = counters;
+      throw error;
+    }
   }
 
   private writeDoc(write: DocWrite): number {

@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import {
+  attMeta,
+  byRev,
+  type Context,
+  collect,
+  content,
+  docWrite,
+  leaf,
+  newDoc,
+  node,
+  stored,
+} from './helpers.js';
+
+/** Conformance: meta, writeDocs and the reads by id (getDocs, getTree, getRevisions). */
+export function metaTests(t: Context): void {
+  describe('meta', () => {
+    it('reads undefined for an unknown key', async () => {
+      expect(await t.storage.getMeta('nope')).toBeUndefined();
+    });
+
+    it('sets, overwrites and keeps values across reopen', async () => {
+      await t.storage.setMeta('uuid', 'abc');
+      await t.storage.setMeta('revs_limit', '1000');
+      await t.storage.setMeta('revs_limit', '5');
+      expect(await t.storage.getMeta('uuid')).toBe('abc');
+      expect(await t.storage.getMeta('revs_limit')).toBe('5');
+      const reopened = await t.reopen();
+      expect(await reopened.getMeta('uuid')).toBe('abc');
+      expect(await reopened.getMeta('revs_limit')).toBe('5');
+    });
+  });
+}
+
+export function writeAndReadTests(t: Context): void {
+  describe('writeDocs and reads', () => {
+    it('assigns consecutive increasing seqs in write order and returns them', async () => {
+      expect(await t.storage.writeDocs([newDoc('c'), newDoc('a'), newDoc('b')])).toEqual([1, 2, 3]);
+      expect(await t.storage.writeDocs([newDoc('e'), newDoc('d')])).toEqual([4, 5]);
+      const records = await t.storage.getDocs(['c', 'a', 'b', 'e', 'd']);
+      expect(records.map((record) => record?.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect((await t.storage.stats()).updateSeq).toBe(5);
+    });
+
+    it('returns no seqs for an empty batch and keeps updateSeq', async () => {
+      await t.storage.writeDocs([newDoc('a')]);
+      expect(await t.storage.writeDocs([])).toEqual([]);
+      expect((await t.storage.stats()).updateSeq).toBe(1);
+    });
+
+    it('gives a document written twice in one batch a seq per write, ending at the last', async () => {
+      const first = node('1-a', null, { body: { v: 1 } });
+      const second = docWrite('a', [leaf('2-b')], {
+        added: [node('2-b', '1-a', { body: { v: 2 } })],
+        changed: [{ ...stored(first), leaf: false }],
+      });
+      expect(await t.storage.writeDocs([docWrite('a', [leaf('1-a')], { added: [first] }), second])).toEqual([
+        1, 2,
+      ]);
+      expect((await t.storage.getDocs(['a']))[0]).toMatchObject({ seq: 2, winner: '2-b' });
+      expect((await collect(t.storage.changes({ since: 0 }))).map((doc) => [doc.id, doc.seq])).toEqual([
+        ['a', 2],
+      ]);
+      expect(byRev(await t.storage.getTree('a'))).toEqual([
+        { ...stored(first), leaf: false },
+        stored(node('2-b', '1-a', { body: { v: 2 } })),
+      ]);
+    });
+
+    it('getDocs returns the summaries as written, in request order, undefined for unknown ids', async () => {
+      const conflicted = docWrite('c', [leaf('2-y'), leaf('2-x', true)], {
+        added: [
+          node('1-a', null, { leaf: false }),
+          node('2-x', '1-a', { deleted: true, body: {} }),
+          node('2-y', '1-a', { body: { v: 1 } }),
+        ],
+      });
+      const tombstone = docWrite('d', [leaf('1-d', true)], { added: [node('1-d', null, { deleted: true })] });
+      await t.storage.writeDocs([newDoc('b'), conflicted, tombstone]);
+      expect(await t.storage.getDocs(['d', 'zz', 'c', 'b', 'd'])).toEqual([
+        { id: 'd', seq: 3, winner: '1-d', deleted: true, leaves: [leaf('1-d', true)] },
+        undefined,
+        { id: 'c', seq: 2, winner: '2-y', deleted: false, leaves: [leaf('2-y'), leaf('2-x', true)] },
+        { id: 'b', seq: 1, winner: '1-a', deleted: false, leaves: [leaf('1-a')] },
+        { id: 'd', seq: 3, winner: '1-d', deleted: true, leaves: [leaf('1-d', true)] },
+      ]);
+      expect(await t.storage.getDocs([])).toEqual([]);
+    });
+
+    it('getTree returns exactly the nodes written, and none for an unknown id', async () => {
+      const nodes = [
+        node('3-a', null, { leaf: false }), // a root whose ancestors were stemmed away
+        node('4-b', '3-a', { body: { v: 4 }, leaf: false }),
+        node('5-c', '4-b', { body: { v: 5 } }),
+        node('5-d', '4-b', { deleted: true, body: {} }),
+        node('1-z', null, { body: { other: 'branch' } }),
+      ];
+      await t.storage.writeDocs([
+        docWrite('doc', [leaf('5-c'), leaf('5-d', true), leaf('1-z')], { added: nodes }),
+      ]);
+      expect(byRev(await t.storage.getTree('doc'))).toEqual(byRev(nodes.map(stored)));
+      expect(await t.storage.getTree('unknown')).toEqual([]);
+    });
+
+    it('getTree applies removed and changed nodes', async () => {
+      const one = node('1-a', null, { body: { v: 1 }, leaf: false });
+      const two = node('2-b', '1-a', { body: { v: 2 } });
+      const three = node('3-c', '2-b', { body: { v: 3 } });
+      await t.storage.writeDocs([docWrite('doc', [leaf('2-b')], { added: [one, two] })]);
+      // Extend the leaf and stem the root away: 2-b becomes an inner root.
+      await t.storage.writeDocs([
+        docWrite('doc', [leaf('3-c')], {
+          added: [three],
+          removed: ['1-a'],
+          changed: [{ ...stored(two), parent: null, leaf: false }],
+        }),
+      ]);
+      expect(byRev(await t.storage.getTree('doc'))).toEqual([
+        { ...stored(two), parent: null, leaf: false },
+        stored(three),
+      ]);
+      expect(await t.storage.getRevisions('doc', ['1-a', '2-b'])).toEqual([undefined, content({ v: 2 })]);
+    });
+
+    it('getRevisions returns contents in request order, undefined when not held or unknown', async () => {
+      const atts = { 'a.bin': attMeta('md5-aaa', 3, 2), 'b.txt': attMeta('md5-bbb', 5, 1) };
+      const body = { z: 1, a: [1, { é: '\u{1F600}' }], n: null };
+      await t.storage.writeDocs([
+        docWrite('doc', [leaf('2-b'), leaf('2-c')], {
+          added: [
+            node('1-a', null, { leaf: false }),
+            node('2-b', '1-a', { body, attachments: atts }),
+            node('2-c', '1-a', { body: { c: true } }),
+          ],
+        }),
+        docWrite('other', [leaf('2-b')], { added: [node('2-b', null, { body: { other: true } })] }),
+      ]);
+      const got = await t.storage.getRevisions('doc', ['2-c', '1-a', '9-z', '2-b']);
+      expect(got).toEqual([content({ c: true }), undefined, undefined, content(body, atts)]);
+      // The body is kept as the exact text written, key order included.
+      expect(got[3]?.body).toBe(JSON.stringify(body));
+      expect(got[0]?.attachments).toBeUndefined();
+      expect(await t.storage.getRevisions('other', ['2-b'])).toEqual([content({ other: true })]);
+      expect(await t.storage.getRevisions('unknown', ['2-b'])).toEqual([undefined]);
+      expect(await t.storage.getRevisions('doc', [])).toEqual([]);
+    });
+
+    it('moves a rewritten document to its new seq, so it appears once in changes', async () => {
+      await t.storage.writeDocs([newDoc('a'), newDoc('b'), newDoc('c')]);
+      const update = docWrite('a', [leaf('2-b')], {
+        added: [node('2-b', '1-a', { body: { v: 2 } })],
+        changed: [{ ...stored(node('1-a', null, { body: { id: 'a' } })), leaf: false }],
+      });
+      expect(await t.storage.writeDocs([update])).toEqual([4]);
+      const changes = await collect(t.storage.changes({ since: 0 }));
+      expect(changes.map((doc) => [doc.id, doc.seq])).toEqual([
+        ['b', 2],
+        ['c', 3],
+        ['a', 4],
+      ]);
+      expect(await t.storage.countChanges(0)).toBe(3);
+      expect((await collect(t.storage.changes({ since: 3 }))).map((doc) => doc.id)).toEqual(['a']);
+    });
+  });
+}
