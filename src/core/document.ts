@@ -37,8 +37,8 @@ const IGNORED_ON_INPUT = new Set(['_conflicts', '_deleted_conflicts', '_revs_inf
 
 /** Validates a document id: a non-empty string, `_`-prefixed only for `_design/` and `_local/`. */
 export function validateDocId(id: unknown): string {
-  if (typeof id !== 'string') throw badRequest('Document id must be a string');
-  if (id.length === 0) throw badRequest('Document id must not be empty');
+  if (typeof id !== 'string') throw illegalDocId('Document id must be a string');
+  if (id.length === 0) throw illegalDocId('Document id must not be empty');
   if (id.startsWith('_') && !id.startsWith(DESIGN_PREFIX) && !id.startsWith(LOCAL_PREFIX)) {
     throw illegalDocId('Only reserved document ids may start with underscore.');
   }

@@ -74,9 +74,15 @@ async function* rowsByRange(
     descending: options.descending,
     withContent: options.include_docs,
   });
-  for await (const scanned of scan) {
-    if (scanned.deleted) continue;
-    yield await toRow(reader, scanned, options.include_docs, shape, scanned.content);
+  for await (const page of scan) {
+    for (const scanned of page) {
+      if (scanned.deleted) continue;
+      if (!options.include_docs) yield { id: scanned.id, key: scanned.id, value: { rev: scanned.winner } };
+      else if (scanned.content && !options.attachments) {
+        const doc = reader.build(scanned, scanned.id, scanned.winner, scanned.content, shape);
+        yield { id: scanned.id, key: scanned.id, value: { rev: scanned.winner }, doc };
+      } else yield await toRow(reader, scanned, true, shape, scanned.content);
+    }
   }
 }
 

@@ -76,17 +76,33 @@ export async function formatAttachments(
   metas: Record<string, AttachmentMeta>,
   selection: AttachmentSelection,
 ): Promise<Record<string, Attachment>> {
-  const out: Record<string, Attachment> = {};
+  const out = stubAttachments(metas);
   for (const [name, meta] of Object.entries(metas)) {
     const inline = selection.kind === 'all' || (selection.kind === 'since' && meta.revpos > selection.gen);
-    const base = { content_type: meta.content_type, revpos: meta.revpos, digest: meta.digest };
-    if (!inline) {
-      out[name] = { ...base, length: meta.length, stub: true };
-      continue;
-    }
+    if (!inline) continue;
     const data = await storage.getAttachment(meta.digest);
     if (!data) throw new Error(`attachment ${meta.digest} is referenced but not stored`);
-    out[name] = { ...base, data: encodeBase64(data) };
+    out[name] = {
+      content_type: meta.content_type,
+      revpos: meta.revpos,
+      digest: meta.digest,
+      data: encodeBase64(data),
+    };
+  }
+  return out;
+}
+
+/** Attachments as stubs: metadata only, which the reader may fetch by name. */
+export function stubAttachments(metas: Record<string, AttachmentMeta>): Record<string, Attachment> {
+  const out: Record<string, Attachment> = {};
+  for (const [name, meta] of Object.entries(metas)) {
+    out[name] = {
+      content_type: meta.content_type,
+      revpos: meta.revpos,
+      digest: meta.digest,
+      length: meta.length,
+      stub: true,
+    };
   }
   return out;
 }

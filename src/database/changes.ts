@@ -1,9 +1,9 @@
-import type { ChangeRow, ChangesOptions, ChangesResponse, Doc } from '../core/api.js';
+import type { ChangeRow, ChangesOptions, ChangesResponse } from '../core/api.js';
 import { badRequest } from '../core/errors.js';
 import { type CompiledSelector, compileSelector } from '../core/mango/index.js';
 import type { ScannedDoc, Storage } from '../storage/types.js';
 import type { WriteNotifier } from './notifier.js';
-import type { DocReader } from './reader.js';
+import { type DocReader, docFromBody } from './reader.js';
 
 export interface ChangesFeedOptions extends ChangesOptions {
   /** Keep the feed open and emit changes as they are written, until `signal` aborts. */
@@ -52,13 +52,15 @@ export class ChangesFeed implements AsyncIterable<ChangeRow> {
         limit: filtered ? undefined : remaining,
         withContent: options.include_docs || this.selector !== undefined,
       });
-      for await (const scanned of scan) {
-        this.lastSeq = scanned.seq;
-        const row = await this.toRow(scanned);
-        if (!row) continue;
-        yield row;
-        if (--remaining === 0) return;
-        if (options.signal?.aborted) return;
+      for await (const page of scan) {
+        for (const scanned of page) {
+          this.lastSeq = scanned.seq;
+          const row = this.toRow(scanned);
+          const ready = row instanceof Promise ? await row : row;
+          if (!ready) continue;
+          yield ready;
+          if (--remaining === 0 || options.signal?.aborted) return;
+        }
       }
       if (!options.live || options.descending || options.signal?.aborted) return;
       if (source.updateSeq() <= this.lastSeq) await source.notifier.next(options.signal);
@@ -74,27 +76,31 @@ export class ChangesFeed implements AsyncIterable<ChangeRow> {
     return { results, last_seq: this.lastSeq, pending };
   }
 
-  private async toRow(scanned: ScannedDoc): Promise<ChangeRow | undefined> {
+  /** A scanned document as a row, or nothing when filtered out; synchronous unless it must read more. */
+  private toRow(scanned: ScannedDoc): ChangeRow | undefined | Promise<ChangeRow | undefined> {
     if (this.docIds && !this.docIds.has(scanned.id)) return undefined;
-    let revs = this.options.style === 'all_docs' ? scanned.leaves.map((leaf) => leaf.rev) : [scanned.winner];
-    if (this.selector) {
-      revs = await this.matchingRevs(scanned, revs, this.selector);
-      if (revs.length === 0) return undefined;
-    }
+    const revs =
+      this.options.style === 'all_docs' ? scanned.leaves.map((leaf) => leaf.rev) : [scanned.winner];
+    if (!this.selector) return this.withDoc(scanned, revs);
+    return this.matchingRevs(scanned, revs, this.selector).then((matching) =>
+      matching.length === 0 ? undefined : this.withDoc(scanned, matching),
+    );
+  }
+
+  private withDoc(scanned: ScannedDoc, revs: string[]): ChangeRow | Promise<ChangeRow> {
     const row: ChangeRow = { seq: scanned.seq, id: scanned.id, changes: revs.map((rev) => ({ rev })) };
     if (scanned.deleted) row.deleted = true;
-    if (this.options.include_docs) {
-      const doc = await this.source.reader.read(
-        scanned,
-        scanned.id,
-        scanned.winner,
-        { conflicts: this.options.conflicts, attachments: this.options.attachments },
-        undefined,
-        scanned.content,
-      );
-      if (doc) row.doc = doc;
+    if (!this.options.include_docs) return row;
+    const { reader } = this.source;
+    const shape = { conflicts: this.options.conflicts, attachments: this.options.attachments };
+    if (scanned.content && !this.options.attachments) {
+      row.doc = reader.build(scanned, scanned.id, scanned.winner, scanned.content, shape);
+      return row;
     }
-    return row;
+    return reader.read(scanned, scanned.id, scanned.winner, shape, undefined, scanned.content).then((doc) => {
+      if (doc) row.doc = doc;
+      return row;
+    });
   }
 
   /** With a selector, a row lists only the leaves whose revision matches it. */
@@ -111,11 +117,7 @@ export class ChangesFeed implements AsyncIterable<ChangeRow> {
       const content = contents[i];
       if (!content) return false;
       const deleted = scanned.leaves.find((leaf) => leaf.rev === rev)?.deleted;
-      const doc: Doc = {
-        _id: scanned.id,
-        _rev: rev,
-        ...(JSON.parse(content.body) as Record<string, unknown>),
-      };
+      const doc = docFromBody(scanned.id, rev, content.body);
       if (deleted) doc._deleted = true;
       return selector.matches(doc);
     });

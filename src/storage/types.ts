@@ -26,12 +26,15 @@ export interface Storage {
    */
   writeDocs(writes: readonly DocWrite[], blobs?: readonly AttachmentBlob[]): Promise<number[]>;
 
-  /** Documents by update sequence, each once at its latest sequence, after `since`. */
-  changes(options: ChangesScan): AsyncIterable<ScannedDoc>;
+  /**
+   * Documents by update sequence, each once at its latest sequence, after `since`, in pages:
+   * a page per read keeps memory flat and spares callers an await per row.
+   */
+  changes(options: ChangesScan): AsyncIterable<ScannedDoc[]>;
   /** How many documents changed after `since`. */
   countChanges(since: number): Promise<number>;
-  /** Documents by id in raw code-point order. */
-  docs(options: DocsScan): AsyncIterable<ScannedDoc>;
+  /** Documents by id in raw code-point order, in pages. */
+  docs(options: DocsScan): AsyncIterable<ScannedDoc[]>;
   stats(): Promise<StorageStats>;
 
   getLocal(id: string): Promise<LocalRecord | undefined>;

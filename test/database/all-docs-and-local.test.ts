@@ -39,7 +39,19 @@ describe('allDocs', () => {
       for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
       return a.length - b.length;
     });
-    expect(byCodePoint).toEqual(['1', 'B', 'Z', '_design/d', 'a', 'aa', 'b', '~', 'é', '\uFF01', '\u{1F600}']);
+    expect(byCodePoint).toEqual([
+      '1',
+      'B',
+      'Z',
+      '_design/d',
+      'a',
+      'aa',
+      'b',
+      '~',
+      'é',
+      '\uFF01',
+      '\u{1F600}',
+    ]);
     expect(ids((await db.allDocs()).rows)).toEqual(byCodePoint);
     expect(ids((await db.allDocs({ descending: true })).rows)).toEqual([...byCodePoint].reverse());
     // A range bound above U+FFFF also compares by code point.
@@ -98,7 +110,12 @@ describe('allDocs', () => {
       { id: 'y', key: 'y', value: { rev: y.rev }, doc: { _id: 'y', _rev: y.rev, v: 'y' } },
     ]);
     const withConflicts = await db.allDocs({ include_docs: true, conflicts: true });
-    expect(withConflicts.rows[0]!.doc).toEqual({ _id: 'x', _rev: rev(2, 'b'), v: 'b', _conflicts: [rev(2, 'a')] });
+    expect(withConflicts.rows[0]!.doc).toEqual({
+      _id: 'x',
+      _rev: rev(2, 'b'),
+      v: 'b',
+      _conflicts: [rev(2, 'a')],
+    });
     expect(withConflicts.rows[1]!.doc).toEqual({ _id: 'y', _rev: y.rev, v: 'y' });
   });
 
@@ -249,7 +266,11 @@ describe('local documents', () => {
 
   it('ignore a _revisions written with a checkpoint', async () => {
     const db = await dbs.open();
-    const result = await db.putLocal({ _id: '_local/cp', _revisions: { start: 1, ids: ['1'] }, seq: 5 } as never);
+    const result = await db.putLocal({
+      _id: '_local/cp',
+      _revisions: { start: 1, ids: ['1'] },
+      seq: 5,
+    } as never);
     expect(result.rev).toBe('0-1');
     expect(await db.getLocal('_local/cp')).toEqual({ _id: '_local/cp', _rev: '0-1', seq: 5 });
   });

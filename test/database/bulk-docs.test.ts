@@ -156,6 +156,12 @@ describe('bulkDocs with atomic: true', () => {
     expect(await snapshot(db)).toEqual(before);
     await expectError(db.get('b'), 'not_found', 'missing');
     expect(await db.get('a')).toEqual({ _id: 'a', _rev: existing.rev, v: 1 });
+    // The revision tree is as before too: the failed edit left no trace, and it can be retried.
+    expect(okRevs(await db.getOpenRevs('a', 'all'))).toEqual([existing.rev]);
+    expect(await db.revsDiff({ a: [existing.rev] })).toEqual({});
+    const retried = await db.put({ _id: 'a', _rev: existing.rev, v: 2 });
+    expect((await db.get('a', { revs: true }))._revisions?.ids).toHaveLength(2);
+    expect(okRevs(await db.getOpenRevs('a', 'all'))).toEqual([retried.rev]);
   });
 
   it('a failure writes no _local document of the batch either', async () => {
@@ -232,7 +238,8 @@ describe('bad input', () => {
       'bad_request',
       /prohibited/,
     ],
-    ['a non-string id', { _id: 5 as never }, 'bad_request', undefined],
+    ['a non-string id', { _id: 5 as never }, 'illegal_docid', 'Document id must be a string'],
+    ['an empty id', { _id: '' }, 'illegal_docid', 'Document id must not be empty'],
   ];
 
   for (const [what, doc, error, reason] of cases) {

@@ -195,6 +195,39 @@ describe('changes', () => {
     await expectError(() => db.changes({ selector: { n: { $nope: 1 } } }), 'bad_request');
   });
 
+  it('doc_ids with a limit: last_seq is the last returned row', async () => {
+    const db = await fiveDocs();
+    const changes = await db.changes({ doc_ids: ['b', 'd', 'e'], limit: 2 });
+    expect(idsAndSeqs(changes.results)).toEqual([
+      ['b', 2],
+      ['d', 4],
+    ]);
+    expect(changes.last_seq).toBe(4);
+    expect(changes.pending).toBe(1);
+  });
+
+  it('streams across storage pages in both directions', async () => {
+    const db = await dbs.open();
+    await db.bulkDocs(Array.from({ length: 1100 }, (_, i) => ({ _id: `d${String(i).padStart(4, '0')}` })));
+    const all = await db.changes();
+    expect(all.results).toHaveLength(1100);
+    expect(all.results.map((row) => row.seq)).toEqual(Array.from({ length: 1100 }, (_, i) => i + 1));
+    const page = await db.changes({ since: 100, limit: 600 });
+    expect(page.results).toHaveLength(600);
+    expect(page.results[0]!.seq).toBe(101);
+    expect(page.last_seq).toBe(700);
+    expect(page.pending).toBe(400);
+    const descending = await db.changes({ descending: true });
+    expect(descending.results.map((row) => row.seq)).toEqual(
+      Array.from({ length: 1100 }, (_, i) => 1100 - i),
+    );
+    const selected = await db.changes({ selector: { _id: { $gt: 'd1090' } } });
+    expect(selected.results.map((row) => row.id)).toEqual(
+      Array.from({ length: 9 }, (_, i) => `d${1091 + i}`),
+    );
+    expect(selected.last_seq).toBe(1100);
+  });
+
   it('pending counts the changes after last_seq', async () => {
     const db = await fiveDocs();
     expect((await db.changes({ since: 2 })).pending).toBe(0);

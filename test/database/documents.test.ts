@@ -163,7 +163,7 @@ describe('put, get and remove', () => {
     );
     await expectError(db.get('_foo'), 'illegal_docid');
     await expectError(db.put({ _id: '_design/' }), 'illegal_docid');
-    await expectError(db.put({ _id: '' }), 'bad_request');
+    await expectError(db.put({ _id: '' }), 'illegal_docid', 'Document id must not be empty');
     expect((await db.info()).update_seq).toBe(0);
   });
 

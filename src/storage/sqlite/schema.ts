@@ -16,8 +16,9 @@ CREATE TABLE IF NOT EXISTS docs (
   id      TEXT NOT NULL UNIQUE,
   seq     INTEGER NOT NULL UNIQUE,
   winner  TEXT NOT NULL,
+  winner_row INTEGER NOT NULL,     -- revs.rowid of the winner: scans join on it cheaply
   deleted INTEGER NOT NULL,
-  leaves  TEXT NOT NULL            -- JSON [[rev, deleted], ...], the winner first
+  leaves  TEXT                     -- JSON [[rev, deleted], ...], the winner first; null if only the winner
 );
 
 CREATE TABLE IF NOT EXISTS revs (

@@ -29,7 +29,7 @@ export interface SqliteStorageOptions {
 // scan of any database keeps memory flat.
 const PAGE_SIZE = 512;
 
-type DocRow = { id: string; seq: number; winner: string; deleted: number; leaves: string };
+type DocRow = { id: string; seq: number; winner: string; deleted: number; leaves: string | null };
 type ScanRow = DocRow & { body?: string | null; atts?: string | null };
 type NodeRow = { rev: string; parent: string | null; deleted: number; leaf: number; has_body: number };
 
@@ -41,6 +41,7 @@ export class SqliteStorage implements Storage {
   private docCount = 0;
   private deletedCount = 0;
   private updateSeq = 0;
+  private nextDocKey = 1;
 
   constructor(path: string, options: SqliteStorageOptions = {}) {
     this.path = path;
@@ -57,7 +58,8 @@ export class SqliteStorage implements Storage {
     this.db.exec(SCHEMA);
     this.docCount = Number(this.metaSync('doc_count') ?? 0);
     this.deletedCount = Number(this.metaSync('doc_del_count') ?? 0);
-    this.updateSeq = this.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM docs').pluck().get() as number;
+    this.updateSeq = this.prepare('SELECT COALESCE(MAX(seq), 0) FROM docs').pluck().get() as number;
+    this.nextDocKey = (this.prepare('SELECT COALESCE(MAX(doc), 0) FROM docs').pluck().get() as number) + 1;
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -107,7 +109,7 @@ export class SqliteStorage implements Storage {
   }
 
   async writeDocs(writes: readonly DocWrite[], blobs: readonly AttachmentBlob[] = []): Promise<number[]> {
-    const counters = [this.docCount, this.deletedCount, this.updateSeq] as const;
+    const counters = [this.docCount, this.deletedCount, this.updateSeq, this.nextDocKey] as const;
     try {
       return this.db.transaction(() => {
         const insertBlob = this.prepare('INSERT OR IGNORE INTO attachments (digest, data) VALUES (?, ?)');
@@ -120,7 +122,7 @@ export class SqliteStorage implements Storage {
     } catch (error) {
       // The rollback undid the rows; the counters kept in memory must follow, or the next
       // commit would persist counts of documents that were never written.
-      [this.docCount, this.deletedCount, this.updateSeq] = counters;
+      [this.docCount, this.deletedCount, this.updateSeq, this.nextDocKey] = counters;
       throw error;
     }
   }
@@ -128,29 +130,29 @@ export class SqliteStorage implements Storage {
   private writeDoc(write: DocWrite): number {
     const { record } = write;
     const seq = this.updateSeq + 1;
-    const leaves = JSON.stringify(record.leaves.map((leaf) => [leaf.rev, leaf.deleted ? 1 : 0]));
     const existing = this.prepare('SELECT doc, deleted FROM docs WHERE id = ?').get(record.id) as
       | { doc: number; deleted: number }
       | undefined;
-    let doc: number;
-    if (existing) {
-      doc = existing.doc;
-      this.prepare('UPDATE docs SET seq = ?, winner = ?, deleted = ?, leaves = ? WHERE doc = ?').run(
-        seq,
-        record.winner,
-        record.deleted ? 1 : 0,
-        leaves,
-        doc,
-      );
-      this.countDoc(existing.deleted === 1, -1);
-    } else {
-      const insert = this.prepare(
-        'INSERT INTO docs (id, seq, winner, deleted, leaves) VALUES (?, ?, ?, ?, ?)',
-      );
-      doc = Number(insert.run(record.id, seq, record.winner, record.deleted ? 1 : 0, leaves).lastInsertRowid);
-    }
+    if (existing) this.countDoc(existing.deleted === 1, -1);
     this.countDoc(record.deleted, 1);
+    // Revision rows first: the document row points at its winner's row.
+    const doc = existing?.doc ?? this.nextDocKey++;
+    const winnerRow = this.writeRevs(doc, write);
+    const leaves =
+      record.leaves.length === 1
+        ? null
+        : JSON.stringify(record.leaves.map((leaf) => [leaf.rev, leaf.deleted ? 1 : 0]));
+    this.prepare(
+      `INSERT INTO docs (doc, id, seq, winner, winner_row, deleted, leaves) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (doc) DO UPDATE SET seq = excluded.seq, winner = excluded.winner,
+         winner_row = excluded.winner_row, deleted = excluded.deleted, leaves = excluded.leaves`,
+    ).run(doc, record.id, seq, record.winner, winnerRow, record.deleted ? 1 : 0, leaves);
+    this.updateSeq = seq;
+    return seq;
+  }
 
+  /** Applies a document's tree changes; returns the row of its winning revision. */
+  private writeRevs(doc: number, write: DocWrite): number {
     const remove = this.prepare('DELETE FROM revs WHERE doc = ? AND rev = ?');
     for (const rev of write.removed) remove.run(doc, rev);
     const update = this.prepare(
@@ -162,9 +164,10 @@ export class SqliteStorage implements Storage {
     const insert = this.prepare(
       'INSERT INTO revs (doc, rev, parent, deleted, leaf, body, atts) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
+    let winnerRow: number | undefined;
     for (const node of write.added) {
       const atts = node.content?.attachments;
-      insert.run(
+      const { lastInsertRowid } = insert.run(
         doc,
         node.rev,
         node.parent,
@@ -173,9 +176,14 @@ export class SqliteStorage implements Storage {
         node.content?.body ?? null,
         atts && Object.keys(atts).length > 0 ? JSON.stringify(atts) : null,
       );
+      if (node.rev === write.record.winner) winnerRow = Number(lastInsertRowid);
     }
-    this.updateSeq = seq;
-    return seq;
+    return (
+      winnerRow ??
+      (this.prepare('SELECT rowid FROM revs WHERE doc = ? AND rev = ?')
+        .pluck()
+        .get(doc, write.record.winner) as number)
+    );
   }
 
   private countDoc(deleted: boolean, delta: number): void {
@@ -183,7 +191,7 @@ export class SqliteStorage implements Storage {
     else this.docCount += delta;
   }
 
-  async *changes(options: ChangesScan): AsyncIterable<ScannedDoc> {
+  async *changes(options: ChangesScan): AsyncIterable<ScannedDoc[]> {
     const descending = options.descending === true;
     const sql = `${this.scanSelect(options.withContent)} WHERE d.seq ${descending ? '<' : '>'} ? ${
       descending ? 'AND d.seq > ?' : ''
@@ -193,7 +201,7 @@ export class SqliteStorage implements Storage {
     while (remaining > 0) {
       const params = descending ? [cursor, options.since] : [cursor];
       const rows = this.prepare(sql).all(...params, Math.min(PAGE_SIZE, remaining)) as ScanRow[];
-      for (const row of rows) yield toScanned(row);
+      if (rows.length > 0) yield rows.map(toScanned);
       if (rows.length < PAGE_SIZE) return;
       remaining -= rows.length;
       cursor = rows[rows.length - 1]!.seq;
@@ -204,7 +212,7 @@ export class SqliteStorage implements Storage {
     return this.prepare('SELECT COUNT(*) FROM docs WHERE seq > ?').pluck().get(since) as number;
   }
 
-  async *docs(options: DocsScan): AsyncIterable<ScannedDoc> {
+  async *docs(options: DocsScan): AsyncIterable<ScannedDoc[]> {
     const descending = options.descending === true;
     const [next, last] = descending ? ['<', '>'] : ['>', '<'];
     const endOp = options.inclusiveEnd === false ? last : `${last}=`;
@@ -224,7 +232,7 @@ export class SqliteStorage implements Storage {
       const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
       const sql = `${this.scanSelect(options.withContent)} ${where} ORDER BY d.id ${descending ? 'DESC' : 'ASC'} LIMIT ?`;
       const rows = this.prepare(sql).all(...params, PAGE_SIZE) as ScanRow[];
-      for (const row of rows) yield toScanned(row);
+      if (rows.length > 0) yield rows.map(toScanned);
       if (rows.length < PAGE_SIZE) return;
       cursor = rows[rows.length - 1]!.id;
       first = false;
@@ -234,7 +242,7 @@ export class SqliteStorage implements Storage {
   private scanSelect(withContent = false): string {
     return withContent
       ? `SELECT d.id, d.seq, d.winner, d.deleted, d.leaves, r.body, r.atts
-         FROM docs d LEFT JOIN revs r ON r.doc = d.doc AND r.rev = d.winner`
+         FROM docs d LEFT JOIN revs r ON r.rowid = d.winner_row`
       : 'SELECT d.id, d.seq, d.winner, d.deleted, d.leaves FROM docs d';
   }
 
@@ -315,9 +323,13 @@ export class SqliteStorage implements Storage {
 }
 
 function toRecord(row: DocRow): DocRecord {
-  const leaves = (JSON.parse(row.leaves) as [string, number][]).map(
-    ([rev, deleted]): LeafRecord => ({ rev, deleted: deleted === 1 }),
-  );
+  const leaves: LeafRecord[] =
+    row.leaves === null
+      ? [{ rev: row.winner, deleted: row.deleted === 1 }]
+      : (JSON.parse(row.leaves) as [string, number][]).map(([rev, deleted]) => ({
+          rev,
+          deleted: deleted === 1,
+        }));
   return { id: row.id, seq: row.seq, winner: row.winner, deleted: row.deleted === 1, leaves };
 }
 

@@ -103,10 +103,13 @@ export function compareCodePoints(a: string, b: string): number {
   return left.length - right.length;
 }
 
-/** Every item of an async iterable, in order. */
-export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+/** Every row of a paged scan, in order; a page is never empty. */
+export async function collect<T>(pages: AsyncIterable<T[]>): Promise<T[]> {
   const all: T[] = [];
-  for await (const item of items) all.push(item);
+  for await (const page of pages) {
+    if (page.length === 0) throw new Error('a scan yielded an empty page');
+    all.push(...page);
+  }
   return all;
 }
 
