@@ -1,5 +1,5 @@
 import type { AllDocsOptions, AllDocsRow } from '../core/api.js';
-import { badRequest } from '../core/errors.js';
+import { badRequest, queryParseError } from '../core/errors.js';
 import type { DocRecord, RevisionContent, Storage } from '../storage/types.js';
 import type { DocReader, ReadShape } from './reader.js';
 
@@ -66,6 +66,11 @@ async function* rowsByRange(
   const end = options.key ?? options.endkey;
   for (const bound of [start, end]) {
     if (bound !== undefined && typeof bound !== 'string') throw badRequest('Document ids are strings');
+  }
+  if (start !== undefined && end !== undefined && (options.descending ? start < end : start > end)) {
+    throw queryParseError(
+      'No rows can match your key range, reverse your start_key and end_key or set descending=true',
+    );
   }
   const scan = storage.docs({
     start,

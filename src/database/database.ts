@@ -24,6 +24,7 @@ import type {
 } from '../core/api.js';
 import { isLocalId, type ParsedDoc, parseDocument, validateDocId } from '../core/document.js';
 import { badRequest, notFound, toSetteeError } from '../core/errors.js';
+import { parseRev } from '../core/revision.js';
 import { SqliteStorage, type SqliteStorageOptions } from '../storage/sqlite/sqlite-storage.js';
 import type { Storage } from '../storage/types.js';
 import { allDocsRows } from './all-docs.js';
@@ -137,7 +138,9 @@ export class Database implements Peer {
 
   /** Deletes a document: writes a tombstone as a child of `rev`. */
   async remove(id: string, rev: string): Promise<WriteOk> {
-    if (isLocalId(id)) return this.local.remove(id);
+    if (isLocalId(id)) return this.removeLocal(id);
+    const [record] = await this.storage.getDocs([validateDocId(id)]);
+    if (!record) throw notFound('missing');
     return this.put({ _id: id, _rev: rev, _deleted: true });
   }
 
@@ -207,6 +210,7 @@ export class Database implements Peer {
       if (!doc) throw notFound('missing');
       return doc as Doc;
     }
+    if (options.rev !== undefined) parseRev(options.rev);
     const [record] = await this.storage.getDocs([id]);
     return this.reader.get(record, id, options);
   }

@@ -119,6 +119,17 @@ describe('allDocs', () => {
     expect(withConflicts.rows[1]!.doc).toEqual({ _id: 'y', _rev: y.rev, v: 'y' });
   });
 
+  it('include_docs with attachments inlines data; without, stubs', async () => {
+    const db = await dbs.open();
+    await db.put({ _id: 'a', _attachments: { f: { content_type: 'text/plain', data: 'aGk=' } } });
+    const stubs = await db.allDocs({ include_docs: true });
+    expect(stubs.rows[0]!.doc!._attachments!.f).toMatchObject({ stub: true, length: 2 });
+    const inline = await db.allDocs({ include_docs: true, attachments: true });
+    expect(inline.rows[0]!.doc!._attachments!.f).toMatchObject({ data: 'aGk=' });
+    const byKey = await db.allDocs({ keys: ['a'], include_docs: true, attachments: true });
+    expect(byKey.rows[0]!.doc!._attachments!.f).toMatchObject({ data: 'aGk=' });
+  });
+
   it('update_seq adds the current sequence', async () => {
     const db = await letters();
     expect((await db.allDocs({ update_seq: true })).update_seq).toBe(8);
@@ -262,6 +273,14 @@ describe('local documents', () => {
     await expectError(db.putLocal({ _id: 'plain', v: 1 }), 'bad_request');
     expect(await db.getLocal('_local/none')).toBeUndefined();
     await expectError(db.get('_local/none'), 'not_found', 'missing');
+  });
+
+  it('reject a _rev that is not 0-N', async () => {
+    const db = await dbs.open();
+    await db.putLocal({ _id: '_local/cp', seq: 1 });
+    await expectError(db.putLocal({ _id: '_local/cp', _rev: '0-abc', seq: 2 }), 'bad_request');
+    await expectError(db.putLocal({ _id: '_local/cp', _rev: 'nonsense', seq: 2 }), 'bad_request');
+    expect(await db.getLocal('_local/cp')).toEqual({ _id: '_local/cp', _rev: '0-1', seq: 1 });
   });
 
   it('ignore a _revisions written with a checkpoint', async () => {

@@ -343,6 +343,21 @@ describe('conflicts', () => {
     expect((await db.get('a', { rev: winner, deleted_conflicts: true }))._deleted_conflicts).toHaveLength(2);
   });
 
+  it('an edit of a deleted leaf while the document is live revives that branch', async () => {
+    const db = await conflicted();
+    const tomb = await db.remove('a', rev(2, 'c'));
+    const revived = await db.put({ _id: 'a', _rev: tomb.rev, v: 'revived' });
+    expect(genOf(revived.rev)).toBe(4);
+    const doc = await db.get('a', { conflicts: true, deleted_conflicts: true, revs: true });
+    expect(doc._rev).toBe(revived.rev);
+    expect(doc._conflicts).toEqual([rev(2, 'b'), rev(2, 'a')]);
+    expect(doc._deleted_conflicts).toBeUndefined();
+    expect(doc._revisions).toEqual({
+      start: 4,
+      ids: [hashOf(revived.rev), hashOf(tomb.rev), h('c'), h('1')],
+    });
+  });
+
   it('conflicts are listed only when the option asks for them', async () => {
     const db = await conflicted();
     await db.remove('a', rev(2, 'a'));

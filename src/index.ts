@@ -1,0 +1,16 @@
+/**
+ * Settee's public API: the embedded database, its storage backends, the pure revision-tree
+ * core and the shapes of CouchDB's document API.
+ */
+export * from './core/api.js';
+export { canonicalJson } from './core/canonical-json.js';
+export { type AttachmentInput, type ParsedDoc, parseDocument, validateDocId } from './core/document.js';
+export { ERROR_STATUS, type ErrorName, SetteeError } from './core/errors.js';
+export { type CompiledSelector, compileSelector, type Selector } from './core/mango/index.js';
+export { newRevisionId, type RevisionContent } from './core/rev-hash.js';
+export * from './core/rev-tree/index.js';
+export { formatRev, isRev, type ParsedRev, parseRev } from './core/revision.js';
+export type { ChangesFeed, ChangesFeedOptions } from './database/changes.js';
+export { Database, type DatabaseOptions } from './database/database.js';
+export { SqliteStorage, type SqliteStorageOptions } from './storage/sqlite/sqlite-storage.js';
+export type * from './storage/types.js';
