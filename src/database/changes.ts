@@ -72,8 +72,12 @@ export class ChangesFeed implements AsyncIterable<ChangeRow> {
   async collect(): Promise<ChangesResponse> {
     const results: ChangeRow[] = [];
     for await (const row of this) results.push(row);
-    const pending = this.options.descending ? 0 : await this.source.storage.countChanges(this.lastSeq);
-    return { results, last_seq: this.lastSeq, pending };
+    return { results, last_seq: this.lastSeq, pending: await this.pending() };
+  }
+
+  /** How many changes lie beyond where the feed got to (CouchDB's `pending`). */
+  async pending(): Promise<number> {
+    return this.options.descending ? 0 : this.source.storage.countChanges(this.lastSeq);
   }
 
   /** A scanned document as a row, or nothing when filtered out; synchronous unless it must read more. */

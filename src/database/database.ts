@@ -336,6 +336,24 @@ export class Database implements Peer {
     return this.seq;
   }
 
+  /** Resolves at the next write to this database, or when `signal` aborts. */
+  nextChange(signal?: AbortSignal): Promise<void> {
+    return this.notifier.next(signal);
+  }
+
+  /** The database's security object (`{}` when never set); stored, not replicated. */
+  async getSecurity(): Promise<Record<string, unknown>> {
+    const stored = await this.storage.getMeta('security');
+    return stored === undefined ? {} : (JSON.parse(stored) as Record<string, unknown>);
+  }
+
+  async setSecurity(security: Record<string, unknown>): Promise<void> {
+    if (typeof security !== 'object' || security === null || Array.isArray(security)) {
+      throw badRequest('The security object must be a JSON object');
+    }
+    await this.writes.run(() => this.storage.setMeta('security', JSON.stringify(security)));
+  }
+
   async close(): Promise<void> {
     await this.writes.run(() => this.storage.close());
   }

@@ -1,0 +1,37 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Database } from '../database/database.js';
+import type { Auth, UserContext } from './auth.js';
+import type { Query } from './http.js';
+import type { DatabaseRegistry } from './registry.js';
+import type { Target } from './router.js';
+
+/** What routes share across requests: the databases, authentication, limits and live feeds. */
+export interface ServerServices {
+  registry: DatabaseRegistry;
+  auth: Auth;
+  maxDocumentSize: number;
+  /** Aborted at shutdown: live feeds end with their final `last_seq`. */
+  shutdown: AbortSignal;
+}
+
+/** One request, resolved: its target, parsed query and user. */
+export interface RequestContext {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  query: Query;
+  target: Target;
+  userCtx: UserContext;
+  /** How the user authenticated, for `GET /_session`. */
+  authenticatedVia: 'basic' | 'cookie' | null;
+  services: ServerServices;
+}
+
+/** A request on a database that exists. */
+export interface DbContext extends RequestContext {
+  db: Database;
+}
+
+export type Handler<C extends RequestContext = RequestContext> = (ctx: C) => Promise<unknown>;
+
+/** Handlers of one resource, by HTTP method. */
+export type Methods<C extends RequestContext = RequestContext> = Partial<Record<string, Handler<C>>>;

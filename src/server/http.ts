@@ -1,0 +1,94 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { badRequest, SetteeError } from '../core/errors.js';
+
+/** The query string as CouchDB clients send it: every value a string (the last one wins). */
+export type Query = Record<string, string | undefined>;
+
+/** Parses a JSON request body; an empty body is `undefined` (CouchDB accepts it on some endpoints). */
+export function jsonBody(request: FastifyRequest, options: { required?: boolean } = {}): unknown {
+  const body = request.body;
+  if (body === undefined || body === null || (Buffer.isBuffer(body) && body.length === 0)) {
+    if (options.required) throw badRequest('Request body must not be empty');
+    return undefined;
+  }
+  requireJsonType(request);
+  try {
+    return JSON.parse((body as Buffer).toString('utf8'));
+  } catch {
+    throw badRequest('invalid UTF-8 JSON');
+  }
+}
+
+/** POST endpoints that take JSON refuse other media types, as CouchDB does. */
+export function requireJsonType(request: FastifyRequest): void {
+  const type = request.headers['content-type'];
+  if (type !== undefined && !/^application\/json\b/i.test(type)) {
+    throw new SetteeError('bad_content_type', 'Content-Type must be application/json');
+  }
+}
+
+/** A JSON object body (`{"docs": …}` and the like). */
+export function jsonObjectBody(request: FastifyRequest): Record<string, unknown> {
+  const body = jsonBody(request, { required: true });
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest('Request body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
+}
+
+export function boolParam(query: Query, name: string): boolean | undefined {
+  const value = query[name];
+  if (value === undefined) return undefined;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw badRequest(`Invalid boolean parameter: ${name}`);
+}
+
+export function intParam(query: Query, name: string): number | undefined {
+  const value = query[name];
+  if (value === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(value)) throw badRequest(`Invalid value for integer parameter: ${name}`);
+  return Number(value);
+}
+
+/** A JSON-encoded query value (`startkey="abc"`, `open_revs=["1-a"]`). */
+export function jsonParam(query: Query, name: string): unknown {
+  const value = query[name];
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw badRequest(`Invalid JSON in query parameter ${name}`);
+  }
+}
+
+export function stringArrayParam(query: Query, name: string): string[] | undefined {
+  const value = jsonParam(query, name);
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    throw badRequest(`Query parameter ${name} must be a JSON array of strings`);
+  }
+  return value;
+}
+
+export function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  return reply
+    .code(status)
+    .type('application/json')
+    .send(`${JSON.stringify(body)}\n`);
+}
+
+/** The error body CouchDB sends, for whatever was thrown. */
+export function errorReply(err: unknown): { status: number; body: { error: string; reason: string } } {
+  if (err instanceof SetteeError) return { status: err.status, body: err.toJSON() };
+  const status = (err as { statusCode?: number }).statusCode;
+  const message = err instanceof Error ? err.message : String(err);
+  if (status === 413)
+    return { status, body: { error: 'too_large', reason: 'the request entity is too large' } };
+  if (status === 415) return { status, body: { error: 'bad_content_type', reason: message } };
+  if (status === 414) return { status, body: { error: 'too_long', reason: 'the request URI is too long' } };
+  if (status !== undefined && status >= 400 && status < 500) {
+    return { status, body: { error: 'bad_request', reason: message } };
+  }
+  return { status: 500, body: { error: 'unknown_error', reason: message } };
+}

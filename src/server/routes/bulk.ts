@@ -1,0 +1,141 @@
+import { Readable } from 'node:stream';
+import type { AllDocsOptions, BulkGetRequest, NewDoc } from '../../core/api.js';
+import { badRequest, SetteeError } from '../../core/errors.js';
+import type { DbContext } from '../context.js';
+import {
+  boolParam,
+  intParam,
+  jsonObjectBody,
+  jsonParam,
+  type Query,
+  sendJson,
+  stringArrayParam,
+} from '../http.js';
+import { MultipartMixedWriter, wantsMultipart } from '../multipart.js';
+
+/** `POST /{db}/_bulk_docs`: 201 with one result per document (errors only with new_edits=false). */
+export async function bulkDocs(ctx: DbContext): Promise<unknown> {
+  const body = jsonObjectBody(ctx.request);
+  if (!Array.isArray(body.docs)) throw badRequest('POST body must include `docs` parameter.');
+  if (body.new_edits !== undefined && typeof body.new_edits !== 'boolean') {
+    throw badRequest('`new_edits` parameter must be a boolean.');
+  }
+  const docs = body.docs as NewDoc[];
+  const size = Buffer.isBuffer(ctx.request.body) ? ctx.request.body.length : 0;
+  for (const doc of size > ctx.services.maxDocumentSize ? docs : []) {
+    // CouchDB refuses the whole request when one document is over max_document_size.
+    if (JSON.stringify(doc)?.length > ctx.services.maxDocumentSize) {
+      throw new SetteeError('document_too_large', String((doc as { _id?: unknown })?._id ?? ''));
+    }
+  }
+  const newEdits = body.new_edits !== false;
+  const results = await ctx.db.bulkDocs(docs, { newEdits });
+  return sendJson(ctx.reply, 201, newEdits ? results : results.filter((result) => 'error' in result));
+}
+
+/** `POST /{db}/_bulk_get`: one result per entry, as JSON or (when asked) multipart/mixed, streamed. */
+export async function bulkGet(ctx: DbContext): Promise<unknown> {
+  const { query, reply, db } = ctx;
+  for (const forbidden of ['rev', 'open_revs', 'atts_since', 'new_edits', 'w']) {
+    if (query[forbidden] !== undefined) throw badRequest(`"${forbidden}" query parameter is not acceptable`);
+  }
+  const body = jsonObjectBody(ctx.request) as unknown as BulkGetRequest;
+  if (!Array.isArray(body.docs)) throw badRequest('Missing JSON list of `docs`.');
+  const options = {
+    revs: boolParam(query, 'revs') ?? (body as { revs?: boolean }).revs,
+    latest: boolParam(query, 'latest') ?? (body as { latest?: boolean }).latest,
+    attachments: boolParam(query, 'attachments') ?? (body as { attachments?: boolean }).attachments,
+  };
+  const entry = (i: number) => ({ docs: [body.docs[i]!] });
+  if (wantsMultipart(ctx.request.headers.accept)) {
+    const writer = new MultipartMixedWriter();
+    const parts = async function* () {
+      for (let i = 0; i < body.docs.length; i++) {
+        const [result] = (await db.bulkGet(entry(i), options)).results;
+        for (const found of result!.docs) {
+          if ('ok' in found) yield writer.docPart(found.ok, { docId: found.ok._id, revId: found.ok._rev });
+          else yield writer.errorPart(found.error);
+        }
+      }
+      yield writer.end();
+    };
+    return reply.code(200).type(writer.contentType).send(Readable.from(parts()));
+  }
+  const json = async function* () {
+    yield '{"results":[';
+    for (let i = 0; i < body.docs.length; i++) {
+      const [result] = (await db.bulkGet(entry(i), options)).results;
+      yield `${i > 0 ? ',\n' : '\n'}${JSON.stringify(result)}`;
+    }
+    yield '\n]}\n';
+  };
+  return reply.code(200).type('application/json').send(Readable.from(json()));
+}
+
+/** `GET|POST /{db}/_all_docs`, streamed row by row. */
+export async function allDocs(ctx: DbContext): Promise<unknown> {
+  const { db, query, request, reply } = ctx;
+  const options = allDocsOptions(query);
+  if (request.method === 'POST') {
+    const body = jsonObjectBody(request);
+    if (body.keys !== undefined) options.keys = stringArray(body.keys, 'keys');
+  }
+  const info = await db.info();
+  const rows = db.allDocsStream(options);
+  const chunks = async function* () {
+    const seq = options.update_seq ? `,"update_seq":${info.update_seq}` : '';
+    yield `{"total_rows":${info.doc_count},"offset":${options.skip ?? 0}${seq},"rows":[`;
+    let first = true;
+    for await (const row of rows) {
+      yield `${first ? '\n' : ',\n'}${JSON.stringify(row)}`;
+      first = false;
+    }
+    yield '\n]}\n';
+  };
+  return reply.code(200).type('application/json').send(Readable.from(chunks()));
+}
+
+function allDocsOptions(query: Query): AllDocsOptions {
+  const key = (name: string, alias?: string) => {
+    const value = jsonParam(query, name) ?? (alias ? jsonParam(query, alias) : undefined);
+    if (value !== undefined && typeof value !== 'string') throw badRequest(`${name} must be a JSON string`);
+    return value;
+  };
+  return {
+    keys: stringArrayParam(query, 'keys'),
+    key: key('key'),
+    startkey: key('startkey', 'start_key'),
+    endkey: key('endkey', 'end_key'),
+    inclusive_end: boolParam(query, 'inclusive_end'),
+    limit: intParam(query, 'limit'),
+    skip: intParam(query, 'skip'),
+    descending: boolParam(query, 'descending'),
+    include_docs: boolParam(query, 'include_docs'),
+    conflicts: boolParam(query, 'conflicts'),
+    attachments: boolParam(query, 'attachments'),
+    update_seq: boolParam(query, 'update_seq'),
+  };
+}
+
+function stringArray(value: unknown, name: string): string[] {
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    throw badRequest(`${name} must be an array of strings`);
+  }
+  return value;
+}
+
+/** `POST /{db}/_revs_diff`. */
+export async function revsDiff(ctx: DbContext): Promise<unknown> {
+  const body = jsonObjectBody(ctx.request);
+  for (const [id, revs] of Object.entries(body)) stringArray(revs, `revisions of ${id}`);
+  return sendJson(ctx.reply, 200, await ctx.db.revsDiff(body as Record<string, string[]>));
+}
+
+/** `POST /{db}/_missing_revs`: the older form of `_revs_diff`. */
+export async function missingRevs(ctx: DbContext): Promise<unknown> {
+  const body = jsonObjectBody(ctx.request);
+  for (const [id, revs] of Object.entries(body)) stringArray(revs, `revisions of ${id}`);
+  const diff = await ctx.db.revsDiff(body as Record<string, string[]>);
+  const missing = Object.fromEntries(Object.entries(diff).map(([id, entry]) => [id, entry.missing]));
+  return sendJson(ctx.reply, 200, { missing_revs: missing });
+}

@@ -1,0 +1,78 @@
+import { badRequest } from '../../core/errors.js';
+import type { DbContext, Methods, RequestContext } from '../context.js';
+import { jsonBody, jsonObjectBody, requireJsonType, sendJson } from '../http.js';
+import { allDocs, bulkDocs, bulkGet, missingRevs, revsDiff } from './bulk.js';
+import { changes } from './changes.js';
+
+function dbName(ctx: RequestContext): string {
+  return (ctx.target as { db: string }).db;
+}
+
+/** `PUT|GET|HEAD|DELETE|POST /{db}`. PUT needs no existing database; the others do. */
+export const databaseMethods: Methods<RequestContext> = {
+  PUT: async (ctx) => {
+    await ctx.services.registry.create(dbName(ctx));
+    ctx.reply.header('location', `/${encodeURIComponent(dbName(ctx))}`);
+    return sendJson(ctx.reply, 201, { ok: true });
+  },
+  GET: async (ctx) => sendJson(ctx.reply, 200, await (await ctx.services.registry.get(dbName(ctx))).info()),
+  HEAD: async (ctx) => {
+    await ctx.services.registry.get(dbName(ctx));
+    return ctx.reply.code(200).type('application/json').send();
+  },
+  DELETE: async (ctx) => {
+    if (ctx.query.rev !== undefined) {
+      throw badRequest(
+        'You tried to DELETE a database with a ?rev= parameter. Did you mean to DELETE a document instead?',
+      );
+    }
+    await ctx.services.registry.delete(dbName(ctx));
+    return sendJson(ctx.reply, 200, { ok: true });
+  },
+  POST: async (ctx) => {
+    const db = await ctx.services.registry.get(dbName(ctx));
+    const result = await db.post(jsonObjectBody(ctx.request));
+    ctx.reply.header('location', `/${encodeURIComponent(dbName(ctx))}/${encodeURIComponent(result.id)}`);
+    return sendJson(ctx.reply, 201, result);
+  },
+};
+
+/** `/{db}/_…` endpoints, by name then method. */
+export const databaseEndpoints: Record<string, Methods<DbContext>> = {
+  _changes: { GET: changes, POST: changes },
+  _all_docs: { GET: allDocs, POST: allDocs },
+  _bulk_docs: { POST: bulkDocs },
+  _bulk_get: { POST: bulkGet },
+  _revs_diff: { POST: revsDiff },
+  _missing_revs: { POST: missingRevs },
+  _ensure_full_commit: {
+    POST: async (ctx) => {
+      jsonBody(ctx.request);
+      const info = await ctx.db.info();
+      return sendJson(ctx.reply, 201, { ok: true, instance_start_time: info.instance_start_time });
+    },
+  },
+  _compact: {
+    POST: async (ctx) => {
+      requireJsonType(ctx.request);
+      await ctx.db.compact();
+      return sendJson(ctx.reply, 202, { ok: true });
+    },
+  },
+  _revs_limit: {
+    GET: async (ctx) => sendJson(ctx.reply, 200, ctx.db.getRevsLimit()),
+    PUT: async (ctx) => {
+      const limit = jsonBody(ctx.request, { required: true });
+      if (typeof limit !== 'number') throw badRequest('Request body must be an integer');
+      await ctx.db.setRevsLimit(limit);
+      return sendJson(ctx.reply, 200, { ok: true });
+    },
+  },
+  _security: {
+    GET: async (ctx) => sendJson(ctx.reply, 200, await ctx.db.getSecurity()),
+    PUT: async (ctx) => {
+      await ctx.db.setSecurity(jsonObjectBody(ctx.request));
+      return sendJson(ctx.reply, 200, { ok: true });
+    },
+  },
+};

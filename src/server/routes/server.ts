@@ -1,0 +1,92 @@
+import { badRequest, SetteeError } from '../../core/errors.js';
+import { randomHex } from '../../database/database.js';
+import type { Methods, RequestContext } from '../context.js';
+import { intParam, sendJson } from '../http.js';
+import { parseQuery } from '../router.js';
+
+export const VERSION = '0.1.0';
+const MAX_UUIDS = 1000;
+
+/** `GET /`: the welcome, whose `uuid` names this server in replication ids. */
+export const rootMethods: Methods = {
+  GET: async (ctx) =>
+    sendJson(ctx.reply, 200, {
+      couchdb: 'Welcome',
+      version: '3.4.2',
+      uuid: ctx.services.registry.uuid,
+      features: [],
+      vendor: { name: 'Settee', version: VERSION },
+    }),
+};
+
+/** Server endpoints (`/_…`), by name then method. */
+export const serverEndpoints: Record<string, Methods> = {
+  _up: { GET: async (ctx) => sendJson(ctx.reply, 200, { status: 'ok', seeds: {} }) },
+  _all_dbs: { GET: async (ctx) => sendJson(ctx.reply, 200, ctx.services.registry.list()) },
+  _uuids: {
+    GET: async (ctx) => {
+      const count = intParam(ctx.query, 'count') ?? 1;
+      if (count > MAX_UUIDS) throw badRequest(`count parameter too large (max ${MAX_UUIDS})`);
+      ctx.reply.header('cache-control', 'must-revalidate, no-cache').header('pragma', 'no-cache');
+      return sendJson(ctx.reply, 200, { uuids: Array.from({ length: count }, randomHex) });
+    },
+  },
+  _session: {
+    GET: async (ctx) => sendJson(ctx.reply, 200, sessionInfo(ctx)),
+    POST: login,
+    DELETE: async (ctx) => {
+      ctx.reply.header('set-cookie', ctx.services.auth.logoutCookie());
+      return sendJson(ctx.reply, 200, { ok: true });
+    },
+  },
+};
+
+/** The endpoints anyone may call without credentials. */
+export const PUBLIC_ENDPOINTS = new Set(['', '_up', '_uuids', '_session']);
+
+function sessionInfo(ctx: RequestContext) {
+  return {
+    ok: true,
+    userCtx: ctx.userCtx,
+    info: {
+      authentication_handlers: ['cookie', 'default'],
+      ...(ctx.userCtx.name !== null ? { authenticated: ctx.authenticatedVia ?? 'default' } : {}),
+    },
+  };
+}
+
+/** `POST /_session`: log in with a form or JSON body; answers with an AuthSession cookie. */
+async function login(ctx: RequestContext): Promise<unknown> {
+  const { name, password } = credentials(ctx);
+  const { userCtx, setCookie } = await ctx.services.auth.login(name, password);
+  ctx.reply.header('set-cookie', setCookie);
+  const next = ctx.query.next;
+  // A path on this server only: '//host' would redirect elsewhere.
+  if (next?.startsWith('/') && !next.startsWith('//')) return ctx.reply.code(302).header('location', next).send();
+  return sendJson(ctx.reply, 200, { ok: true, ...userCtx });
+}
+
+function credentials(ctx: RequestContext): { name: string; password: string } {
+  const body = Buffer.isBuffer(ctx.request.body) ? ctx.request.body.toString('utf8') : '';
+  const type = ctx.request.headers['content-type'] ?? '';
+  let fields: Record<string, unknown>;
+  if (/^application\/x-www-form-urlencoded/i.test(type)) {
+    fields = parseQuery(body.replaceAll('+', '%20'));
+  } else if (/^application\/json/i.test(type)) {
+    try {
+      fields = JSON.parse(body) as Record<string, unknown>;
+    } catch {
+      throw badRequest('invalid UTF-8 JSON');
+    }
+  } else {
+    throw new SetteeError(
+      'bad_content_type',
+      'Content-Type must be application/json or application/x-www-form-urlencoded',
+    );
+  }
+  const { name, password } = fields ?? {};
+  if (typeof name !== 'string' || typeof password !== 'string') {
+    throw new SetteeError('unauthorized', 'Name or password is incorrect.');
+  }
+  return { name, password };
+}
