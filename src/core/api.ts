@@ -108,9 +108,15 @@ export interface AllDocsResponse {
   update_seq?: number;
 }
 
+/**
+ * An update sequence. Settee's are integers; other servers' are opaque strings, to be passed
+ * back verbatim and never compared or computed with.
+ */
+export type Seq = number | string;
+
 export interface ChangesOptions {
   /** Exclusive start: a sequence of this database, or `now`. */
-  since?: number | string;
+  since?: Seq;
   limit?: number;
   descending?: boolean;
   style?: 'main_only' | 'all_docs';
@@ -122,17 +128,17 @@ export interface ChangesOptions {
   selector?: Record<string, unknown>;
 }
 
-export interface ChangeRow {
-  seq: number;
+export interface ChangeRow<S extends Seq = Seq> {
+  seq: S;
   id: string;
   changes: { rev: string }[];
   deleted?: true;
   doc?: Doc;
 }
 
-export interface ChangesResponse {
-  results: ChangeRow[];
-  last_seq: number;
+export interface ChangesResponse<S extends Seq = Seq> {
+  results: ChangeRow<S>[];
+  last_seq: S;
   pending: number;
 }
 
@@ -161,10 +167,17 @@ export interface LocalDoc {
   [field: string]: unknown;
 }
 
-export interface DbInfo {
+/** What replication needs to know of a database. */
+export interface PeerInfo {
   db_name: string;
   doc_count: number;
   doc_del_count: number;
+  update_seq: Seq;
+  /** Changes when the database is deleted and re-created: checkpoints then no longer apply. */
+  instance_start_time: string;
+}
+
+export interface DbInfo extends PeerInfo {
   update_seq: number;
   purge_seq: number;
   sizes: { file: number; external: number; active: number };
@@ -175,13 +188,27 @@ export interface DbInfo {
   revs_limit: number;
 }
 
+export interface PeerChangesOptions extends ChangesOptions {
+  /** When nothing changed after `since`, wait up to `timeout` ms for a first change (a longpoll). */
+  longpoll?: boolean;
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
 /**
  * The replication surface (ARCHITECTURE.md): the same for a local Database and a remote one
  * over HTTP, so the replicator drives any two peers through one code path.
  */
 export interface Peer {
-  info(): Promise<DbInfo>;
-  changes(options: ChangesOptions): Promise<ChangesResponse>;
+  /**
+   * This database's identity in replication ids, as PouchDB defines it: the server's uuid plus
+   * the database name for a remote database, the database's persisted uuid for a local one.
+   */
+  peerId(): Promise<string>;
+  info(): Promise<PeerInfo>;
+  /** Creates the database when it does not exist (replication's `create_target`). */
+  ensureExists(): Promise<void>;
+  changes(options: PeerChangesOptions): Promise<ChangesResponse>;
   revsDiff(request: RevsDiffRequest): Promise<RevsDiffResponse>;
   bulkGet(request: BulkGetRequest, options?: BulkGetOptions): Promise<BulkGetResponse>;
   bulkDocs(docs: NewDoc[], options?: BulkDocsOptions): Promise<WriteResult[]>;

@@ -24,7 +24,7 @@ export interface FeedSource {
  * reads storage a page at a time, so any database streams in flat memory; in live mode it then
  * waits for writes and goes on. `lastSeq` tells where it got to (what `last_seq` reports).
  */
-export class ChangesFeed implements AsyncIterable<ChangeRow> {
+export class ChangesFeed implements AsyncIterable<ChangeRow<number>> {
   lastSeq: number;
   private readonly selector: CompiledSelector | undefined;
   private readonly docIds: Set<string> | undefined;
@@ -41,7 +41,7 @@ export class ChangesFeed implements AsyncIterable<ChangeRow> {
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<ChangeRow> {
+  async *[Symbol.asyncIterator](): AsyncIterator<ChangeRow<number>> {
     const { options, source } = this;
     let remaining = options.limit ?? Number.POSITIVE_INFINITY;
     const filtered = this.selector !== undefined || this.docIds !== undefined;
@@ -69,8 +69,8 @@ export class ChangesFeed implements AsyncIterable<ChangeRow> {
   }
 
   /** Runs the feed to its end and collects CouchDB's response (use a limit on big databases). */
-  async collect(): Promise<ChangesResponse> {
-    const results: ChangeRow[] = [];
+  async collect(): Promise<ChangesResponse<number>> {
+    const results: ChangeRow<number>[] = [];
     for await (const row of this) results.push(row);
     return { results, last_seq: this.lastSeq, pending: await this.pending() };
   }
@@ -81,7 +81,7 @@ export class ChangesFeed implements AsyncIterable<ChangeRow> {
   }
 
   /** A scanned document as a row, or nothing when filtered out; synchronous unless it must read more. */
-  private toRow(scanned: ScannedDoc): ChangeRow | undefined | Promise<ChangeRow | undefined> {
+  private toRow(scanned: ScannedDoc): ChangeRow<number> | undefined | Promise<ChangeRow<number> | undefined> {
     if (this.docIds && !this.docIds.has(scanned.id)) return undefined;
     const revs =
       this.options.style === 'all_docs' ? scanned.leaves.map((leaf) => leaf.rev) : [scanned.winner];
@@ -91,8 +91,12 @@ export class ChangesFeed implements AsyncIterable<ChangeRow> {
     );
   }
 
-  private withDoc(scanned: ScannedDoc, revs: string[]): ChangeRow | Promise<ChangeRow> {
-    const row: ChangeRow = { seq: scanned.seq, id: scanned.id, changes: revs.map((rev) => ({ rev })) };
+  private withDoc(scanned: ScannedDoc, revs: string[]): ChangeRow<number> | Promise<ChangeRow<number>> {
+    const row: ChangeRow<number> = {
+      seq: scanned.seq,
+      id: scanned.id,
+      changes: revs.map((rev) => ({ rev })),
+    };
     if (scanned.deleted) row.deleted = true;
     if (!this.options.include_docs) return row;
     const { reader } = this.source;

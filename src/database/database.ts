@@ -8,7 +8,6 @@ import type {
   BulkGetOptions,
   BulkGetRequest,
   BulkGetResponse,
-  ChangesOptions,
   ChangesResponse,
   DbInfo,
   Doc,
@@ -17,6 +16,7 @@ import type {
   NewDoc,
   OpenRevsResult,
   Peer,
+  PeerChangesOptions,
   RevsDiffRequest,
   RevsDiffResponse,
   WriteOk,
@@ -239,10 +239,29 @@ export class Database implements Peer {
     return allDocsRows(this.storage, this.reader, options);
   }
 
-  /** The changes feed, collected (use `limit` on big databases, or `changesFeed` to stream). */
-  async changes(options: ChangesOptions = {}): Promise<ChangesResponse> {
-    return this.changesFeed(options).collect();
+  /**
+   * The changes feed, collected (use `limit` on big databases, or `changesFeed` to stream).
+   * With `longpoll`, waits up to `timeout` ms for a first change when there is none.
+   */
+  async changes(options: PeerChangesOptions = {}): Promise<ChangesResponse<number>> {
+    const { longpoll, timeout, signal, ...feedOptions } = options;
+    const response = await this.changesFeed(feedOptions).collect();
+    if (!longpoll || response.results.length > 0 || signal?.aborted) return response;
+    // A write may have landed while the empty answer was being read: only then wait.
+    if (this.seq <= response.last_seq) {
+      const waited = AbortSignal.any([AbortSignal.timeout(timeout ?? 60_000), ...(signal ? [signal] : [])]);
+      await this.nextChange(waited);
+      if (waited.aborted) return response;
+    }
+    return this.changesFeed({ ...feedOptions, since: response.last_seq }).collect();
   }
+
+  async peerId(): Promise<string> {
+    return this.uuid;
+  }
+
+  /** A local database exists once opened. */
+  async ensureExists(): Promise<void> {}
 
   /** The changes feed as a stream; with `live`, it goes on emitting writes until `signal` aborts. */
   changesFeed(options: ChangesFeedOptions = {}): ChangesFeed {

@@ -35,7 +35,9 @@ export interface ServerOptions {
   passwordIterations?: number;
 }
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'] as const;
+// Every method a client may send reaches dispatch, so an unsupported one gets CouchDB's 405 with
+// `Allow` rather than a 404 (COPY is CouchDB's own method, unknown to fastify until added).
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'COPY'] as const;
 
 /**
  * Settee's CouchDB-compatible HTTP server: CouchDB's routes, shapes and status codes over the
@@ -85,6 +87,7 @@ export class SetteeServer {
 
   private configure(): void {
     const { app } = this;
+    app.addHttpMethod('COPY', { hasBody: true });
     // Bodies stay bytes: each route parses them as CouchDB does (JSON, multipart, forms, raw
     // attachments), so an empty or odd body gets CouchDB's answer rather than the framework's.
     app.removeAllContentTypeParsers();

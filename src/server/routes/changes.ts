@@ -92,7 +92,8 @@ async function* pollFeed(
   for await (const row of feed) yield `${sent++ > 0 ? ',\n' : ''}${JSON.stringify(row)}`;
   const deadline = Date.now() + timeout;
   while (longpoll && sent === 0 && !signal.aborted) {
-    const woke = await wakeOrBeat(db, signal, heartbeat, deadline);
+    // A write may have landed while the empty scan was running: look again before waiting.
+    const woke = db.updateSeq() > feed.lastSeq ? 'change' : await wakeOrBeat(db, signal, heartbeat, deadline);
     if (woke === 'timeout') break;
     if (woke === 'heartbeat') {
       yield '\n';

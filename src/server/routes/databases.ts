@@ -3,6 +3,7 @@ import type { DbContext, Methods, RequestContext } from '../context.js';
 import { jsonBody, jsonObjectBody, requireJsonType, sendJson } from '../http.js';
 import { allDocs, bulkDocs, bulkGet, missingRevs, revsDiff } from './bulk.js';
 import { changes } from './changes.js';
+import { docLocation } from './documents.js';
 
 function dbName(ctx: RequestContext): string {
   return (ctx.target as { db: string }).db;
@@ -32,7 +33,7 @@ export const databaseMethods: Methods<RequestContext> = {
   POST: async (ctx) => {
     const db = await ctx.services.registry.get(dbName(ctx));
     const result = await db.post(jsonObjectBody(ctx.request));
-    ctx.reply.header('location', `/${encodeURIComponent(dbName(ctx))}/${encodeURIComponent(result.id)}`);
+    ctx.reply.header('location', docLocation(dbName(ctx), result.id));
     return sendJson(ctx.reply, 201, result);
   },
 };

@@ -81,8 +81,19 @@ async function putDoc(ctx: DbContext): Promise<unknown> {
   const newEdits = boolParam(query, 'new_edits') !== false;
   const [result] = await db.bulkDocs([doc], { newEdits, atomic: true });
   const ok = result as { ok: true; id: string; rev: string };
-  reply.header('etag', `"${ok.rev}"`).header('location', `/${encodeURIComponent(ctx.db.name)}/${id}`);
+  reply.header('etag', `"${ok.rev}"`).header('location', docLocation(ctx.db.name, id));
   return sendJson(reply, query.batch === 'ok' ? 202 : 201, ok);
+}
+
+/**
+ * The `Location` of a document, percent-encoded: a raw id may hold characters a header cannot
+ * carry (Node throws on anything beyond Latin-1). `_design/` keeps its slash, as clients send it.
+ */
+export function docLocation(db: string, id: string): string {
+  const path = id.startsWith('_design/')
+    ? `_design/${encodeURIComponent(id.slice(8))}`
+    : encodeURIComponent(id);
+  return `/${encodeURIComponent(db)}/${path}`;
 }
 
 /** A document body: JSON, or multipart/related with its attachments following. */

@@ -62,7 +62,8 @@ async function login(ctx: RequestContext): Promise<unknown> {
   ctx.reply.header('set-cookie', setCookie);
   const next = ctx.query.next;
   // A path on this server only: '//host' would redirect elsewhere.
-  if (next?.startsWith('/') && !next.startsWith('//')) return ctx.reply.code(302).header('location', next).send();
+  if (next?.startsWith('/') && !next.startsWith('//'))
+    return ctx.reply.code(302).header('location', next).send();
   return sendJson(ctx.reply, 200, { ok: true, ...userCtx });
 }
 

@@ -1,0 +1,103 @@
+import type { LocalDoc, Peer, Seq } from '../core/api.js';
+import { SetteeError } from '../core/errors.js';
+
+/** A checkpoint document, in PouchDB's format (version 1), written to both peers. */
+export interface CheckpointDoc {
+  _id: string;
+  _rev?: string;
+  session_id: string;
+  last_seq: Seq;
+  history: { session_id: string; last_seq: Seq }[];
+  replicator: string;
+  version: 1;
+}
+
+const HISTORY_SIZE = 5;
+const VERSION = 1;
+
+/**
+ * Where a replication left off, kept as `_local/<replication id>` on both peers. A start
+ * sequence is trusted only when both sides remember a common session: a database that was
+ * destroyed and re-created has lost its half, so the replication starts over.
+ */
+export class Checkpointer {
+  /** A source we may not write to (a read-only replica): trust the target's checkpoint alone. */
+  private readOnlySource = false;
+  private lastWritten: Seq | undefined;
+
+  constructor(
+    private readonly source: Peer,
+    private readonly target: Peer,
+    readonly id: string,
+    private readonly session: string,
+  ) {}
+
+  /** The sequence to resume from: 0 unless both peers' logs share a session. */
+  async startSeq(): Promise<Seq> {
+    const [sourceLog, targetLog] = await Promise.all([
+      readLog(this.source, this.id),
+      readLog(this.target, this.id),
+    ]);
+    if (!targetLog) return 0;
+    if (!sourceLog) return 0;
+    if (sourceLog.version !== targetLog.version) return 0;
+    return compareLogs(sourceLog, targetLog);
+  }
+
+  /** Records that everything up to `seq` is written: target first, then source. */
+  async write(seq: Seq): Promise<void> {
+    if (this.lastWritten === seq) return;
+    await writeLog(this.target, this.id, seq, this.session);
+    if (!this.readOnlySource) {
+      try {
+        await writeLog(this.source, this.id, seq, this.session);
+      } catch (error) {
+        if (!(error instanceof SetteeError) || error.status >= 500) throw error;
+        this.readOnlySource = true;
+      }
+    }
+    this.lastWritten = seq;
+  }
+}
+
+/**
+ * PouchDB's and CouchDB's log comparison: the same current session on both sides, or else the
+ * most recent session one side's history shares with the other's.
+ */
+export function compareLogs(source: CheckpointDoc, target: CheckpointDoc): Seq {
+  if (source.session_id === target.session_id) return source.last_seq ?? 0;
+  let sourceHistory = source.history ?? [];
+  let targetHistory = target.history ?? [];
+  while (sourceHistory.length > 0 && targetHistory.length > 0) {
+    const [s, ...sourceRest] = sourceHistory;
+    const [t, ...targetRest] = targetHistory;
+    if (targetHistory.some((entry) => entry.session_id === s!.session_id)) return s!.last_seq;
+    if (sourceRest.some((entry) => entry.session_id === t!.session_id)) return t!.last_seq;
+    sourceHistory = sourceRest;
+    targetHistory = targetRest;
+  }
+  return 0;
+}
+
+async function readLog(peer: Peer, id: string): Promise<CheckpointDoc | undefined> {
+  return (await peer.getLocal(id)) as CheckpointDoc | undefined;
+}
+
+async function writeLog(peer: Peer, id: string, seq: Seq, session: string): Promise<void> {
+  const existing = await readLog(peer, id);
+  if (existing?.last_seq === seq && existing.session_id === session) return;
+  const history = [
+    { session_id: session, last_seq: seq },
+    ...(existing?.history ?? []).filter((h) => h.session_id !== session),
+  ];
+  const doc: CheckpointDoc = {
+    _id: id,
+    ...(existing?._rev ? { _rev: existing._rev } : {}),
+    session_id: session,
+    last_seq: seq,
+    history: history.slice(0, HISTORY_SIZE),
+    replicator: 'settee',
+    version: VERSION,
+  };
+  await peer.putLocal(doc as unknown as LocalDoc);
+}

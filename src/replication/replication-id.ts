@@ -1,0 +1,31 @@
+import SparkMD5 from 'spark-md5';
+import type { Peer } from '../core/api.js';
+import { canonicalJson } from '../core/canonical-json.js';
+
+/** What distinguishes one replication from another between the same two databases. */
+export interface ReplicationIdentity {
+  doc_ids?: readonly string[];
+  selector?: Record<string, unknown>;
+  /** Settee's own option; part of the id only when set, so PouchDB's ids stay reproducible. */
+  skip_deleted_on_first_pull?: boolean;
+}
+
+/**
+ * The replication id as PouchDB computes it (pouchdb-generate-replication-id): the base64 md5 of
+ * both peers' ids and the filter, with `/` and `+` made safe for a `_local/` doc id. A
+ * replication that PouchDB checkpointed between two URLs therefore resumes under Settee, and
+ * the other way round. Unlike PouchDB, selectors are hashed from canonical JSON, so key order
+ * cannot lose a checkpoint (pouchdb#6226); credentials and `live` never enter the id.
+ */
+export async function replicationId(
+  source: Peer,
+  target: Peer,
+  identity: ReplicationIdentity = {},
+): Promise<string> {
+  const [sourceId, targetId] = await Promise.all([source.peerId(), target.peerId()]);
+  const docIds = identity.doc_ids ? [...identity.doc_ids].sort().join(',') : '';
+  const selector = identity.selector ? canonicalJson(identity.selector) : '';
+  const skipDeleted = identity.skip_deleted_on_first_pull ? 'skip_deleted_on_first_pull' : '';
+  const digest = btoa(SparkMD5.hash(sourceId + targetId + docIds + selector + skipDeleted, true));
+  return `_local/${digest.replaceAll('/', '.').replaceAll('+', '_')}`;
+}

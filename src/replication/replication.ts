@@ -1,0 +1,354 @@
+import type {
+  ChangeRow,
+  ChangesResponse,
+  Doc,
+  NewDoc,
+  Peer,
+  Seq,
+  WriteError,
+  WriteResult,
+} from '../core/api.js';
+import { SetteeError } from '../core/errors.js';
+import { type BackoffOptions, backoffDelay, sleep } from './backoff.js';
+import { Checkpointer } from './checkpointer.js';
+import { TypedEmitter } from './emitter.js';
+import { type ReplicationIdentity, replicationId } from './replication-id.js';
+
+export interface ReplicationOptions extends ReplicationIdentity {
+  /** Keep going: after catching up, wait for new changes (continuous replication). */
+  live?: boolean;
+  /** Retry after failures with backoff instead of ending (always on when `live`). */
+  retry?: boolean;
+  /** Changes per batch (default 100). */
+  batch_size?: number;
+  /** Start here instead of at the checkpoint. */
+  since?: Seq;
+  /** Create the target database when it does not exist. */
+  create_target?: boolean;
+  /** Live replications write checkpoints at most this often (ms, default 5000) and when idle. */
+  checkpoint_interval?: number;
+  /** How long a live read waits for changes before asking again (ms, default 25000). */
+  heartbeat_timeout?: number;
+  backoff?: BackoffOptions;
+}
+
+/** Counters of a replication, CouchDB's names. */
+export interface ReplicationProgress {
+  docs_read: number;
+  docs_written: number;
+  doc_write_failures: number;
+  /** Changes the source reported still to come, when it reports them. */
+  pending: number | undefined;
+  last_seq: Seq;
+  start_time: string;
+}
+
+export interface ReplicationResult extends ReplicationProgress {
+  ok: boolean;
+  status: 'complete' | 'cancelled';
+  end_time: string;
+}
+
+export type ReplicationState =
+  | 'starting'
+  | 'active'
+  | 'paused'
+  | 'backing-off'
+  | 'complete'
+  | 'cancelled'
+  | 'error';
+
+/** The events a replication emits, with their payloads. */
+export interface ReplicationEvents extends Record<string, unknown> {
+  active: ReplicationProgress;
+  /** Caught up (live) or waiting to retry; `error` says why it waits, if it failed. */
+  paused: { progress: ReplicationProgress; error?: Error };
+  change: ReplicationProgress & { docs: Doc[] };
+  /** A document the target refused (forbidden, unauthorized). */
+  denied: { id: string; rev?: string; error: string; reason: string };
+  error: Error;
+  complete: ReplicationResult;
+}
+
+const RETRY_FOREVER = Number.POSITIVE_INFINITY;
+
+/**
+ * One-way replication from a source Peer to a target Peer, as CouchDB and PouchDB do it:
+ * changes → revs_diff → bulk_get → bulk_docs(new_edits=false) → checkpoint, batch after batch,
+ * reading the next batch of changes while the current one is written. Checkpoints on both
+ * peers make it resumable; transient failures are retried with backoff.
+ *
+ * @example
+ * const replication = replicate(local, new RemoteDatabase('http://host:5984/db'), { live: true });
+ * replication.on('change', (p) => console.log(p.docs_written));
+ * await replication.idle();
+ */
+export class Replication extends TypedEmitter<ReplicationEvents> {
+  state: ReplicationState = 'starting';
+  readonly progress: ReplicationProgress;
+  /** Resolves when a one-shot replication completes or any replication is cancelled. */
+  readonly done: Promise<ReplicationResult>;
+  private readonly stop = new AbortController();
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly source: Peer,
+    readonly target: Peer,
+    private readonly options: ReplicationOptions = {},
+  ) {
+    super();
+    this.progress = {
+      docs_read: 0,
+      docs_written: 0,
+      doc_write_failures: 0,
+      pending: undefined,
+      last_seq: 0,
+      start_time: new Date().toISOString(),
+    };
+    this.done = this.runWithRetries();
+    // The promise is also reported through 'error'; a caller that only listens must not crash.
+    this.done.catch(() => undefined);
+  }
+
+  /** Stops the replication; it writes a last checkpoint of what it finished and resolves `done`. */
+  cancel(): void {
+    this.stop.abort();
+  }
+
+  /** Resolves the next time the replication is caught up (paused) or finished. */
+  idle(): Promise<void> {
+    if (this.state === 'paused' || this.isFinished()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isFinished(): boolean {
+    return this.state === 'complete' || this.state === 'cancelled' || this.state === 'error';
+  }
+
+  private setState(state: ReplicationState): void {
+    this.state = state;
+    if (state === 'paused' || this.isFinished()) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  private async runWithRetries(): Promise<ReplicationResult> {
+    const retries = this.options.live || this.options.retry ? RETRY_FOREVER : 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.run();
+      } catch (error) {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        if (this.stop.signal.aborted) return this.finish('cancelled');
+        if (isPermanent(failure) || attempt >= retries) {
+          this.setState('error');
+          this.emit('error', failure);
+          throw failure;
+        }
+        this.setState('backing-off');
+        this.emit('paused', { progress: { ...this.progress }, error: failure });
+        await sleep(backoffDelay(attempt, this.options.backoff), this.stop.signal);
+        if (this.stop.signal.aborted) return this.finish('cancelled');
+      }
+    }
+  }
+
+  private finish(status: 'complete' | 'cancelled'): ReplicationResult {
+    const result: ReplicationResult = {
+      ...this.progress,
+      ok: true,
+      status,
+      end_time: new Date().toISOString(),
+    };
+    this.setState(status);
+    this.emit('complete', result);
+    return result;
+  }
+
+  /** One run from the checkpoint to completion (one-shot) or cancellation (live). */
+  private async run(): Promise<ReplicationResult> {
+    const { source, target, options } = this;
+    await source.info();
+    if (options.create_target) await target.ensureExists();
+    await target.info();
+    const id = await replicationId(source, target, options);
+    const checkpointer = new Checkpointer(source, target, id, randomSession());
+    let since = options.since ?? (await checkpointer.startSeq());
+    const firstPull = since === 0;
+    let caughtUp = false;
+    let lastCheckpoint = Date.now();
+    this.setState('active');
+    this.emit('active', { ...this.progress });
+
+    let next = this.readChanges(since, false);
+    for (;;) {
+      const page = await next;
+      if (this.stop.signal.aborted) break;
+      if (page.results.length === 0) {
+        since = page.last_seq;
+        this.progress.last_seq = since;
+        this.progress.pending = 0;
+        await checkpointer.write(since);
+        lastCheckpoint = Date.now();
+        if (!options.live) return this.finish('complete');
+        if (!caughtUp || this.state !== 'paused') {
+          caughtUp = true;
+          this.setState('paused');
+          this.emit('paused', { progress: { ...this.progress } });
+        }
+        next = this.readChanges(since, true);
+        continue;
+      }
+      if (this.state === 'paused') {
+        this.setState('active');
+        this.emit('active', { ...this.progress });
+      }
+      // Read the next batch while this one is written; its seq is checkpointed only after.
+      next = this.readChanges(page.last_seq, false);
+      const docs = await this.replicateBatch(
+        firstPull && !caughtUp ? withoutDeleted(page.results) : page.results,
+      );
+      since = page.last_seq;
+      this.progress.last_seq = since;
+      this.progress.pending =
+        typeof (page as { pending?: unknown }).pending === 'number' ? page.pending : undefined;
+      if (!options.live || Date.now() - lastCheckpoint >= (options.checkpoint_interval ?? 5000)) {
+        await checkpointer.write(since);
+        lastCheckpoint = Date.now();
+      }
+      this.emit('change', { ...this.progress, docs });
+    }
+    await checkpointer.write(since);
+    return this.finish('cancelled');
+  }
+
+  private readChanges(since: Seq, longpoll: boolean): Promise<ChangesResponse> {
+    const { options } = this;
+    const request = this.source.changes({
+      since,
+      limit: options.batch_size ?? 100,
+      style: 'all_docs',
+      ...(options.doc_ids ? { doc_ids: [...options.doc_ids] } : {}),
+      ...(options.selector ? { selector: options.selector } : {}),
+      ...(longpoll ? { longpoll: true, timeout: options.heartbeat_timeout ?? 25_000 } : {}),
+      signal: this.stop.signal,
+    });
+    // Prefetched: a failure is handled when the page is awaited, not as an unhandled rejection.
+    request.catch(() => undefined);
+    return request;
+  }
+
+  /** Copies the revisions of these changes that the target lacks; returns the documents written. */
+  private async replicateBatch(rows: ChangeRow[]): Promise<Doc[]> {
+    const wanted: Record<string, string[]> = {};
+    for (const row of rows) wanted[row.id] = row.changes.map((change) => change.rev);
+    const diff = await this.target.revsDiff(wanted);
+    const entries = Object.entries(diff).flatMap(([id, { missing, possible_ancestors }]) =>
+      missing.map((rev) => ({ id, rev, atts_since: possible_ancestors ?? [] })),
+    );
+    if (entries.length === 0) return [];
+    const docs = await this.fetch(entries, false);
+    this.progress.docs_read += docs.length;
+    const stubless = await this.write(docs);
+    if (stubless.length > 0) {
+      // The target lacked an attachment the source sent as a stub: fetch those with data.
+      const refetched = await this.fetch(
+        stubless.map((doc) => ({ id: doc._id, rev: doc._rev })),
+        true,
+      );
+      await this.write(refetched, false);
+    }
+    return docs;
+  }
+
+  private async fetch(
+    entries: { id: string; rev: string; atts_since?: string[] }[],
+    attachments: boolean,
+  ): Promise<Doc[]> {
+    const response = await this.source.bulkGet({ docs: entries }, { revs: true, latest: true, attachments });
+    const seen = new Set<string>();
+    const docs: Doc[] = [];
+    for (const result of response.results) {
+      for (const found of result.docs) {
+        // A revision gone since the changes were read is replaced by its leaf (latest) or
+        // will come with a later change: nothing to write for it here.
+        if (!('ok' in found)) continue;
+        const key = `${found.ok._id}\n${found.ok._rev}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        docs.push(found.ok);
+      }
+    }
+    return docs;
+  }
+
+  /**
+   * Writes replicated revisions; a batch too large for the target is split in halves. Returns
+   * the documents refused for a missing attachment stub (when `retryStubs`), to send again.
+   */
+  private async write(docs: Doc[], retryStubs = true): Promise<Doc[]> {
+    if (docs.length === 0) return [];
+    let results: WriteResult[];
+    try {
+      results = await this.target.bulkDocs(docs as NewDoc[], { newEdits: false });
+    } catch (error) {
+      if (!(error instanceof SetteeError) || error.status !== 413) throw error;
+      if (docs.length === 1) {
+        this.progress.doc_write_failures++;
+        return [];
+      }
+      const half = Math.ceil(docs.length / 2);
+      return [
+        ...(await this.write(docs.slice(0, half), retryStubs)),
+        ...(await this.write(docs.slice(half), retryStubs)),
+      ];
+    }
+    return this.account(docs, results, retryStubs);
+  }
+
+  private account(docs: Doc[], results: WriteResult[], retryStubs: boolean): Doc[] {
+    const failed = new Map<string, WriteError>();
+    for (const result of results)
+      if ('error' in result) failed.set(`${result.id}\n${result.rev ?? ''}`, result);
+    const retry: Doc[] = [];
+    for (const doc of docs) {
+      const failure = failed.get(`${doc._id}\n${doc._rev}`) ?? failed.get(`${doc._id}\n`);
+      if (!failure) {
+        this.progress.docs_written++;
+      } else if (failure.error === 'missing_stub' && retryStubs) {
+        retry.push(doc);
+      } else {
+        this.progress.doc_write_failures++;
+        if (failure.error === 'forbidden' || failure.error === 'unauthorized') {
+          this.emit('denied', { id: doc._id, rev: doc._rev, error: failure.error, reason: failure.reason });
+        }
+      }
+    }
+    return retry;
+  }
+}
+
+/** Starts replicating `source` into `target`. */
+export function replicate(source: Peer, target: Peer, options: ReplicationOptions = {}): Replication {
+  return new Replication(source, target, options);
+}
+
+function withoutDeleted(rows: ChangeRow[]): ChangeRow[] {
+  return rows.filter((row) => !row.deleted);
+}
+
+/** Failures that retrying cannot fix: bad credentials, refusals, a missing database. */
+function isPermanent(error: Error): boolean {
+  return (
+    error instanceof SetteeError &&
+    error.status >= 400 &&
+    error.status < 500 &&
+    ![408, 429].includes(error.status)
+  );
+}
+
+function randomSession(): string {
+  return crypto.randomUUID();
+}

@@ -1,0 +1,71 @@
+import type { Peer } from '../core/api.js';
+import { TypedEmitter } from './emitter.js';
+import {
+  Replication,
+  type ReplicationEvents,
+  type ReplicationOptions,
+  type ReplicationResult,
+} from './replication.js';
+
+export type Direction = 'push' | 'pull';
+
+/** A sync's events: each replication's, tagged with its direction. */
+export interface SyncEvents extends Record<string, unknown> {
+  change: { direction: Direction; change: ReplicationEvents['change'] };
+  active: { direction: Direction };
+  paused: { direction: Direction; error?: Error };
+  denied: { direction: Direction; denied: ReplicationEvents['denied'] };
+  error: { direction: Direction; error: Error };
+  complete: { push: ReplicationResult; pull: ReplicationResult };
+}
+
+/**
+ * Two-way sync: `a` pushes to `b` and pulls from it, under one handle. Each direction is a
+ * Replication with its own checkpoints, so either resumes on its own.
+ */
+export class Sync extends TypedEmitter<SyncEvents> {
+  readonly push: Replication;
+  readonly pull: Replication;
+  readonly done: Promise<{ push: ReplicationResult; pull: ReplicationResult }>;
+
+  constructor(a: Peer, b: Peer, options: ReplicationOptions = {}) {
+    super();
+    this.push = new Replication(a, b, options);
+    this.pull = new Replication(b, a, options);
+    for (const [direction, replication] of [
+      ['push', this.push],
+      ['pull', this.pull],
+    ] as const) {
+      replication.on('change', (change) => this.emit('change', { direction, change }));
+      replication.on('active', () => this.emit('active', { direction }));
+      replication.on('paused', ({ error }) =>
+        this.emit('paused', { direction, ...(error ? { error } : {}) }),
+      );
+      replication.on('denied', (denied) => this.emit('denied', { direction, denied }));
+      replication.on('error', (error) => {
+        this.emit('error', { direction, error });
+        this.cancel();
+      });
+    }
+    this.done = Promise.all([this.push.done, this.pull.done]).then(([push, pull]) => {
+      this.emit('complete', { push, pull });
+      return { push, pull };
+    });
+    this.done.catch(() => undefined);
+  }
+
+  cancel(): void {
+    this.push.cancel();
+    this.pull.cancel();
+  }
+
+  /** Resolves when both directions are caught up or finished. */
+  async idle(): Promise<void> {
+    await Promise.all([this.push.idle(), this.pull.idle()]);
+  }
+}
+
+/** Starts syncing `a` and `b` both ways. */
+export function sync(a: Peer, b: Peer, options: ReplicationOptions = {}): Sync {
+  return new Sync(a, b, options);
+}
