@@ -142,6 +142,8 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       } catch (error) {
         const failure = error instanceof Error ? error : new Error(String(error));
         if (this.stop.signal.aborted) return this.finish('cancelled');
+        // Not a failure: the checkpoints no longer apply, so run again (from zero).
+        if (failure instanceof PeerRecreatedError) continue;
         if (isPermanent(failure) || attempt >= retries) {
           this.setState('error');
           this.emit('error', failure);
@@ -170,13 +172,12 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
   /** One run from the checkpoint to completion (one-shot) or cancellation (live). */
   private async run(): Promise<ReplicationResult> {
     const { source, target, options } = this;
-    await source.info();
-    if (options.create_target) await target.ensureExists();
-    await target.info();
+    const instances = new InstanceWatch(source, target, options.checkpoint_interval ?? 5000);
+    await instances.start(options.create_target === true);
     const id = await replicationId(source, target, options);
     const checkpointer = new Checkpointer(source, target, id, randomSession());
     let since = options.since ?? (await checkpointer.startSeq());
-    const firstPull = since === 0;
+    const skipDeleted = options.skip_deleted_on_first_pull === true && since === 0;
     let caughtUp = false;
     let lastCheckpoint = Date.now();
     this.setState('active');
@@ -208,13 +209,14 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       // Read the next batch while this one is written; its seq is checkpointed only after.
       next = this.readChanges(page.last_seq, false);
       const docs = await this.replicateBatch(
-        firstPull && !caughtUp ? withoutDeleted(page.results) : page.results,
+        skipDeleted && !caughtUp ? withoutDeleted(page.results) : page.results,
       );
       since = page.last_seq;
       this.progress.last_seq = since;
       this.progress.pending =
         typeof (page as { pending?: unknown }).pending === 'number' ? page.pending : undefined;
       if (!options.live || Date.now() - lastCheckpoint >= (options.checkpoint_interval ?? 5000)) {
+        await instances.check();
         await checkpointer.write(since);
         lastCheckpoint = Date.now();
       }
@@ -333,6 +335,49 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
 /** Starts replicating `source` into `target`. */
 export function replicate(source: Peer, target: Peer, options: ReplicationOptions = {}): Replication {
   return new Replication(source, target, options);
+}
+
+/** A peer was destroyed and re-created while the replication ran. */
+class PeerRecreatedError extends Error {
+  constructor() {
+    super('a peer was re-created during the replication: starting over from its checkpoints');
+    this.name = 'PeerRecreatedError';
+  }
+}
+
+/**
+ * Notices a peer that was destroyed and re-created under the same name while the replication
+ * ran: its `instance_start_time` changes. The run then fails with a transient error and starts
+ * over from the checkpoints, which the new database does not have: from zero.
+ */
+class InstanceWatch {
+  private started: [string, string] | undefined;
+  private lastCheck = 0;
+
+  constructor(
+    private readonly source: Peer,
+    private readonly target: Peer,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** Reads both peers (the source first: a missing source fails before a target is created). */
+  async start(createTarget: boolean): Promise<void> {
+    const source = await this.source.info();
+    if (createTarget) await this.target.ensureExists();
+    const target = await this.target.info();
+    this.started = [source.instance_start_time, target.instance_start_time];
+    this.lastCheck = Date.now();
+  }
+
+  /** Compares at most once per interval: it costs a request to each peer. */
+  async check(): Promise<void> {
+    if (!this.started || Date.now() - this.lastCheck < this.intervalMs) return;
+    const [source, target] = await Promise.all([this.source.info(), this.target.info()]);
+    this.lastCheck = Date.now();
+    if (source.instance_start_time !== this.started[0] || target.instance_start_time !== this.started[1]) {
+      throw new PeerRecreatedError();
+    }
+  }
 }
 
 function withoutDeleted(rows: ChangeRow[]): ChangeRow[] {
