@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { Database } from '../database/database.js';
 import { SetteeServer } from '../server/app.js';
+import { type ReplicateCommandOptions, replicateCommand, syncCommand } from './replicate.js';
 
 const program = new Command();
 program
@@ -69,6 +70,31 @@ program
     process.once('SIGTERM', () => void stop('SIGTERM'));
   });
 
+program
+  .command('replicate')
+  .description(
+    'replicate SOURCE into TARGET; each is an http(s) URL (credentials allowed) or a database file',
+  )
+  .argument('<source>', 'where documents come from')
+  .argument('<target>', 'where they go')
+  .option('--continuous', 'keep replicating new changes until SIGINT or SIGTERM')
+  .option('--create-target', 'create the target database when it does not exist')
+  .option('--doc-ids <ids>', 'only these documents (comma-separated ids)', idList)
+  .option('--selector <json>', 'only documents matching this Mango selector', jsonObject)
+  .action(async (source: string, target: string, options: ReplicateCommandOptions) => {
+    exit(await replicateCommand(source, target, options));
+  });
+
+program
+  .command('sync')
+  .description('replicate A and B both ways; each is an http(s) URL (credentials allowed) or a database file')
+  .argument('<a>', 'one database')
+  .argument('<b>', 'the other')
+  .option('--continuous', 'keep syncing new changes until SIGINT or SIGTERM')
+  .action(async (a: string, b: string, options: { continuous?: boolean }) => {
+    exit(await syncCommand(a, b, options));
+  });
+
 interface ServeOptions {
   port: number;
   host: string;
@@ -82,6 +108,34 @@ function integer(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected a whole number');
   return parsed;
+}
+
+function idList(value: string): string[] {
+  const ids = value
+    .split(',')
+    .map((id) => id.trim())
+    .filter((id) => id !== '');
+  if (ids.length === 0) throw new InvalidArgumentError('expected comma-separated document ids');
+  return ids;
+}
+
+function jsonObject(value: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError('expected JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidArgumentError('expected a JSON object');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Ends the process once output is written: idle keep-alive connections must not hold it open. */
+function exit(status: number): void {
+  process.exitCode = status;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(status)));
 }
 
 function collect(value: string, previous: string[]): string[] {

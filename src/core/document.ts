@@ -35,10 +35,14 @@ export const DESIGN_PREFIX = '_design/';
 // Reserved fields that readers add and writers may echo back; CouchDB ignores them on input.
 const IGNORED_ON_INPUT = new Set(['_conflicts', '_deleted_conflicts', '_revs_info', '_local_seq']);
 
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** Validates a document id: a non-empty string, `_`-prefixed only for `_design/` and `_local/`. */
 export function validateDocId(id: unknown): string {
   if (typeof id !== 'string') throw illegalDocId('Document id must be a string');
   if (id.length === 0) throw illegalDocId('Document id must not be empty');
+  // A lone surrogate has no UTF-8 form: stored, it would come back as another id.
+  if (LONE_SURROGATE.test(id)) throw illegalDocId('Document id must be valid UTF-8');
   if (id.startsWith('_') && !id.startsWith(DESIGN_PREFIX) && !id.startsWith(LOCAL_PREFIX)) {
     throw illegalDocId('Only reserved document ids may start with underscore.');
   }

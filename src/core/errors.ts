@@ -59,6 +59,11 @@ export const queryParseError = (reason: string) => new SetteeError('query_parse_
 /** Wraps anything thrown into a SetteeError, keeping Settee's own errors as they are. */
 export function toSetteeError(err: unknown): SetteeError {
   if (err instanceof SetteeError) return err;
+  // JSON.parse takes any depth, but walking the value (validation, hashing) overflows the stack:
+  // that is input nested too deeply, not a fault of ours.
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return badRequest('The JSON is nested too deeply');
+  }
   const message = err instanceof Error ? err.message : String(err);
   return new SetteeError('unknown_error', message);
 }

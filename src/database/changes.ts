@@ -5,6 +5,9 @@ import type { ScannedDoc, Storage } from '../storage/types.js';
 import type { WriteNotifier } from './notifier.js';
 import { type DocReader, docFromBody } from './reader.js';
 
+/** Within this many sequences of the end, `pending` is counted exactly. */
+const EXACT_PENDING_WITHIN = 10_000;
+
 export interface ChangesFeedOptions extends ChangesOptions {
   /** Keep the feed open and emit changes as they are written, until `signal` aborts. */
   live?: boolean;
@@ -77,7 +80,15 @@ export class ChangesFeed implements AsyncIterable<ChangeRow<number>> {
 
   /** How many changes lie beyond where the feed got to (CouchDB's `pending`). */
   async pending(): Promise<number> {
-    return this.options.descending ? 0 : this.source.storage.countChanges(this.lastSeq);
+    if (this.options.descending) return 0;
+    const { storage } = this.source;
+    const distance = this.source.updateSeq() - this.lastSeq;
+    if (distance <= EXACT_PENDING_WITHIN) return storage.countChanges(this.lastSeq);
+    // Counting a long tail on every page would make a full read quadratic: far from the end,
+    // estimate from the share of sequences still held by a document. Exact near the end, 0 at it.
+    const stats = await storage.stats();
+    const held = (stats.docCount + stats.deletedCount) / Math.max(1, stats.updateSeq);
+    return Math.round(distance * held);
   }
 
   /** A scanned document as a row, or nothing when filtered out; synchronous unless it must read more. */

@@ -249,9 +249,19 @@ export class Database implements Peer {
     if (!longpoll || response.results.length > 0 || signal?.aborted) return response;
     // A write may have landed while the empty answer was being read: only then wait.
     if (this.seq <= response.last_seq) {
-      const waited = AbortSignal.any([AbortSignal.timeout(timeout ?? 60_000), ...(signal ? [signal] : [])]);
-      await this.nextChange(waited);
-      if (waited.aborted) return response;
+      // A plain timer, unlike AbortSignal.timeout's, keeps the process alive: a live
+      // replication between local databases must not let Node exit while it waits.
+      const waited = new AbortController();
+      const timer = setTimeout(() => waited.abort(), timeout ?? 60_000);
+      const onAbort = () => waited.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        await this.nextChange(waited.signal);
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      }
+      if (waited.signal.aborted) return response;
     }
     return this.changesFeed({ ...feedOptions, since: response.last_seq }).collect();
   }

@@ -3,6 +3,7 @@ import type { RevNode, RevTree } from '../core/rev-tree/types.js';
 import type { Storage } from '../storage/types.js';
 
 const EMPTY: RevTree = new Map();
+const MIN_CACHED_NODES = 16;
 
 /**
  * Document trees, read from storage and kept in a bounded least-recently-used cache. A hot
@@ -16,7 +17,7 @@ export class TreeCache {
 
   constructor(
     private readonly storage: Storage,
-    private readonly maxNodes = 200_000,
+    private readonly maxNodes = 100_000,
   ) {}
 
   /** The document's tree (empty when the document is unknown). */
@@ -42,6 +43,9 @@ export class TreeCache {
   /** Records a document's tree as now stored. */
   remember(id: string, tree: RevTree): void {
     this.forget(id);
+    // Small trees are as cheap to read again as to keep: caching them would only make memory
+    // grow with the number of documents written.
+    if (tree.size < MIN_CACHED_NODES) return;
     this.trees.set(id, tree);
     this.nodes += tree.size;
     for (const [oldest, old] of this.trees) {

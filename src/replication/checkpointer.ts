@@ -16,6 +16,17 @@ const HISTORY_SIZE = 5;
 const VERSION = 1;
 
 /**
+ * A checkpoint this replication had seen on a peer is gone: the database was destroyed and
+ * re-created (or the log deleted), so the replication must start over from zero.
+ */
+export class CheckpointLostError extends Error {
+  constructor(readonly id: string) {
+    super(`checkpoint ${id} disappeared from a peer: starting over`);
+    this.name = 'CheckpointLostError';
+  }
+}
+
+/**
  * Where a replication left off, kept as `_local/<replication id>` on both peers. A start
  * sequence is trusted only when both sides remember a common session: a database that was
  * destroyed and re-created has lost its half, so the replication starts over.
@@ -24,6 +35,8 @@ export class Checkpointer {
   /** A source we may not write to (a read-only replica): trust the target's checkpoint alone. */
   private readOnlySource = false;
   private lastWritten: Seq | undefined;
+  /** Peers this replication's log was read from: if it vanishes, the peer was re-created. */
+  private readonly seen = new Set<Peer>();
 
   constructor(
     private readonly source: Peer,
@@ -38,25 +51,37 @@ export class Checkpointer {
       readLog(this.source, this.id),
       readLog(this.target, this.id),
     ]);
+    if (sourceLog) this.seen.add(this.source);
+    if (targetLog) this.seen.add(this.target);
     if (!targetLog) return 0;
     if (!sourceLog) return 0;
     if (sourceLog.version !== targetLog.version) return 0;
     return compareLogs(sourceLog, targetLog);
   }
 
-  /** Records that everything up to `seq` is written: target first, then source. */
+  /**
+   * Records that everything up to `seq` is written: target first, then source. Throws a
+   * CheckpointLostError, writing nothing there, when a log seen on a peer has disappeared.
+   */
   async write(seq: Seq): Promise<void> {
     if (this.lastWritten === seq) return;
-    await writeLog(this.target, this.id, seq, this.session);
+    await this.writeLog(this.target, seq);
     if (!this.readOnlySource) {
       try {
-        await writeLog(this.source, this.id, seq, this.session);
+        await this.writeLog(this.source, seq);
       } catch (error) {
         if (!(error instanceof SetteeError) || error.status >= 500) throw error;
         this.readOnlySource = true;
       }
     }
     this.lastWritten = seq;
+  }
+
+  private async writeLog(peer: Peer, seq: Seq): Promise<void> {
+    const existing = await readLog(peer, this.id);
+    if (existing) this.seen.add(peer);
+    else if (this.seen.has(peer)) throw new CheckpointLostError(this.id);
+    await writeLog(peer, this.id, seq, this.session, existing);
   }
 }
 
@@ -83,9 +108,15 @@ async function readLog(peer: Peer, id: string): Promise<CheckpointDoc | undefine
   return (await peer.getLocal(id)) as CheckpointDoc | undefined;
 }
 
-async function writeLog(peer: Peer, id: string, seq: Seq, session: string): Promise<void> {
-  const existing = await readLog(peer, id);
-  if (existing?.last_seq === seq && existing.session_id === session) return;
+async function writeLog(
+  peer: Peer,
+  id: string,
+  seq: Seq,
+  session: string,
+  existing: CheckpointDoc | undefined,
+): Promise<void> {
+  // Nothing new: a no-op run costs no writes (the logs still share the earlier session).
+  if (existing?.last_seq === seq) return;
   const history = [
     { session_id: session, last_seq: seq },
     ...(existing?.history ?? []).filter((h) => h.session_id !== session),

@@ -1,6 +1,6 @@
 /** Replication between any two Peers: one-way `replicate`, two-way `sync`. */
 export { type BackoffOptions, backoffDelay } from './backoff.js';
-export { type CheckpointDoc, Checkpointer, compareLogs } from './checkpointer.js';
+export { type CheckpointDoc, Checkpointer, CheckpointLostError, compareLogs } from './checkpointer.js';
 export {
   Replication,
   type ReplicationEvents,

@@ -26,6 +26,15 @@ export async function replicationId(
   const docIds = identity.doc_ids ? [...identity.doc_ids].sort().join(',') : '';
   const selector = identity.selector ? canonicalJson(identity.selector) : '';
   const skipDeleted = identity.skip_deleted_on_first_pull ? 'skip_deleted_on_first_pull' : '';
-  const digest = btoa(SparkMD5.hash(sourceId + targetId + docIds + selector + skipDeleted, true));
+  const data = sourceId + targetId + docIds + selector + skipDeleted;
+  const digest = btoa(SparkMD5.hashBinary(binaryString(data), true));
   return `_local/${digest.replaceAll('/', '.').replaceAll('+', '_')}`;
+}
+
+/**
+ * PouchDB hashes the id's input as Node's `binary` encoding does: each UTF-16 code unit cut to
+ * its low byte, not UTF-8. Non-ASCII doc ids or selectors would otherwise give other ids.
+ */
+function binaryString(text: string): string {
+  return text.replace(/[\u0100-\uffff]/g, (unit) => String.fromCharCode(unit.charCodeAt(0) & 0xff));
 }

@@ -10,7 +10,7 @@ import type {
 } from '../core/api.js';
 import { SetteeError } from '../core/errors.js';
 import { type BackoffOptions, backoffDelay, sleep } from './backoff.js';
-import { Checkpointer } from './checkpointer.js';
+import { Checkpointer, CheckpointLostError } from './checkpointer.js';
 import { TypedEmitter } from './emitter.js';
 import { type ReplicationIdentity, replicationId } from './replication-id.js';
 
@@ -90,6 +90,8 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
   readonly done: Promise<ReplicationResult>;
   private readonly stop = new AbortController();
   private idleWaiters: (() => void)[] = [];
+  /** `since`, until a checkpoint is written: a run restarted after a failure resumes from that. */
+  private startOverride: Seq | undefined;
 
   constructor(
     readonly source: Peer,
@@ -105,6 +107,7 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       last_seq: 0,
       start_time: new Date().toISOString(),
     };
+    this.startOverride = options.since;
     this.done = this.runWithRetries();
     // The promise is also reported through 'error'; a caller that only listens must not crash.
     this.done.catch(() => undefined);
@@ -142,8 +145,12 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       } catch (error) {
         const failure = error instanceof Error ? error : new Error(String(error));
         if (this.stop.signal.aborted) return this.finish('cancelled');
-        // Not a failure: the checkpoints no longer apply, so run again (from zero).
-        if (failure instanceof PeerRecreatedError) continue;
+        // Not a failure: the checkpoints no longer apply, so run again from zero. Not from the
+        // checkpoints: this run may have written some into the new database before it noticed.
+        if (failure instanceof PeerRecreatedError || failure instanceof CheckpointLostError) {
+          this.startOverride = 0;
+          continue;
+        }
         if (isPermanent(failure) || attempt >= retries) {
           this.setState('error');
           this.emit('error', failure);
@@ -176,7 +183,7 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
     await instances.start(options.create_target === true);
     const id = await replicationId(source, target, options);
     const checkpointer = new Checkpointer(source, target, id, randomSession());
-    let since = options.since ?? (await checkpointer.startSeq());
+    let since = this.startOverride ?? (await checkpointer.startSeq());
     const skipDeleted = options.skip_deleted_on_first_pull === true && since === 0;
     let caughtUp = false;
     let lastCheckpoint = Date.now();
@@ -185,13 +192,17 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
 
     let next = this.readChanges(since, false);
     for (;;) {
-      const page = await next;
-      if (this.stop.signal.aborted) break;
+      // A remote peer rejects the read that cancel() aborted: the last checkpoint is still due.
+      const page = await next.catch((error: unknown) => {
+        if (this.stop.signal.aborted) return undefined;
+        throw error;
+      });
+      if (!page || this.stop.signal.aborted) break;
       if (page.results.length === 0) {
         since = page.last_seq;
         this.progress.last_seq = since;
         this.progress.pending = 0;
-        await checkpointer.write(since);
+        await this.checkpoint(checkpointer, since);
         lastCheckpoint = Date.now();
         if (!options.live) return this.finish('complete');
         if (!caughtUp || this.state !== 'paused') {
@@ -208,6 +219,8 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       }
       // Read the next batch while this one is written; its seq is checkpointed only after.
       next = this.readChanges(page.last_seq, false);
+      // Between two local databases every step resolves at once: let timers and I/O run.
+      await yieldToEventLoop();
       const docs = await this.replicateBatch(
         skipDeleted && !caughtUp ? withoutDeleted(page.results) : page.results,
       );
@@ -217,13 +230,18 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
         typeof (page as { pending?: unknown }).pending === 'number' ? page.pending : undefined;
       if (!options.live || Date.now() - lastCheckpoint >= (options.checkpoint_interval ?? 5000)) {
         await instances.check();
-        await checkpointer.write(since);
+        await this.checkpoint(checkpointer, since);
         lastCheckpoint = Date.now();
       }
       this.emit('change', { ...this.progress, docs });
     }
-    await checkpointer.write(since);
+    await this.checkpoint(checkpointer, since);
     return this.finish('cancelled');
+  }
+
+  private async checkpoint(checkpointer: Checkpointer, seq: Seq): Promise<void> {
+    await checkpointer.write(seq);
+    this.startOverride = undefined;
   }
 
   private readChanges(since: Seq, longpoll: boolean): Promise<ChangesResponse> {
@@ -392,6 +410,12 @@ function isPermanent(error: Error): boolean {
     error.status < 500 &&
     ![408, 429].includes(error.status)
   );
+}
+
+/** A macrotask boundary (setImmediate in Node; a zero timeout in browsers). */
+function yieldToEventLoop(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
 }
 
 function randomSession(): string {

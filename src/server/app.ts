@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -9,11 +10,13 @@ import { notFound, SetteeError } from '../core/errors.js';
 import { Auth } from './auth.js';
 import type { DbContext, Methods, RequestContext, ServerServices } from './context.js';
 import { applyCors } from './cors.js';
-import { errorReply, type Query, sendJson } from './http.js';
+import { errorReply, sendJson } from './http.js';
 import { DatabaseRegistry } from './registry.js';
-import { parseQuery, resolveTarget, type Target } from './router.js';
+import { ReplicationScheduler } from './replications.js';
+import { queryOf, resolveTarget, type Target } from './router.js';
 import { databaseEndpoints, databaseMethods } from './routes/databases.js';
 import { attachmentMethods, documentMethods, localMethods } from './routes/documents.js';
+import { schedulerMethods } from './routes/replication.js';
 import { PUBLIC_ENDPOINTS, rootMethods, serverEndpoints } from './routes/server.js';
 
 export interface ServerOptions {
@@ -33,6 +36,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** PBKDF2 iterations for new password hashes (default 600,000). */
   passwordIterations?: number;
+  /** Waits before a crashed replication job is restarted: first (default 2 s) and longest (5 min). */
+  replicator?: { retryInitialMs?: number; retryMaxMs?: number };
 }
 
 // Every method a client may send reaches dispatch, so an unsupported one gets CouchDB's 405 with
@@ -49,6 +54,8 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CO
  */
 export class SetteeServer {
   private readonly shutdown = new AbortController();
+  /** Open client connections, to end at shutdown the ones that never sent a request. */
+  private readonly sockets = new Set<Socket>();
 
   private constructor(
     readonly app: FastifyInstance,
@@ -69,15 +76,27 @@ export class SetteeServer {
       // One line per request, written by our onResponse hook, instead of fastify's two.
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: options.maxRequestSize ?? 256 * 1024 * 1024,
-      routerOptions: { querystringParser: parseQuery },
+      // The query is parsed in dispatch, where a bad encoding becomes a 400: a parser that throws
+      // here is an uncaught exception that takes the process down.
+      routerOptions: { querystringParser: () => ({}) },
       forceCloseConnections: 'idle',
+      // A path fastify cannot decode (`/%zz`) still gets CouchDB's error body.
+      frameworkErrors: (error, _request, reply) =>
+        sendJson(reply, 400, { error: 'bad_request', reason: error.message }),
     }) as unknown as FastifyInstance;
     const shutdownController = new AbortController();
+    // The jobs of `_replicator` start once the server listens: some may replicate through it.
+    const replications = new ReplicationScheduler(registry, {
+      ...options.replicator,
+      log: (message) => (log ? log.warn(message) : undefined),
+    });
+    await replications.open();
     const services: ServerServices = {
       registry,
       auth,
       maxDocumentSize: options.maxDocumentSize ?? 8_000_000,
       shutdown: shutdownController.signal,
+      replications,
     };
     const server = new SetteeServer(app, services, options);
     server.shutdown.signal.addEventListener('abort', () => shutdownController.abort());
@@ -87,6 +106,10 @@ export class SetteeServer {
 
   private configure(): void {
     const { app } = this;
+    app.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     app.addHttpMethod('COPY', { hasBody: true });
     // Bodies stay bytes: each route parses them as CouchDB does (JSON, multipart, forms, raw
     // attachments), so an empty or odd body gets CouchDB's answer rather than the framework's.
@@ -119,13 +142,15 @@ export class SetteeServer {
 
   /** Resolves the raw path to its target, authenticates, and runs the target's handler. */
   private async dispatch(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    const target = resolveTarget(request.raw.url ?? '/');
+    const url = request.raw.url ?? '/';
+    const target = resolveTarget(url);
+    const query = queryOf(url);
     const { userCtx, via, setCookie } = await this.services.auth.authenticate(request.headers);
     if (setCookie) reply.header('set-cookie', setCookie);
     const ctx: RequestContext = {
       request,
       reply,
-      query: request.query as Query,
+      query,
       target,
       userCtx,
       authenticatedVia: via,
@@ -136,7 +161,10 @@ export class SetteeServer {
       case 'root':
         return run(rootMethods, ctx);
       case 'server':
-        return run(serverEndpoints[target.endpoint] ?? missingEndpoint(), ctx);
+        return run(
+          serverEndpoints[target.endpoint] ?? schedulerMethods(target.endpoint) ?? missingEndpoint(),
+          ctx,
+        );
       case 'db':
         return run(databaseMethods, ctx);
       default: {
@@ -150,6 +178,7 @@ export class SetteeServer {
   /** Starts listening; returns the server's base URL. */
   async listen(): Promise<string> {
     await this.app.listen({ port: this.options.port ?? 5984, host: this.options.host ?? '127.0.0.1' });
+    await this.services.replications.start();
     return this.url;
   }
 
@@ -160,10 +189,27 @@ export class SetteeServer {
     return `http://${host}:${address.port}`;
   }
 
-  /** Ends live feeds (with their final last_seq), lets in-flight requests finish, closes databases. */
+  /**
+   * Cancels replications (each writes a last checkpoint, through this server if it must), ends
+   * live feeds (with their final last_seq), lets in-flight requests finish, closes databases.
+   */
   async close(): Promise<void> {
+    await this.services.replications.stop();
     this.shutdown.abort();
-    await this.app.close();
+    // Connections become idle only once their live feeds have ended, after close() began:
+    // keep closing idle ones so a keep-alive client cannot hold the shutdown open.
+    const closing = this.app.close();
+    // A connection that never sent a request (a client's pre-opened or abandoned socket) is not
+    // idle to Node: it would hold the shutdown until the headers timeout (60 s).
+    const sweep = setInterval(() => {
+      this.app.server.closeIdleConnections();
+      for (const socket of this.sockets) if (socket.bytesRead === 0) socket.destroy();
+    }, 25);
+    try {
+      await closing;
+    } finally {
+      clearInterval(sweep);
+    }
     await this.services.registry.closeAll();
   }
 }

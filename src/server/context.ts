@@ -3,6 +3,7 @@ import type { Database } from '../database/database.js';
 import type { Auth, UserContext } from './auth.js';
 import type { Query } from './http.js';
 import type { DatabaseRegistry } from './registry.js';
+import type { ReplicationScheduler } from './replications.js';
 import type { Target } from './router.js';
 
 /** What routes share across requests: the databases, authentication, limits and live feeds. */
@@ -12,6 +13,8 @@ export interface ServerServices {
   maxDocumentSize: number;
   /** Aborted at shutdown: live feeds end with their final `last_seq`. */
   shutdown: AbortSignal;
+  /** `_replicate`, the `_replicator` jobs and their listings. */
+  replications: ReplicationScheduler;
 }
 
 /** One request, resolved: its target, parsed query and user. */

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { badRequest, SetteeError } from '../core/errors.js';
+import { badRequest, SetteeError, toSetteeError } from '../core/errors.js';
 
 /** The query string as CouchDB clients send it: every value a string (the last one wins). */
 export type Query = Record<string, string | undefined>;
@@ -90,5 +90,6 @@ export function errorReply(err: unknown): { status: number; body: { error: strin
   if (status !== undefined && status >= 400 && status < 500) {
     return { status, body: { error: 'bad_request', reason: message } };
   }
-  return { status: 500, body: { error: 'unknown_error', reason: message } };
+  const error = toSetteeError(err);
+  return { status: error.status, body: error.toJSON() };
 }

@@ -6,10 +6,15 @@ import { Database, randomHex } from '../database/database.js';
 const NAME = /^[a-z][a-z0-9_$()+/-]*$/;
 const SYSTEM_DATABASES = new Set(['_users', '_replicator']);
 const EXTENSION = '.sqlite';
+// File names are at most 255 bytes, and SQLite adds `-journal` or `-wal` to ours.
+const MAX_FILE_NAME = 255 - '-journal'.length;
 
-/** Validates a database name as CouchDB does. */
+/** Validates a database name as CouchDB does, and that its file name fits the file system. */
 export function validateDbName(name: string): string {
   if (NAME.test(name) || SYSTEM_DATABASES.has(name) || /^[a-z][a-z0-9_$()+/-]*\/_replicator$/.test(name)) {
+    if (fileNameOf(name).length > MAX_FILE_NAME) {
+      throw new SetteeError('illegal_database_name', `Name: '${name}'. The name is too long.`);
+    }
     return name;
   }
   throw new SetteeError(

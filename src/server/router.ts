@@ -56,6 +56,12 @@ function decodeSegment(segment: string): string {
   }
 }
 
+/** The parsed query of a raw request URL (`{}` without one). */
+export function queryOf(rawUrl: string): Query {
+  const start = rawUrl.indexOf('?');
+  return start < 0 ? {} : parseQuery(rawUrl.slice(start + 1));
+}
+
 /** Parses a query string per RFC 3986: `+` stays a plus (CouchDB clients encode spaces as %20). */
 export function parseQuery(text: string): Query {
   const query: Query = {};

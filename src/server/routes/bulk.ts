@@ -41,6 +41,7 @@ export async function bulkGet(ctx: DbContext): Promise<unknown> {
   }
   const body = jsonObjectBody(ctx.request) as unknown as BulkGetRequest;
   if (!Array.isArray(body.docs)) throw badRequest('Missing JSON list of `docs`.');
+  checkBulkGetEntries(body.docs);
   const options = {
     revs: boolParam(query, 'revs') ?? (body as { revs?: boolean }).revs,
     latest: boolParam(query, 'latest') ?? (body as { latest?: boolean }).latest,
@@ -70,6 +71,20 @@ export async function bulkGet(ctx: DbContext): Promise<unknown> {
     yield '\n]}\n';
   };
   return reply.code(200).type('application/json').send(Readable.from(json()));
+}
+
+/**
+ * Checks the types in `_bulk_get` entries before the response starts: once it streams, an error
+ * can only cut the connection. (An entry that is not an object, or has no id, gets its own
+ * `bad_request` result, as in CouchDB.)
+ */
+function checkBulkGetEntries(entries: unknown[]): void {
+  for (const entry of entries) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const { rev, atts_since } = entry as { rev?: unknown; atts_since?: unknown };
+    if (rev !== undefined && typeof rev !== 'string') throw badRequest('`rev` must be a string');
+    if (atts_since !== undefined) stringArray(atts_since, 'atts_since');
+  }
 }
 
 /** `GET|POST /{db}/_all_docs`, streamed row by row. */

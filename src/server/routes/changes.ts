@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ChangeRow } from '../../core/api.js';
 import { badRequest } from '../../core/errors.js';
-import type { ChangesFeedOptions } from '../../database/changes.js';
+import type { ChangesFeed, ChangesFeedOptions } from '../../database/changes.js';
 import type { Database } from '../../database/database.js';
 import type { DbContext } from '../context.js';
 import { HEARTBEAT, withHeartbeats } from '../feeds.js';
@@ -15,7 +15,9 @@ export async function changes(ctx: DbContext): Promise<unknown> {
   const { query, request, reply, db } = ctx;
   const feed = feedOf(query.feed);
   const options = feedOptions(ctx);
-  const heartbeat = query.heartbeat === 'true' ? MAX_TIMEOUT : intParam(query, 'heartbeat');
+  const asked = query.heartbeat === 'true' ? MAX_TIMEOUT : intParam(query, 'heartbeat');
+  // Node's timers fire at once beyond 2^31 ms: cap it (a more frequent heartbeat is harmless).
+  const heartbeat = asked === undefined ? undefined : Math.min(asked, MAX_TIMEOUT);
   const timeout = Math.min(intParam(query, 'timeout') ?? MAX_TIMEOUT, MAX_TIMEOUT);
   // The feed ends when the client goes away or the server shuts down.
   const stop = new AbortController();
@@ -23,10 +25,14 @@ export async function changes(ctx: DbContext): Promise<unknown> {
   const signal = AbortSignal.any([stop.signal, ctx.services.shutdown]);
   request.raw.socket.setNoDelay(true);
 
-  const chunks =
-    feed === 'continuous' || feed === 'eventsource'
-      ? liveFeed(db, { ...options, live: true, signal }, feed, heartbeat, timeout, () => stop.abort())
-      : pollFeed(db, options, feed === 'longpoll', heartbeat, timeout, signal);
+  const live = feed === 'continuous' || feed === 'eventsource';
+  // Opened before the reply, so a bad `since`, selector or limit is a 400 rather than a broken 200.
+  const first = db.changesFeed(live ? { ...options, live: true, signal } : options);
+  // Live feeds may stay silent until a change: send the headers now so clients see the feed open.
+  const flushHeaders = () => reply.raw.headersSent || reply.raw.flushHeaders();
+  const chunks = live
+    ? liveFeed(first, feed, heartbeat, timeout, () => stop.abort(), flushHeaders)
+    : pollFeed(db, first, options, feed === 'longpoll', heartbeat, timeout, signal);
   reply
     .code(200)
     .header('cache-control', 'must-revalidate')
@@ -77,9 +83,13 @@ function feedOptions(ctx: DbContext): ChangesFeedOptions {
   return options;
 }
 
-/** normal and longpoll: one JSON object; longpoll waits for a first change when there is none. */
+/**
+ * normal and longpoll: one JSON object; longpoll waits for a first change when there is none,
+ * until the timeout, or for as long as it takes when heartbeats keep the connection alive (CouchDB).
+ */
 async function* pollFeed(
   db: Database,
+  first: ChangesFeed,
   options: ChangesFeedOptions,
   longpoll: boolean,
   heartbeat: number | undefined,
@@ -87,10 +97,10 @@ async function* pollFeed(
   signal: AbortSignal,
 ): AsyncGenerator<string> {
   yield '{"results":[\n';
-  let feed = db.changesFeed(options);
+  let feed = first;
   let sent = 0;
   for await (const row of feed) yield `${sent++ > 0 ? ',\n' : ''}${JSON.stringify(row)}`;
-  const deadline = Date.now() + timeout;
+  const deadline = heartbeat === undefined ? Date.now() + timeout : Number.POSITIVE_INFINITY;
   while (longpoll && sent === 0 && !signal.aborted) {
     // A write may have landed while the empty scan was running: look again before waiting.
     const woke = db.updateSeq() > feed.lastSeq ? 'change' : await wakeOrBeat(db, signal, heartbeat, deadline);
@@ -128,14 +138,14 @@ async function wakeOrBeat(
 
 /** continuous and eventsource: a line (or event) per change, heartbeats, a final last_seq. */
 async function* liveFeed(
-  db: Database,
-  options: ChangesFeedOptions & { signal: AbortSignal },
+  feed: ChangesFeed,
   style: 'continuous' | 'eventsource',
   heartbeat: number | undefined,
   timeout: number,
   end: () => void,
+  started: () => void,
 ): AsyncGenerator<string> {
-  const feed = db.changesFeed(options);
+  started();
   for await (const item of withHeartbeats<ChangeRow>(feed, heartbeat, timeout, end)) {
     if (item === HEARTBEAT) yield style === 'continuous' ? '\n' : 'event: heartbeat\ndata: \n\n';
     else if (style === 'continuous') yield `${JSON.stringify(item)}\n`;

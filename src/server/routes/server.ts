@@ -3,6 +3,7 @@ import { randomHex } from '../../database/database.js';
 import type { Methods, RequestContext } from '../context.js';
 import { intParam, sendJson } from '../http.js';
 import { parseQuery } from '../router.js';
+import { replicationEndpoints } from './replication.js';
 
 export const VERSION = '0.1.0';
 const MAX_UUIDS = 1000;
@@ -21,6 +22,7 @@ export const rootMethods: Methods = {
 
 /** Server endpoints (`/_…`), by name then method. */
 export const serverEndpoints: Record<string, Methods> = {
+  ...replicationEndpoints,
   _up: { GET: async (ctx) => sendJson(ctx.reply, 200, { status: 'ok', seeds: {} }) },
   _all_dbs: { GET: async (ctx) => sendJson(ctx.reply, 200, ctx.services.registry.list()) },
   _uuids: {
@@ -60,11 +62,18 @@ async function login(ctx: RequestContext): Promise<unknown> {
   const { name, password } = credentials(ctx);
   const { userCtx, setCookie } = await ctx.services.auth.login(name, password);
   ctx.reply.header('set-cookie', setCookie);
-  const next = ctx.query.next;
-  // A path on this server only: '//host' would redirect elsewhere.
-  if (next?.startsWith('/') && !next.startsWith('//'))
-    return ctx.reply.code(302).header('location', next).send();
+  const location = localRedirect(ctx.query.next);
+  if (location) return ctx.reply.code(302).header('location', location).send();
   return sendJson(ctx.reply, 200, { ok: true, ...userCtx });
+}
+
+/**
+ * `?next=` as a Location on this server only: browsers read `//host` and `/\host` as another host.
+ * Re-encoded, since the decoded path may hold characters a header cannot (non-Latin-1, CR/LF).
+ */
+function localRedirect(next: string | undefined): string | undefined {
+  if (next === undefined || !next.startsWith('/') || /^\/[/\\]/.test(next)) return undefined;
+  return encodeURI(next);
 }
 
 function credentials(ctx: RequestContext): { name: string; password: string } {

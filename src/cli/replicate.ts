@@ -1,0 +1,369 @@
+/**
+ * `settee replicate` and `settee sync`: replication between any two databases named on the
+ * command line (http(s) URLs, credentials allowed in them, or local database files), with a
+ * progress bar on a terminal, plain lines otherwise, and a summary at the end.
+ */
+import { existsSync } from 'node:fs';
+import cliProgress from 'cli-progress';
+import type { Peer } from '../core/api.js';
+import { SetteeError } from '../core/errors.js';
+import { Database } from '../database/database.js';
+import { RemoteDatabase, RetriesExhaustedError } from '../remote/index.js';
+import { ProgressTracker } from '../replication/progress.js';
+import {
+  Replication,
+  type ReplicationOptions,
+  type ReplicationProgress,
+  type ReplicationResult,
+} from '../replication/replication.js';
+
+export interface ReplicateCommandOptions {
+  continuous?: boolean;
+  createTarget?: boolean;
+  docIds?: string[];
+  selector?: Record<string, unknown>;
+}
+
+export interface SyncCommandOptions {
+  continuous?: boolean;
+}
+
+/** Where output goes; the tests and the real command differ only here. */
+export interface CommandIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  /** Resolves at SIGINT or SIGTERM (default: the process's signals). */
+  interrupted?: Promise<string>;
+}
+
+/** Exit status of an interrupted one-shot replication (128 + SIGINT). */
+const INTERRUPTED = 130;
+const LINE_INTERVAL_MS = 1000;
+
+/** A failure to report in one line, without a stack. */
+export class CommandError extends Error {}
+
+/** Replicates `source` into `target`; resolves with the exit status. */
+export async function replicateCommand(
+  source: string,
+  target: string,
+  options: ReplicateCommandOptions,
+  io: CommandIo = processIo(),
+): Promise<number> {
+  const opened: OpenedPeer[] = [];
+  try {
+    const from = await openPeer(source, 'source', false);
+    opened.push(from);
+    const to = await openPeer(target, 'target', options.createTarget === true);
+    opened.push(to);
+    const replicationOptions: ReplicationOptions = {
+      live: options.continuous === true,
+      create_target: options.createTarget === true,
+      ...(options.docIds ? { doc_ids: options.docIds } : {}),
+      ...(options.selector ? { selector: options.selector } : {}),
+    };
+    io.stdout.write(`replicating ${from.label} → ${to.label}${options.continuous ? ' (continuous)' : ''}\n`);
+    const run = new Run(io, [{ name: 'replicate', from, to, options: replicationOptions }]);
+    return await run.execute(options.continuous === true);
+  } catch (error) {
+    return fail(io, error);
+  } finally {
+    for (const peer of opened) await peer.close().catch(() => undefined);
+  }
+}
+
+/** Syncs `a` and `b` both ways; resolves with the exit status. */
+export async function syncCommand(
+  a: string,
+  b: string,
+  options: SyncCommandOptions,
+  io: CommandIo = processIo(),
+): Promise<number> {
+  const opened: OpenedPeer[] = [];
+  try {
+    const first = await openPeer(a, 'first database', false);
+    opened.push(first);
+    const second = await openPeer(b, 'second database', false);
+    opened.push(second);
+    const replicationOptions: ReplicationOptions = { live: options.continuous === true };
+    io.stdout.write(`syncing ${first.label} ⇄ ${second.label}${options.continuous ? ' (continuous)' : ''}\n`);
+    io.stdout.write(`push: ${first.label} → ${second.label}; pull: ${second.label} → ${first.label}\n`);
+    const run = new Run(io, [
+      { name: 'push', from: first, to: second, options: replicationOptions },
+      { name: 'pull', from: second, to: first, options: replicationOptions },
+    ]);
+    return await run.execute(options.continuous === true);
+  } catch (error) {
+    return fail(io, error);
+  } finally {
+    for (const peer of opened) await peer.close().catch(() => undefined);
+  }
+}
+
+function processIo(): CommandIo {
+  // Output piped into a command that quit (`| head`): the replication still runs to its end.
+  process.stdout.on('error', () => undefined);
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    interrupted: new Promise((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    }),
+  };
+}
+
+function fail(io: CommandIo, error: unknown): number {
+  io.stderr.write(`error: ${describeError(error)}\n`);
+  return 1;
+}
+
+// --- peers ----------------------------------------------------------------------------------------
+
+interface OpenedPeer {
+  peer: Peer;
+  /** For messages: a URL without its credentials, or the file's path. */
+  label: string;
+  close(): Promise<void>;
+}
+
+/** Opens one side: an http(s) URL, or the path of a local database file. */
+async function openPeer(location: string, role: string, create: boolean): Promise<OpenedPeer> {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return openRemote(location, role, create);
+  if (!existsSync(location) && !create) {
+    const hint = role === 'target' ? ' (use --create-target to create it)' : '';
+    throw new CommandError(`${role} ${location}: no such database file${hint}`);
+  }
+  let db: Database;
+  try {
+    db = await Database.open(location);
+  } catch (error) {
+    throw new CommandError(`${role} ${location}: cannot open the database file: ${describeError(error)}`);
+  }
+  return { peer: db, label: location, close: () => db.close() };
+}
+
+async function openRemote(location: string, role: string, create: boolean): Promise<OpenedPeer> {
+  const label = withoutCredentials(location);
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    throw new CommandError(`${role} ${label}: not a valid URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CommandError(`${role} ${label}: only http:// and https:// URLs are supported`);
+  }
+  if (url.pathname.replace(/\/+$/, '') === '')
+    throw new CommandError(`${role} ${label}: the URL names no database`);
+  let remote: RemoteDatabase;
+  try {
+    remote = new RemoteDatabase(location);
+  } catch {
+    // Its message would quote the URL as given, credentials included.
+    throw new CommandError(`${role} ${label}: not a database URL`);
+  }
+  try {
+    if (create) await remote.ensureExists();
+    await remote.info();
+  } catch (error) {
+    throw new CommandError(`${role} ${label}: ${openFailure(error, role)}`);
+  }
+  return { peer: remote, label, close: async () => undefined };
+}
+
+/** Why a remote database could not be opened, in words. */
+function openFailure(error: unknown, role: string): string {
+  if (error instanceof SetteeError) {
+    if (error.status === 404) {
+      const hint = role === 'target' ? ' (use --create-target to create it)' : '';
+      return `could not open the database: it does not exist${hint}`;
+    }
+    if (error.status === 401) return `unauthorized: ${error.reason} (check the credentials in the URL)`;
+    if (error.status === 403) return `forbidden: ${error.reason}`;
+  }
+  if (error instanceof RetriesExhaustedError) return `cannot reach the server: ${error.message}`;
+  return describeError(error);
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof SetteeError) return `${error.error}: ${error.reason}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A URL without its userinfo: credentials never appear in output. */
+export function withoutCredentials(location: string): string {
+  try {
+    const url = new URL(location);
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return location.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
+  }
+}
+
+// --- running and reporting --------------------------------------------------------------------------
+
+interface Direction {
+  name: string;
+  from: OpenedPeer;
+  to: OpenedPeer;
+  options: ReplicationOptions;
+}
+
+interface Running extends Direction {
+  replication: Replication;
+  tracker: ProgressTracker;
+  bar?: cliProgress.SingleBar;
+  lastLine: number;
+  idle: boolean;
+}
+
+/** One or two replications, their progress shown, their outcome turned into an exit status. */
+class Run {
+  private readonly started = Date.now();
+  private readonly running: Running[];
+  private readonly bars: cliProgress.MultiBar | undefined;
+  private denied = 0;
+
+  constructor(
+    private readonly io: CommandIo,
+    directions: Direction[],
+  ) {
+    const tty = io.stdout.isTTY === true;
+    this.bars = tty
+      ? new cliProgress.MultiBar({
+          stream: io.stdout,
+          format: '{name} [{bar}] {percentage}% | {rate} docs/s | written {written} | pending {pending}',
+          hideCursor: true,
+          clearOnComplete: false,
+          barsize: 16,
+          fps: 5,
+          gracefulExit: false,
+        })
+      : undefined;
+    this.running = directions.map((direction) => {
+      const tracker = new ProgressTracker();
+      const replication = new Replication(
+        tracker.wrapSource(direction.from.peer),
+        direction.to.peer,
+        direction.options,
+      );
+      tracker.attach(replication);
+      const run: Running = { ...direction, replication, tracker, lastLine: 0, idle: false };
+      run.bar = this.bars?.create(1, 0, this.payload(run));
+      this.follow(run);
+      return run;
+    });
+  }
+
+  /** Waits for the end (or, when continuous, for a signal); returns the exit status. */
+  async execute(continuous: boolean): Promise<number> {
+    let signal: string | undefined;
+    void this.io.interrupted?.then((name) => {
+      signal = name;
+      for (const run of this.running) run.replication.cancel();
+    });
+    // An idle live replication between local files waits on promises and unref'd timers only:
+    // without a handle of its own, Node would end the process (status 13) instead of waiting.
+    const keepAlive = continuous ? setInterval(() => undefined, 1 << 30) : undefined;
+    const outcomes = await Promise.allSettled(this.running.map((run) => run.replication.done));
+    clearInterval(keepAlive);
+    // A failed direction of a sync ends the other one too.
+    if (outcomes.some((outcome) => outcome.status === 'rejected')) {
+      for (const run of this.running) run.replication.cancel();
+      await Promise.allSettled(this.running.map((run) => run.replication.done));
+    }
+    for (const run of this.running) if (run.bar) this.render(run, true);
+    this.bars?.stop();
+    const seconds = (Date.now() - this.started) / 1000;
+    let status = 0;
+    outcomes.forEach((outcome, i) => {
+      const run = this.running[i]!;
+      if (outcome.status === 'rejected') {
+        this.io.stderr.write(`error: ${run.name}: ${describeError(outcome.reason)}\n`);
+        status = 1;
+      } else if (outcome.value.status !== 'complete' && !(continuous && signal)) {
+        status = status || INTERRUPTED;
+      }
+      const result = outcome.status === 'fulfilled' ? outcome.value : undefined;
+      this.io.stdout.write(`${this.summary(run, result, seconds)}\n`);
+    });
+    if (this.denied > 0) this.io.stdout.write(`${this.denied} document(s) refused by the target\n`);
+    return status;
+  }
+
+  private follow(run: Running): void {
+    const { replication } = run;
+    replication.on('change', () => {
+      run.idle = false;
+      this.render(run, false);
+    });
+    replication.on('paused', ({ error }) => {
+      if (error) {
+        this.log(`${run.name}: ${describeError(error)}; retrying\n`, true);
+      } else if (run.options.live && !run.idle) {
+        run.idle = true;
+        if (run.tracker.changesDone > 0) this.render(run, true);
+        this.log(`${run.name}: up to date, waiting for changes\n`);
+      }
+    });
+    replication.on('denied', ({ id, error, reason }) => {
+      if (++this.denied <= 10) this.log(`${run.name}: ${id} not written: ${error}: ${reason}\n`, true);
+    });
+  }
+
+  /** Updates a bar, or prints a line at most once a second (`force`: now). */
+  private render(run: Running, force: boolean): void {
+    if (run.bar) {
+      const done = run.tracker.changesDone;
+      const total = done + (run.replication.progress.pending ?? 0);
+      const complete = run.tracker.percent(run.replication.progress) === 100;
+      run.bar.setTotal(Math.max(1, total));
+      run.bar.update(complete ? Math.max(1, total) : done, this.payload(run));
+      return;
+    }
+    const now = Date.now();
+    if (!force && now - run.lastLine < LINE_INTERVAL_MS) return;
+    run.lastLine = now;
+    this.io.stdout.write(`${this.line(run)}\n`);
+  }
+
+  private payload(run: Running) {
+    const progress = run.replication.progress;
+    return {
+      name: run.name,
+      rate: Math.round(run.tracker.docsPerSecond()),
+      written: progress.docs_written,
+      pending: progress.pending ?? '?',
+    };
+  }
+
+  private line(run: Running): string {
+    const progress: ReplicationProgress = run.replication.progress;
+    const percent = run.tracker.percent(progress);
+    return (
+      `${run.name}: read ${progress.docs_read}, written ${progress.docs_written}, ` +
+      `failures ${progress.doc_write_failures}, pending ${progress.pending ?? '?'}, ` +
+      `${Math.round(run.tracker.docsPerSecond())} docs/s${percent === undefined ? '' : ` (${percent}%)`}`
+    );
+  }
+
+  private summary(run: Running, result: ReplicationResult | undefined, seconds: number): string {
+    const progress = result ?? run.replication.progress;
+    const outcome = !result ? 'failed' : result.status === 'complete' ? 'complete' : 'stopped';
+    const rate = seconds > 0 ? Math.round(progress.docs_written / seconds) : 0;
+    return (
+      `${run.name}: replication ${outcome}: ${progress.docs_read} docs read, ` +
+      `${progress.docs_written} written, ${progress.doc_write_failures} failures ` +
+      `in ${seconds.toFixed(1)} s (${rate} docs/s)`
+    );
+  }
+
+  /** A message above the bars, or a line of its own. */
+  private log(text: string, error = false): void {
+    if (this.bars) this.bars.log(text);
+    else (error ? this.io.stderr : this.io.stdout).write(text);
+  }
+}

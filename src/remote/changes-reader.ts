@@ -1,0 +1,34 @@
+import JSONParser from '@streamparser/json/jsonparser.js';
+import type { ChangeRow, ChangesResponse, Seq } from '../core/api.js';
+import { IncompleteResponseError } from './errors.js';
+import type { HttpResponse } from './http.js';
+
+/**
+ * Reads a normal or longpoll `_changes` body as it streams in: each row of `results` is parsed
+ * on its own and handed to `onRow`, so a huge feed never sits in memory as one string (the rows
+ * are still collected, as the Peer interface returns them). Heartbeat newlines are whitespace.
+ */
+export async function readChanges(
+  response: HttpResponse,
+  onRow?: (row: ChangeRow) => void,
+): Promise<ChangesResponse> {
+  // keepStack: false drops each row from the parser's own copy once emitted.
+  const parser = new JSONParser({ paths: ['$.results.*', '$.last_seq', '$.pending'], keepStack: false });
+  const results: ChangeRow[] = [];
+  let lastSeq: Seq | undefined;
+  let pending: number | undefined;
+  parser.onValue = ({ value, key, stack }) => {
+    if (stack.length === 2 && typeof key === 'number') {
+      const row = value as unknown as ChangeRow;
+      results.push(row);
+      onRow?.(row);
+    } else if (key === 'last_seq') lastSeq = value as Seq;
+    else if (key === 'pending') pending = value as number;
+  };
+  for await (const chunk of response.chunks()) parser.write(chunk);
+  if (!parser.isEnded) throw new IncompleteResponseError();
+  // Servers without `last_seq` (none known) still let the caller move on from the last row.
+  const last = lastSeq ?? results.at(-1)?.seq ?? 0;
+  // pouchdb-server sends no `pending`: 0 is the only honest default for "unknown, maybe none".
+  return { results, last_seq: last, pending: pending ?? 0 };
+}
