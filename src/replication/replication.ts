@@ -50,13 +50,7 @@ export interface ReplicationResult extends ReplicationProgress {
 }
 
 export type ReplicationState =
-  | 'starting'
-  | 'active'
-  | 'paused'
-  | 'backing-off'
-  | 'complete'
-  | 'cancelled'
-  | 'error';
+  'starting' | 'active' | 'paused' | 'backing-off' | 'complete' | 'cancelled' | 'error';
 
 /** The events a replication emits, with their payloads. */
 export interface ReplicationEvents extends Record<string, unknown> {

@@ -474,8 +474,7 @@ export class ReplicationScheduler {
    */
   private async sessionReport(prepared: Prepared, result: ReplicationResult, job: Job) {
     const log = (await prepared.target.getLocal(prepared.localId).catch(() => undefined)) as
-      | CheckpointDoc
-      | undefined;
+      CheckpointDoc | undefined;
     const tracker = job.tracker;
     const written = tracker?.checkpointSession;
     const older = (log?.history ?? [])

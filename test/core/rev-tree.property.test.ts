@@ -89,7 +89,7 @@ const universeArb: fc.Arbitrary<Universe> = fc.integer({ min: 1, max: 24 }).chai
 /** The universe's ancestry of a revision, root first. */
 function lineage(universe: Universe, rev: string): UniverseNode[] {
   const line: UniverseNode[] = [];
-  for (let at: string | null = rev; at !== null; ) {
+  for (let at: string | null = rev; at !== null;) {
     const node: UniverseNode = universe.nodes.get(at)!;
     line.unshift(node);
     at = node.parent;

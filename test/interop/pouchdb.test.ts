@@ -313,14 +313,11 @@ describe.sequential('PouchDB as a client of Settee', () => {
     const b = local('b');
     const server = remote('conflicts');
     const id = (i: number) => `c-${String(i).padStart(2, '0')}`;
-    const docs = Array.from(
-      { length: 40 },
-      (_, i): PouchDB.Document => ({
-        _id: id(i),
-        ...body(rng, i),
-        ...(i % 4 === 0 ? { _attachments: { 'x.bin': attachment(rng.bytes(500)) } } : {}),
-      }),
-    );
+    const docs = Array.from({ length: 40 }, (_, i): PouchDB.Document => ({
+      _id: id(i),
+      ...body(rng, i),
+      ...(i % 4 === 0 ? { _attachments: { 'x.bin': attachment(rng.bytes(500)) } } : {}),
+    }));
     ok(await a.bulkDocs(docs));
     await a.replicate.to(server);
     await b.replicate.from(server);
@@ -426,14 +423,11 @@ describe.sequential('PouchDB as a client of Settee', () => {
     const rng = random(4);
     const source = local('source');
     const docs = (from: number, count: number) =>
-      Array.from(
-        { length: count },
-        (_, k): PouchDB.Document => ({
-          _id: `k-${String(from + k).padStart(4, '0')}`,
-          ...body(rng, from + k),
-          ...(k % 50 === 0 ? { _attachments: { 'a.bin': attachment(rng.bytes(100)) } } : {}),
-        }),
-      );
+      Array.from({ length: count }, (_, k): PouchDB.Document => ({
+        _id: `k-${String(from + k).padStart(4, '0')}`,
+        ...body(rng, from + k),
+        ...(k % 50 === 0 ? { _attachments: { 'a.bin': attachment(rng.bytes(100)) } } : {}),
+      }));
     ok(await source.bulkDocs(docs(0, 500)));
 
     const log: string[] = [];
@@ -622,21 +616,18 @@ describe.sequential('PouchDB as a client of Settee', () => {
     const id = (i: number) => `k-${String(i).padStart(3, '0')}`;
     ok(
       await a.bulkDocs(
-        Array.from(
-          { length: 300 },
-          (_, i): PouchDB.Document => ({
-            _id: id(i),
-            ...body(rng, i),
-            ...(i % 25 === 0
-              ? {
-                  _attachments: {
-                    'one.bin': attachment(rng.bytes(1500)),
-                    'two.txt': attachment(rng.bytes(20), 'text/plain'),
-                  },
-                }
-              : {}),
-          }),
-        ),
+        Array.from({ length: 300 }, (_, i): PouchDB.Document => ({
+          _id: id(i),
+          ...body(rng, i),
+          ...(i % 25 === 0
+            ? {
+                _attachments: {
+                  'one.bin': attachment(rng.bytes(1500)),
+                  'two.txt': attachment(rng.bytes(20), 'text/plain'),
+                },
+              }
+            : {}),
+        })),
       ),
     );
     const conflicted = [5, 65, 125, 185, 245];

@@ -26,7 +26,7 @@ function dbUrl(t: TestServer, db: string): string {
 }
 
 /** A JSON answer; its shape is what the assertions check. */
-// biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field by the tests
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked field by field
 type Json = any;
 
 async function json(

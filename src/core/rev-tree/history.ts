@@ -6,7 +6,7 @@ import type { Leaf, Revisions, RevPath, RevTree } from './types.js';
 /** A revision and its known ancestors, newest first (stops where the tree was stemmed). */
 export function ancestry(tree: RevTree, rev: string): string[] {
   const revs: string[] = [];
-  for (let at: string | null = rev; at !== null; ) {
+  for (let at: string | null = rev; at !== null;) {
     const node = tree.get(at);
     if (!node) break;
     revs.push(at);
@@ -20,7 +20,7 @@ export function revisionsOf(tree: RevTree, rev: string, limit = Number.POSITIVE_
   const node = tree.get(rev);
   if (!node) throw new RangeError(`revision ${rev} is not in the tree`);
   const ids: string[] = [];
-  for (let at: string | null = rev; at !== null && ids.length < limit; ) {
+  for (let at: string | null = rev; at !== null && ids.length < limit;) {
     const current = tree.get(at);
     if (!current) break;
     ids.push(current.hash);

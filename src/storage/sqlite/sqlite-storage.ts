@@ -133,8 +133,7 @@ export class SqliteStorage implements Storage {
     const { record } = write;
     const seq = this.updateSeq + 1;
     const existing = this.prepare('SELECT doc, deleted FROM docs WHERE id = ?').get(record.id) as
-      | { doc: number; deleted: number }
-      | undefined;
+      { doc: number; deleted: number } | undefined;
     if (existing) this.countDoc(existing.deleted === 1, -1);
     this.countDoc(record.deleted, 1);
     // Revision rows first: the document row points at its winner's row.
@@ -292,8 +291,7 @@ export class SqliteStorage implements Storage {
 
   async getAttachment(digest: string): Promise<Uint8Array | undefined> {
     const data = this.prepare('SELECT data FROM attachments WHERE digest = ?').pluck().get(digest) as
-      | Buffer
-      | undefined;
+      Buffer | undefined;
     return data && new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
 
