@@ -3,7 +3,7 @@
  * row per revision-tree node, so a write touches only the nodes that changed and a document's
  * history never has to be rewritten. Attachment bytes are stored once per digest.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -12,13 +12,14 @@ CREATE TABLE IF NOT EXISTS meta (
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS docs (
-  doc     INTEGER PRIMARY KEY,
+  seq     INTEGER PRIMARY KEY,     -- the update sequence: a changes feed reads rows in storage order
+  doc     INTEGER NOT NULL UNIQUE, -- the document's stable key, which revs refer to
   id      TEXT NOT NULL UNIQUE,
-  seq     INTEGER NOT NULL UNIQUE,
   winner  TEXT NOT NULL,
-  winner_row INTEGER NOT NULL,     -- revs.rowid of the winner: scans join on it cheaply
   deleted INTEGER NOT NULL,
-  leaves  TEXT                     -- JSON [[rev, deleted], ...], the winner first; null if only the winner
+  leaves  TEXT,                    -- JSON [[rev, deleted], ...], the winner first; null if only the winner
+  body    TEXT,                    -- the winner's body and attachments live here, not in its revs row,
+  atts    TEXT                     -- so scans with documents read one row each, and nothing twice
 );
 
 CREATE TABLE IF NOT EXISTS revs (
@@ -27,7 +28,7 @@ CREATE TABLE IF NOT EXISTS revs (
   parent  TEXT,                    -- null for a branch root
   deleted INTEGER NOT NULL,
   leaf    INTEGER NOT NULL,
-  body    TEXT,                    -- JSON, null when not held (ancestor known by id, or compacted)
+  body    TEXT,                    -- JSON; null when not held (ancestor known by id, compacted) or the winner
   atts    TEXT,                    -- JSON {name: {content_type, digest, length, revpos}}
   UNIQUE (doc, rev)
 );

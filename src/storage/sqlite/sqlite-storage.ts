@@ -82,7 +82,7 @@ export class SqliteStorage implements Storage {
 
   async getTree(id: string): Promise<StoredNode[]> {
     const rows = this.prepare(
-      `SELECT r.rev, r.parent, r.deleted, r.leaf, r.body IS NOT NULL AS has_body
+      `SELECT r.rev, r.parent, r.deleted, r.leaf, (r.body IS NOT NULL OR r.rev = d.winner) AS has_body
        FROM revs r JOIN docs d ON r.doc = d.doc WHERE d.id = ?`,
     ).all(id) as NodeRow[];
     return rows.map((row) => {
@@ -101,8 +101,10 @@ export class SqliteStorage implements Storage {
 
   async getRevisions(id: string, revs: readonly string[]): Promise<(RevisionContent | undefined)[]> {
     const select = this.prepare(
-      `SELECT r.body, r.atts FROM revs r JOIN docs d ON r.doc = d.doc
-       WHERE d.id = ? AND r.rev = ? AND r.body IS NOT NULL`,
+      `SELECT CASE WHEN r.rev = d.winner THEN d.body ELSE r.body END AS body,
+              CASE WHEN r.rev = d.winner THEN d.atts ELSE r.atts END AS atts
+       FROM revs r JOIN docs d ON r.doc = d.doc
+       WHERE d.id = ? AND r.rev = ? AND (r.body IS NOT NULL OR r.rev = d.winner)`,
     );
     return revs.map((rev) => {
       const row = select.get(id, rev) as { body: string; atts: string | null } | undefined;
@@ -132,28 +134,62 @@ export class SqliteStorage implements Storage {
   private writeDoc(write: DocWrite): number {
     const { record } = write;
     const seq = this.updateSeq + 1;
-    const existing = this.prepare('SELECT doc, deleted FROM docs WHERE id = ?').get(record.id) as
-      { doc: number; deleted: number } | undefined;
+    const existing = this.prepare('SELECT seq, doc, deleted, winner FROM docs WHERE id = ?').get(
+      record.id,
+    ) as { seq: number; doc: number; deleted: number; winner: string } | undefined;
     if (existing) this.countDoc(existing.deleted === 1, -1);
     this.countDoc(record.deleted, 1);
-    // Revision rows first: the document row points at its winner's row.
     const doc = existing?.doc ?? this.nextDocKey++;
-    const winnerRow = this.writeRevs(doc, write);
+    this.writeRevs(doc, write);
     const leaves =
       record.leaves.length === 1
         ? null
         : JSON.stringify(record.leaves.map((leaf) => [leaf.rev, leaf.deleted ? 1 : 0]));
-    this.prepare(
-      `INSERT INTO docs (doc, id, seq, winner, winner_row, deleted, leaves) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (doc) DO UPDATE SET seq = excluded.seq, winner = excluded.winner,
-         winner_row = excluded.winner_row, deleted = excluded.deleted, leaves = excluded.leaves`,
-    ).run(doc, record.id, seq, record.winner, winnerRow, record.deleted ? 1 : 0, leaves);
+    const deleted = record.deleted ? 1 : 0;
+    if (existing && existing.winner === record.winner) {
+      this.prepare('UPDATE docs SET seq = ?, deleted = ?, leaves = ? WHERE seq = ?').run(
+        seq,
+        deleted,
+        leaves,
+        existing.seq,
+      );
+    } else {
+      const content = this.takeWinnerContent(doc, write, existing);
+      if (existing) this.prepare('DELETE FROM docs WHERE seq = ?').run(existing.seq);
+      this.prepare(
+        'INSERT INTO docs (seq, doc, id, winner, deleted, leaves, body, atts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(seq, doc, record.id, record.winner, deleted, leaves, content.body, content.atts);
+    }
     this.updateSeq = seq;
     return seq;
   }
 
-  /** Applies a document's tree changes; returns the row of its winning revision. */
-  private writeRevs(doc: number, write: DocWrite): number {
+  /**
+   * The winner's content moves into the document row; a dethroned winner's content moves back
+   * into its revision row, unless this write removed that revision.
+   */
+  private takeWinnerContent(
+    doc: number,
+    write: DocWrite,
+    existing: { seq: number; winner: string } | undefined,
+  ): { body: string | null; atts: string | null } {
+    const { winner } = write.record;
+    if (existing && !write.removed.includes(existing.winner)) {
+      this.prepare(
+        `UPDATE revs SET body = (SELECT body FROM docs WHERE seq = ?), atts = (SELECT atts FROM docs WHERE seq = ?)
+         WHERE doc = ? AND rev = ?`,
+      ).run(existing.seq, existing.seq, doc, existing.winner);
+    }
+    const added = write.added.find((node) => node.rev === winner);
+    if (added) return { body: added.content?.body ?? null, atts: attsJson(added.content?.attachments) };
+    const held = this.prepare('SELECT body, atts FROM revs WHERE doc = ? AND rev = ?').get(doc, winner) as
+      { body: string | null; atts: string | null } | undefined;
+    this.prepare('UPDATE revs SET body = NULL, atts = NULL WHERE doc = ? AND rev = ?').run(doc, winner);
+    return { body: held?.body ?? null, atts: held?.atts ?? null };
+  }
+
+  /** Applies a document's tree changes; the winner's content is kept in the document row instead. */
+  private writeRevs(doc: number, write: DocWrite): void {
     const remove = this.prepare('DELETE FROM revs WHERE doc = ? AND rev = ?');
     for (const rev of write.removed) remove.run(doc, rev);
     const update = this.prepare(
@@ -165,26 +201,18 @@ export class SqliteStorage implements Storage {
     const insert = this.prepare(
       'INSERT INTO revs (doc, rev, parent, deleted, leaf, body, atts) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
-    let winnerRow: number | undefined;
     for (const node of write.added) {
-      const atts = node.content?.attachments;
-      const { lastInsertRowid } = insert.run(
+      const isWinner = node.rev === write.record.winner;
+      insert.run(
         doc,
         node.rev,
         node.parent,
         node.deleted ? 1 : 0,
         node.leaf ? 1 : 0,
-        node.content?.body ?? null,
-        atts && Object.keys(atts).length > 0 ? JSON.stringify(atts) : null,
+        isWinner ? null : (node.content?.body ?? null),
+        isWinner ? null : attsJson(node.content?.attachments),
       );
-      if (node.rev === write.record.winner) winnerRow = Number(lastInsertRowid);
     }
-    return (
-      winnerRow ??
-      (this.prepare('SELECT rowid FROM revs WHERE doc = ? AND rev = ?')
-        .pluck()
-        .get(doc, write.record.winner) as number)
-    );
   }
 
   private countDoc(deleted: boolean, delta: number): void {
@@ -242,8 +270,7 @@ export class SqliteStorage implements Storage {
 
   private scanSelect(withContent = false): string {
     return withContent
-      ? `SELECT d.id, d.seq, d.winner, d.deleted, d.leaves, r.body, r.atts
-         FROM docs d LEFT JOIN revs r ON r.rowid = d.winner_row`
+      ? 'SELECT d.id, d.seq, d.winner, d.deleted, d.leaves, d.body, d.atts FROM docs d'
       : 'SELECT d.id, d.seq, d.winner, d.deleted, d.leaves FROM docs d';
   }
 
@@ -299,8 +326,8 @@ export class SqliteStorage implements Storage {
     this.db.transaction(() => {
       this.db.exec('UPDATE revs SET body = NULL, atts = NULL WHERE leaf = 0 AND body IS NOT NULL');
       this.db.exec(`DELETE FROM attachments WHERE digest NOT IN (
-        SELECT DISTINCT json_extract(a.value, '$.digest') FROM revs r, json_each(r.atts) a
-        WHERE r.atts IS NOT NULL)`);
+        SELECT json_extract(a.value, '$.digest') FROM revs r, json_each(r.atts) a WHERE r.atts IS NOT NULL
+        UNION SELECT json_extract(a.value, '$.digest') FROM docs d, json_each(d.atts) a WHERE d.atts IS NOT NULL)`);
     })();
     this.db.pragma('incremental_vacuum');
     this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -355,4 +382,8 @@ function toScanned(row: ScanRow): ScannedDoc {
   const scanned: ScannedDoc = toRecord(row);
   if (typeof row.body === 'string') scanned.content = toContent(row.body, row.atts);
   return scanned;
+}
+
+function attsJson(attachments: Record<string, unknown> | undefined): string | null {
+  return attachments && Object.keys(attachments).length > 0 ? JSON.stringify(attachments) : null;
 }
