@@ -1,0 +1,128 @@
+/**
+ * PouchDB 9 as the benchmark's client, typed here for the little the server benchmark uses
+ * (replicate, live sync, live changes, a custom fetch). Loaded through `require` so these types do
+ * not depend on, nor clash with, the embedded benchmark's declaration of the module.
+ */
+import { createRequire } from 'node:module';
+
+export interface FetchInit {
+  method?: string;
+  [option: string]: unknown;
+}
+export type FetchLike = (url: string, init?: FetchInit) => Promise<unknown>;
+
+export interface PouchOptions {
+  auth?: { username: string; password: string };
+  fetch?: FetchLike;
+}
+
+export interface ReplicationResult {
+  ok: boolean;
+  status: string;
+  docs_read: number;
+  docs_written: number;
+  doc_write_failures: number;
+  errors: unknown[];
+}
+
+/** A one-shot replication: an event emitter that is also a promise of its result. */
+export interface Replication extends PromiseLike<ReplicationResult> {
+  cancel(): void;
+}
+
+export interface LiveChange {
+  id: string;
+  doc?: { _id: string; t?: unknown };
+}
+
+export interface ChangesHandle {
+  cancel(): void;
+  on(event: 'change', listener: (change: LiveChange) => void): ChangesHandle;
+  on(event: 'error', listener: (error: unknown) => void): ChangesHandle;
+}
+
+export interface SyncHandle {
+  cancel(): void;
+  on(event: 'paused' | 'active' | 'complete', listener: (info: unknown) => void): SyncHandle;
+  on(event: 'error' | 'denied', listener: (error: unknown) => void): SyncHandle;
+}
+
+export interface Pouch {
+  bulkDocs(docs: object[]): Promise<{ ok?: boolean; id: string; error?: unknown }[]>;
+  put(doc: object): Promise<{ ok: boolean; rev: string }>;
+  info(): Promise<{ doc_count: number; update_seq: number | string }>;
+  changes(options: { live: true; since: 'now'; include_docs: boolean }): ChangesHandle;
+  sync(remote: Pouch, options: { live: boolean; retry: boolean }): SyncHandle;
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export interface PouchStatic {
+  new (name: string, options?: PouchOptions): Pouch;
+  replicate(source: Pouch, target: Pouch, options?: object): Replication;
+  /** PouchDB's own fetch (node-fetch wrapped with a cookie jar). */
+  fetch: FetchLike;
+}
+
+const require = createRequire(import.meta.url);
+export const PouchDB = require('pouchdb') as PouchStatic;
+
+/**
+ * Counts the HTTP requests of every PouchDB handle given its `fetch`: the same count for any
+ * server, whatever it logs.
+ */
+export class RequestCounter {
+  count = 0;
+  /** Requests per `METHOD endpoint` (`_changes`, `_bulk_docs`, `_local`, `doc`, `db`, …). */
+  readonly byEndpoint = new Map<string, number>();
+  readonly fetch: FetchLike = (url, init) => {
+    this.count++;
+    const key = `${init?.method ?? 'GET'} ${endpointOf(url)}`;
+    this.byEndpoint.set(key, (this.byEndpoint.get(key) ?? 0) + 1);
+    return PouchDB.fetch(url, init);
+  };
+
+  /** The per-endpoint counts, to compare with an earlier `snapshot()`. */
+  snapshot(): Map<string, number> {
+    return new Map(this.byEndpoint);
+  }
+
+  /** Per-endpoint requests since `before`, most first. */
+  since(before: Map<string, number>): Record<string, number> {
+    const entries = [...this.byEndpoint]
+      .map(([key, count]) => [key, count - (before.get(key) ?? 0)] as const)
+      .filter(([, count]) => count > 0)
+      .sort((a, b) => b[1] - a[1]);
+    return Object.fromEntries(entries);
+  }
+}
+
+/** `/db/_changes?…` → `_changes`; `/db/_local/x` → `_local`; `/db/x` → `doc`; `/db/` → `db`. */
+export function endpointOf(url: string): string {
+  const segments = new URL(url, 'http://localhost').pathname.split('/').filter(Boolean);
+  const [, first] = segments;
+  if (segments.length <= 1) return segments.length === 0 ? 'root' : 'db';
+  return first!.startsWith('_') ? first! : 'doc';
+}
+
+/** A remote database handle on a server, counting its requests. */
+export function remoteDb(
+  baseUrl: string,
+  name: string,
+  counter: RequestCounter,
+  auth: PouchOptions['auth'] | undefined,
+): Pouch {
+  return new PouchDB(`${baseUrl}/${encodeURIComponent(name)}`, {
+    fetch: counter.fetch,
+    ...(auth ? { auth } : {}),
+  });
+}
+
+/** Closes a handle, ignoring a second close or one on a destroyed database. */
+export async function closeQuietly(db: Pouch | undefined): Promise<void> {
+  try {
+    await db?.close();
+  } catch {
+    // already closed
+  }
+}

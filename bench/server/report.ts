@@ -1,0 +1,51 @@
+/** The server benchmark's table (Settee | pouchdb-server | ratio per metric, per N) and targets. */
+import { fmt } from '../lib.js';
+
+export interface Metric {
+  metric: string;
+  unit: string;
+  settee: number | null;
+  pouchdb: number | null;
+  lowerIsBetter: boolean;
+}
+
+export interface Target {
+  name: string;
+  pass: boolean;
+  detail: string;
+}
+
+export function ratioOf(a: number | null, b: number | null): number | null {
+  return a === null || b === null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? null : a / b;
+}
+
+export function ratioText(r: number | null): string {
+  if (r === null) return '—';
+  return r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`;
+}
+
+function value(v: number | null): string {
+  return v === null || !Number.isFinite(v) ? '—' : fmt(v);
+}
+
+export function table(title: string, metrics: readonly Metric[]): string {
+  const header = ['metric', 'unit', 'Settee', 'pouchdb-server', 'Settee/pouchdb-server'];
+  const lines = metrics.map((m) => [
+    `  ${m.metric}`,
+    m.unit,
+    value(m.settee),
+    value(m.pouchdb),
+    ratioText(ratioOf(m.settee, m.pouchdb)) +
+      (m.lowerIsBetter && ratioOf(m.settee, m.pouchdb) !== null ? ' ↓' : ''),
+  ]);
+  const widths = header.map((h, c) => Math.max(h.length, ...lines.map((line) => line[c]!.length)));
+  const render = (cells: string[]) =>
+    cells.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ');
+  return [title, render(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...lines.map(render)].join(
+    '\n',
+  );
+}
+
+export function targetLines(targets: readonly Target[]): string {
+  return targets.map((t) => `  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name} — ${t.detail}`).join('\n');
+}
