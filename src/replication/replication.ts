@@ -10,6 +10,7 @@ import type {
 } from '../core/api.js';
 import { SetteeError } from '../core/errors.js';
 import { type BackoffOptions, backoffDelay, sleep } from './backoff.js';
+import { ChangesReader } from './changes-reader.js';
 import { Checkpointer, CheckpointLostError } from './checkpointer.js';
 import { TypedEmitter } from './emitter.js';
 import { type ReplicationIdentity, replicationId } from './replication-id.js';
@@ -21,6 +22,8 @@ export interface ReplicationOptions extends ReplicationIdentity {
   retry?: boolean;
   /** Changes per batch (default 100). */
   batch_size?: number;
+  /** Batches of changes read ahead of the one being written (default 10). */
+  batches_limit?: number;
   /** Start here instead of at the checkpoint. */
   since?: Seq;
   /** Create the target database when it does not exist. */
@@ -184,10 +187,14 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
     this.setState('active');
     this.emit('active', { ...this.progress });
 
-    let next = this.readChanges(since, false);
+    const reader = new ChangesReader(
+      (from, longpoll) => this.readChanges(from, longpoll),
+      options.batches_limit ?? 10,
+    );
+    reader.restart(since, false);
     for (;;) {
       // A remote peer rejects the read that cancel() aborted: the last checkpoint is still due.
-      const page = await next.catch((error: unknown) => {
+      const page = await reader.next().catch((error: unknown) => {
         if (this.stop.signal.aborted) return undefined;
         throw error;
       });
@@ -204,15 +211,14 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
           this.setState('paused');
           this.emit('paused', { progress: { ...this.progress } });
         }
-        next = this.readChanges(since, true);
+        reader.restart(since, true);
         continue;
       }
       if (this.state === 'paused') {
         this.setState('active');
         this.emit('active', { ...this.progress });
       }
-      // Read the next batch while this one is written; its seq is checkpointed only after.
-      next = this.readChanges(page.last_seq, false);
+      // The reader reads on while this batch is written; a seq is checkpointed only once written.
       // Between two local databases every step resolves at once: let timers and I/O run.
       await yieldToEventLoop();
       const docs = await this.replicateBatch(
@@ -249,8 +255,6 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       ...(longpoll ? { longpoll: true, timeout: options.heartbeat_timeout ?? 25_000 } : {}),
       signal: this.stop.signal,
     });
-    // Prefetched: a failure is handled when the page is awaited, not as an unhandled rejection.
-    request.catch(() => undefined);
     return request;
   }
 
