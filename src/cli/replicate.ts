@@ -8,7 +8,7 @@ import cliProgress from 'cli-progress';
 import type { Peer } from '../core/api.js';
 import { SetteeError } from '../core/errors.js';
 import { Database } from '../database/database.js';
-import { RemoteDatabase, RetriesExhaustedError } from '../remote/index.js';
+import { RemoteDatabase, RetriesExhaustedError, withoutCredentials } from '../remote/index.js';
 import { ProgressTracker } from '../replication/progress.js';
 import {
   Replication,
@@ -189,18 +189,6 @@ function openFailure(error: unknown, role: string): string {
 function describeError(error: unknown): string {
   if (error instanceof SetteeError) return `${error.error}: ${error.reason}`;
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A URL without its userinfo: credentials never appear in output. */
-export function withoutCredentials(location: string): string {
-  try {
-    const url = new URL(location);
-    url.username = '';
-    url.password = '';
-    return url.toString();
-  } catch {
-    return location.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
-  }
 }
 
 // --- running and reporting --------------------------------------------------------------------------

@@ -383,6 +383,15 @@ export class HttpClient {
 }
 
 /** fetch refuses URLs with userinfo: take the credentials out (percent-decoded). */
+/** A URL without its userinfo, for messages and listings: credentials never appear in output. */
+export function withoutCredentials(location: string): string {
+  try {
+    return splitCredentials(location).url;
+  } catch {
+    return location.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
+  }
+}
+
 export function splitCredentials(url: string): { url: string; auth?: Credentials } {
   const parsed = new URL(url);
   if (!parsed.username && !parsed.password) return { url };

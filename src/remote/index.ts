@@ -16,6 +16,7 @@ export {
   type HttpRequest,
   HttpResponse,
   type QueryValue,
+  withoutCredentials,
 } from './http.js';
 export {
   encodeDocId,

@@ -17,7 +17,12 @@ import type { Doc, Peer, Seq } from '../core/api.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { badRequest, SetteeError } from '../core/errors.js';
 import type { Database } from '../database/database.js';
-import { type Credentials, RemoteDatabase, RetriesExhaustedError } from '../remote/index.js';
+import {
+  type Credentials,
+  RemoteDatabase,
+  RetriesExhaustedError,
+  withoutCredentials,
+} from '../remote/index.js';
 import { sleep } from '../replication/backoff.js';
 import { type CheckpointDoc, Checkpointer } from '../replication/checkpointer.js';
 import { ProgressTracker } from '../replication/progress.js';
@@ -183,15 +188,7 @@ function isUrl(value: string): boolean {
 
 /** A URL without its userinfo, for listings and messages; a database name as it is. */
 export function displayUrl(value: string): string {
-  if (!isUrl(value)) return value;
-  try {
-    const url = new URL(value);
-    url.username = '';
-    url.password = '';
-    return url.toString();
-  } catch {
-    return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
-  }
+  return isUrl(value) ? withoutCredentials(value) : value;
 }
 
 function endpointLabel(value: unknown): string | null {
