@@ -35,6 +35,7 @@ export class Checkpointer {
   /** A source we may not write to (a read-only replica): trust the target's checkpoint alone. */
   private readOnlySource = false;
   private lastWritten: Seq | undefined;
+  private writing: Promise<void> = Promise.resolve();
   /** Peers this replication's log was read from: if it vanishes, the peer was re-created. */
   private readonly seen = new Set<Peer>();
 
@@ -63,7 +64,14 @@ export class Checkpointer {
    * Records that everything up to `seq` is written: target first, then source. Throws a
    * CheckpointLostError, writing nothing there, when a log seen on a peer has disappeared.
    */
-  async write(seq: Seq): Promise<void> {
+  write(seq: Seq): Promise<void> {
+    // One write at a time: an idle-time checkpoint may fire while the replication writes one.
+    const run = this.writing.then(() => this.writeNow(seq));
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeNow(seq: Seq): Promise<void> {
     if (this.lastWritten === seq) return;
     await this.writeLog(this.target, seq);
     if (!this.readOnlySource) {

@@ -33,6 +33,13 @@ export interface ReplicationOptions extends ReplicationIdentity {
   /** How long a live read waits for changes before asking again (ms, default 25000). */
   heartbeat_timeout?: number;
   backoff?: BackoffOptions;
+  /**
+   * Revisions known to be on the target already, offered to no `_revs_diff`: a sync passes the
+   * ones its other direction just brought from there, so they do not echo back.
+   */
+  knownOnTarget?: (id: string, rev: string) => boolean;
+  /** Told of every revision written to the target. */
+  onWritten?: (id: string, rev: string) => void;
 }
 
 /** Counters of a replication, CouchDB's names. */
@@ -86,6 +93,10 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
   /** Resolves when a one-shot replication completes or any replication is cancelled. */
   readonly done: Promise<ReplicationResult>;
   private readonly stop = new AbortController();
+  /** Aborts the current run's reads: on cancel, or when it must start over. */
+  private runSignal = new AbortController();
+  /** Why the current run was interrupted, to be thrown from its loop. */
+  private interruption: Error | undefined;
   private idleWaiters: (() => void)[] = [];
   /** `since`, until a checkpoint is written: a run restarted after a failure resumes from that. */
   private startOverride: Seq | undefined;
@@ -140,6 +151,7 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       try {
         return await this.run();
       } catch (error) {
+        this.cancelDeferredCheckpoint();
         const failure = error instanceof Error ? error : new Error(String(error));
         if (this.stop.signal.aborted) return this.finish('cancelled');
         // Not a failure: the checkpoints no longer apply, so run again from zero. Not from the
@@ -162,6 +174,7 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
   }
 
   private finish(status: 'complete' | 'cancelled'): ReplicationResult {
+    this.cancelDeferredCheckpoint();
     const result: ReplicationResult = {
       ...this.progress,
       ok: true,
@@ -176,6 +189,9 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
   /** One run from the checkpoint to completion (one-shot) or cancellation (live). */
   private async run(): Promise<ReplicationResult> {
     const { source, target, options } = this;
+    this.interruption = undefined;
+    this.runSignal = new AbortController();
+    this.stop.signal.addEventListener('abort', () => this.runSignal.abort(), { once: true });
     const instances = new InstanceWatch(source, target, options.checkpoint_interval ?? 5000);
     await instances.start(options.create_target === true);
     const id = await replicationId(source, target, options);
@@ -184,6 +200,7 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
     const skipDeleted = options.skip_deleted_on_first_pull === true && since === 0;
     let caughtUp = false;
     let lastCheckpoint = Date.now();
+    const checkpointInterval = options.checkpoint_interval ?? 5000;
     this.setState('active');
     this.emit('active', { ...this.progress });
 
@@ -196,15 +213,26 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       // A remote peer rejects the read that cancel() aborted: the last checkpoint is still due.
       const page = await reader.next().catch((error: unknown) => {
         if (this.stop.signal.aborted) return undefined;
-        throw error;
+        throw this.interruption ?? error;
       });
+      if (this.interruption) throw this.interruption;
       if (!page || this.stop.signal.aborted) break;
       if (page.results.length === 0) {
         since = page.last_seq;
         this.progress.last_seq = since;
         this.progress.pending = 0;
-        await this.checkpoint(checkpointer, since);
-        lastCheckpoint = Date.now();
+        if (!options.live || !caughtUp || Date.now() - lastCheckpoint >= checkpointInterval) {
+          await this.checkpoint(checkpointer, since);
+          lastCheckpoint = Date.now();
+        } else {
+          // Live and caught up again soon after the last checkpoint: write it once idle for a
+          // while, so a steady trickle of writes costs no checkpoint requests of its own.
+          const seq = since;
+          this.deferCheckpoint(lastCheckpoint + checkpointInterval - Date.now(), () => {
+            lastCheckpoint = Date.now();
+            return this.checkpoint(checkpointer, seq);
+          });
+        }
         if (!options.live) return this.finish('complete');
         if (!caughtUp || this.state !== 'paused') {
           caughtUp = true;
@@ -228,15 +256,44 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       this.progress.last_seq = since;
       this.progress.pending =
         typeof (page as { pending?: unknown }).pending === 'number' ? page.pending : undefined;
-      if (!options.live || Date.now() - lastCheckpoint >= (options.checkpoint_interval ?? 5000)) {
+      if (!options.live || Date.now() - lastCheckpoint >= checkpointInterval) {
+        this.cancelDeferredCheckpoint();
         await instances.check();
         await this.checkpoint(checkpointer, since);
         lastCheckpoint = Date.now();
       }
       this.emit('change', { ...this.progress, docs });
     }
+    this.cancelDeferredCheckpoint();
     await this.checkpoint(checkpointer, since);
     return this.finish('cancelled');
+  }
+
+  private deferredCheckpoint: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * Writes a checkpoint after `delayMs` unless a newer one is deferred or written first. A
+   * failure that means the run must start over (a peer lost its log) interrupts the wait for
+   * changes; any other is harmless, as the next checkpoint covers the same ground.
+   */
+  private deferCheckpoint(delayMs: number, write: () => Promise<void>): void {
+    this.cancelDeferredCheckpoint();
+    this.deferredCheckpoint = setTimeout(
+      () => {
+        this.deferredCheckpoint = undefined;
+        write().catch((error: unknown) => {
+          if (!(error instanceof CheckpointLostError)) return;
+          this.interruption = error;
+          this.runSignal.abort();
+        });
+      },
+      Math.max(0, delayMs),
+    );
+  }
+
+  private cancelDeferredCheckpoint(): void {
+    clearTimeout(this.deferredCheckpoint);
+    this.deferredCheckpoint = undefined;
   }
 
   private async checkpoint(checkpointer: Checkpointer, seq: Seq): Promise<void> {
@@ -253,7 +310,7 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       ...(options.doc_ids ? { doc_ids: [...options.doc_ids] } : {}),
       ...(options.selector ? { selector: options.selector } : {}),
       ...(longpoll ? { longpoll: true, timeout: options.heartbeat_timeout ?? 25_000 } : {}),
-      signal: this.stop.signal,
+      signal: this.runSignal.signal,
     });
     return request;
   }
@@ -261,7 +318,12 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
   /** Copies the revisions of these changes that the target lacks; returns the documents written. */
   private async replicateBatch(rows: ChangeRow[]): Promise<Doc[]> {
     const wanted: Record<string, string[]> = {};
-    for (const row of rows) wanted[row.id] = row.changes.map((change) => change.rev);
+    const known = this.options.knownOnTarget;
+    for (const row of rows) {
+      const revs = row.changes.map((change) => change.rev).filter((rev) => !known?.(row.id, rev));
+      if (revs.length > 0) wanted[row.id] = revs;
+    }
+    if (Object.keys(wanted).length === 0) return [];
     const diff = await this.target.revsDiff(wanted);
     const entries = Object.entries(diff).flatMap(([id, { missing, possible_ancestors }]) =>
       missing.map((rev) => ({ id, rev, atts_since: possible_ancestors ?? [] })),
@@ -335,6 +397,7 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       const failure = failed.get(`${doc._id}\n${doc._rev}`) ?? failed.get(`${doc._id}\n`);
       if (!failure) {
         this.progress.docs_written++;
+        this.options.onWritten?.(doc._id, doc._rev);
       } else if (failure.error === 'missing_stub' && retryStubs) {
         retry.push(doc);
       } else {

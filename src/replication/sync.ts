@@ -30,8 +30,19 @@ export class Sync extends TypedEmitter<SyncEvents> {
 
   constructor(a: Peer, b: Peer, options: ReplicationOptions = {}) {
     super();
-    this.push = new Replication(a, b, options);
-    this.pull = new Replication(b, a, options);
+    // What one direction writes, the other need not offer back: no echo requests.
+    const pulled = new RecentRevisions();
+    const pushed = new RecentRevisions();
+    this.push = new Replication(a, b, {
+      ...options,
+      knownOnTarget: (id, rev) => pulled.has(id, rev),
+      onWritten: (id, rev) => pushed.add(id, rev),
+    });
+    this.pull = new Replication(b, a, {
+      ...options,
+      knownOnTarget: (id, rev) => pushed.has(id, rev),
+      onWritten: (id, rev) => pulled.add(id, rev),
+    });
     for (const [direction, replication] of [
       ['push', this.push],
       ['pull', this.pull],
@@ -68,4 +79,20 @@ export class Sync extends TypedEmitter<SyncEvents> {
 /** Starts syncing `a` and `b` both ways. */
 export function sync(a: Peer, b: Peer, options: ReplicationOptions = {}): Sync {
   return new Sync(a, b, options);
+}
+
+/** The most recent revisions written by one direction of a sync, bounded in memory. */
+class RecentRevisions {
+  private readonly keys = new Set<string>();
+
+  constructor(private readonly capacity = 10_000) {}
+
+  add(id: string, rev: string): void {
+    this.keys.add(`${id}\n${rev}`);
+    if (this.keys.size > this.capacity) this.keys.delete(this.keys.values().next().value as string);
+  }
+
+  has(id: string, rev: string): boolean {
+    return this.keys.has(`${id}\n${rev}`);
+  }
 }
