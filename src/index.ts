@@ -11,6 +11,14 @@ export { newRevisionId, type RevisionContent } from './core/rev-hash.js';
 export * from './core/rev-tree/index.js';
 export { formatRev, isRev, type ParsedRev, parseRev } from './core/revision.js';
 export type { ChangesFeed, ChangesFeedOptions } from './database/changes.js';
+export type {
+  ConflictEvent,
+  ConflictRow,
+  ConflictsOptions,
+  ConflictsResponse,
+  ResolveOptions,
+  ResolveResult,
+} from './database/conflicts.js';
 export { Database, type DatabaseOptions } from './database/database.js';
 export { SqliteStorage, type SqliteStorageOptions } from './storage/sqlite/sqlite-storage.js';
 export type * from './storage/types.js';

@@ -1,6 +1,7 @@
 import type { ChangeRow, ChangesOptions, ChangesResponse } from '../core/api.js';
 import { badRequest } from '../core/errors.js';
 import { type CompiledSelector, compileSelector } from '../core/mango/index.js';
+import { isConflicted } from '../storage/records.js';
 import type { ScannedDoc, Storage } from '../storage/types.js';
 import type { WriteNotifier } from './notifier.js';
 import { type DocReader, docFromBody } from './reader.js';
@@ -12,6 +13,8 @@ export interface ChangesFeedOptions extends ChangesOptions {
   /** Keep the feed open and emit changes as they are written, until `signal` aborts. */
   live?: boolean;
   signal?: AbortSignal;
+  /** Only documents that are conflicted (a live leaf besides the winner) at their latest seq. */
+  conflicts_only?: boolean;
 }
 
 /** What a changes feed needs of its database. */
@@ -47,7 +50,8 @@ export class ChangesFeed implements AsyncIterable<ChangeRow<number>> {
   async *[Symbol.asyncIterator](): AsyncIterator<ChangeRow<number>> {
     const { options, source } = this;
     let remaining = options.limit ?? Number.POSITIVE_INFINITY;
-    const filtered = this.selector !== undefined || this.docIds !== undefined;
+    const filtered =
+      this.selector !== undefined || this.docIds !== undefined || options.conflicts_only === true;
     while (remaining > 0) {
       const scan = source.storage.changes({
         since: this.lastSeq,
@@ -94,6 +98,7 @@ export class ChangesFeed implements AsyncIterable<ChangeRow<number>> {
   /** A scanned document as a row, or nothing when filtered out; synchronous unless it must read more. */
   private toRow(scanned: ScannedDoc): ChangeRow<number> | undefined | Promise<ChangeRow<number> | undefined> {
     if (this.docIds && !this.docIds.has(scanned.id)) return undefined;
+    if (this.options.conflicts_only && !isConflicted(scanned)) return undefined;
     const revs =
       this.options.style === 'all_docs' ? scanned.leaves.map((leaf) => leaf.rev) : [scanned.winner];
     if (!this.selector) return this.withDoc(scanned, revs);

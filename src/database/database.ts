@@ -26,9 +26,21 @@ import { isLocalId, type ParsedDoc, parseDocument, validateDocId } from '../core
 import { badRequest, notFound, toSetteeError } from '../core/errors.js';
 import { parseRev } from '../core/revision.js';
 import { SqliteStorage, type SqliteStorageOptions } from '../storage/sqlite/sqlite-storage.js';
+import { conflictRevs } from '../storage/records.js';
 import type { Storage } from '../storage/types.js';
 import { allDocsRows } from './all-docs.js';
 import { ChangesFeed, type ChangesFeedOptions } from './changes.js';
+import {
+  type ConflictEvent,
+  type ConflictRow,
+  type ConflictsOptions,
+  type ConflictsResponse,
+  checkResolveOptions,
+  conflictRows,
+  planResolution,
+  type ResolveOptions,
+  type ResolveResult,
+} from './conflicts.js';
 import { LocalDocs } from './local-docs.js';
 import { SerialQueue, WriteNotifier } from './notifier.js';
 import { bulkGet, revsDiff } from './peer-reads.js';
@@ -61,6 +73,7 @@ export class Database implements Peer {
   private readonly local: LocalDocs;
   private readonly writes = new SerialQueue();
   private readonly notifier = new WriteNotifier();
+  private readonly conflictListeners = new Set<(event: ConflictEvent) => void>();
   private seq = 0;
   private revsLimit = DEFAULT_REVS_LIMIT;
   private uuid = '';
@@ -199,7 +212,79 @@ export class Database implements Peer {
       this.seq = written[written.length - 1]!.seq;
       this.notifier.notify();
     }
+    for (const { record, newlyConflicted } of written) {
+      if (newlyConflicted)
+        this.emitConflict({ id: record.id, winner: record.winner, conflicts: conflictRevs(record) });
+    }
     return results;
+  }
+
+  private emitConflict(event: ConflictEvent): void {
+    for (const listener of [...this.conflictListeners]) {
+      try {
+        listener(event);
+      } catch {
+        // The write is committed: a failing listener must not make it look failed.
+      }
+    }
+  }
+
+  /**
+   * Calls `listener` after each write that leaves a document newly conflicted — one with no
+   * other live leaf than its winner before, and some after (a replicated branch, typically).
+   * A document that gains a further branch while already conflicted fires no new event.
+   * Exceptions thrown by a listener are ignored. Returns a function that unsubscribes.
+   */
+  onConflict(listener: (event: ConflictEvent) => void): () => void {
+    const registered = (event: ConflictEvent) => listener(event);
+    this.conflictListeners.add(registered);
+    return () => {
+      this.conflictListeners.delete(registered);
+    };
+  }
+
+  /**
+   * The conflicted documents, by id (use `limit` on big databases, or `conflictsStream`),
+   * from an index kept by every write: `total_rows` counts them all.
+   */
+  async conflicts(options: ConflictsOptions = {}): Promise<ConflictsResponse> {
+    const rows: ConflictRow[] = [];
+    for await (const row of this.conflictsStream(options)) rows.push(row);
+    return { total_rows: await this.storage.countConflicts(), rows };
+  }
+
+  /** The conflicted documents as a stream, for databases of any size. */
+  conflictsStream(options: ConflictsOptions = {}): AsyncIterable<ConflictRow> {
+    return conflictRows(this.storage, options);
+  }
+
+  /**
+   * Resolves a document's conflict in one atomic write: the merged body as a child of the kept
+   * leaf (the winner by default), a tombstone under every other live leaf. It replicates like
+   * any edit. Pass the `losers` you saw: if the leaves changed since, it throws `conflict` and
+   * writes nothing.
+   *
+   * @example
+   * const doc = await db.get('apple', { conflicts: true });
+   * await db.resolve('apple', { merged: { ...doc, price: 5 }, keep: doc._rev, losers: doc._conflicts });
+   */
+  async resolve(id: string, options: ResolveOptions = {}): Promise<ResolveResult> {
+    if (isLocalId(validateDocId(id))) throw badRequest('Local documents have no conflicts');
+    checkResolveOptions(options);
+    // Read and written in one turn of the write queue: no write can slip in between the check
+    // of the leaves and the batch.
+    return this.writes.run(async () => {
+      const [record] = await this.storage.getDocs([id]);
+      if (!record) throw notFound('missing');
+      const plan = planResolution(record, options);
+      if (plan.docs.length === 0) return { ok: true, id, rev: plan.keep, deleted: [] };
+      const parsed = plan.docs.map((doc) => parseOrError(doc, true));
+      const failure = parsed.find((doc) => doc instanceof Error);
+      if (failure) throw failure;
+      const results = await this.writeBatch(parsed, true, true);
+      const rev = options.merged === undefined ? plan.keep : (results[results.length - 1] as WriteOk).rev;
+      return { ok: true, id, rev, deleted: plan.losers };
+    });
   }
 
   /** Reads a document: the winner, or the revision named by `rev`. */
@@ -243,7 +328,9 @@ export class Database implements Peer {
    * The changes feed, collected (use `limit` on big databases, or `changesFeed` to stream).
    * With `longpoll`, waits up to `timeout` ms for a first change when there is none.
    */
-  async changes(options: PeerChangesOptions = {}): Promise<ChangesResponse<number>> {
+  async changes(
+    options: PeerChangesOptions & Pick<ChangesFeedOptions, 'conflicts_only'> = {},
+  ): Promise<ChangesResponse<number>> {
     const { longpoll, timeout, signal, ...feedOptions } = options;
     const response = await this.changesFeed(feedOptions).collect();
     if (!longpoll || response.results.length > 0 || signal?.aborted) return response;

@@ -17,6 +17,7 @@ import type {
   RevisionContent,
   Storage,
 } from '../storage/types.js';
+import { isConflicted } from '../storage/records.js';
 import { resolveAttachments } from './attachments.js';
 import type { TreeCache } from './trees.js';
 
@@ -133,11 +134,18 @@ export class WriteBatch {
     return state;
   }
 
-  /** Stores every changed document in one transaction; returns the ids written with their seqs. */
-  async commit(): Promise<{ id: string; seq: number }[]> {
+  /**
+   * Stores every changed document in one transaction; returns the documents written with their
+   * seqs, and whether the write left each one newly conflicted.
+   */
+  async commit(): Promise<Committed[]> {
     const writes: DocWrite[] = [];
+    const states: DocState[] = [];
     for (const state of this.states.values()) {
-      if (state.tree !== state.stored) writes.push(toDocWrite(state));
+      if (state.tree !== state.stored) {
+        writes.push(toDocWrite(state));
+        states.push(state);
+      }
     }
     if (writes.length === 0) return [];
     let seqs: number[];
@@ -148,8 +156,29 @@ export class WriteBatch {
       throw err;
     }
     for (const state of this.states.values()) this.trees.remember(state.id, state.tree);
-    return writes.map((write, i) => ({ id: write.record.id, seq: seqs[i]! }));
+    return writes.map((write, i) => ({
+      id: write.record.id,
+      seq: seqs[i]!,
+      record: write.record,
+      // Most writes leave a single leaf: the stored tree is looked at only when it may matter.
+      newlyConflicted: isConflicted(write.record) && !treeConflicted(states[i]!.stored),
+    }));
   }
+}
+
+/** A document a batch wrote. */
+export interface Committed {
+  id: string;
+  seq: number;
+  record: Omit<DocRecord, 'seq'>;
+  /** The document has conflicts now and had none before this write. */
+  newlyConflicted: boolean;
+}
+
+function treeConflicted(tree: RevTree): boolean {
+  const leaves = collectLeaves(tree);
+  const winner = leaves[0];
+  return winner !== undefined && isConflicted({ winner: winner.rev, leaves });
 }
 
 /**

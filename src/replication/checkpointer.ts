@@ -14,6 +14,8 @@ export interface CheckpointDoc {
 
 const HISTORY_SIZE = 5;
 const VERSION = 1;
+/** Writes of a log answered 409 (it moved since it was read) before giving up. */
+const CONFLICT_RETRIES = 5;
 
 /**
  * A checkpoint this replication had seen on a peer is gone: the database was destroyed and
@@ -86,10 +88,20 @@ export class Checkpointer {
   }
 
   private async writeLog(peer: Peer, seq: Seq): Promise<void> {
-    const existing = await readLog(peer, this.id);
-    if (existing) this.seen.add(peer);
-    else if (this.seen.has(peer)) throw new CheckpointLostError(this.id);
-    await writeLog(peer, this.id, seq, this.session, existing);
+    for (let attempt = 1; ; attempt++) {
+      const existing = await readLog(peer, this.id);
+      if (existing) this.seen.add(peer);
+      else if (this.seen.has(peer)) throw new CheckpointLostError(this.id);
+      try {
+        return await writeLog(peer, this.id, seq, this.session, existing);
+      } catch (error) {
+        // CouchDB and pouchdb-server check a `_local` doc's `_rev`: 409 when the log moved since
+        // it was read — by another writer, or by this very write, retried after its answer was
+        // lost. Read it again (a log that already says `seq` is left alone), as PouchDB does.
+        const conflict = error instanceof SetteeError && error.status === 409;
+        if (!conflict || attempt >= CONFLICT_RETRIES) throw error;
+      }
+    }
   }
 }
 

@@ -14,7 +14,7 @@ import { errorReply, sendJson } from './http.js';
 import { DatabaseRegistry } from './registry.js';
 import { ReplicationScheduler } from './replications.js';
 import { queryOf, resolveTarget, type Target } from './router.js';
-import { databaseEndpoints, databaseMethods } from './routes/databases.js';
+import { databaseEndpoint, databaseMethods } from './routes/databases.js';
 import { attachmentMethods, documentMethods, localMethods } from './routes/documents.js';
 import { schedulerMethods } from './routes/replication.js';
 import { PUBLIC_ENDPOINTS, rootMethods, serverEndpoints } from './routes/server.js';
@@ -217,7 +217,7 @@ export class SetteeServer {
 function dbMethods(target: Exclude<Target, { kind: 'root' | 'server' | 'db' }>): Methods<DbContext> {
   switch (target.kind) {
     case 'db-endpoint':
-      return databaseEndpoints[target.endpoint] ?? missingEndpoint();
+      return databaseEndpoint(target.endpoint) ?? missingEndpoint();
     case 'local':
       return localMethods;
     case 'doc':

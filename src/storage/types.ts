@@ -35,6 +35,14 @@ export interface Storage {
   countChanges(since: number): Promise<number>;
   /** Documents by id in raw code-point order, in pages. */
   docs(options: DocsScan): AsyncIterable<ScannedDoc[]>;
+  /**
+   * The conflicted documents — those with a live leaf besides the winner (CouchDB's non-empty
+   * `_conflicts`) — by id in raw code-point order, in pages, from an index kept up to date by
+   * every write: never a scan of the whole database.
+   */
+  conflicts(options: ConflictsScan): AsyncIterable<DocRecord[]>;
+  /** How many documents are conflicted, from the same index. */
+  countConflicts(): Promise<number>;
   stats(): Promise<StorageStats>;
 
   getLocal(id: string): Promise<LocalRecord | undefined>;
@@ -116,6 +124,12 @@ export interface DocsScan {
   descending?: boolean;
   /** Join the winning revision's content. */
   withContent?: boolean;
+}
+
+export interface ConflictsScan {
+  /** First id (inclusive). */
+  start?: string;
+  limit?: number;
 }
 
 export interface ScannedDoc extends DocRecord {

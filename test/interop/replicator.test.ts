@@ -24,6 +24,7 @@ import {
   type ReadablePeer,
   summarize,
 } from '../faults/peer-state.js';
+import { type FaultProxy, startFaultProxy } from '../faults/fault-proxy.js';
 import { ADMIN, startServer, type TestServer } from '../server/harness.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -363,5 +364,81 @@ describe('checkpoints shared with PouchDB’s replicator (between two URLs)', ()
     expect(source.calls.since[mark]).toBe(pouchs.last_seq);
     const [there, here] = [onPouchServer('ck-pouch-first'), onSettee('ck-pouch-first-target')];
     expect(diffPeerStates(await peerState(there), await peerState(here))).toEqual([]);
+  });
+});
+
+/**
+ * A fetch that loses the answer of the first PUT whose URL matches: the server acted on it, the
+ * client sees a connection cut and sends it again.
+ */
+function losingFirstAnswer(pattern: RegExp): typeof fetch {
+  let lost = false;
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    if (lost || init?.method !== 'PUT' || !pattern.test(String(input))) return response;
+    lost = true;
+    await response.body?.cancel();
+    const cause = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+    throw new TypeError('fetch failed', { cause });
+  };
+}
+
+describe('pouchdb-server checks the revisions of `_local` documents', () => {
+  const proxies: FaultProxy[] = [];
+  afterEach(async () => {
+    await Promise.all(proxies.splice(0).map((p) => p.close()));
+  });
+
+  it('a checkpoint write whose answer was lost, sent again, is not a conflict (target)', async () => {
+    const source = await local('lost-answer-push');
+    await fillLocal(source);
+    // The first checkpoint write creates the log: sent again without a _rev, it is a conflict.
+    const target = new RemoteDatabase(`${pouchServer.url}/lost-answer-target`, {
+      backoffBaseMs: 1,
+      fetch: losingFirstAnswer(/\/_local\//),
+    });
+    const result = await replicate(source, target, { create_target: true, batch_size: 20 }).done;
+    expect(result.status).toBe('complete');
+    const id = await replicationId(source, target);
+    expect(await target.getLocal(id)).toMatchObject({ last_seq: result.last_seq });
+    await expectSameState(source, target);
+  });
+
+  it('a checkpoint write whose answer was lost, sent again, is not a conflict (source)', async () => {
+    await fillWithPouchDB(`${pouchServer.url}/lost-answer-source`);
+    const source = new RemoteDatabase(`${pouchServer.url}/lost-answer-source`, {
+      backoffBaseMs: 1,
+      fetch: losingFirstAnswer(/\/_local\//),
+    });
+    const target = await local('lost-answer-pull');
+    const result = await replicate(source, target, { batch_size: 20 }).done;
+    expect(result.status).toBe('complete');
+    // The source's log kept up: it was not given up on as read-only after the 409.
+    const id = await replicationId(source, target);
+    expect(await source.getLocal(id)).toMatchObject({ last_seq: result.last_seq });
+    expect(await target.getLocal(id)).toMatchObject({ last_seq: result.last_seq });
+  });
+
+  it.each([1, 2, 3, 4])('pushes and pulls through a faulty network, seed %i', async (seed) => {
+    const proxy = await startFaultProxy({
+      targetPort: Number(new URL(pouchServer.url).port),
+      seed,
+      faultRate: 0.3,
+      stallMs: 600,
+    });
+    proxies.push(proxy);
+    const faulty = (name: string) =>
+      new RemoteDatabase(`${proxy.url}/${name}`, { timeoutMs: 300, backoffBaseMs: 5, retries: 4 });
+    const options = { batch_size: 30, retry: true, backoff: { initialMs: 5, maxMs: 50 } };
+    const source = await local(`faulty-push-${seed}`);
+    await fillLocal(source);
+    await onPouchServer(`faulty-${seed}`).ensureExists();
+    const pushed = await replicate(source, faulty(`faulty-${seed}`), options).done;
+    expect(pushed.status).toBe('complete');
+    await expectSameState(source, onPouchServer(`faulty-${seed}`));
+    const back = await local(`faulty-pull-${seed}`);
+    const pulled = await replicate(faulty(`faulty-${seed}`), back, options).done;
+    expect(pulled.status).toBe('complete');
+    await expectSameState(source, back);
   });
 });

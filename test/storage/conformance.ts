@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import type { Storage } from '../../src/storage/types.js';
 import { attachmentTests, compactTests, localTests, statsTests } from './conformance/data.js';
+import { conflictsTests } from './conformance/conflicts.js';
 import type { Context } from './conformance/helpers.js';
 import { atomicityTests, lifecycleTests } from './conformance/lifecycle.js';
 import { changesTests, docsTests, pagingTests } from './conformance/scans.js';
@@ -72,6 +73,7 @@ export function runStorageTests(name: string, makeStorage: () => Promise<Storage
     localTests(t);
     attachmentTests(t);
     compactTests(t);
+    conflictsTests(t);
     lifecycleTests(t);
     atomicityTests(t);
   });

@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 import { SqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 import type { Storage } from '../../src/storage/types.js';
-import { newDoc } from './conformance/helpers.js';
+import { collect, newDoc } from './conformance/helpers.js';
 import { runStorageTests } from './conformance.js';
 
 /** A fresh temp folder and a file path in it; every storage opened is closed by `cleanup`. */
@@ -88,5 +89,146 @@ describe('SqliteStorage', () => {
     expect(stats.fileSize).toBeGreaterThan(100_000);
     expect(stats.activeSize).toBeGreaterThan(0);
     expect(stats.activeSize).toBeLessThanOrEqual(stats.fileSize);
+  });
+
+  describe('schema upgrade', () => {
+    // The layout of schema version 2, as Settee created it before the conflicts index (it left
+    // user_version at 0).
+    const VERSION_2 = `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE docs (
+        seq INTEGER PRIMARY KEY, doc INTEGER NOT NULL UNIQUE, id TEXT NOT NULL UNIQUE,
+        winner TEXT NOT NULL, deleted INTEGER NOT NULL, leaves TEXT, body TEXT, atts TEXT);
+      CREATE TABLE revs (
+        doc INTEGER NOT NULL, rev TEXT NOT NULL, parent TEXT, deleted INTEGER NOT NULL,
+        leaf INTEGER NOT NULL, body TEXT, atts TEXT, UNIQUE (doc, rev));
+      CREATE TABLE local_docs (id TEXT PRIMARY KEY, rev INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE attachments (digest TEXT PRIMARY KEY, data BLOB NOT NULL);`;
+
+    /** A version-2 file holding documents given as [id, winner, deleted, leaves JSON or null]. */
+    function writeVersion2(rows: [string, string, number, string | null][]): void {
+      const raw = new BetterSqlite3(place.file);
+      raw.pragma('journal_mode = WAL');
+      raw.exec(VERSION_2);
+      const insertDoc = raw.prepare(
+        'INSERT INTO docs (seq, doc, id, winner, deleted, leaves, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      );
+      const insertRev = raw.prepare(
+        'INSERT INTO revs (doc, rev, parent, deleted, leaf, body) VALUES (?, ?, NULL, ?, 1, ?)',
+      );
+      rows.forEach(([id, winner, deleted, leaves], i) => {
+        insertDoc.run(i + 1, i + 1, id, winner, deleted, leaves, '{}');
+        const all: [string, number][] = leaves === null ? [[winner, deleted]] : JSON.parse(leaves);
+        for (const [rev, dead] of all)
+          insertRev.run(i + 1, rev, dead, rev === winner ? null : '{"loser":true}');
+      });
+      raw.prepare("INSERT INTO meta (key, value) VALUES ('doc_count', ?)").run(String(rows.length));
+      raw.close();
+    }
+
+    it('adds and backfills the conflicted flag in a file of the previous schema', async () => {
+      writeVersion2([
+        ['plain', '1-a', 0, null],
+        ['conflicted', '1-y', 0, '[["1-y",0],["1-x",0]]'],
+        ['resolved', '1-y', 0, '[["1-y",0],["1-x",1]]'],
+        ['deleted', '1-y', 1, '[["1-y",1],["1-x",1]]'],
+        ['three', '2-c', 0, '[["2-c",0],["1-b",1],["1-a",0]]'],
+      ]);
+      const storage = place.open();
+      expect((await collect(storage.conflicts({}))).map((doc) => doc.id)).toEqual(['conflicted', 'three']);
+      expect(await storage.countConflicts()).toBe(2);
+      // The rest of the file reads as before, and writes keep the index.
+      expect((await storage.getDocs(['three']))[0]).toMatchObject({ winner: '2-c', seq: 5 });
+      expect(await storage.getRevisions('three', ['1-a'])).toEqual([
+        { body: '{"loser":true}', attachments: undefined },
+      ]);
+      await storage.writeDocs([
+        {
+          record: {
+            id: 'plain',
+            winner: '1-a',
+            deleted: false,
+            leaves: [
+              { rev: '1-a', deleted: false },
+              { rev: '1-0', deleted: false },
+            ],
+          },
+          added: [
+            {
+              rev: '1-0',
+              gen: 1,
+              hash: '0',
+              parent: null,
+              deleted: false,
+              leaf: true,
+              hasBody: true,
+              content: { body: '{}', attachments: undefined },
+            },
+          ],
+          removed: [],
+          changed: [],
+        },
+      ]);
+      expect((await collect(storage.conflicts({}))).map((doc) => doc.id)).toEqual([
+        'conflicted',
+        'plain',
+        'three',
+      ]);
+      await storage.close();
+
+      const raw = new BetterSqlite3(place.file, { readonly: true });
+      try {
+        expect(raw.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+        const indexes = raw
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'docs'")
+          .pluck()
+          .all();
+        expect(indexes).toContain('docs_conflicted');
+      } finally {
+        raw.close();
+      }
+      const reopened = place.open();
+      expect(await reopened.countConflicts()).toBe(3);
+    });
+
+    it('upgrades an empty file of the previous schema', async () => {
+      writeVersion2([]);
+      const storage = place.open();
+      expect(await storage.countConflicts()).toBe(0);
+      await storage.writeDocs([newDoc('a')]);
+      expect(await storage.stats()).toMatchObject({ updateSeq: 1 });
+    });
+
+    it('stamps a new file with the current version', async () => {
+      await place.open().close();
+      const raw = new BetterSqlite3(place.file, { readonly: true });
+      try {
+        expect(raw.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      } finally {
+        raw.close();
+      }
+    });
+
+    it('refuses a file of a newer schema, and one too old to upgrade, leaving both untouched', async () => {
+      const raw = new BetterSqlite3(place.file);
+      raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+      raw.close();
+      expect(() => place.open()).toThrow(/newer/);
+
+      const old = path.join(place.dir, 'v1.sqlite');
+      const v1 = new BetterSqlite3(old);
+      v1.exec(
+        'CREATE TABLE docs (doc INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, seq INTEGER NOT NULL UNIQUE, winner TEXT NOT NULL, winner_row INTEGER NOT NULL, deleted INTEGER NOT NULL, leaves TEXT)',
+      );
+      v1.close();
+      expect(() => new SqliteStorage(old)).toThrow(/too old/);
+      const after = new BetterSqlite3(old, { readonly: true });
+      try {
+        expect(after.pragma('user_version', { simple: true })).toBe(0);
+        expect(after.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'meta'").pluck().get()).toBe(0);
+      } finally {
+        after.close();
+      }
+    });
   });
 });

@@ -77,8 +77,10 @@ function feedOptions(ctx: DbContext): ChangesFeedOptions {
     options.selector = selector as Record<string, unknown>;
   } else if (filter === '_design') {
     options.selector = { _id: { $regex: '^_design/' } };
+  } else if (filter === '_conflicts') {
+    options.conflicts_only = true;
   } else if (filter !== undefined) {
-    throw badRequest(`filter ${filter} is not supported: use _doc_ids, _selector or _design`);
+    throw badRequest(`filter ${filter} is not supported: use _doc_ids, _selector, _design or _conflicts`);
   }
   return options;
 }

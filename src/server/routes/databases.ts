@@ -3,6 +3,7 @@ import type { DbContext, Methods, RequestContext } from '../context.js';
 import { jsonBody, jsonObjectBody, requireJsonType, sendJson } from '../http.js';
 import { allDocs, bulkDocs, bulkGet, missingRevs, revsDiff } from './bulk.js';
 import { changes } from './changes.js';
+import { conflicts, resolve } from './conflicts.js';
 import { docLocation } from './documents.js';
 
 function dbName(ctx: RequestContext): string {
@@ -41,6 +42,7 @@ export const databaseMethods: Methods<RequestContext> = {
 /** `/{db}/_…` endpoints, by name then method. */
 export const databaseEndpoints: Record<string, Methods<DbContext>> = {
   _changes: { GET: changes, POST: changes },
+  _conflicts: { GET: conflicts },
   _all_docs: { GET: allDocs, POST: allDocs },
   _bulk_docs: { POST: bulkDocs },
   _bulk_get: { POST: bulkGet },
@@ -77,3 +79,16 @@ export const databaseEndpoints: Record<string, Methods<DbContext>> = {
     },
   },
 };
+
+/** `/{db}/_…/{docid}` endpoints: the rest of the path is a document id, which may hold `/`. */
+export const databaseDocEndpoints: Record<string, Methods<DbContext>> = {
+  _resolve: { POST: resolve },
+};
+
+/** The handlers of a database endpoint path (`_changes`, `_resolve/{docid}`, …). */
+export function databaseEndpoint(endpoint: string): Methods<DbContext> | undefined {
+  if (Object.hasOwn(databaseEndpoints, endpoint)) return databaseEndpoints[endpoint];
+  const slash = endpoint.indexOf('/');
+  const name = endpoint.slice(0, slash);
+  return slash > 0 && Object.hasOwn(databaseDocEndpoints, name) ? databaseDocEndpoints[name] : undefined;
+}

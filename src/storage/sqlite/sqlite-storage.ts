@@ -5,6 +5,7 @@ import { revGen } from '../../core/revision.js';
 import type {
   AttachmentBlob,
   ChangesScan,
+  ConflictsScan,
   DocRecord,
   DocsScan,
   DocWrite,
@@ -15,7 +16,8 @@ import type {
   Storage,
   StorageStats,
 } from '../types.js';
-import { SCHEMA } from './schema.js';
+import { isConflicted } from '../records.js';
+import { openSchema } from './schema.js';
 
 export interface SqliteStorageOptions {
   /**
@@ -48,20 +50,26 @@ export class SqliteStorage implements Storage {
     this.path = path;
     // A second opener fails at once rather than waiting for a lock that is held for good.
     this.db = new BetterSqlite3(path, { timeout: 0 });
-    // One process owns a database file: a second opener fails instead of writing behind our back.
-    // Set before the first access, so the lock is taken at open and the WAL index lives in memory
-    // (no -shm); set after WAL, a reopened file was only share-locked, a second opener got in,
-    // and neither could write again.
-    this.db.pragma('locking_mode = EXCLUSIVE');
-    this.db.pragma('auto_vacuum = INCREMENTAL');
-    this.db.pragma('journal_mode = WAL');
     this.durability = options.durability ?? 'full';
-    this.db.pragma(`synchronous = ${this.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
-    this.db.exec(SCHEMA);
-    this.docCount = Number(this.metaSync('doc_count') ?? 0);
-    this.deletedCount = Number(this.metaSync('doc_del_count') ?? 0);
-    this.updateSeq = this.prepare('SELECT COALESCE(MAX(seq), 0) FROM docs').pluck().get() as number;
-    this.nextDocKey = (this.prepare('SELECT COALESCE(MAX(doc), 0) FROM docs').pluck().get() as number) + 1;
+    try {
+      // One process owns a database file: a second opener fails instead of writing behind our back.
+      // Set before the first access, so the lock is taken at open and the WAL index lives in memory
+      // (no -shm); set after WAL, a reopened file was only share-locked, a second opener got in,
+      // and neither could write again.
+      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.pragma('auto_vacuum = INCREMENTAL');
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${this.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+      openSchema(this.db);
+      this.docCount = Number(this.metaSync('doc_count') ?? 0);
+      this.deletedCount = Number(this.metaSync('doc_del_count') ?? 0);
+      this.updateSeq = this.prepare('SELECT COALESCE(MAX(seq), 0) FROM docs').pluck().get() as number;
+      this.nextDocKey = (this.prepare('SELECT COALESCE(MAX(doc), 0) FROM docs').pluck().get() as number) + 1;
+    } catch (error) {
+      // A file this process cannot use must not stay open, holding its lock.
+      this.db.close();
+      throw error;
+    }
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -146,19 +154,22 @@ export class SqliteStorage implements Storage {
         ? null
         : JSON.stringify(record.leaves.map((leaf) => [leaf.rev, leaf.deleted ? 1 : 0]));
     const deleted = record.deleted ? 1 : 0;
+    const conflicted = isConflicted(record) ? 1 : 0;
     if (existing && existing.winner === record.winner) {
-      this.prepare('UPDATE docs SET seq = ?, deleted = ?, leaves = ? WHERE seq = ?').run(
+      this.prepare('UPDATE docs SET seq = ?, deleted = ?, leaves = ?, conflicted = ? WHERE seq = ?').run(
         seq,
         deleted,
         leaves,
+        conflicted,
         existing.seq,
       );
     } else {
       const content = this.takeWinnerContent(doc, write, existing);
       if (existing) this.prepare('DELETE FROM docs WHERE seq = ?').run(existing.seq);
       this.prepare(
-        'INSERT INTO docs (seq, doc, id, winner, deleted, leaves, body, atts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      ).run(seq, doc, record.id, record.winner, deleted, leaves, content.body, content.atts);
+        `INSERT INTO docs (seq, doc, id, winner, deleted, leaves, body, atts, conflicted)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(seq, doc, record.id, record.winner, deleted, leaves, content.body, content.atts, conflicted);
     }
     this.updateSeq = seq;
     return seq;
@@ -266,6 +277,32 @@ export class SqliteStorage implements Storage {
       cursor = rows[rows.length - 1]!.id;
       first = false;
     }
+  }
+
+  async *conflicts(options: ConflictsScan): AsyncIterable<DocRecord[]> {
+    // \`conflicted = 1\` matches the partial index's condition, so SQLite walks only its rows.
+    const first =
+      'SELECT id, seq, winner, deleted, leaves FROM docs INDEXED BY docs_conflicted WHERE conflicted = 1';
+    let remaining = options.limit ?? Number.POSITIVE_INFINITY;
+    let cursor = options.start;
+    let op = '>=';
+    while (remaining > 0) {
+      const where = cursor === undefined ? '' : ` AND id ${op} ?`;
+      const params = cursor === undefined ? [] : [cursor];
+      const sql = `${first}${where} ORDER BY id LIMIT ?`;
+      const rows = this.prepare(sql).all(...params, Math.min(PAGE_SIZE, remaining)) as DocRow[];
+      if (rows.length > 0) yield rows.map(toRecord);
+      if (rows.length < PAGE_SIZE) return;
+      remaining -= rows.length;
+      cursor = rows[rows.length - 1]!.id;
+      op = '>';
+    }
+  }
+
+  async countConflicts(): Promise<number> {
+    return this.prepare('SELECT COUNT(*) FROM docs INDEXED BY docs_conflicted WHERE conflicted = 1')
+      .pluck()
+      .get() as number;
   }
 
   private scanSelect(withContent = false): string {

@@ -1,0 +1,120 @@
+import type { NewDoc } from '../core/api.js';
+import { badRequest, SetteeError } from '../core/errors.js';
+import { isRev } from '../core/revision.js';
+import { conflictRevs } from '../storage/records.js';
+import type { DocRecord, Storage } from '../storage/types.js';
+
+export interface ConflictsOptions {
+  /** First document id (inclusive), in raw code-point order. */
+  startkey?: string;
+  limit?: number;
+}
+
+/** A conflicted document: its winning revision and its other live leaves (`_conflicts`). */
+export interface ConflictRow {
+  id: string;
+  rev: string;
+  conflicts: string[];
+}
+
+export interface ConflictsResponse {
+  /** How many documents of the database are conflicted (not only the rows listed). */
+  total_rows: number;
+  rows: ConflictRow[];
+}
+
+/** What `onConflict` listeners receive when a write leaves a document newly conflicted. */
+export interface ConflictEvent {
+  id: string;
+  winner: string;
+  conflicts: string[];
+}
+
+export interface ResolveOptions {
+  /**
+   * The body of the resolved document (a whole document body, as for `put`: attachments not
+   * listed in `_attachments` are dropped), written as a child of `keep`. Without it, `keep`
+   * stays as it is and only the other leaves are deleted.
+   */
+  merged?: Record<string, unknown>;
+  /** The live leaf the resolution continues; the winner when absent. */
+  keep?: string;
+  /**
+   * The other live leaves as the caller saw them, all deleted by the resolution. When given and
+   * the document's live leaves are no longer exactly `keep` plus these, the resolution fails
+   * with `conflict` and writes nothing; when absent, every other live leaf is deleted.
+   */
+  losers?: string[];
+}
+
+export interface ResolveResult {
+  ok: true;
+  id: string;
+  /** The revision the document now has: the merged one, or `keep` when nothing was merged. */
+  rev: string;
+  /** The leaves that were deleted (each got a tombstone child). */
+  deleted: string[];
+}
+
+/** Conflicted documents by id, a page of storage at a time. */
+export function conflictRows(storage: Storage, options: ConflictsOptions): AsyncIterable<ConflictRow> {
+  const { startkey, limit } = options;
+  if (startkey !== undefined && typeof startkey !== 'string') throw badRequest('startkey must be a string');
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+    throw badRequest('limit must be a non-negative integer');
+  }
+  return (async function* () {
+    for await (const page of storage.conflicts({ start: startkey, limit })) {
+      for (const record of page) yield { id: record.id, rev: record.winner, conflicts: conflictRevs(record) };
+    }
+  })();
+}
+
+/** Checks the shape of resolve's options before anything is read. */
+export function checkResolveOptions(options: ResolveOptions): void {
+  const { merged, keep, losers } = options as Record<string, unknown>;
+  if (merged !== undefined && (typeof merged !== 'object' || merged === null || Array.isArray(merged))) {
+    throw badRequest('merged must be a JSON object');
+  }
+  if (keep !== undefined && !isRev(keep)) throw badRequest('keep must be a revision id');
+  if (losers !== undefined && (!Array.isArray(losers) || !losers.every((rev) => isRev(rev)))) {
+    throw badRequest('losers must be an array of revision ids');
+  }
+}
+
+/**
+ * The writes of a resolution against the document as it is now: a tombstone under each loser,
+ * then the merged body under the kept leaf. Throws `conflict` when the caller's view of the
+ * leaves is out of date.
+ */
+export function planResolution(
+  record: DocRecord,
+  options: ResolveOptions,
+): { keep: string; losers: string[]; docs: NewDoc[] } {
+  const keep = options.keep ?? record.winner;
+  const live = record.leaves.filter((leaf) => !leaf.deleted).map((leaf) => leaf.rev);
+  if (!live.includes(keep)) throw stale(`${keep} is not a live leaf of the document`);
+  // The live leaves besides the kept one, in winner order: CouchDB's `_conflicts` plus the
+  // winner when another leaf is kept.
+  const others = keep === record.winner ? conflictRevs(record) : live.filter((rev) => rev !== keep);
+  if (options.losers !== undefined) {
+    const named = new Set(options.losers);
+    if (named.has(keep)) throw badRequest('The kept revision cannot also be a loser');
+    if (named.size !== others.length || !others.every((rev) => named.has(rev))) {
+      throw stale('The document’s leaves changed since they were read');
+    }
+  }
+  const { id } = record;
+  const docs: NewDoc[] = others.map((rev) => ({ _id: id, _rev: rev, _deleted: true }));
+  if (options.merged !== undefined) {
+    // A document read back (with its `_rev`, `_revisions`, `_conflicts`) may serve as the body.
+    const { _id, _rev, _revisions, ...body } = options.merged as NewDoc;
+    if (_id !== undefined && _id !== id) throw badRequest('merged has another _id');
+    docs.push({ ...body, _id: id, _rev: keep });
+  }
+  return { keep, losers: others, docs };
+}
+
+function stale(reason: string): SetteeError {
+  return new SetteeError('conflict', reason);
+}
