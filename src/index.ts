@@ -1,6 +1,7 @@
 /**
- * Settee's public API: the embedded database, its storage backends, the pure revision-tree
- * core and the shapes of CouchDB's document API.
+ * Settee's public API: the embedded database and its storage backends, replication between any
+ * two peers (local files or CouchDB-compatible URLs), the sync server, conflict resolvers, the
+ * pure revision-tree core and the shapes of CouchDB's document API.
  */
 export * from './core/api.js';
 export { canonicalJson } from './core/canonical-json.js';
@@ -22,3 +23,7 @@ export type {
 export { Database, type DatabaseOptions } from './database/database.js';
 export { SqliteStorage, type SqliteStorageOptions } from './storage/sqlite/sqlite-storage.js';
 export type * from './storage/types.js';
+export * from './replication/index.js';
+export * from './remote/index.js';
+export * as conflicts from './conflicts/index.js';
+export { SetteeServer, type ServerOptions } from './server/app.js';
