@@ -41,21 +41,23 @@ export class Checkpointer {
   /** Peers this replication's log was read from: if it vanishes, the peer was re-created. */
   private readonly seen = new Set<Peer>();
 
+  /** Each peer's log as last read or written, and when it was last read. */
+  private readonly known = new Map<Peer, { log: CheckpointDoc | undefined; readAt: number }>();
+
   constructor(
     private readonly source: Peer,
     private readonly target: Peer,
     readonly id: string,
     private readonly session: string,
+    private readonly refreshMs = 5000,
   ) {}
 
   /** The sequence to resume from: 0 unless both peers' logs share a session. */
   async startSeq(): Promise<Seq> {
     const [sourceLog, targetLog] = await Promise.all([
-      readLog(this.source, this.id),
-      readLog(this.target, this.id),
+      this.readLogOf(this.source),
+      this.readLogOf(this.target),
     ]);
-    if (sourceLog) this.seen.add(this.source);
-    if (targetLog) this.seen.add(this.target);
     if (!targetLog) return 0;
     if (!sourceLog) return 0;
     if (sourceLog.version !== targetLog.version) return 0;
@@ -89,11 +91,12 @@ export class Checkpointer {
 
   private async writeLog(peer: Peer, seq: Seq): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const existing = await readLog(peer, this.id);
-      if (existing) this.seen.add(peer);
-      else if (this.seen.has(peer)) throw new CheckpointLostError(this.id);
+      const existing = attempt === 1 ? await this.knownLog(peer) : await this.readLogOf(peer);
       try {
-        return await writeLog(peer, this.id, seq, this.session, existing);
+        const written = await writeLog(peer, this.id, seq, this.session, existing);
+        if (written)
+          this.known.set(peer, { log: written, readAt: this.known.get(peer)?.readAt ?? Date.now() });
+        return;
       } catch (error) {
         // CouchDB and pouchdb-server check a `_local` doc's `_rev`: 409 when the log moved since
         // it was read — by another writer, or by this very write, retried after its answer was
@@ -102,6 +105,25 @@ export class Checkpointer {
         if (!conflict || attempt >= CONFLICT_RETRIES) throw error;
       }
     }
+  }
+
+  /**
+   * The peer's log as this replication last read or wrote it, re-read once per `refreshMs`:
+   * reading before every write would cost a round trip per batch, and the re-read is what
+   * notices a peer whose log vanished (a re-created database).
+   */
+  private async knownLog(peer: Peer): Promise<CheckpointDoc | undefined> {
+    const known = this.known.get(peer);
+    if (known && Date.now() - known.readAt < this.refreshMs) return known.log;
+    return this.readLogOf(peer);
+  }
+
+  private async readLogOf(peer: Peer): Promise<CheckpointDoc | undefined> {
+    const log = await readLog(peer, this.id);
+    if (log) this.seen.add(peer);
+    else if (this.seen.has(peer)) throw new CheckpointLostError(this.id);
+    this.known.set(peer, { log, readAt: Date.now() });
+    return log;
   }
 }
 
@@ -134,9 +156,9 @@ async function writeLog(
   seq: Seq,
   session: string,
   existing: CheckpointDoc | undefined,
-): Promise<void> {
+): Promise<CheckpointDoc | undefined> {
   // Nothing new: a no-op run costs no writes (the logs still share the earlier session).
-  if (existing?.last_seq === seq) return;
+  if (existing?.last_seq === seq) return undefined;
   const history = [
     { session_id: session, last_seq: seq },
     ...(existing?.history ?? []).filter((h) => h.session_id !== session),
@@ -150,5 +172,6 @@ async function writeLog(
     replicator: 'settee',
     version: VERSION,
   };
-  await peer.putLocal(doc as unknown as LocalDoc);
+  const { rev } = await peer.putLocal(doc as unknown as LocalDoc);
+  return { ...doc, _rev: rev };
 }

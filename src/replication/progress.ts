@@ -1,5 +1,10 @@
 import type { ChangesResponse, Peer, PeerChangesOptions, Seq } from '../core/api.js';
-import type { Replication, ReplicationProgress } from './replication.js';
+import {
+  type Replication,
+  type ReplicationOptions,
+  type ReplicationProgress,
+  replicate,
+} from './replication.js';
 
 /**
  * Progress of a replication as people want to see it: change rows done, a percentage that
@@ -10,9 +15,7 @@ import type { Replication, ReplicationProgress } from './replication.js';
  * counted before their documents land.
  *
  * @example
- * const tracker = new ProgressTracker();
- * const replication = replicate(tracker.wrapSource(source), tracker.wrapTarget(target));
- * tracker.attach(replication);
+ * const { replication, tracker } = trackedReplication(source, target, { live: true });
  * replication.on('change', () => console.log(tracker.percent(replication.progress)));
  */
 export class ProgressTracker {
@@ -111,6 +114,21 @@ export class ProgressTracker {
     const firstInWindow = this.samples.findIndex(([time]) => now - time < this.rateWindowMs);
     if (firstInWindow > 1) this.samples = this.samples.slice(firstInWindow - 1);
   }
+}
+
+/**
+ * Starts a replication from `source` to `target` with a ProgressTracker following it: both
+ * peers wrapped, the tracker attached before the first change.
+ */
+export function trackedReplication(
+  source: Peer,
+  target: Peer,
+  options: ReplicationOptions = {},
+): { replication: Replication; tracker: ProgressTracker } {
+  const tracker = new ProgressTracker();
+  const replication = replicate(tracker.wrapSource(source), tracker.wrapTarget(target), options);
+  tracker.attach(replication);
+  return { replication, tracker };
 }
 
 /** A Peer that forwards every call to `peer` (methods keep their `this`). */

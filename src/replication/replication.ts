@@ -195,19 +195,48 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
     const instances = new InstanceWatch(source, target, options.checkpoint_interval ?? 5000);
     await instances.start(options.create_target === true);
     const id = await replicationId(source, target, options);
-    const checkpointer = new Checkpointer(source, target, id, randomSession());
+    const checkpointInterval = options.checkpoint_interval ?? 5000;
+    const checkpointer = new Checkpointer(source, target, id, randomSession(), checkpointInterval);
     let since = this.startOverride ?? (await checkpointer.startSeq());
     const skipDeleted = options.skip_deleted_on_first_pull === true && since === 0;
     let caughtUp = false;
     let lastCheckpoint = Date.now();
-    const checkpointInterval = options.checkpoint_interval ?? 5000;
     this.setState('active');
     this.emit('active', { ...this.progress });
 
+    const batchSize = options.batch_size ?? 100;
+    // A short page means the source had nothing more: a one-shot run is done without asking
+    // again, a live one goes straight to waiting for the next change.
     const reader = new ChangesReader(
       (from, longpoll) => this.readChanges(from, longpoll),
+      (page) => (page.results.length >= batchSize ? 'read' : options.live ? 'longpoll' : 'end'),
       options.batches_limit ?? 10,
     );
+    /** Caught up: checkpoint (live: at most once per interval) and pause, or complete. */
+    const caughtUpAt = async (seq: Seq): Promise<boolean> => {
+      since = seq;
+      this.progress.last_seq = since;
+      this.progress.pending = 0;
+      if (!options.live || !caughtUp || Date.now() - lastCheckpoint >= checkpointInterval) {
+        this.cancelDeferredCheckpoint();
+        await this.checkpoint(checkpointer, since);
+        lastCheckpoint = Date.now();
+      } else {
+        // Live and caught up again soon after the last checkpoint: write it once idle for a
+        // while, so a steady trickle of writes costs no checkpoint requests of its own.
+        this.deferCheckpoint(lastCheckpoint + checkpointInterval - Date.now(), () => {
+          lastCheckpoint = Date.now();
+          return this.checkpoint(checkpointer, seq);
+        });
+      }
+      if (!options.live) return true;
+      if (!caughtUp || this.state !== 'paused') {
+        caughtUp = true;
+        this.setState('paused');
+        this.emit('paused', { progress: { ...this.progress } });
+      }
+      return false;
+    };
     reader.restart(since, false);
     for (;;) {
       // A remote peer rejects the read that cancel() aborted: the last checkpoint is still due.
@@ -218,27 +247,7 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       if (this.interruption) throw this.interruption;
       if (!page || this.stop.signal.aborted) break;
       if (page.results.length === 0) {
-        since = page.last_seq;
-        this.progress.last_seq = since;
-        this.progress.pending = 0;
-        if (!options.live || !caughtUp || Date.now() - lastCheckpoint >= checkpointInterval) {
-          await this.checkpoint(checkpointer, since);
-          lastCheckpoint = Date.now();
-        } else {
-          // Live and caught up again soon after the last checkpoint: write it once idle for a
-          // while, so a steady trickle of writes costs no checkpoint requests of its own.
-          const seq = since;
-          this.deferCheckpoint(lastCheckpoint + checkpointInterval - Date.now(), () => {
-            lastCheckpoint = Date.now();
-            return this.checkpoint(checkpointer, seq);
-          });
-        }
-        if (!options.live) return this.finish('complete');
-        if (!caughtUp || this.state !== 'paused') {
-          caughtUp = true;
-          this.setState('paused');
-          this.emit('paused', { progress: { ...this.progress } });
-        }
+        if (await caughtUpAt(page.last_seq)) return this.finish('complete');
         reader.restart(since, true);
         continue;
       }
@@ -263,6 +272,8 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
         lastCheckpoint = Date.now();
       }
       this.emit('change', { ...this.progress, docs });
+      // Live: a short page means caught up; the reader is already waiting for the next change.
+      if (options.live && page.results.length < batchSize) await caughtUpAt(since);
     }
     this.cancelDeferredCheckpoint();
     await this.checkpoint(checkpointer, since);

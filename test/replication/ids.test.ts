@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Seq } from '../../src/core/api.js';
+import type { Peer, Seq } from '../../src/core/api.js';
+import type { Database } from '../../src/database/database.js';
 import {
   type CheckpointDoc,
   Checkpointer,
@@ -261,14 +262,15 @@ describe('Checkpointer', () => {
     const id = await replicationId(source, target);
     await new Checkpointer(source, target, id, 'first').write(3);
 
-    const seenAtStart = new Checkpointer(source, target, id, 'second');
+    // refreshMs 0: the log is re-read before every write, so a vanished one is noticed at once.
+    const seenAtStart = new Checkpointer(source, target, id, 'second', 0);
     expect(await seenAtStart.startSeq()).toBe(3);
     await target.removeLocal(id);
     await expect(seenAtStart.write(5)).rejects.toBeInstanceOf(CheckpointLostError);
     expect(await target.getLocal(id)).toBeUndefined();
 
     // Seen when writing (its own earlier checkpoint), then gone from the source.
-    const fresh = new Checkpointer(source, target, id, 'third');
+    const fresh = new Checkpointer(source, target, id, 'third', 0);
     await fresh.write(6);
     await fresh.write(7);
     await source.removeLocal(id);
@@ -279,4 +281,37 @@ describe('Checkpointer', () => {
     await new Checkpointer(source, target, id, 'fourth').write(9);
     expect(await target.getLocal(id)).toMatchObject({ session_id: 'fourth', last_seq: 9 });
   });
+
+  it('reads a log once per refresh interval, not before every write', async () => {
+    const [source, target] = [await dbs.open(), await dbs.open()];
+    const id = await replicationId(source, target);
+    let reads = 0;
+    const counted: Peer = {
+      ...peerMethods(target),
+      getLocal: (localId) => {
+        reads++;
+        return target.getLocal(localId);
+      },
+    };
+    const checkpointer = new Checkpointer(source, counted, id, 'session', 60_000);
+    expect(await checkpointer.startSeq()).toBe(0);
+    for (let seq = 1; seq <= 10; seq++) await checkpointer.write(seq);
+    expect(reads).toBe(1);
+    expect(await target.getLocal(id)).toMatchObject({ session_id: 'session', last_seq: 10 });
+  });
 });
+
+/** A Peer that forwards every call to a database (so a test can override one of them). */
+function peerMethods(db: Database): Peer {
+  return {
+    peerId: () => db.peerId(),
+    info: () => db.info(),
+    ensureExists: () => db.ensureExists(),
+    changes: (options) => db.changes(options),
+    revsDiff: (request) => db.revsDiff(request),
+    bulkGet: (request, options) => db.bulkGet(request, options),
+    bulkDocs: (docs, options) => db.bulkDocs(docs, options),
+    getLocal: (localId) => db.getLocal(localId),
+    putLocal: (doc) => db.putLocal(doc),
+  };
+}
