@@ -6,15 +6,17 @@
 import { existsSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import type { Peer } from '../core/api.js';
+import { describeError } from '../core/describe-error.js';
 import { SetteeError } from '../core/errors.js';
 import { Database } from '../database/database.js';
-import { RemoteDatabase, RetriesExhaustedError, withoutCredentials } from '../remote/index.js';
-import { ProgressTracker } from '../replication/progress.js';
-import {
+import { RemoteDatabase } from '../remote/index.js';
+import { databaseUrlProblem, displayLocation, isUrl, openFailureOf } from '../remote/location.js';
+import { type ProgressTracker, trackedReplication } from '../replication/progress.js';
+import type {
   Replication,
-  type ReplicationOptions,
-  type ReplicationProgress,
-  type ReplicationResult,
+  ReplicationOptions,
+  ReplicationProgress,
+  ReplicationResult,
 } from '../replication/replication.js';
 
 export interface ReplicateCommandOptions {
@@ -129,7 +131,7 @@ interface OpenedPeer {
 
 /** Opens one side: an http(s) URL, or the path of a local database file. */
 async function openPeer(location: string, role: string, create: boolean): Promise<OpenedPeer> {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return openRemote(location, role, create);
+  if (isUrl(location)) return openRemote(location, role, create);
   if (!existsSync(location) && !create) {
     const hint = role === 'target' ? ' (use --create-target to create it)' : '';
     throw new CommandError(`${role} ${location}: no such database file${hint}`);
@@ -143,19 +145,17 @@ async function openPeer(location: string, role: string, create: boolean): Promis
   return { peer: db, label: location, close: () => db.close() };
 }
 
+/** The messages of a URL that names no usable remote database, by what is wrong with it. */
+const URL_PROBLEMS = {
+  invalid_url: 'not a valid URL',
+  unsupported_scheme: 'only http:// and https:// URLs are supported',
+  no_database: 'the URL names no database',
+};
+
 async function openRemote(location: string, role: string, create: boolean): Promise<OpenedPeer> {
-  const label = withoutCredentials(location);
-  let url: URL;
-  try {
-    url = new URL(location);
-  } catch {
-    throw new CommandError(`${role} ${label}: not a valid URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new CommandError(`${role} ${label}: only http:// and https:// URLs are supported`);
-  }
-  if (url.pathname.replace(/\/+$/, '') === '')
-    throw new CommandError(`${role} ${label}: the URL names no database`);
+  const label = displayLocation(location);
+  const problem = databaseUrlProblem(location);
+  if (problem) throw new CommandError(`${role} ${label}: ${URL_PROBLEMS[problem]}`);
   let remote: RemoteDatabase;
   try {
     remote = new RemoteDatabase(location);
@@ -174,21 +174,21 @@ async function openRemote(location: string, role: string, create: boolean): Prom
 
 /** Why a remote database could not be opened, in words. */
 function openFailure(error: unknown, role: string): string {
-  if (error instanceof SetteeError) {
-    if (error.status === 404) {
+  const reason = error instanceof SetteeError ? error.reason : '';
+  switch (openFailureOf(error)) {
+    case 'missing': {
       const hint = role === 'target' ? ' (use --create-target to create it)' : '';
       return `could not open the database: it does not exist${hint}`;
     }
-    if (error.status === 401) return `unauthorized: ${error.reason} (check the credentials in the URL)`;
-    if (error.status === 403) return `forbidden: ${error.reason}`;
+    case 'unauthorized':
+      return `unauthorized: ${reason} (check the credentials in the URL)`;
+    case 'forbidden':
+      return `forbidden: ${reason}`;
+    case 'unreachable':
+      return `cannot reach the server: ${(error as Error).message}`;
+    default:
+      return describeError(error);
   }
-  if (error instanceof RetriesExhaustedError) return `cannot reach the server: ${error.message}`;
-  return describeError(error);
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof SetteeError) return `${error.error}: ${error.reason}`;
-  return error instanceof Error ? error.message : String(error);
 }
 
 // --- running and reporting --------------------------------------------------------------------------
@@ -232,13 +232,11 @@ class Run {
         })
       : undefined;
     this.running = directions.map((direction) => {
-      const tracker = new ProgressTracker();
-      const replication = new Replication(
-        tracker.wrapSource(direction.from.peer),
+      const { replication, tracker } = trackedReplication(
+        direction.from.peer,
         direction.to.peer,
         direction.options,
       );
-      tracker.attach(replication);
       const run: Running = { ...direction, replication, tracker, lastLine: 0, idle: false };
       run.bar = this.bars?.create(1, 0, this.payload(run));
       this.follow(run);

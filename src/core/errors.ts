@@ -12,6 +12,8 @@ export const ERROR_STATUS = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  /** The replicator's: a source or target database that cannot be opened. */
+  db_not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
   file_exists: 412,
@@ -23,6 +25,8 @@ export const ERROR_STATUS = {
   too_long: 414,
   bad_content_type: 415,
   unknown_error: 500,
+  /** The server is stopping and takes no new work. */
+  unavailable: 503,
 } as const;
 
 export type ErrorName = keyof typeof ERROR_STATUS;

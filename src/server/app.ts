@@ -12,7 +12,7 @@ import type { DbContext, Methods, RequestContext, ServerServices } from './conte
 import { applyCors } from './cors.js';
 import { errorReply, sendJson } from './http.js';
 import { DatabaseRegistry } from './registry.js';
-import { ReplicationScheduler } from './replications.js';
+import { ReplicationScheduler } from './replicator/index.js';
 import { queryOf, resolveTarget, type Target } from './router.js';
 import { databaseEndpoint, databaseMethods } from './routes/databases.js';
 import { attachmentMethods, documentMethods, localMethods } from './routes/documents.js';

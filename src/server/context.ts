@@ -3,7 +3,7 @@ import type { Database } from '../database/database.js';
 import type { Auth, UserContext } from './auth.js';
 import type { Query } from './http.js';
 import type { DatabaseRegistry } from './registry.js';
-import type { ReplicationScheduler } from './replications.js';
+import type { ReplicationScheduler } from './replicator/index.js';
 import type { Target } from './router.js';
 
 /** What routes share across requests: the databases, authentication, limits and live feeds. */

@@ -1,20 +1,14 @@
 import { notFound } from '../../core/errors.js';
 import type { Methods, RequestContext } from '../context.js';
 import { intParam, jsonObjectBody, sendJson } from '../http.js';
-import { REPLICATOR_DB, ReplicatorError } from '../replications.js';
+import { REPLICATOR_DB } from '../replicator/index.js';
 
 /** `POST /_replicate`, `/_active_tasks`, `/_scheduler/jobs` and `/_scheduler/docs`. */
 export const replicationEndpoints: Record<string, Methods> = {
   _replicate: {
     POST: async (ctx) => {
-      const body = jsonObjectBody(ctx.request);
-      try {
-        const answer = await ctx.services.replications.replicate(body);
-        return sendJson(ctx.reply, answer.status, answer.body);
-      } catch (error) {
-        if (error instanceof ReplicatorError) return sendJson(ctx.reply, error.status, error.toJSON());
-        throw error;
-      }
+      const answer = await ctx.services.replications.replicate(jsonObjectBody(ctx.request));
+      return sendJson(ctx.reply, answer.status, answer.body);
     },
   },
   _active_tasks: {
