@@ -219,14 +219,16 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       this.progress.pending = 0;
       if (!options.live || !caughtUp || Date.now() - lastCheckpoint >= checkpointInterval) {
         this.cancelDeferredCheckpoint();
+        await instances.check();
         await this.checkpoint(checkpointer, since);
         lastCheckpoint = Date.now();
       } else {
         // Live and caught up again soon after the last checkpoint: write it once idle for a
         // while, so a steady trickle of writes costs no checkpoint requests of its own.
-        this.deferCheckpoint(lastCheckpoint + checkpointInterval - Date.now(), () => {
+        this.deferCheckpoint(lastCheckpoint + checkpointInterval - Date.now(), async () => {
           lastCheckpoint = Date.now();
-          return this.checkpoint(checkpointer, seq);
+          await instances.check();
+          await this.checkpoint(checkpointer, seq);
         });
       }
       if (!options.live) return true;
@@ -293,7 +295,7 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       () => {
         this.deferredCheckpoint = undefined;
         write().catch((error: unknown) => {
-          if (!(error instanceof CheckpointLostError)) return;
+          if (!(error instanceof CheckpointLostError || error instanceof PeerRecreatedError)) return;
           this.interruption = error;
           this.runSignal.abort();
         });

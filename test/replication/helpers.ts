@@ -151,7 +151,7 @@ export async function checkpointOn(db: Database, replicationId: string): Promise
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
   what: string,
-  { timeoutMs = 10_000, intervalMs = 10 } = {},
+  { timeoutMs = 20_000, intervalMs = 10 } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
