@@ -36,6 +36,11 @@ export class ChangesReader {
     return page;
   }
 
+  /** The page `next` will return, if it has been asked for, without taking it. */
+  peek(): Promise<ChangesResponse> | undefined {
+    return this.queue[0];
+  }
+
   private continueAfter(page: ChangesResponse): Promise<ChangesResponse> | ChangesResponse {
     if (page.results.length === 0) return page;
     const how = this.after(page);

@@ -239,6 +239,8 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       }
       return false;
     };
+    /** The documents of the next page, fetched while the current page was written. */
+    let prefetched: Promise<{ page: ChangesResponse; docs: Promise<Doc[]> } | undefined> | undefined;
     reader.restart(since, false);
     for (;;) {
       // A remote peer rejects the read that cancel() aborted: the last checkpoint is still due.
@@ -260,9 +262,19 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       // The reader reads on while this batch is written; a seq is checkpointed only once written.
       // Between two local databases every step resolves at once: let timers and I/O run.
       await yieldToEventLoop();
-      const docs = await this.replicateBatch(
-        skipDeleted && !caughtUp ? withoutDeleted(page.results) : page.results,
+      const rowsOf = (p: ChangesResponse) =>
+        skipDeleted && !caughtUp ? withoutDeleted(p.results) : p.results;
+      const ahead = await prefetched;
+      const docs = await (ahead?.page === page ? ahead.docs : this.fetchBatch(rowsOf(page)));
+      const writing = this.writeBatch(docs);
+      // After a full page the next one is a plain read, likely in already: fetch its documents
+      // while this batch is written. (A short page's successor is a longpoll: nothing to overlap.)
+      const upcoming = page.results.length >= batchSize ? reader.peek() : undefined;
+      prefetched = upcoming?.then(
+        (next) => ({ page: next, docs: handled(this.fetchBatch(rowsOf(next))) }),
+        () => undefined,
       );
+      await writing;
       since = page.last_seq;
       this.progress.last_seq = since;
       this.progress.pending =
@@ -329,7 +341,8 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
   }
 
   /** Copies the revisions of these changes that the target lacks; returns the documents written. */
-  private async replicateBatch(rows: ChangeRow[]): Promise<Doc[]> {
+  /** The revisions of these changes that the target lacks, fetched from the source. */
+  private async fetchBatch(rows: ChangeRow[]): Promise<Doc[]> {
     const wanted: Record<string, string[]> = {};
     const known = this.options.knownOnTarget;
     for (const row of rows) {
@@ -344,6 +357,11 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
     if (entries.length === 0) return [];
     const docs = await this.fetch(entries, false);
     this.progress.docs_read += docs.length;
+    return docs;
+  }
+
+  /** Writes fetched revisions to the target, refetching with data those it lacked a stub for. */
+  private async writeBatch(docs: Doc[]): Promise<void> {
     const stubless = await this.write(docs);
     if (stubless.length > 0) {
       // The target lacked an attachment the source sent as a stub: fetch those with data.
@@ -353,7 +371,6 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       );
       await this.write(refetched, false);
     }
-    return docs;
   }
 
   private async fetch(
@@ -470,6 +487,12 @@ class InstanceWatch {
       throw new PeerRecreatedError();
     }
   }
+}
+
+/** A promise awaited later: its failure is reported then, not as an unhandled rejection. */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 function withoutDeleted(rows: ChangeRow[]): ChangeRow[] {
