@@ -36,13 +36,3 @@ export async function* withHeartbeats<T>(
     await iterator.return?.();
   }
 }
-
-/** An AbortSignal that aborts when any of these does. */
-export function anySignal(...signals: AbortSignal[]): AbortController {
-  const controller = new AbortController();
-  for (const signal of signals) {
-    if (signal.aborted) controller.abort();
-    else signal.addEventListener('abort', () => controller.abort(), { once: true });
-  }
-  return controller;
-}
