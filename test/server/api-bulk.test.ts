@@ -1,24 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from './harness.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { startServer, type TestServer, useServerPerFile } from './harness.js';
 import { raw } from './http-client.js';
 
 let t: TestServer;
-/** Each test gets a fresh database on one server for the file: starting servers is the slow part. */
 let db = '';
-let dbCount = 0;
-
-beforeAll(async () => {
-  t = await startServer();
-});
-
-beforeEach(async () => {
-  db = `db${++dbCount}`;
-  expect((await t.fetch(`/${db}`, { method: 'PUT' })).status).toBe(201);
-});
-
-afterAll(async () => {
-  await t.stop();
-});
+useServerPerFile(
+  (server) => (t = server),
+  (name) => (db = name),
+);
 
 type Json = Record<string, unknown>;
 const HASH_A = 'a'.repeat(32);

@@ -1,24 +1,13 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from './harness.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startServer, type TestServer, useServerPerFile } from './harness.js';
 import { jsonLines, openLive, raw, sleep } from './http-client.js';
 
 let t: TestServer;
-/** Each test gets a fresh database on one server for the file: starting servers is the slow part. */
 let db = '';
-let dbCount = 0;
-
-beforeAll(async () => {
-  t = await startServer();
-});
-
-beforeEach(async () => {
-  db = `db${++dbCount}`;
-  expect((await t.fetch(`/${db}`, { method: 'PUT' })).status).toBe(201);
-});
-
-afterAll(async () => {
-  await t.stop();
-});
+useServerPerFile(
+  (server) => (t = server),
+  (name) => (db = name),
+);
 
 type Json = Record<string, unknown>;
 type Row = { seq: number; id: string; changes: { rev: string }[]; deleted?: true; doc?: Json };

@@ -1,23 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { type TestServer, useServerPerFile } from './harness.js';
 
 let t: TestServer;
-/** Each test gets a fresh database on one server for the file. */
 let db = '';
-let dbCount = 0;
-
-beforeAll(async () => {
-  t = await startServer();
-});
-
-beforeEach(async () => {
-  db = `db${++dbCount}`;
-  expect((await t.fetch(`/${db}`, { method: 'PUT' })).status).toBe(201);
-});
-
-afterAll(async () => {
-  await t.stop();
-});
+useServerPerFile(
+  (server) => (t = server),
+  (name) => (db = name),
+);
 
 type Json = Record<string, unknown>;
 type ConflictsBody = { total_rows: number; rows: { id: string; rev: string; conflicts: string[] }[] };

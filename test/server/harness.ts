@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { type ServerOptions, SetteeServer } from '../../src/server/app.js';
 
 export const ADMIN = { name: 'admin', password: 'secret' };
@@ -43,4 +44,29 @@ export async function startServer(options: Partial<ServerOptions> = {}): Promise
       if (!keepData) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One server for a whole test file and a fresh database for each test (starting servers is the
+ * slow part). The callbacks hand the file its server and each test's database name.
+ */
+export function useServerPerFile(
+  onServer: (t: TestServer) => void,
+  onDatabase: (name: string) => void,
+): void {
+  let server: TestServer | undefined;
+  let count = 0;
+  beforeAll(async () => {
+    server = await startServer();
+    onServer(server);
+  });
+  beforeEach(async () => {
+    const name = `db${++count}`;
+    const response = await server!.fetch(`/${name}`, { method: 'PUT' });
+    if (response.status !== 201) throw new Error(`creating ${name} answered ${response.status}`);
+    onDatabase(name);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
 }
