@@ -22,6 +22,7 @@ import type {
   WriteOk,
   WriteResult,
 } from '../core/api.js';
+import { encodeBase64 } from '../core/base64.js';
 import { isLocalId, type ParsedDoc, parseDocument, validateDocId } from '../core/document.js';
 import { badRequest, notFound, toSetteeError } from '../core/errors.js';
 import { parseRev } from '../core/revision.js';
@@ -415,7 +416,7 @@ export class Database implements Peer {
   ) {
     const doc: NewDoc = rev === undefined ? { _id: id } : await this.get(id, { rev });
     const attachments: Record<string, unknown> = { ...(doc._attachments ?? {}) };
-    attachments[name] = { content_type: contentType, data: Buffer.from(data).toString('base64') };
+    attachments[name] = { content_type: contentType, data: encodeBase64(data) };
     return this.put({ ...doc, _attachments: attachments });
   }
 
