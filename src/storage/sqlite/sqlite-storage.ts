@@ -16,6 +16,7 @@ import type {
   Storage,
   StorageStats,
 } from '../types.js';
+import { keysetPages } from '../paging.js';
 import { isConflicted } from '../records.js';
 import { openSchema } from './schema.js';
 
@@ -234,78 +235,81 @@ export class SqliteStorage implements Storage {
     else this.docCount += delta;
   }
 
-  async *changes(options: ChangesScan): AsyncIterable<ScannedDoc[]> {
+  changes(options: ChangesScan): AsyncIterable<ScannedDoc[]> {
     const descending = options.descending === true;
-    const sql = `${this.scanSelect(options.withContent)} WHERE d.seq ${descending ? '<' : '>'} ? ${
-      descending ? 'AND d.seq > ?' : ''
-    } ORDER BY d.seq ${descending ? 'DESC' : 'ASC'} LIMIT ?`;
-    let remaining = options.limit ?? Number.POSITIVE_INFINITY;
-    let cursor = descending ? Number.MAX_SAFE_INTEGER : options.since;
-    while (remaining > 0) {
-      const params = descending ? [cursor, options.since] : [cursor];
-      const rows = this.prepare(sql).all(...params, Math.min(PAGE_SIZE, remaining)) as ScanRow[];
-      if (rows.length > 0) yield rows.map(toScanned);
-      if (rows.length < PAGE_SIZE) return;
-      remaining -= rows.length;
-      cursor = rows[rows.length - 1]!.seq;
-    }
+    const sql = `${this.scanSelect(options.withContent)} WHERE d.seq ${descending ? '< ? AND d.seq > ?' : '> ?'}
+      ORDER BY d.seq ${descending ? 'DESC' : 'ASC'} LIMIT ?`;
+    return this.pages(
+      (after, count) => {
+        const params = descending
+          ? [after ?? Number.MAX_SAFE_INTEGER, options.since]
+          : [after ?? options.since];
+        return (this.prepare(sql).all(...params, count) as ScanRow[]).map(toScanned);
+      },
+      (doc) => doc.seq,
+      options.limit,
+    );
   }
 
   async countChanges(since: number): Promise<number> {
     return this.prepare('SELECT COUNT(*) FROM docs WHERE seq > ?').pluck().get(since) as number;
   }
 
-  async *docs(options: DocsScan): AsyncIterable<ScannedDoc[]> {
+  docs(options: DocsScan): AsyncIterable<ScannedDoc[]> {
     const descending = options.descending === true;
     const [next, last] = descending ? ['<', '>'] : ['>', '<'];
     const endOp = options.inclusiveEnd === false ? last : `${last}=`;
-    let cursor = options.start;
-    let first = true;
-    for (;;) {
-      const conditions: string[] = [];
-      const params: unknown[] = [];
-      if (cursor !== undefined) {
-        conditions.push(`d.id ${next}${first ? '=' : ''} ?`);
-        params.push(cursor);
-      }
-      if (options.end !== undefined) {
-        conditions.push(`d.id ${endOp} ?`);
-        params.push(options.end);
-      }
-      const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-      const sql = `${this.scanSelect(options.withContent)} ${where} ORDER BY d.id ${descending ? 'DESC' : 'ASC'} LIMIT ?`;
-      const rows = this.prepare(sql).all(...params, PAGE_SIZE) as ScanRow[];
-      if (rows.length > 0) yield rows.map(toScanned);
-      if (rows.length < PAGE_SIZE) return;
-      cursor = rows[rows.length - 1]!.id;
-      first = false;
-    }
+    return this.pages(
+      (after, count) => {
+        const conditions: string[] = [];
+        const params: unknown[] = [];
+        const from = after ?? options.start;
+        if (from !== undefined) {
+          conditions.push(`d.id ${next}${after === undefined ? '=' : ''} ?`);
+          params.push(from);
+        }
+        if (options.end !== undefined) {
+          conditions.push(`d.id ${endOp} ?`);
+          params.push(options.end);
+        }
+        const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+        const sql = `${this.scanSelect(options.withContent)} ${where} ORDER BY d.id ${descending ? 'DESC' : 'ASC'} LIMIT ?`;
+        return (this.prepare(sql).all(...params, count) as ScanRow[]).map(toScanned);
+      },
+      (doc) => doc.id,
+    );
   }
 
-  async *conflicts(options: ConflictsScan): AsyncIterable<DocRecord[]> {
-    // \`conflicted = 1\` matches the partial index's condition, so SQLite walks only its rows.
-    const first =
+  conflicts(options: ConflictsScan): AsyncIterable<DocRecord[]> {
+    // `conflicted = 1` matches the partial index's condition, so SQLite walks only its rows.
+    const select =
       'SELECT id, seq, winner, deleted, leaves FROM docs INDEXED BY docs_conflicted WHERE conflicted = 1';
-    let remaining = options.limit ?? Number.POSITIVE_INFINITY;
-    let cursor = options.start;
-    let op = '>=';
-    while (remaining > 0) {
-      const where = cursor === undefined ? '' : ` AND id ${op} ?`;
-      const params = cursor === undefined ? [] : [cursor];
-      const sql = `${first}${where} ORDER BY id LIMIT ?`;
-      const rows = this.prepare(sql).all(...params, Math.min(PAGE_SIZE, remaining)) as DocRow[];
-      if (rows.length > 0) yield rows.map(toRecord);
-      if (rows.length < PAGE_SIZE) return;
-      remaining -= rows.length;
-      cursor = rows[rows.length - 1]!.id;
-      op = '>';
-    }
+    return this.pages(
+      (after, count) => {
+        const from = after ?? options.start;
+        const where = from === undefined ? '' : ` AND id ${after === undefined ? '>=' : '>'} ?`;
+        const params = from === undefined ? [] : [from];
+        const rows = this.prepare(`${select}${where} ORDER BY id LIMIT ?`).all(...params, count) as DocRow[];
+        return rows.map(toRecord);
+      },
+      (doc) => doc.id,
+      options.limit,
+    );
   }
 
   async countConflicts(): Promise<number> {
     return this.prepare('SELECT COUNT(*) FROM docs INDEXED BY docs_conflicted WHERE conflicted = 1')
       .pluck()
       .get() as number;
+  }
+
+  /** A scan in pages of `PAGE_SIZE` rows, continuing after the key of each page's last row. */
+  private pages<Row, Key>(
+    read: (after: Key | undefined, count: number) => Row[],
+    keyOf: (row: Row) => Key,
+    limit?: number,
+  ): AsyncIterable<Row[]> {
+    return keysetPages(read, keyOf, { pageSize: PAGE_SIZE, limit });
   }
 
   private scanSelect(withContent = false): string {
