@@ -23,8 +23,14 @@ export interface Storage {
   /**
    * Applies all writes in one atomic transaction. Each write gives its document the next update
    * sequence; the sequences are returned in order. Attachment blobs are stored once per digest.
+   * History entries (resolved conflicts) are stored in the same transaction: a resolution and
+   * its entry commit or fail together.
    */
-  writeDocs(writes: readonly DocWrite[], blobs?: readonly AttachmentBlob[]): Promise<number[]>;
+  writeDocs(
+    writes: readonly DocWrite[],
+    blobs?: readonly AttachmentBlob[],
+    history?: readonly ResolutionRecord[],
+  ): Promise<number[]>;
 
   /**
    * Documents by update sequence, each once at its latest sequence, after `since`, in pages:
@@ -43,6 +49,13 @@ export interface Storage {
   conflicts(options: ConflictsScan): AsyncIterable<DocRecord[]>;
   /** How many documents are conflicted, from the same index. */
   countConflicts(): Promise<number>;
+  /**
+   * The history of resolved conflicts by `seq`, optionally one document's, in pages. Entries
+   * are never changed or removed (only `destroy` removes them).
+   */
+  resolutions(scan: ResolutionsScan): AsyncIterable<StoredResolution[]>;
+  /** How many history entries there are, or for one document. */
+  countResolutions(docId?: string): Promise<number>;
   stats(): Promise<StorageStats>;
 
   getLocal(id: string): Promise<LocalRecord | undefined>;
@@ -51,7 +64,10 @@ export interface Storage {
 
   getAttachment(digest: string): Promise<Uint8Array | undefined>;
 
-  /** Drops bodies of non-leaf revisions and attachments no stored body refers to. */
+  /**
+   * Drops bodies of non-leaf revisions, and attachments that neither a stored body nor a
+   * history entry's losers refer to.
+   */
   compact(): Promise<void>;
   close(): Promise<void>;
   /** Closes and deletes everything this storage holds. */
@@ -151,4 +167,33 @@ export interface LocalRecord {
   /** The counter N of revision `0-N`. */
   rev: number;
   body: string;
+}
+
+/** One resolved conflict as history keeps it. */
+export interface ResolutionRecord {
+  /** The document. */
+  docId: string;
+  /** When, as an ISO-8601 string (the caller's clock). */
+  at: string;
+  /** Who or what resolved it: e.g. "user:anna" or "resolver:last-writer-wins". */
+  by: string;
+  /** The revision the document has after the resolution. */
+  rev: string;
+  /** The leaf the resolution continued. */
+  kept: string;
+  /** The live leaves the resolution deleted, with their bodies as JSON text and attachment metadata. */
+  losers: { rev: string; body: string; attachments?: Record<string, AttachmentMeta> }[];
+}
+
+export interface StoredResolution extends ResolutionRecord {
+  /** Position in the history, increasing. */
+  seq: number;
+}
+
+export interface ResolutionsScan {
+  docId?: string;
+  /** only entries with seq > after (ascending) or < after (descending) */
+  after?: number;
+  descending?: boolean;
+  limit?: number;
 }

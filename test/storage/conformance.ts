@@ -4,6 +4,7 @@ import { attachmentTests, compactTests, localTests, statsTests } from './conform
 import { conflictsTests } from './conformance/conflicts.js';
 import type { Context } from './conformance/helpers.js';
 import { atomicityTests, lifecycleTests } from './conformance/lifecycle.js';
+import { resolutionsTests } from './conformance/resolutions.js';
 import { changesTests, docsTests, pagingTests } from './conformance/scans.js';
 import { metaTests, writeAndReadTests } from './conformance/writes.js';
 
@@ -76,5 +77,6 @@ export function runStorageTests(name: string, makeStorage: () => Promise<Storage
     conflictsTests(t);
     lifecycleTests(t);
     atomicityTests(t);
+    resolutionsTests(t);
   });
 }

@@ -5,10 +5,13 @@ import type BetterSqlite3 from 'better-sqlite3';
  * row per revision-tree node, so a write touches only the nodes that changed and a document's
  * history never has to be rewritten. Attachment bytes are stored once per digest.
  *
- * The version is kept in SQLite's `user_version`; files of version 2 (which left it at 0) are
- * upgraded in place when opened.
+ * The history of resolved conflicts is a table of its own, one row per entry, appended to and
+ * never rewritten.
+ *
+ * The version is kept in SQLite's `user_version`; files of versions 2 (which left it at 0) and 3
+ * are upgraded in place when opened.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -52,6 +55,16 @@ CREATE TABLE IF NOT EXISTS attachments (
   digest TEXT PRIMARY KEY,
   data   BLOB NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS resolutions (
+  seq   INTEGER PRIMARY KEY AUTOINCREMENT, -- AUTOINCREMENT: a seq handed out is never handed out again
+  doc   TEXT NOT NULL,                     -- the document's id (history outlives the docs row's key)
+  entry TEXT NOT NULL,                     -- JSON {at, by, rev, kept, losers}
+  atts  TEXT                               -- JSON [digest, ...] the losers refer to, for compaction; null if none
+);
+
+-- One document's history, in order, without a scan.
+CREATE INDEX IF NOT EXISTS resolutions_doc ON resolutions (doc, seq);
 `;
 
 /**
@@ -70,19 +83,35 @@ export function openSchema(db: BetterSqlite3.Database): void {
     return;
   }
   db.transaction(() => {
-    const columns = (db.pragma('table_info(docs)') as { name: string }[]).map((column) => column.name);
-    if (columns.length > 0) upgrade(db, columns);
+    for (let from = fileVersion(db, version); from < SCHEMA_VERSION; from++) UPGRADES[from]?.(db);
     db.exec(SCHEMA);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   })();
 }
 
-/** Version 2 → 3: the `conflicted` flag, backfilled from each row's leaves. */
-function upgrade(db: BetterSqlite3.Database, columns: string[]): void {
+/**
+ * The steps from each older version to the next. New tables and indexes come from `SCHEMA`
+ * itself (`IF NOT EXISTS`), after the steps: a step only changes what a file already has.
+ */
+const UPGRADES: Partial<Record<number, (db: BetterSqlite3.Database) => void>> = {
+  2: addConflictedFlag,
+  // 3 → 4 adds the resolutions table and its index, which SCHEMA creates.
+};
+
+/** A file's layout version: `user_version`, except that version 2 left it at 0 (as a new file has). */
+function fileVersion(db: BetterSqlite3.Database, userVersion: number): number {
+  if (userVersion !== 0) return userVersion;
+  const columns = (db.pragma('table_info(docs)') as { name: string }[]).map((column) => column.name);
+  if (columns.length === 0) return SCHEMA_VERSION; // a new file
   if (!columns.includes('body')) {
     throw new Error('This database file has a layout too old to upgrade (schema version 1)');
   }
-  if (columns.includes('conflicted')) return;
+  // The conflicted flag came with the stamped version; a file that has it is of version 3.
+  return columns.includes('conflicted') ? 3 : 2;
+}
+
+/** Version 2 → 3: the `conflicted` flag, backfilled from each row's leaves. */
+function addConflictedFlag(db: BetterSqlite3.Database): void {
   db.exec('ALTER TABLE docs ADD COLUMN conflicted INTEGER NOT NULL DEFAULT 0');
   // Conflicted: a live leaf other than the winner. A deleted winner means every leaf is deleted.
   db.exec(`UPDATE docs SET conflicted = 1

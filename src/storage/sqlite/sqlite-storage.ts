@@ -11,10 +11,13 @@ import type {
   DocWrite,
   LeafRecord,
   LocalRecord,
+  ResolutionRecord,
+  ResolutionsScan,
   RevisionContent,
   ScannedDoc,
   Storage,
   StorageStats,
+  StoredResolution,
 } from '../types.js';
 import { keysetPages } from '../paging.js';
 import { isConflicted } from '../records.js';
@@ -34,6 +37,7 @@ const PAGE_SIZE = 512;
 
 type DocRow = { id: string; seq: number; winner: string; deleted: number; leaves: string | null };
 type ScanRow = DocRow & { body?: string | null; atts?: string | null };
+type ResolutionRow = { seq: number; doc: string; entry: string };
 type NodeRow = { rev: string; parent: string | null; deleted: number; leaf: number; has_body: number };
 
 /** The embedded default backend: one SQLite file per database, through better-sqlite3. */
@@ -124,13 +128,19 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  async writeDocs(writes: readonly DocWrite[], blobs: readonly AttachmentBlob[] = []): Promise<number[]> {
+  async writeDocs(
+    writes: readonly DocWrite[],
+    blobs: readonly AttachmentBlob[] = [],
+    history: readonly ResolutionRecord[] = [],
+  ): Promise<number[]> {
     const counters = [this.docCount, this.deletedCount, this.updateSeq, this.nextDocKey] as const;
     try {
       return this.db.transaction(() => {
         const insertBlob = this.prepare('INSERT OR IGNORE INTO attachments (digest, data) VALUES (?, ?)');
         for (const blob of blobs) insertBlob.run(blob.digest, blob.data);
         const seqs = writes.map((write) => this.writeDoc(write));
+        const insertEntry = this.prepare('INSERT INTO resolutions (doc, entry, atts) VALUES (?, ?, ?)');
+        for (const record of history) insertEntry.run(record.docId, entryJson(record), loserDigests(record));
         this.setMetaSync('doc_count', String(this.docCount));
         this.setMetaSync('doc_del_count', String(this.deletedCount));
         return seqs;
@@ -303,6 +313,28 @@ export class SqliteStorage implements Storage {
       .get() as number;
   }
 
+  resolutions(scan: ResolutionsScan): AsyncIterable<StoredResolution[]> {
+    const descending = scan.descending === true;
+    const where = `${scan.docId === undefined ? '' : 'doc = ? AND '}seq ${descending ? '<' : '>'} ?`;
+    const sql = `SELECT seq, doc, entry FROM resolutions WHERE ${where} ORDER BY seq ${descending ? 'DESC' : 'ASC'} LIMIT ?`;
+    const from = scan.after ?? (descending ? Number.MAX_SAFE_INTEGER : 0);
+    const doc = scan.docId === undefined ? [] : [scan.docId];
+    return this.pages(
+      (after, count) =>
+        (this.prepare(sql).all(...doc, after ?? from, count) as ResolutionRow[]).map(toResolution),
+      (entry) => entry.seq,
+      scan.limit,
+    );
+  }
+
+  async countResolutions(docId?: string): Promise<number> {
+    const count =
+      docId === undefined
+        ? this.prepare('SELECT COUNT(*) FROM resolutions').pluck().get()
+        : this.prepare('SELECT COUNT(*) FROM resolutions WHERE doc = ?').pluck().get(docId);
+    return count as number;
+  }
+
   /** A scan in pages of `PAGE_SIZE` rows, continuing after the key of each page's last row. */
   private pages<Row, Key>(
     read: (after: Key | undefined, count: number) => Row[],
@@ -371,7 +403,8 @@ export class SqliteStorage implements Storage {
       this.db.exec('UPDATE revs SET body = NULL, atts = NULL WHERE leaf = 0 AND body IS NOT NULL');
       this.db.exec(`DELETE FROM attachments WHERE digest NOT IN (
         SELECT json_extract(a.value, '$.digest') FROM revs r, json_each(r.atts) a WHERE r.atts IS NOT NULL
-        UNION SELECT json_extract(a.value, '$.digest') FROM docs d, json_each(d.atts) a WHERE d.atts IS NOT NULL)`);
+        UNION SELECT json_extract(a.value, '$.digest') FROM docs d, json_each(d.atts) a WHERE d.atts IS NOT NULL
+        UNION SELECT a.value FROM resolutions h, json_each(h.atts) a WHERE h.atts IS NOT NULL)`);
     })();
     this.db.pragma('incremental_vacuum');
     this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -430,4 +463,28 @@ function toScanned(row: ScanRow): ScannedDoc {
 
 function attsJson(attachments: Record<string, unknown> | undefined): string | null {
   return attachments && Object.keys(attachments).length > 0 ? JSON.stringify(attachments) : null;
+}
+
+/** A history entry as its row keeps it: everything but the document id, which has a column. */
+function entryJson(record: ResolutionRecord): string {
+  const { at, by, rev, kept, losers } = record;
+  // Only the record's own fields: a StoredResolution passed back in must not bring its seq along.
+  const versions = losers.map((loser) => ({
+    rev: loser.rev,
+    body: loser.body,
+    attachments: loser.attachments,
+  }));
+  return JSON.stringify({ at, by, rev, kept, losers: versions });
+}
+
+/** The attachment digests an entry's losers refer to (JSON), which compaction keeps; null if none. */
+function loserDigests(record: ResolutionRecord): string | null {
+  const digests = new Set(
+    record.losers.flatMap((loser) => Object.values(loser.attachments ?? {}).map((meta) => meta.digest)),
+  );
+  return digests.size > 0 ? JSON.stringify([...digests]) : null;
+}
+
+function toResolution(row: ResolutionRow): StoredResolution {
+  return { docId: row.doc, ...(JSON.parse(row.entry) as Omit<ResolutionRecord, 'docId'>), seq: row.seq };
 }
