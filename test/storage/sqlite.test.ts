@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 import { SqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 import type { Storage } from '../../src/storage/types.js';
-import { collect, newDoc } from './conformance/helpers.js';
+import { attMeta, collect, content, docWrite, leaf, newDoc, node, stored } from './conformance/helpers.js';
 import { runStorageTests } from './conformance.js';
 
 /** A fresh temp folder and a file path in it; every storage opened is closed by `cleanup`. */
@@ -126,7 +126,7 @@ describe('SqliteStorage', () => {
       raw.close();
     }
 
-    it('adds and backfills the conflicted flag in a file of the previous schema', async () => {
+    it('adds and backfills the conflicted flag in a file of schema version 2', async () => {
       writeVersion2([
         ['plain', '1-a', 0, null],
         ['conflicted', '1-y', 0, '[["1-y",0],["1-x",0]]'],
@@ -191,12 +191,99 @@ describe('SqliteStorage', () => {
       expect(await reopened.countConflicts()).toBe(3);
     });
 
-    it('upgrades an empty file of the previous schema', async () => {
+    it('upgrades an empty file of schema version 2', async () => {
       writeVersion2([]);
       const storage = place.open();
       expect(await storage.countConflicts()).toBe(0);
       await storage.writeDocs([newDoc('a')]);
       expect(await storage.stats()).toMatchObject({ updateSeq: 1 });
+    });
+
+    // The layout of schema version 3, as Settee created it before the history of resolutions.
+    const VERSION_3 = `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE docs (
+        seq INTEGER PRIMARY KEY, doc INTEGER NOT NULL UNIQUE, id TEXT NOT NULL UNIQUE,
+        winner TEXT NOT NULL, deleted INTEGER NOT NULL, leaves TEXT, body TEXT, atts TEXT,
+        conflicted INTEGER NOT NULL DEFAULT 0);
+      CREATE INDEX docs_conflicted ON docs (id) WHERE conflicted = 1;
+      CREATE TABLE revs (
+        doc INTEGER NOT NULL, rev TEXT NOT NULL, parent TEXT, deleted INTEGER NOT NULL,
+        leaf INTEGER NOT NULL, body TEXT, atts TEXT, UNIQUE (doc, rev));
+      CREATE TABLE local_docs (id TEXT PRIMARY KEY, rev INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE attachments (digest TEXT PRIMARY KEY, data BLOB NOT NULL);
+      PRAGMA user_version = 3;`;
+
+    it('adds the history of resolutions to a file of schema version 3, keeping its data', async () => {
+      const raw = new BetterSqlite3(place.file);
+      raw.pragma('journal_mode = WAL');
+      raw.exec(VERSION_3);
+      const atts = JSON.stringify({ 'f.bin': attMeta('md5-f', 2) });
+      raw.exec(`
+        INSERT INTO meta VALUES ('doc_count', '2'), ('doc_del_count', '0'), ('uuid', 'u-3');
+        INSERT INTO docs VALUES (1, 1, 'plain', '1-a', 0, NULL, '{"v":1}', NULL, 0);
+        INSERT INTO docs VALUES (3, 2, 'conflicted', '1-y', 0, '[["1-y",0],["1-x",0]]', '{"y":1}', NULL, 1);
+        INSERT INTO revs VALUES (1, '1-a', NULL, 0, 1, NULL, NULL);
+        INSERT INTO revs VALUES (2, '1-y', NULL, 0, 1, NULL, NULL);
+        INSERT INTO revs VALUES (2, '1-x', NULL, 0, 1, '{"x":1}', '${atts}');
+        INSERT INTO local_docs VALUES ('_local/cp', 2, '{"seq":3}');
+        INSERT INTO attachments VALUES ('md5-f', x'0402');`);
+      raw.close();
+
+      const storage = place.open();
+      expect(await storage.getMeta('uuid')).toBe('u-3');
+      expect(await storage.stats()).toMatchObject({ docCount: 2, deletedCount: 0, updateSeq: 3 });
+      expect((await storage.getDocs(['conflicted']))[0]).toMatchObject({ seq: 3, winner: '1-y' });
+      expect(await storage.getRevisions('conflicted', ['1-y', '1-x'])).toEqual([
+        content({ y: 1 }),
+        content({ x: 1 }, { 'f.bin': attMeta('md5-f', 2) }),
+      ]);
+      expect((await collect(storage.conflicts({}))).map((doc) => doc.id)).toEqual(['conflicted']);
+      expect(await storage.getLocal('_local/cp')).toEqual({ rev: 2, body: '{"seq":3}' });
+      expect(await storage.countResolutions()).toBe(0);
+
+      // Resolve the conflict with its history entry; compaction keeps the loser's attachment.
+      const history = {
+        docId: 'conflicted',
+        at: '2026-01-01T00:00:00.000Z',
+        by: 'user:anna',
+        rev: '2-y',
+        kept: '1-y',
+        losers: [{ rev: '1-x', body: '{"x":1}', attachments: { 'f.bin': attMeta('md5-f', 2) } }],
+      };
+      const [seq] = await storage.writeDocs(
+        [
+          docWrite('conflicted', [leaf('2-y'), leaf('2-x', true)], {
+            added: [node('2-y', '1-y', { body: { y: 2 } }), node('2-x', '1-x', { deleted: true, body: {} })],
+            changed: [
+              { ...stored(node('1-y', null)), hasBody: true, leaf: false },
+              { ...stored(node('1-x', null)), hasBody: true, leaf: false },
+            ],
+          }),
+        ],
+        [],
+        [history],
+      );
+      expect(seq).toBe(4);
+      await storage.compact();
+      expect(await storage.getAttachment('md5-f')).toBeDefined();
+      await storage.close();
+
+      const upgraded = new BetterSqlite3(place.file, { readonly: true });
+      try {
+        expect(upgraded.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+        const indexes = upgraded
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'resolutions'")
+          .pluck()
+          .all();
+        expect(indexes).toContain('resolutions_doc');
+      } finally {
+        upgraded.close();
+      }
+      const reopened = place.open();
+      const [entry] = await collect(reopened.resolutions({ docId: 'conflicted' }));
+      expect(entry).toEqual({ ...history, seq: entry?.seq });
+      expect(await reopened.countConflicts()).toBe(0);
     });
 
     it('stamps a new file with the current version', async () => {
