@@ -45,6 +45,8 @@ export interface ResolveOptions {
    * with `conflict` and writes nothing; when absent, every other live leaf is deleted.
    */
   losers?: string[];
+  /** Who resolves, for the history of resolutions: e.g. `user:anna`. Default `user`. */
+  by?: string;
 }
 
 export interface ResolveResult {
@@ -72,7 +74,8 @@ export function conflictRows(storage: Storage, options: ConflictsOptions): Async
 
 /** Checks the shape of resolve's options before anything is read. */
 export function checkResolveOptions(options: ResolveOptions): void {
-  const { merged, keep, losers } = options as Record<string, unknown>;
+  const { merged, keep, losers, by } = options as Record<string, unknown>;
+  if (by !== undefined && typeof by !== 'string') throw badRequest('by must be a string');
   if (merged !== undefined && (typeof merged !== 'object' || merged === null || Array.isArray(merged))) {
     throw badRequest('merged must be a JSON object');
   }

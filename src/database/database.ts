@@ -26,9 +26,10 @@ import { encodeBase64 } from '../core/base64.js';
 import { isLocalId, type ParsedDoc, parseDocument, validateDocId } from '../core/document.js';
 import { badRequest, notFound, toSetteeError } from '../core/errors.js';
 import { parseRev } from '../core/revision.js';
+import type { Resolver } from '../conflicts/resolvers.js';
 import { SqliteStorage, type SqliteStorageOptions } from '../storage/sqlite/sqlite-storage.js';
 import { conflictRevs } from '../storage/records.js';
-import type { Storage } from '../storage/types.js';
+import type { DocRecord, ResolutionRecord, Storage, StoredResolution } from '../storage/types.js';
 import { allDocsRows } from './all-docs.js';
 import { ChangesFeed, type ChangesFeedOptions } from './changes.js';
 import {
@@ -47,13 +48,51 @@ import { SerialQueue, WriteNotifier } from './notifier.js';
 import { bulkGet, revsDiff } from './peer-reads.js';
 import { DocReader } from './reader.js';
 import { TreeCache } from './trees.js';
-import { requirePath, WriteBatch } from './writer.js';
+import {
+  type ConflictVersions,
+  conflictVersions,
+  historyEntry,
+  planAutomaticResolution,
+  readLeaves,
+} from './resolution.js';
+import { Stamper, type StampingOptions } from './stamping.js';
+import { type Committed, type EditOptions, requirePath, WriteBatch } from './writer.js';
 
 export interface DatabaseOptions {
   /** The database's name, as `info().db_name` reports it. */
   name?: string;
   /** revs_limit for a new database (default 1000); an existing one keeps its own. */
   revsLimit?: number;
+  /**
+   * Stamp every interactive write with a hybrid logical clock, in ordinary body fields, for the
+   * resolvers that compare stamps (see `setStamping`). Off by default: bodies stay as written.
+   */
+  stamping?: StampingOptions | boolean;
+  /** Resolve conflicts automatically as writes bring them in (see `setResolver`). */
+  resolver?: Resolver;
+  /** Keep the losing versions of every resolved conflict, readable with `resolutions()`. */
+  history?: boolean;
+}
+
+/** Options of `resolutions()`: which history entries, oldest first unless `descending`. */
+export interface ResolutionsOptions {
+  /** Only this document's resolutions. */
+  id?: string;
+  /** Only entries after this `seq` (before it when `descending`). */
+  since?: number;
+  descending?: boolean;
+  limit?: number;
+}
+
+/** Documents resolved when a resolver is set, the whole backlog of conflicts included. */
+const SWEEP_PAGE = 100;
+
+/** Edits and history entries that travel with a batch of writes. */
+interface BatchExtras {
+  /** How each document (by input position) is written; default: stamped when stamping is on. */
+  edits?: readonly EditOptions[];
+  /** The history entries to store with the batch, given the results of its writes. */
+  history?: (results: readonly WriteResult[]) => readonly ResolutionRecord[];
 }
 
 const DEFAULT_REVS_LIMIT = 1000;
@@ -75,6 +114,9 @@ export class Database implements Peer {
   private readonly writes = new SerialQueue();
   private readonly notifier = new WriteNotifier();
   private readonly conflictListeners = new Set<(event: ConflictEvent) => void>();
+  private stamper: Stamper | undefined;
+  private resolver: Resolver | undefined;
+  private keepHistory = false;
   private seq = 0;
   private revsLimit = DEFAULT_REVS_LIMIT;
   private uuid = '';
@@ -112,6 +154,9 @@ export class Database implements Peer {
     );
     this.revsLimit = Number(limit);
     this.seq = (await storage.stats()).updateSeq;
+    if (options.stamping) await this.setStamping(options.stamping);
+    this.keepHistory = options.history === true;
+    if (options.resolver) await this.setResolver(options.resolver);
   }
 
   private async metaOrDefault(key: string, make: () => string): Promise<string> {
@@ -176,26 +221,33 @@ export class Database implements Peer {
       const failure = parsed.find((doc) => doc instanceof Error);
       if (failure) throw failure;
     }
-    return this.writes.run(() => this.writeBatch(parsed, newEdits, options.atomic === true));
+    return this.writes.run(async () => {
+      const { results, written } = await this.writeBatch(parsed, newEdits, options.atomic === true);
+      await this.afterWrite(written);
+      return results;
+    });
   }
 
   private async writeBatch(
     parsed: ((ParsedDoc & { id: string }) | Error)[],
     newEdits: boolean,
     atomic: boolean,
-  ): Promise<WriteResult[]> {
+    extras: BatchExtras = {},
+  ): Promise<{ results: WriteResult[]; written: Committed[] }> {
     const batch = new WriteBatch(this.storage, this.trees, this.revsLimit);
     await batch.load(parsed.flatMap((doc) => (doc instanceof Error || isLocalId(doc.id) ? [] : [doc.id])));
     const results: WriteResult[] = [];
     const localWrites: (() => Promise<void>)[] = [];
-    for (const doc of parsed) {
+    for (const [index, doc] of parsed.entries()) {
       try {
         if (doc instanceof Error) throw doc;
         if (isLocalId(doc.id)) {
           const planned = await this.local.plan(doc);
           localWrites.push(planned.write);
           results.push(planned.result);
-        } else results.push(newEdits ? await batch.edit(doc) : await batch.replicate(requirePath(doc)));
+        } else if (newEdits) {
+          results.push(await batch.edit(doc, extras.edits?.[index] ?? this.editOptions(doc.id)));
+        } else results.push(await batch.replicate(requirePath(doc)));
       } catch (err) {
         const error = toSetteeError(err);
         if (atomic) throw error;
@@ -207,17 +259,76 @@ export class Database implements Peer {
         });
       }
     }
-    const written = await batch.commit();
+    const written = await batch.commit(extras.history?.(results));
     for (const write of localWrites) await write();
     if (written.length > 0) {
       this.seq = written[written.length - 1]!.seq;
       this.notifier.notify();
     }
+    return { results, written };
+  }
+
+  /** Design documents are application code, not data: they are never stamped. */
+  private editOptions(id: string): EditOptions {
+    return this.stamper && !id.startsWith('_design/') ? { stamper: this.stamper } : {};
+  }
+
+  /**
+   * After a batch is committed (still in its turn of the write queue): the resolver resolves the
+   * documents the batch left conflicted, then `onConflict` hears of those newly conflicted that
+   * are still conflicted.
+   */
+  private async afterWrite(written: readonly Committed[]): Promise<void> {
+    const resolved = new Set<string>();
+    if (this.resolver) {
+      for (const { record } of written) {
+        if (conflictRevs(record).length === 0) continue;
+        if (await this.resolveAutomatically(record.id, this.resolver)) resolved.add(record.id);
+      }
+    }
     for (const { record, newlyConflicted } of written) {
-      if (newlyConflicted)
+      if (newlyConflicted && !resolved.has(record.id))
         this.emitConflict({ id: record.id, winner: record.winner, conflicts: conflictRevs(record) });
     }
-    return results;
+  }
+
+  /**
+   * Applies `resolver` to one document, in the caller's turn of the write queue. True when it
+   * wrote a resolution. A resolver that throws leaves the conflict open: the write that brought
+   * the conflict in is committed and must not look failed.
+   */
+  private async resolveAutomatically(id: string, resolver: Resolver): Promise<boolean> {
+    const [record] = await this.storage.getDocs([id]);
+    if (!record || conflictRevs(record).length === 0) return false;
+    const leaves = await readLeaves(this.reader, record, await this.reader.tree(id));
+    let plan: ReturnType<typeof planAutomaticResolution>;
+    try {
+      plan = planAutomaticResolution(id, leaves, resolver);
+    } catch {
+      return false;
+    }
+    if (!plan) return false;
+    const parsed = plan.writes.map(({ doc }) => parseOrError(doc, true));
+    if (parsed.some((doc) => doc instanceof Error)) return false;
+    const edits = plan.writes.map(({ options }) => options);
+    const entry = await this.historyOf(record, plan.kept, plan.losers, `resolver:${resolver.name}`);
+    // The merged revision is the batch's last write.
+    await this.writeBatch(parsed, true, true, {
+      edits,
+      history: entry && ((results) => [entry(lastRev(results))]),
+    });
+    return true;
+  }
+
+  /** The history entry of a resolution about to be written, when history is kept. */
+  private async historyOf(
+    record: DocRecord,
+    kept: string,
+    losers: readonly string[],
+    by: string,
+  ): Promise<((rev: string) => ResolutionRecord) | undefined> {
+    if (!this.keepHistory || losers.length === 0) return undefined;
+    return historyEntry(this.storage, { docId: record.id, kept, losers, by });
   }
 
   private emitConflict(event: ConflictEvent): void {
@@ -233,7 +344,8 @@ export class Database implements Peer {
   /**
    * Calls `listener` after each write that leaves a document newly conflicted — one with no
    * other live leaf than its winner before, and some after (a replicated branch, typically).
-   * A document that gains a further branch while already conflicted fires no new event.
+   * A document that gains a further branch while already conflicted fires no new event, nor
+   * does one that the database's resolver resolved at once.
    * Exceptions thrown by a listener are ignored. Returns a function that unsubscribes.
    */
   onConflict(listener: (event: ConflictEvent) => void): () => void {
@@ -242,6 +354,54 @@ export class Database implements Peer {
     return () => {
       this.conflictListeners.delete(registered);
     };
+  }
+
+  /**
+   * Stamps every interactive write from now on with this replica's hybrid logical clock (`true`
+   * for the defaults: the document's stamp in `settee_hlc`, no per-field stamps), or stops (`false`).
+   * Replicated writes keep the stamps their writer gave them; design documents are not stamped.
+   */
+  async setStamping(options: StampingOptions | boolean): Promise<void> {
+    if (options === false) {
+      this.stamper = undefined;
+      return;
+    }
+    const settings = options === true ? {} : options;
+    const last = this.stamper?.clock.last ?? (await this.storage.getMeta('hlc_last'));
+    this.stamper = new Stamper({
+      ...settings,
+      node: settings.node ?? this.uuid,
+      last: settings.last ?? last,
+    });
+  }
+
+  /**
+   * Resolves conflicts automatically with `resolver` (null: stop): every conflicted document now,
+   * then each one a write leaves conflicted, in the same turn of the write queue — a replication
+   * batch that brings in a conflict returns with it resolved. Resolutions are written unstamped,
+   * so replicas holding the same leaves write the same revisions. Returns how many documents the
+   * backlog sweep resolved.
+   */
+  async setResolver(resolver: Resolver | null): Promise<number> {
+    this.resolver = resolver ?? undefined;
+    if (!resolver) return 0;
+    let resolved = 0;
+    let startkey: string | undefined;
+    for (;;) {
+      const page = await this.conflicts({ startkey, limit: SWEEP_PAGE });
+      for (const row of page.rows) {
+        if (await this.writes.run(() => this.resolveAutomatically(row.id, resolver))) resolved++;
+      }
+      const last = page.rows[page.rows.length - 1];
+      if (!last || page.rows.length < SWEEP_PAGE) return resolved;
+      // The next id in raw code-point order: rows left conflicted are not visited twice.
+      startkey = `${last.id}\u0000`;
+    }
+  }
+
+  /** The resolver set with `setResolver`, if any. */
+  getResolver(): Resolver | undefined {
+    return this.resolver;
   }
 
   /**
@@ -260,10 +420,21 @@ export class Database implements Peer {
   }
 
   /**
+   * A document's live versions side by side, and their common ancestor when this replica still
+   * holds it: what a person needs to resolve the conflict (a three-way merge).
+   */
+  async conflictVersions(id: string): Promise<ConflictVersions> {
+    if (isLocalId(validateDocId(id))) throw badRequest('Local documents have no conflicts');
+    const [record] = await this.storage.getDocs([id]);
+    if (!record) throw notFound('missing');
+    return conflictVersions(this.reader, record, await this.reader.tree(id));
+  }
+
+  /**
    * Resolves a document's conflict in one atomic write: the merged body as a child of the kept
    * leaf (the winner by default), a tombstone under every other live leaf. It replicates like
    * any edit. Pass the `losers` you saw: if the leaves changed since, it throws `conflict` and
-   * writes nothing.
+   * writes nothing. The merged body is stamped when stamping is on; the tombstones never are.
    *
    * @example
    * const doc = await db.get('apple', { conflicts: true });
@@ -282,10 +453,48 @@ export class Database implements Peer {
       const parsed = plan.docs.map((doc) => parseOrError(doc, true));
       const failure = parsed.find((doc) => doc instanceof Error);
       if (failure) throw failure;
-      const results = await this.writeBatch(parsed, true, true);
-      const rev = options.merged === undefined ? plan.keep : (results[results.length - 1] as WriteOk).rev;
+      const merges = options.merged !== undefined;
+      const edits = plan.docs.map((_, i) =>
+        merges && i === plan.docs.length - 1 ? this.editOptions(id) : {},
+      );
+      const entry = await this.historyOf(record, plan.keep, plan.losers, options.by ?? 'user');
+      const revOf = (results: readonly WriteResult[]) => (merges ? lastRev(results) : plan.keep);
+      const { results } = await this.writeBatch(parsed, true, true, {
+        edits,
+        history: entry && ((results) => [entry(revOf(results))]),
+      });
+      const rev = revOf(results);
       return { ok: true, id, rev, deleted: plan.losers };
     });
+  }
+
+  /** Resolved conflicts as history kept them (with the `history` option), oldest first. */
+  async resolutions(
+    options: ResolutionsOptions = {},
+  ): Promise<{ total_rows: number; rows: StoredResolution[] }> {
+    const rows: StoredResolution[] = [];
+    for await (const row of this.resolutionsStream(options)) rows.push(row);
+    return { total_rows: await this.storage.countResolutions(options.id), rows };
+  }
+
+  /** Resolved conflicts as a stream; bad options throw here, before the first row. */
+  resolutionsStream(options: ResolutionsOptions = {}): AsyncIterable<StoredResolution> {
+    for (const key of ['since', 'limit'] as const) {
+      const value = options[key];
+      if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
+        throw badRequest(`${key} must be a non-negative integer`);
+      }
+    }
+    if (options.id !== undefined && typeof options.id !== 'string') throw badRequest('id must be a string');
+    const pages = this.storage.resolutions({
+      docId: options.id,
+      after: options.since,
+      descending: options.descending,
+      limit: options.limit,
+    });
+    return (async function* () {
+      for await (const page of pages) yield* page;
+    })();
   }
 
   /** Reads a document: the winner, or the revision named by `rev`. */
@@ -472,7 +681,12 @@ export class Database implements Peer {
   }
 
   async close(): Promise<void> {
-    await this.writes.run(() => this.storage.close());
+    await this.writes.run(async () => {
+      // So that a clock whose wall time went back meanwhile still stamps after what it issued.
+      const last = this.stamper?.clock.last;
+      if (last !== undefined) await this.storage.setMeta('hlc_last', last);
+      await this.storage.close();
+    });
   }
 
   /** Closes the database and deletes its data. */
@@ -492,6 +706,11 @@ function parseOrError(doc: NewDoc, newEdits: boolean): (ParsedDoc & { id: string
   } catch (err) {
     return Object.assign(toSetteeError(err), { docId: idOfInput(doc) });
   }
+}
+
+/** The revision the last write of a batch wrote (batches that call this are atomic). */
+function lastRev(results: readonly WriteResult[]): string {
+  return (results[results.length - 1] as WriteOk).rev;
 }
 
 function idOfInput(doc: unknown): string {

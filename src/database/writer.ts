@@ -14,12 +14,25 @@ import type {
   AttachmentMeta,
   DocRecord,
   DocWrite,
+  ResolutionRecord,
   RevisionContent,
   Storage,
 } from '../storage/types.js';
 import { isConflicted } from '../storage/records.js';
 import { resolveAttachments } from './attachments.js';
+import type { Stamper } from './stamping.js';
 import type { TreeCache } from './trees.js';
+
+/** How an interactive edit is written, beyond the document itself. */
+export interface EditOptions {
+  /** Stamps the new revision's body (see `Stamper`); resolutions write their revisions unstamped. */
+  stamper?: Stamper;
+  /**
+   * The revision whose attachments the document's stubs refer to, when it is not the parent: an
+   * automatic resolution that keeps a losing leaf's version writes it under the winner.
+   */
+  attachmentsFrom?: string;
+}
 
 /** A document's tree as stored, and as this batch has changed it so far. */
 interface DocState {
@@ -57,11 +70,13 @@ export class WriteBatch {
   }
 
   /** An interactive edit (`new_edits=true`): the new revision is a child of `_rev`. */
-  async edit(doc: ParsedDoc & { id: string }): Promise<WriteOk> {
-    const state = this.state(doc.id);
-    const parentRev = chooseParent(state.tree, doc.rev);
+  async edit(parsed: ParsedDoc & { id: string }, options: EditOptions = {}): Promise<WriteOk> {
+    const state = this.state(parsed.id);
+    const parentRev = chooseParent(state.tree, parsed.rev);
+    const doc = options.stamper ? await this.stamped(state, parsed, parentRev, options.stamper) : parsed;
     const gen = parentRev === null ? 1 : revGen(parentRev) + 1;
-    const base = parentRev === null ? undefined : await this.attachmentsOf(state, [parentRev]);
+    const stubsFrom = options.attachmentsFrom ?? parentRev;
+    const base = stubsFrom === null ? undefined : await this.attachmentsOf(state, [stubsFrom]);
     const attachments = resolveAttachments(doc.id, doc.attachments, base, gen, false);
     const rev = newRevisionId({
       deleted: doc.deleted,
@@ -76,6 +91,21 @@ export class WriteBatch {
         : { start: gen - 1, hashes: [parseRev(parentRev).hash, hash] };
     this.apply(state, path, doc, attachments.metas, attachments.blobs);
     return { ok: true, id: doc.id, rev };
+  }
+
+  /** `doc` with its body stamped, after the body of the revision it edits when this replica holds it. */
+  private async stamped<T extends ParsedDoc>(
+    state: DocState,
+    doc: T,
+    parentRev: string | null,
+    stamper: Stamper,
+  ): Promise<T> {
+    const parent = parentRev === null ? undefined : state.tree.get(parentRev);
+    const content = parent?.hasBody ? await this.contentOf(state, parentRev!) : undefined;
+    const previous = content
+      ? { body: JSON.parse(content.body) as Record<string, unknown>, deleted: parent!.deleted }
+      : null;
+    return { ...doc, body: stamper.stamp(doc, previous) };
   }
 
   /** A replicated write (`new_edits=false`): the revision and its ancestry are taken as given. */
@@ -122,10 +152,15 @@ export class WriteBatch {
   ): Promise<Record<string, AttachmentMeta> | undefined | null> {
     for (const rev of revs) {
       if (!state.tree.get(rev)?.hasBody) continue;
-      const content = state.contents.get(rev) ?? (await this.storage.getRevisions(state.id, [rev]))[0];
+      const content = await this.contentOf(state, rev);
       if (content) return content.attachments;
     }
     return null;
+  }
+
+  /** A revision's content: added by this batch, or stored. */
+  private async contentOf(state: DocState, rev: string): Promise<RevisionContent | undefined> {
+    return state.contents.get(rev) ?? (await this.storage.getRevisions(state.id, [rev]))[0];
   }
 
   private state(id: string): DocState {
@@ -135,10 +170,11 @@ export class WriteBatch {
   }
 
   /**
-   * Stores every changed document in one transaction; returns the documents written with their
+   * Stores every changed document in one transaction, with the history entries of a resolution;
+   * returns the documents written with their
    * seqs, and whether the write left each one newly conflicted.
    */
-  async commit(): Promise<Committed[]> {
+  async commit(history?: readonly ResolutionRecord[]): Promise<Committed[]> {
     const writes: DocWrite[] = [];
     const states: DocState[] = [];
     for (const state of this.states.values()) {
@@ -150,7 +186,7 @@ export class WriteBatch {
     if (writes.length === 0) return [];
     let seqs: number[];
     try {
-      seqs = await this.storage.writeDocs(writes, this.blobs);
+      seqs = await this.storage.writeDocs(writes, this.blobs, history);
     } catch (err) {
       for (const write of writes) this.trees.forget(write.record.id);
       throw err;

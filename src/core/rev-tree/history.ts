@@ -15,6 +15,17 @@ export function ancestry(tree: RevTree, rev: string): string[] {
   return revs;
 }
 
+/**
+ * The newest revision that every one of `revs` descends from (or is), or undefined when they
+ * share none the tree still knows (separate roots, or history stemmed away).
+ */
+export function commonAncestor(tree: RevTree, revs: readonly string[]): string | undefined {
+  const [first, ...others] = revs;
+  if (first === undefined) return undefined;
+  const lines = others.map((rev) => new Set(ancestry(tree, rev)));
+  return ancestry(tree, first).find((rev) => lines.every((line) => line.has(rev)));
+}
+
 /** CouchDB's `_revisions` for a revision the tree holds, capped at `limit` entries. */
 export function revisionsOf(tree: RevTree, rev: string, limit = Number.POSITIVE_INFINITY): Revisions {
   const node = tree.get(rev);

@@ -1,6 +1,7 @@
 export { diffTrees, type StoredNode, type TreeDiff } from './diff.js';
 export {
   ancestry,
+  commonAncestor,
   leavesFrom,
   pathFromRevisions,
   pathLeaf,

@@ -1,0 +1,138 @@
+import type { Doc, NewDoc } from '../core/api.js';
+import { commonAncestor } from '../core/rev-tree/history.js';
+import type { RevTree } from '../core/rev-tree/types.js';
+import { planResolution as planLeafResolution } from '../conflicts/plan.js';
+import { type Leaf, type Resolver, sameJson, sortLeaves, userFields } from '../conflicts/resolvers.js';
+import type { DocRecord, ResolutionRecord, Storage } from '../storage/types.js';
+import type { DocReader } from './reader.js';
+import type { EditOptions } from './writer.js';
+
+/** One version of a conflicted document. */
+export interface ConflictVersion {
+  rev: string;
+  /** The whole revision as `get` reads it, attachments as stubs. */
+  doc: Doc;
+}
+
+/** Everything a person needs to resolve a conflict by hand (`GET /{db}/_resolve/{docid}`). */
+export interface ConflictVersions {
+  id: string;
+  winner: string;
+  /** The live leaves, the winner first, in CouchDB's winner order. */
+  leaves: ConflictVersion[];
+  /**
+   * The newest revision the live leaves all descend from, for a three-way merge — when there are
+   * several live leaves and this replica still holds its body (compaction drops it); else null.
+   */
+  ancestor: ConflictVersion | null;
+}
+
+/** A leaf with the document as read: what resolvers see. */
+export interface ReadLeaf extends Leaf {
+  doc: Doc;
+}
+
+/** The live leaves of a document and their common ancestor, as far as this replica holds them. */
+export async function conflictVersions(
+  reader: DocReader,
+  record: DocRecord,
+  tree: RevTree,
+): Promise<ConflictVersions> {
+  const live = record.leaves.filter((leaf) => !leaf.deleted).map((leaf) => leaf.rev);
+  const leaves = await readVersions(reader, record, tree, live);
+  const base = live.length > 1 ? commonAncestor(tree, live) : undefined;
+  const [ancestor] = base && tree.get(base)?.hasBody ? await readVersions(reader, record, tree, [base]) : [];
+  return { id: record.id, winner: record.winner, leaves, ancestor: ancestor ?? null };
+}
+
+/** Every leaf of a document, deleted ones included, with its body. */
+export async function readLeaves(reader: DocReader, record: DocRecord, tree: RevTree): Promise<ReadLeaf[]> {
+  const revs = record.leaves.map((leaf) => leaf.rev);
+  const versions = await readVersions(reader, record, tree, revs);
+  return versions.map(({ rev, doc }) => ({ rev, deleted: doc._deleted === true, doc }));
+}
+
+async function readVersions(
+  reader: DocReader,
+  record: DocRecord,
+  tree: RevTree,
+  revs: readonly string[],
+): Promise<ConflictVersion[]> {
+  const versions: ConflictVersion[] = [];
+  for (const rev of revs) {
+    const doc = await reader.read(record, record.id, rev, {}, tree);
+    if (doc) versions.push({ rev, doc });
+  }
+  return versions;
+}
+
+/** The writes of an automatic resolution, each with how it is written. */
+export interface AutomaticResolution {
+  /** The leaf the merged revision continues (CouchDB's winner). */
+  kept: string;
+  /** The live leaves it deletes. */
+  losers: string[];
+  writes: { doc: NewDoc; options: EditOptions }[];
+}
+
+/**
+ * What `resolver` makes of a document's leaves, as writes: a tombstone under each losing leaf and
+ * the merged body under the winner, none of them stamped — every replica holding the same leaves
+ * must write the same revisions. Null when the resolver keeps things as they are.
+ *
+ * The merged revision keeps the attachments of the leaf whose version it takes (the first, in
+ * winner order, whose fields equal the merged body), or else the winner's.
+ */
+export function planAutomaticResolution(
+  id: string,
+  leaves: readonly ReadLeaf[],
+  resolver: Resolver,
+): AutomaticResolution | null {
+  const plan = planLeafResolution(leaves, resolver.resolve(leaves));
+  if (!plan) return null;
+  const writes: AutomaticResolution['writes'] = plan.tombstones.map(({ parentRev }) => ({
+    doc: { _id: id, _rev: parentRev, _deleted: true },
+    options: {},
+  }));
+  const merged: NewDoc = { ...plan.merged.body, _id: id, _rev: plan.merged.parentRev };
+  const options: EditOptions = {};
+  if (plan.merged.deleted) merged._deleted = true;
+  else {
+    const sorted = sortLeaves(leaves) as ReadLeaf[];
+    const source =
+      sorted.find((leaf) => !leaf.deleted && sameJson(userFields(leaf.doc), plan.merged.body)) ??
+      sorted.find((leaf) => leaf.rev === plan.merged.parentRev);
+    if (source?.doc._attachments) {
+      merged._attachments = source.doc._attachments;
+      options.attachmentsFrom = source.rev;
+    }
+  }
+  writes.push({ doc: merged, options });
+  return {
+    kept: plan.merged.parentRev,
+    losers: plan.tombstones.map((write) => write.parentRev),
+    writes,
+  };
+}
+
+/**
+ * The history entry of a resolution about to be written, as a function of the revision the
+ * document will have (known once the write batch has computed it). The losing versions are read
+ * now, before the resolution turns them into inner revisions that compaction may drop.
+ */
+export async function historyEntry(
+  storage: Storage,
+  resolution: { docId: string; kept: string; losers: readonly string[]; by: string },
+): Promise<(rev: string) => ResolutionRecord> {
+  const { docId, kept, by } = resolution;
+  const contents = await storage.getRevisions(docId, resolution.losers);
+  const losers = resolution.losers.flatMap((rev, i) => {
+    const content = contents[i];
+    if (!content) return [];
+    return [
+      { rev, body: content.body, ...(content.attachments ? { attachments: content.attachments } : {}) },
+    ];
+  });
+  const at = new Date().toISOString();
+  return (rev) => ({ docId, at, by, kept, rev, losers });
+}
