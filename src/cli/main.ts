@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { destination as pinoDestination, pino } from 'pino';
 import { Database } from '../database/database.js';
 import { SetteeServer } from '../server/app.js';
+import { loadResolverModules } from '../server/resolvers.js';
 import { type ReplicateCommandOptions, replicateCommand, syncCommand } from './replicate.js';
 
 const program = new Command();
@@ -48,6 +49,12 @@ program
     [],
   )
   .option('--max-request-size <bytes>', 'largest request body', integer, 256 * 1024 * 1024)
+  .option(
+    '--resolvers <module>',
+    'a JavaScript module of conflict resolution strategies for PUT /{db}/_resolver (repeatable)',
+    collect,
+    [],
+  )
   .action(async (options: ServeOptions) => {
     // Buffered, asynchronous writes: a line per request must not cost a write syscall each.
     const destination = pinoDestination({ sync: false, minLength: 4096 });
@@ -59,6 +66,7 @@ program
       admin: options.admin ?? process.env.SETTEE_ADMIN,
       corsOrigins: options.corsOrigin,
       maxRequestSize: options.maxRequestSize,
+      resolvers: await loadResolverModules(options.resolvers),
       logger,
     });
     const url = await server.listen();
@@ -106,6 +114,7 @@ interface ServeOptions {
   admin?: string;
   corsOrigin: string[];
   maxRequestSize: number;
+  resolvers: string[];
 }
 
 function integer(value: string): number {

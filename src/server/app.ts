@@ -12,6 +12,7 @@ import type { DbContext, Methods, RequestContext, ServerServices } from './conte
 import { applyCors } from './cors.js';
 import { errorReply, sendJson } from './http.js';
 import { DatabaseRegistry } from './registry.js';
+import { ResolverSettings, type ResolverStrategy } from './resolvers.js';
 import { ReplicationScheduler } from './replicator/index.js';
 import { queryOf, resolveTarget, type Target } from './router.js';
 import { databaseEndpoint, databaseMethods } from './routes/databases.js';
@@ -36,6 +37,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** PBKDF2 iterations for new password hashes (default 600,000). */
   passwordIterations?: number;
+  /** Conflict resolution strategies beyond the built-in ones, by name (see `loadResolverModules`). */
+  resolvers?: Record<string, ResolverStrategy>;
   /** Waits before a crashed replication job is restarted: first (default 2 s) and longest (5 min). */
   replicator?: { retryInitialMs?: number; retryMaxMs?: number };
 }
@@ -64,7 +67,7 @@ export class SetteeServer {
   ) {}
 
   static async create(options: ServerOptions): Promise<SetteeServer> {
-    const registry = new DatabaseRegistry(options.dataDir);
+    const registry = new DatabaseRegistry(options.dataDir, new ResolverSettings(options.resolvers));
     const log = options.logger;
     const auth = await Auth.open(options.dataDir, {
       admin: options.admin,

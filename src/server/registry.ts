@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { fileExists, notFound, SetteeError } from '../core/errors.js';
 import { Database, randomHex } from '../database/database.js';
+import { ResolverSettings } from './resolvers.js';
 
 const NAME = /^[a-z][a-z0-9_$()+/-]*$/;
 const SYSTEM_DATABASES = new Set(['_users', '_replicator']);
@@ -56,7 +57,11 @@ export class DatabaseRegistry {
   private readonly open = new Map<string, Promise<Database>>();
   readonly uuid: string;
 
-  constructor(readonly dataDir: string) {
+  constructor(
+    readonly dataDir: string,
+    /** Each database's automatic conflict resolution, restored as it opens. */
+    readonly resolvers: ResolverSettings = new ResolverSettings(),
+  ) {
     mkdirSync(join(dataDir, '_settee'), { recursive: true });
     this.uuid = loadServerUuid(join(dataDir, '_settee', 'server.json'));
   }
@@ -102,7 +107,11 @@ export class DatabaseRegistry {
   }
 
   private openDb(name: string): Promise<Database> {
-    const opening = Database.open(this.pathOf(name), { name });
+    // Resolved conflicts keep their losing versions, for people to look back at.
+    const opening = Database.open(this.pathOf(name), { name, history: true }).then(async (db) => {
+      await this.resolvers.restore(db);
+      return db;
+    });
     this.open.set(name, opening);
     opening.catch(() => this.open.delete(name));
     return opening;

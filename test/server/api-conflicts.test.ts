@@ -185,7 +185,7 @@ describe('POST /{db}/_resolve/{docid}', () => {
       headers: { 'content-type': 'text/plain' },
     });
     expect(text.status).toBe(415);
-    expect((await t.fetch(`/${db}/_resolve/doc`)).status).toBe(405);
+    expect((await t.fetch(`/${db}/_resolve/doc`, { method: 'PUT', body: '{}' })).status).toBe(405);
     expect((await t.fetch(`/${db}/_resolve`, { method: 'POST', body: '{}' })).status).toBe(404);
     expect((await fetch(`${t.url}/${db}/_resolve/doc`, { method: 'POST', body: '{}' })).status).toBe(401);
     expect((await conflictsOf()).total_rows).toBe(1);

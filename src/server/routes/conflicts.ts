@@ -1,8 +1,10 @@
 import { Readable } from 'node:stream';
-import { badRequest } from '../../core/errors.js';
+import { badRequest, SetteeError } from '../../core/errors.js';
 import type { ResolveOptions } from '../../database/conflicts.js';
-import type { DbContext } from '../context.js';
-import { intParam, jsonObjectBody, jsonParam, sendJson } from '../http.js';
+import type { StoredResolution } from '../../storage/types.js';
+import { isAdmin } from '../auth.js';
+import type { DbContext, Methods } from '../context.js';
+import { boolParam, intParam, jsonBody, jsonObjectBody, jsonParam, sendJson } from '../http.js';
 
 /** `GET /{db}/_conflicts?startkey=&limit=`: the conflicted documents by id, streamed. */
 export async function conflicts(ctx: DbContext): Promise<unknown> {
@@ -12,7 +14,11 @@ export async function conflicts(ctx: DbContext): Promise<unknown> {
     throw badRequest('startkey must be a JSON string');
   // Opened before the reply, so a bad parameter is a 400 rather than a broken 200.
   const rows = db.conflictsStream({ startkey, limit: intParam(query, 'limit') });
-  const total = await db.storage.countConflicts();
+  return sendRows(reply, await db.storage.countConflicts(), rows);
+}
+
+/** `{"total_rows": N, "rows": [...]}`, a row at a time. */
+function sendRows<T>(reply: DbContext['reply'], total: number, rows: AsyncIterable<T>): DbContext['reply'] {
   const chunks = async function* () {
     yield `{"total_rows":${total},"rows":[`;
     let first = true;
@@ -38,8 +44,81 @@ export async function resolve(ctx: DbContext): Promise<unknown> {
   const unknown = Object.keys(body).filter((key) => !RESOLVE_FIELDS.has(key));
   if (unknown.length > 0)
     throw badRequest(`Unknown fields: ${unknown.join(', ')} (use merged, keep, losers)`);
-  const result = await ctx.db.resolve(docIdOf(ctx), body as ResolveOptions);
+  const by = `user:${ctx.userCtx.name ?? 'anonymous'}`;
+  const result = await ctx.db.resolve(docIdOf(ctx), { ...(body as ResolveOptions), by });
   return sendJson(ctx.reply, 201, result);
+}
+
+/**
+ * `GET /{db}/_resolve/{docid}`: the live versions of a document, the winner first, and their
+ * common ancestor when the database still holds it — `{id, winner, leaves: [{rev, doc}], ancestor}`.
+ */
+export async function versions(ctx: DbContext): Promise<unknown> {
+  return sendJson(ctx.reply, 200, await ctx.db.conflictVersions(docIdOf(ctx)));
+}
+
+/**
+ * `/{db}/_resolver`: the database's automatic conflict resolution. `GET` shows it; `PUT`
+ * `{"strategy", "options"?, "stamping"?}` sets it and resolves the conflicts already there
+ * (`{"ok": true, "resolved": N}`); `DELETE` goes back to CouchDB's behaviour. Admins only.
+ */
+export const resolver: Methods<DbContext> = {
+  GET: async (ctx) => sendJson(ctx.reply, 200, await ctx.services.registry.resolvers.status(ctx.db)),
+  PUT: async (ctx) => {
+    requireAdmin(ctx);
+    const resolved = await ctx.services.registry.resolvers.apply(
+      ctx.db,
+      jsonBody(ctx.request, { required: true }),
+    );
+    return sendJson(ctx.reply, 200, { ok: true, resolved });
+  },
+  DELETE: async (ctx) => {
+    requireAdmin(ctx);
+    await ctx.services.registry.resolvers.reset(ctx.db);
+    return sendJson(ctx.reply, 200, { ok: true });
+  },
+};
+
+/**
+ * `GET /{db}/_resolutions?doc=&since=&limit=&descending=`: the history of resolved conflicts,
+ * each with who or what resolved it and the losing versions it deleted, streamed.
+ */
+export async function resolutions(ctx: DbContext): Promise<unknown> {
+  const { db, query, reply } = ctx;
+  const id = query.doc;
+  if (id !== undefined && typeof id !== 'string') throw badRequest('doc must be a document id');
+  const options = {
+    id,
+    since: intParam(query, 'since'),
+    limit: intParam(query, 'limit'),
+    descending: boolParam(query, 'descending'),
+  };
+  const rows = db.resolutionsStream(options);
+  const total = await db.storage.countResolutions(id);
+  return sendRows(reply, total, mapRows(rows, historyRow));
+}
+
+/** A history entry as users read it: losing versions as documents, attachments as stubs. */
+function historyRow(entry: StoredResolution) {
+  const { docId, losers, ...rest } = entry;
+  return {
+    ...rest,
+    id: docId,
+    losers: losers.map(({ rev, body, attachments }) => ({
+      _id: docId,
+      _rev: rev,
+      ...(JSON.parse(body) as Record<string, unknown>),
+      ...(attachments ? { _attachments: attachments } : {}),
+    })),
+  };
+}
+
+async function* mapRows<T, U>(rows: AsyncIterable<T>, map: (row: T) => U): AsyncIterable<U> {
+  for await (const row of rows) yield map(row);
+}
+
+function requireAdmin(ctx: DbContext): void {
+  if (!isAdmin(ctx.userCtx)) throw new SetteeError('forbidden', 'You are not a server admin.');
 }
 
 /** The document id that follows the endpoint's name: `_resolve/_design/x` → `_design/x`. */

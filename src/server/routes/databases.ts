@@ -3,7 +3,7 @@ import type { DbContext, Methods, RequestContext } from '../context.js';
 import { jsonBody, jsonObjectBody, requireJsonType, sendJson } from '../http.js';
 import { allDocs, bulkDocs, bulkGet, missingRevs, revsDiff } from './bulk.js';
 import { changes } from './changes.js';
-import { conflicts, resolve } from './conflicts.js';
+import { conflicts, resolutions, resolve, resolver, versions } from './conflicts.js';
 import { docLocation } from './documents.js';
 
 function dbName(ctx: RequestContext): string {
@@ -43,6 +43,8 @@ export const databaseMethods: Methods<RequestContext> = {
 export const databaseEndpoints: Record<string, Methods<DbContext>> = {
   _changes: { GET: changes, POST: changes },
   _conflicts: { GET: conflicts },
+  _resolver: resolver,
+  _resolutions: { GET: resolutions },
   _all_docs: { GET: allDocs, POST: allDocs },
   _bulk_docs: { POST: bulkDocs },
   _bulk_get: { POST: bulkGet },
@@ -82,7 +84,7 @@ export const databaseEndpoints: Record<string, Methods<DbContext>> = {
 
 /** `/{db}/_…/{docid}` endpoints: the rest of the path is a document id, which may hold `/`. */
 export const databaseDocEndpoints: Record<string, Methods<DbContext>> = {
-  _resolve: { POST: resolve },
+  _resolve: { GET: versions, POST: resolve },
 };
 
 /** The handlers of a database endpoint path (`_changes`, `_resolve/{docid}`, …). */

@@ -1,0 +1,212 @@
+import { pathToFileURL } from 'node:url';
+import { resolve as resolvePath } from 'node:path';
+import { crdtMerge, type CrdtSchema } from '../conflicts/crdt-merge.js';
+import { fieldMerge } from '../conflicts/field-merge.js';
+import { couchdbDefault, lastWriterWins, type Resolver } from '../conflicts/resolvers.js';
+import { DEFAULT_FIELDS_FIELD } from '../conflicts/stamps.js';
+import { badRequest, SetteeError } from '../core/errors.js';
+import type { Database } from '../database/database.js';
+import type { StampingOptions } from '../database/stamping.js';
+
+/**
+ * Per-database automatic conflict resolution on the server (`PUT /{db}/_resolver`): a strategy by
+ * name with its options, kept in the database's own file so it survives restarts and goes away
+ * with the database.
+ */
+
+/** What `PUT /{db}/_resolver` takes and `GET` shows. */
+export interface ResolverConfig {
+  strategy: string;
+  options?: Record<string, unknown>;
+  /** Overrides how the strategy stamps writes: field names, or `false` for no stamping. */
+  stamping?: Pick<StampingOptions, 'field' | 'fields'> | false;
+}
+
+/**
+ * A strategy: builds a resolver from its options, and says how writes must be stamped for it to
+ * have something to compare. A server resolver module exports these by name.
+ */
+export interface ResolverStrategy {
+  create(options: Record<string, unknown>): Resolver;
+  stamping?(options: Record<string, unknown>): Pick<StampingOptions, 'field' | 'fields'> | false;
+}
+
+/** The `GET /{db}/_resolver` answer. */
+export interface ResolverStatus extends ResolverConfig {
+  /** False when the configured strategy could not be set up at open (e.g. its module is gone). */
+  active: boolean;
+  reason?: string;
+}
+
+const META_KEY = 'settee_resolver';
+const NONE: ResolverConfig = Object.freeze({ strategy: 'couchdb' });
+
+const BUILT_IN: Readonly<Record<string, ResolverStrategy>> = {
+  couchdb: { create: () => couchdbDefault },
+  'last-writer-wins': {
+    create: (options) => lastWriterWins({ field: stringOption(options, 'field') }),
+    stamping: (options) => ({ field: stringOption(options, 'field'), fields: false }),
+  },
+  'field-merge': {
+    create: (options) => fieldMerge({ field: stringOption(options, 'field') }),
+    stamping: (options) => ({ field: false, fields: stringOption(options, 'field') ?? DEFAULT_FIELDS_FIELD }),
+  },
+  crdt: {
+    create: (options) => crdtMerge(schemaOption(options), { field: stringOption(options, 'field') }),
+    stamping: (options) => ({ field: stringOption(options, 'field'), fields: false }),
+  },
+};
+
+/** The strategies a server offers: the built-in ones and those of its resolver modules. */
+export class ResolverSettings {
+  private readonly strategies: Readonly<Record<string, ResolverStrategy>>;
+  private readonly failures = new WeakMap<Database, string>();
+
+  constructor(custom: Readonly<Record<string, ResolverStrategy>> = {}) {
+    for (const name of Object.keys(custom)) {
+      if (Object.hasOwn(BUILT_IN, name)) throw new Error(`A resolver module may not redefine "${name}"`);
+    }
+    this.strategies = { ...BUILT_IN, ...custom };
+  }
+
+  /** Names of the strategies on offer. */
+  names(): string[] {
+    return Object.keys(this.strategies);
+  }
+
+  /**
+   * Checks and applies `config` to `db`, then stores it: the database stamps its writes as the
+   * strategy needs and resolves its current conflicts. Returns how many it resolved.
+   */
+  async apply(db: Database, config: unknown): Promise<number> {
+    const checked = this.check(config);
+    const resolved = await this.install(db, checked);
+    await db.storage.setMeta(META_KEY, JSON.stringify(checked));
+    this.failures.delete(db);
+    return resolved;
+  }
+
+  /** Back to CouchDB's behaviour: no resolver, no stamping. */
+  async reset(db: Database): Promise<void> {
+    await db.setResolver(null);
+    await db.setStamping(false);
+    await db.storage.setMeta(META_KEY, JSON.stringify(NONE));
+    this.failures.delete(db);
+  }
+
+  /** Applies the stored configuration of a database being opened; a failure leaves it inactive. */
+  async restore(db: Database): Promise<void> {
+    const config = await this.stored(db);
+    if (config.strategy === NONE.strategy && !config.options) return;
+    try {
+      await this.install(db, this.check(config));
+    } catch (error) {
+      this.failures.set(db, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  async status(db: Database): Promise<ResolverStatus> {
+    const config = await this.stored(db);
+    const reason = this.failures.get(db);
+    return reason === undefined ? { ...config, active: true } : { ...config, active: false, reason };
+  }
+
+  private async stored(db: Database): Promise<ResolverConfig> {
+    const text = await db.storage.getMeta(META_KEY);
+    return text === undefined ? NONE : (JSON.parse(text) as ResolverConfig);
+  }
+
+  private async install(db: Database, config: ResolverConfig): Promise<number> {
+    const strategy = this.strategies[config.strategy]!;
+    const options = config.options ?? {};
+    let resolver: Resolver;
+    try {
+      resolver = strategy.create(options);
+    } catch (error) {
+      throw badRequest(`Invalid options for ${config.strategy}: ${(error as Error).message}`);
+    }
+    const stamping = config.stamping ?? strategy.stamping?.(options) ?? false;
+    await db.setStamping(stamping === false ? false : { ...stamping });
+    return db.setResolver(resolver);
+  }
+
+  private check(config: unknown): ResolverConfig {
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+      throw badRequest('The resolver must be a JSON object: {"strategy": …, "options": {…}}');
+    }
+    const { strategy, options, stamping, ...rest } = config as Record<string, unknown>;
+    const unknown = Object.keys(rest);
+    if (unknown.length > 0)
+      throw badRequest(`Unknown fields: ${unknown.join(', ')} (use strategy, options, stamping)`);
+    if (typeof strategy !== 'string' || !Object.hasOwn(this.strategies, strategy)) {
+      throw badRequest(`Unknown strategy ${JSON.stringify(strategy)}: use one of ${this.names().join(', ')}`);
+    }
+    if (
+      options !== undefined &&
+      (typeof options !== 'object' || options === null || Array.isArray(options))
+    ) {
+      throw badRequest('options must be a JSON object');
+    }
+    if (stamping !== undefined && stamping !== false && !isStampingFields(stamping)) {
+      throw badRequest('stamping must be false or {"field": name | false, "fields": name | false}');
+    }
+    return {
+      strategy,
+      ...(options === undefined ? {} : { options: options as Record<string, unknown> }),
+      ...(stamping === undefined ? {} : { stamping: stamping as ResolverConfig['stamping'] }),
+    };
+  }
+}
+
+/**
+ * Loads server resolver modules: each exports strategies by name, as named exports or as the
+ * properties of its default export, e.g.
+ * `export const longestText = { create: (options) => conflicts.custom('longest-text', fn) }`.
+ */
+export async function loadResolverModules(
+  paths: readonly string[],
+): Promise<Record<string, ResolverStrategy>> {
+  const strategies: Record<string, ResolverStrategy> = {};
+  for (const path of paths) {
+    const module = (await import(pathToFileURL(resolvePath(path)).href)) as Record<string, unknown>;
+    const exported =
+      typeof module.default === 'object' && module.default !== null
+        ? (module.default as Record<string, unknown>)
+        : module;
+    for (const [name, value] of Object.entries(exported)) {
+      if (name === 'default') continue;
+      if (!isStrategy(value))
+        throw new Error(`${path}: export ${name} is not a resolver strategy ({ create })`);
+      strategies[name] = value;
+    }
+  }
+  return strategies;
+}
+
+function isStrategy(value: unknown): value is ResolverStrategy {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as ResolverStrategy).create === 'function'
+  );
+}
+
+function isStampingFields(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  return Object.entries(value).every(
+    ([key, name]) => (key === 'field' || key === 'fields') && (name === false || typeof name === 'string'),
+  );
+}
+
+function stringOption(options: Record<string, unknown>, key: string): string | undefined {
+  const value = options[key];
+  if (value !== undefined && typeof value !== 'string')
+    throw new SetteeError('bad_request', `${key} must be a string`);
+  return value;
+}
+
+function schemaOption(options: Record<string, unknown>): CrdtSchema {
+  const { schema } = options;
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+    throw new TypeError('schema must be an object of field → counter | set | register | append-only');
+  }
+  return schema as CrdtSchema;
+}
