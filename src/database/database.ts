@@ -25,7 +25,7 @@ import type {
 import { encodeBase64 } from '../core/base64.js';
 import { isLocalId, type ParsedDoc, parseDocument, validateDocId } from '../core/document.js';
 import { badRequest, notFound, toSetteeError } from '../core/errors.js';
-import { parseRev } from '../core/revision.js';
+import { isRev, parseRev } from '../core/revision.js';
 import type { Resolver } from '../conflicts/resolvers.js';
 import { SqliteStorage, type SqliteStorageOptions } from '../storage/sqlite/sqlite-storage.js';
 import { conflictRevs } from '../storage/records.js';
@@ -513,6 +513,7 @@ export class Database implements Peer {
   /** Several revisions of a document (`open_revs`): every leaf with `'all'`, or the ones named. */
   async getOpenRevs(id: string, revs: 'all' | string[], options: GetOptions = {}): Promise<OpenRevsResult[]> {
     validateDocId(id);
+    if (revs !== 'all' && !revs.every(isRev)) throw badRequest('Invalid rev format');
     const [record] = await this.storage.getDocs([id]);
     return this.reader.openRevs(record, id, revs, options);
   }

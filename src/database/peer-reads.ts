@@ -31,6 +31,8 @@ export async function revsDiff(
   for (const [i, id] of ids.entries()) {
     const revs = request[id];
     if (!Array.isArray(revs)) throw badRequest(`Revisions of ${id} must be an array`);
+    // As CouchDB: one malformed revision refuses the whole request.
+    if (!revs.every(isRev)) throw badRequest('Invalid rev format');
     const tree = records[i] ? await reader.tree(id) : undefined;
     const missing = [...new Set(revs)].filter((rev) => !tree?.has(rev));
     if (missing.length === 0) continue;
@@ -67,6 +69,11 @@ export async function bulkGet(
         reason: 'Missing id',
       };
       results.push({ id: id as string, docs: [{ error }] });
+      continue;
+    }
+    if (entry.rev !== undefined && !isRev(entry.rev)) {
+      const error = { id, rev: String(entry.rev), error: 'bad_request', reason: 'Invalid rev format' };
+      results.push({ id, docs: [{ error }] });
       continue;
     }
     const [record] = await storage.getDocs([id]);

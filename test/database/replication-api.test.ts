@@ -350,3 +350,23 @@ describe('manual replication between two databases', () => {
     expect(await state(b)).toEqual(await state(a));
   });
 });
+
+describe('malformed revisions', () => {
+  it('are refused with 400 Invalid rev format by revsDiff and open_revs, per entry by bulkGet', async () => {
+    const db = await dbs.open();
+    const { rev: good } = await db.put({ _id: 'a' });
+    await expectError(db.revsDiff({ a: [good, 'not-a-rev'] }), 'bad_request', 'Invalid rev format');
+    await expectError(db.revsDiff({ a: [42 as unknown as string] }), 'bad_request', 'Invalid rev format');
+    await expectError(db.getOpenRevs('a', [good, 'x-1']), 'bad_request', 'Invalid rev format');
+    const { results } = await db.bulkGet({
+      docs: [
+        { id: 'a', rev: 'nope' },
+        { id: 'a', rev: good },
+      ],
+    });
+    expect(results[0]!.docs).toEqual([
+      { error: { id: 'a', rev: 'nope', error: 'bad_request', reason: 'Invalid rev format' } },
+    ]);
+    expect(okRevs(results[1]!.docs.flatMap((d) => ('ok' in d ? [{ ok: d.ok }] : [])))).toEqual([good]);
+  });
+});
