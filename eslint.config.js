@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -16,4 +17,6 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
     },
   },
+  // The web page's ES modules run in the browser, not in Node.
+  { files: ['ui/**/*.js'], languageOptions: { globals: globals.browser } },
 );

@@ -19,6 +19,7 @@ import { databaseEndpoint, databaseMethods } from './routes/databases.js';
 import { attachmentMethods, documentMethods, localMethods } from './routes/documents.js';
 import { schedulerMethods } from './routes/replication.js';
 import { PUBLIC_ENDPOINTS, rootMethods, serverEndpoints } from './routes/server.js';
+import { isUiPath, serveUi } from './ui.js';
 
 export interface ServerOptions {
   /** Folder of the SQLite files, one per database, and of the server's own state. */
@@ -146,6 +147,8 @@ export class SetteeServer {
   /** Resolves the raw path to its target, authenticates, and runs the target's handler. */
   private async dispatch(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const url = request.raw.url ?? '/';
+    // The web page's static files are public: the page itself logs in through /_session.
+    if (isUiPath(url)) return serveUi(request, reply);
     const target = resolveTarget(url);
     const query = queryOf(url);
     const { userCtx, via, setCookie } = await this.services.auth.authenticate(request.headers);

@@ -1,0 +1,121 @@
+// The page's shell: who is logged in, which view the address (#/…) asks for, and the notice bar.
+// Views get an `app` object to show their content, report errors and move between views.
+import * as api from './api.js';
+import { conflictListView } from './conflict-list.js';
+import { databasesView } from './databases.js';
+import { documentView } from './document.js';
+import { replaceChildren } from './dom.js';
+import { loginView } from './login.js';
+
+const view = document.getElementById('view');
+const notice = document.getElementById('notice');
+const account = document.getElementById('account');
+
+let user = null;
+// Each render gets a number: a slow view that finishes after the person moved on shows nothing.
+let generation = 0;
+// A notice raised just before navigating (e.g. "Saved") survives that one navigation.
+let keepNotice = false;
+
+const app = {
+  /** Shows a view's content, unless the person has already moved to another view. */
+  show(ticket, ...nodes) {
+    if (ticket !== generation) return false;
+    replaceChildren(view, ...nodes);
+    return true;
+  },
+  notify(message, kind = 'info', { keepAfterNavigation = false } = {}) {
+    keepNotice = keepAfterNavigation;
+    notice.className = `notice notice-${kind}`;
+    replaceChildren(notice, message);
+    notice.hidden = false;
+  },
+  clearNotice() {
+    notice.hidden = true;
+    replaceChildren(notice);
+  },
+  go(hash) {
+    if (location.hash === hash) render();
+    else location.hash = hash;
+  },
+  reload: () => render(),
+  /** Shows what went wrong in plain words; an ended session goes back to the login form. */
+  fail(ticket, error) {
+    if (ticket !== generation) return;
+    if (error?.status === 401) {
+      setUser(null);
+      loginView(app, ++generation, 'Your session has ended. Please log in again.');
+      return;
+    }
+    app.notify(api.describeError(error), 'error');
+  },
+  loggedIn(userCtx) {
+    setUser(userCtx);
+    app.clearNotice();
+    render();
+  },
+};
+
+function setUser(userCtx) {
+  user = userCtx && userCtx.name !== null ? userCtx : null;
+  account.hidden = user === null;
+  document.getElementById('account-name').textContent = user ? `Logged in as ${user.name}` : '';
+}
+
+function parseRoute(hash) {
+  const parts = hash
+    .replace(/^#\/?/, '')
+    .split('/')
+    .filter((part) => part !== '')
+    .map((part) => {
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        return part;
+      }
+    });
+  if (parts[0] === 'db' && parts.length === 2) return { name: 'conflicts', db: parts[1] };
+  if (parts[0] === 'db' && parts[2] === 'doc' && parts.length === 4) {
+    return { name: 'document', db: parts[1], id: parts[3] };
+  }
+  return { name: 'databases' };
+}
+
+async function render() {
+  const ticket = ++generation;
+  if (keepNotice) keepNotice = false;
+  else app.clearNotice();
+  if (user === null) return loginView(app, ticket);
+  const target = parseRoute(location.hash);
+  try {
+    if (target.name === 'conflicts') await conflictListView(app, ticket, target.db);
+    else if (target.name === 'document') await documentView(app, ticket, target.db, target.id);
+    else await databasesView(app, ticket);
+  } catch (error) {
+    app.fail(ticket, error);
+  }
+}
+
+async function logOut() {
+  try {
+    await api.logOut();
+  } catch {
+    // The cookie is cleared on the next login anyway; leave the person at the login form.
+  }
+  setUser(null);
+  app.notify('You are logged out.', 'info', { keepAfterNavigation: true });
+  render();
+}
+
+async function start() {
+  document.getElementById('logout').addEventListener('click', logOut);
+  window.addEventListener('hashchange', render);
+  try {
+    setUser(await api.session());
+  } catch (error) {
+    app.notify(api.describeError(error), 'error', { keepAfterNavigation: true });
+  }
+  render();
+}
+
+start();

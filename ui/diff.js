@@ -1,0 +1,129 @@
+// Comparing the versions of a conflicted document, field by field. Pure functions of the
+// `GET /{db}/_resolve/{id}` answer: no DOM here, so they can be tested outside a browser.
+
+// Bookkeeping the server adds to a revision, not what people wrote: never compared or merged.
+// Attachments are compared on their own (compareAttachments): they follow the kept version.
+const HIDDEN_FIELDS = new Set([
+  '_id',
+  '_rev',
+  '_revisions',
+  '_revs_info',
+  '_conflicts',
+  '_deleted_conflicts',
+  '_local_seq',
+  '_deleted',
+  '_attachments',
+]);
+
+/** The fields people edit: a document without its bookkeeping. */
+export function bodyOf(doc) {
+  const body = {};
+  for (const [field, value] of Object.entries(doc ?? {})) if (!HIDDEN_FIELDS.has(field)) body[field] = value;
+  return body;
+}
+
+/** JSON equality, whatever the order of keys (replicas may write the same object differently). */
+export function sameValue(a, b) {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  if (keysA.length !== keysB.length) return false;
+  return keysA.every((key) => Object.hasOwn(b, key) && sameValue(a[key], b[key]));
+}
+
+/** Names people can say: Version A, B, … Z, then 27, 28, … */
+export function labelOf(index) {
+  return index < 26 ? String.fromCharCode(65 + index) : String(index + 1);
+}
+
+/**
+ * One row per field that any version or the ancestor has, in the order the winner lists them:
+ * `{ field, values, base, differs, changed, contested }`. `values[i]` is version i's value
+ * (undefined when it lacks the field); `changed[i]` whether it differs from the ancestor's
+ * `base` (all false without an ancestor); `contested` whether a person has to choose (versions
+ * changed it in different ways, or there is no ancestor to tell who changed it).
+ */
+export function compareVersions(leaves, ancestor) {
+  const bodies = leaves.map((leaf) => bodyOf(leaf.doc));
+  const base = ancestor ? bodyOf(ancestor.doc) : undefined;
+  const fields = [...new Set([...bodies, base ?? {}].flatMap((body) => Object.keys(body)))];
+  return fields.map((field) => {
+    const values = bodies.map((body) => body[field]);
+    const baseValue = base?.[field];
+    const differs = values.some((value) => !sameValue(value, values[0]));
+    const changed = values.map((value) => base !== undefined && !sameValue(value, baseValue));
+    const changes = distinct(values.filter((_, i) => changed[i]));
+    const contested = differs && (base === undefined || changes.length > 1);
+    return { field, values, base: baseValue, differs, changed, contested };
+  });
+}
+
+function distinct(values) {
+  return values.filter((value, i) => values.findIndex((other) => sameValue(other, value)) === i);
+}
+
+/**
+ * The attachments of each version (stubs or undefined), whether they differ, and which versions
+ * changed them since the ancestor: `{ stubs, differs, changed }`. Compared by name and digest.
+ */
+export function compareAttachments(leaves, ancestor) {
+  const stubs = leaves.map((leaf) => leaf.doc._attachments);
+  const digests = stubs.map(digestsOf);
+  const base = ancestor ? digestsOf(ancestor.doc._attachments) : undefined;
+  return {
+    stubs,
+    differs: digests.some((digest) => !sameValue(digest, digests[0])),
+    changed: digests.map((digest) => base !== undefined && !sameValue(digest, base)),
+  };
+}
+
+function digestsOf(byName) {
+  return Object.fromEntries(Object.entries(byName ?? {}).map(([name, stub]) => [name, stub.digest]));
+}
+
+/**
+ * The merged body a person starts from: the winner's, except for a field that versions changed
+ * since the ancestor all in the same way — that change is taken (a three-way merge). Contested
+ * fields keep the winner's value until the person picks one.
+ */
+export function suggestMerge(rows) {
+  const merged = {};
+  for (const row of rows) {
+    const changedIndex = row.changed.findIndex(Boolean);
+    const take = !row.contested && changedIndex >= 0 ? changedIndex : 0;
+    if (row.values[take] !== undefined) merged[row.field] = row.values[take];
+  }
+  return merged;
+}
+
+/** A copy of `merged` with `field` set to `value`, or removed when `value` is undefined. */
+export function withField(merged, field, value) {
+  const copy = { ...merged };
+  if (value === undefined) delete copy[field];
+  else copy[field] = value;
+  return copy;
+}
+
+/** The indexes of the versions whose value the merged body has for this row. */
+export function sourcesOf(row, merged) {
+  const value = merged[row.field];
+  return row.values.flatMap((candidate, i) => (sameValue(candidate, value) ? [i] : []));
+}
+
+/** Rows for every field of `merged` too, so fields typed in the JSON editor show in the table. */
+export function withMergedFields(rows, merged, versionCount) {
+  const known = new Set(rows.map((row) => row.field));
+  const extra = Object.keys(merged)
+    .filter((field) => !known.has(field))
+    .map((field) => ({
+      field,
+      values: Array(versionCount).fill(undefined),
+      base: undefined,
+      differs: false,
+      changed: Array(versionCount).fill(false),
+      contested: false,
+    }));
+  return [...rows, ...extra];
+}

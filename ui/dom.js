@@ -1,0 +1,51 @@
+// Building elements without innerHTML: document bodies are untrusted, so every piece of data
+// reaches the page as a text node and can never become markup.
+
+/**
+ * An element with properties and children.
+ *
+ * `props`: `class`, `text` (textContent), `on` (`{ click: fn }`), `hidden`, `disabled`, and any
+ * other key as an attribute. Children are nodes or strings (text); null/false are skipped.
+ *
+ * @example h('button', { class: 'button', on: { click: save } }, 'Save')
+ */
+export function h(tag, props = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) setProp(element, key, value);
+  append(element, children);
+  return element;
+}
+
+function setProp(element, key, value) {
+  if (value === undefined || value === null || value === false) return;
+  if (key === 'class') element.className = value;
+  else if (key === 'text') element.textContent = value;
+  else if (key === 'on') for (const [name, fn] of Object.entries(value)) element.addEventListener(name, fn);
+  else if (key === 'hidden' || key === 'disabled' || key === 'checked') element[key] = true;
+  else element.setAttribute(key, value === true ? '' : String(value));
+}
+
+/** Appends nodes and strings (as text), flattening arrays and skipping null/false. */
+export function append(parent, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    parent.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return parent;
+}
+
+/** Replaces everything inside `parent`. */
+export function replaceChildren(parent, ...children) {
+  parent.replaceChildren();
+  return append(parent, children);
+}
+
+/** "1 version" / "3 versions". */
+export function plural(count, one, many = `${one}s`) {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+/** A hash link inside the page: `#/db/<name>` and so on, each part encoded. */
+export function route(...parts) {
+  return `#/${parts.map(encodeURIComponent).join('/')}`;
+}
