@@ -73,7 +73,7 @@ function documentPage(app, ticket, db, data) {
     model.merged = merged;
     model.rows = withMergedFields(model.baseRows, merged, model.leaves.length);
     model.choice = { kind: 'merged' };
-    model.error = null;
+    if (model.error?.status !== 409) model.error = null; // a stale view stays stale until reloaded
   };
   const actions = {
     keepVersion: (i) => update(() => (model.choice = { kind: 'version', index: i })),
@@ -133,7 +133,8 @@ function actionBar(model, actions) {
       type: 'button',
       id: 'save',
       class: 'button button-primary',
-      disabled: model.choice === null || model.saving,
+      // After a 409 the versions on screen are stale: only a reload can lead to a save.
+      disabled: model.choice === null || model.saving || model.error?.status === 409,
       on: { click: actions.save },
     },
     model.saving ? 'Saving…' : 'Save',

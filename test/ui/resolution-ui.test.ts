@@ -377,6 +377,7 @@ describe('the web page at /_ui/', () => {
       await page.locator('#save').click();
       await page.locator('#save-error').waitFor();
       expect(await text(page, '#save-error')).toMatch(/^This document changed while you were looking at it/);
+      expect(await page.locator('#save').isDisabled()).toBe(true);
       await shot(page, '08-changed-meanwhile');
 
       await page.getByRole('button', { name: 'Reload the latest versions' }).click();
