@@ -5,7 +5,7 @@ import type { ChangesFeed, ChangesFeedOptions } from '../../database/changes.js'
 import type { Database } from '../../database/database.js';
 import type { DbContext } from '../context.js';
 import { HEARTBEAT, withHeartbeats } from '../feeds.js';
-import { boolParam, intParam, jsonBody, stringArrayParam } from '../http.js';
+import { boolParam, FLUSH, intParam, jsonBody, sendText, stringArrayParam } from '../http.js';
 
 const MAX_TIMEOUT = 60_000;
 type Feed = 'normal' | 'longpoll' | 'continuous' | 'eventsource';
@@ -30,13 +30,13 @@ export async function changes(ctx: DbContext): Promise<unknown> {
   const first = db.changesFeed(live ? { ...options, live: true, signal } : options);
   // Live feeds may stay silent until a change: send the headers now so clients see the feed open.
   const flushHeaders = () => reply.raw.headersSent || reply.raw.flushHeaders();
-  const chunks = live
-    ? liveFeed(first, feed, heartbeat, timeout, () => stop.abort(), flushHeaders)
-    : pollFeed(db, first, options, feed === 'longpoll', heartbeat, timeout, signal);
-  reply
-    .code(200)
-    .header('cache-control', 'must-revalidate')
-    .type(feed === 'eventsource' ? 'text/event-stream' : 'application/json');
+  reply.header('cache-control', 'must-revalidate');
+  if (!live) {
+    const poll = pollFeed(db, first, options, feed === 'longpoll', heartbeat, timeout, signal);
+    return sendText(reply, 200, 'application/json', poll);
+  }
+  const chunks = liveFeed(first, feed, heartbeat, timeout, () => stop.abort(), flushHeaders);
+  reply.code(200).type(feed === 'eventsource' ? 'text/event-stream' : 'application/json');
   return reply.send(Readable.from(chunks, { objectMode: false }));
 }
 
@@ -97,7 +97,7 @@ async function* pollFeed(
   heartbeat: number | undefined,
   timeout: number,
   signal: AbortSignal,
-): AsyncGenerator<string> {
+): AsyncGenerator<string | typeof FLUSH> {
   yield '{"results":[\n';
   let feed = first;
   let sent = 0;
@@ -105,7 +105,11 @@ async function* pollFeed(
   const deadline = heartbeat === undefined ? Date.now() + timeout : Number.POSITIVE_INFINITY;
   while (longpoll && sent === 0 && !signal.aborted) {
     // A write may have landed while the empty scan was running: look again before waiting.
-    const woke = db.updateSeq() > feed.lastSeq ? 'change' : await wakeOrBeat(db, signal, heartbeat, deadline);
+    let woke: 'change' | 'heartbeat' | 'timeout' = 'change';
+    if (db.updateSeq() <= feed.lastSeq) {
+      yield FLUSH; // the headers go out now, so the client sees the feed open while it waits
+      woke = await wakeOrBeat(db, signal, heartbeat, deadline);
+    }
     if (woke === 'timeout') break;
     if (woke === 'heartbeat') {
       yield '\n';
