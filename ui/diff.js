@@ -15,11 +15,21 @@ const HIDDEN_FIELDS = new Set([
   '_attachments',
 ]);
 
-/** The fields people edit: a document without its bookkeeping. */
-export function bodyOf(doc) {
+/**
+ * The fields people edit: a document without its bookkeeping, nor the clock stamps named in
+ * `stamps` (the answer's `stamp_fields`), which a merge carries over from the kept version.
+ */
+export function bodyOf(doc, stamps = new Set()) {
   const body = {};
-  for (const [field, value] of Object.entries(doc ?? {})) if (!HIDDEN_FIELDS.has(field)) body[field] = value;
+  for (const [field, value] of Object.entries(doc ?? {})) {
+    if (!HIDDEN_FIELDS.has(field) && !stamps.has(field)) body[field] = value;
+  }
   return body;
+}
+
+/** The clock stamps of a version (see bodyOf), to carry over into a merge that continues it. */
+export function stampsOf(doc, stamps) {
+  return Object.fromEntries(Object.entries(doc ?? {}).filter(([field]) => stamps.has(field)));
 }
 
 /** JSON equality, whatever the order of keys (replicas may write the same object differently). */
@@ -45,9 +55,9 @@ export function labelOf(index) {
  * `base` (all false without an ancestor); `contested` whether a person has to choose (versions
  * changed it in different ways, or there is no ancestor to tell who changed it).
  */
-export function compareVersions(leaves, ancestor) {
-  const bodies = leaves.map((leaf) => bodyOf(leaf.doc));
-  const base = ancestor ? bodyOf(ancestor.doc) : undefined;
+export function compareVersions(leaves, ancestor, stamps = new Set()) {
+  const bodies = leaves.map((leaf) => bodyOf(leaf.doc, stamps));
+  const base = ancestor ? bodyOf(ancestor.doc, stamps) : undefined;
   const fields = [...new Set([...bodies, base ?? {}].flatMap((body) => Object.keys(body)))];
   return fields.map((field) => {
     const values = bodies.map((body) => body[field]);

@@ -4,6 +4,7 @@ import * as api from './api.js';
 import { compareTable } from './compare.js';
 import {
   bodyOf,
+  stampsOf,
   compareAttachments,
   compareVersions,
   labelOf,
@@ -46,8 +47,10 @@ function gone(db, text) {
 }
 
 function newModel(data) {
-  const baseRows = compareVersions(data.leaves, data.ancestor);
+  const stamps = new Set(data.stamp_fields ?? []);
+  const baseRows = compareVersions(data.leaves, data.ancestor, stamps);
   return {
+    stamps,
     id: data.id,
     winner: data.winner,
     leaves: data.leaves,
@@ -201,7 +204,8 @@ function resolution(model) {
   const losers = revs.filter((rev) => rev !== keep);
   if (model.choice.kind === 'version') return { keep, losers };
   const stubs = model.attachments.stubs[keepIndex];
-  const merged = { _id: model.id, ...model.merged, ...(stubs ? { _attachments: stubs } : {}) };
+  const carried = stampsOf(model.leaves[keepIndex].doc, model.stamps);
+  const merged = { _id: model.id, ...carried, ...model.merged, ...(stubs ? { _attachments: stubs } : {}) };
   return { merged, keep, losers };
 }
 
@@ -240,7 +244,7 @@ function jsonEditor(model, actions) {
       error.hidden = false;
       return;
     }
-    actions.applyJson(bodyOf(body));
+    actions.applyJson(bodyOf(body, model.stamps));
     fill();
   };
   const node = h(

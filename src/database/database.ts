@@ -427,7 +427,8 @@ export class Database implements Peer {
     if (isLocalId(validateDocId(id))) throw badRequest('Local documents have no conflicts');
     const [record] = await this.storage.getDocs([id]);
     if (!record) throw notFound('missing');
-    return conflictVersions(this.reader, record, await this.reader.tree(id));
+    const stamps = [this.stamper?.field, this.stamper?.fieldsField].filter((field) => field !== undefined);
+    return conflictVersions(this.reader, record, await this.reader.tree(id), stamps);
   }
 
   /**

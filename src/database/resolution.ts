@@ -2,7 +2,15 @@ import type { Doc, NewDoc } from '../core/api.js';
 import { commonAncestor } from '../core/rev-tree/history.js';
 import type { RevTree } from '../core/rev-tree/types.js';
 import { planResolution as planLeafResolution } from '../conflicts/plan.js';
-import { type Leaf, type Resolver, sameJson, sortLeaves, userFields } from '../conflicts/resolvers.js';
+import {
+  DEFAULT_STAMP_FIELD,
+  type Leaf,
+  type Resolver,
+  sameJson,
+  sortLeaves,
+  userFields,
+} from '../conflicts/resolvers.js';
+import { DEFAULT_FIELDS_FIELD } from '../conflicts/stamps.js';
 import type { DocRecord, ResolutionRecord, Storage } from '../storage/types.js';
 import type { DocReader } from './reader.js';
 import type { EditOptions } from './writer.js';
@@ -25,6 +33,11 @@ export interface ConflictVersions {
    * several live leaves and this replica still holds its body (compaction drops it); else null.
    */
   ancestor: ConflictVersion | null;
+  /**
+   * Body fields that hold clock stamps rather than what people wrote (the defaults, and the ones
+   * this database stamps): a person resolving need not see them, and a merge carries them over.
+   */
+  stamp_fields: string[];
 }
 
 /** A leaf with the document as read: what resolvers see. */
@@ -37,12 +50,19 @@ export async function conflictVersions(
   reader: DocReader,
   record: DocRecord,
   tree: RevTree,
+  stampFields: readonly string[],
 ): Promise<ConflictVersions> {
   const live = record.leaves.filter((leaf) => !leaf.deleted).map((leaf) => leaf.rev);
   const leaves = await readVersions(reader, record, tree, live);
   const base = live.length > 1 ? commonAncestor(tree, live) : undefined;
   const [ancestor] = base && tree.get(base)?.hasBody ? await readVersions(reader, record, tree, [base]) : [];
-  return { id: record.id, winner: record.winner, leaves, ancestor: ancestor ?? null };
+  return {
+    id: record.id,
+    winner: record.winner,
+    leaves,
+    ancestor: ancestor ?? null,
+    stamp_fields: [...new Set([DEFAULT_STAMP_FIELD, DEFAULT_FIELDS_FIELD, ...stampFields])],
+  };
 }
 
 /** Every leaf of a document, deleted ones included, with its body. */

@@ -251,6 +251,8 @@ describe('the web page at /_ui/', () => {
 
       // The advanced editor: add a field by typing JSON.
       await page.getByText('Advanced: edit the merged result as JSON').click();
+      // The editor is filled as it opens.
+      await expect.poll(() => page.locator('#json-editor').inputValue()).not.toBe('');
       const typed = JSON.parse(await page.locator('#json-editor').inputValue());
       expect(typed).toEqual({
         customer: 'Ada Lovelace',
@@ -313,6 +315,56 @@ describe('the web page at /_ui/', () => {
 
     expect(await docWithConflicts('shop', 'invoice-3')).toEqual(chosen.doc);
   });
+
+  it(
+    'hides clock stamps from people and carries them into the merge, which the server stamps anew',
+    { timeout: TIMEOUT },
+    async () => {
+      // Stamps from the past: a stamp far in the future is not adopted by the server's clock.
+      const stampA = '001700000000000-0000-tablet';
+      const stampB = '001700000060000-0000-laptop';
+      expect((await t.fetch('/clocks', { method: 'PUT' })).status).toBe(201);
+      const resolver = await t.fetch('/clocks/_resolver', {
+        method: 'PUT',
+        body: JSON.stringify({ strategy: 'couchdb', stamping: { field: 'settee_hlc' } }),
+      });
+      expect(resolver.status).toBe(200);
+      const leaves = [
+        { _id: 'note', _rev: `1-${'a'.repeat(32)}`, text: 'from the tablet', settee_hlc: stampA },
+        { _id: 'note', _rev: `1-${'b'.repeat(32)}`, text: 'from the laptop', settee_hlc: stampB },
+      ];
+      const written = await t.fetch('/clocks/_bulk_docs', {
+        method: 'POST',
+        body: JSON.stringify({ docs: leaves, new_edits: false }),
+      });
+      expect(written.status).toBe(201);
+      const versions = await getJson<{ stamp_fields: string[] }>(t, '/clocks/_resolve/note');
+      expect(versions.stamp_fields).toContain('settee_hlc');
+
+      const page = await loggedInPage('#/db/clocks/doc/note');
+      await page.locator('#compare').waitFor();
+      expect(await text(page, '#summary')).toBe(
+        '2 versions of this document disagree. They differ in 1 field: text.',
+      );
+      expect(await page.locator('#compare tr[data-field="settee_hlc"]').count()).toBe(0);
+      await page.getByText('Advanced: edit the merged result as JSON').click();
+      // The editor is filled as it opens.
+      await expect.poll(() => page.locator('#json-editor').inputValue()).not.toBe('');
+      const typed = JSON.parse(await page.locator('#json-editor').inputValue());
+      expect(typed).not.toHaveProperty('settee_hlc');
+      await page.locator('#json-editor').fill(JSON.stringify({ ...typed, text: 'both' }));
+      await page.locator('#apply-json').click();
+      await page.locator('#save').click();
+      await page.getByText('Saved. “note” has a single version again.').waitFor();
+
+      const doc = await docWithConflicts('clocks', 'note');
+      expect(doc.text).toBe('both');
+      expect(doc._conflicts).toBeUndefined();
+      // The kept version's stamp went in with the merge, and the server stamped it later still.
+      expect(typeof doc.settee_hlc).toBe('string');
+      expect((doc.settee_hlc as string) > stampB).toBe(true);
+    },
+  );
 
   it('merges with the attached files of the version they are taken from', { timeout: TIMEOUT }, async () => {
     const page = await loggedInPage('#/db/files/doc/photo');
