@@ -8,6 +8,7 @@
  *   node --expose-gc --import tsx bench/server/run.ts --profile /tmp/settee-prof   # + Settee CPU profile
  *   … --server-logs /tmp/logs       # keep what each server printed (Settee: a JSON line per request)
  *   … --servers settee --skip-live  # one server only; bulk phases only
+ *   … --settee-node-flags=''        # Settee without the node flags of `npm start` (or other flags)
  *
  * Per server and N: push N docs to an empty remote db, pull them into an empty PouchDB, push
  * 1,000 more (incremental); then live sync A → server → B with writes 200 ms apart and 10 ms
@@ -31,6 +32,7 @@ import {
   type ServerKind,
   ServerProcess,
   type SetteeEntry,
+  startScriptNodeFlags,
 } from './servers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -45,6 +47,8 @@ const { values: args } = parseArgs({
     'loaded-interval': { type: 'string', default: '10' },
     servers: { type: 'string', default: SERVER_KINDS.join(',') },
     settee: { type: 'string', default: 'auto' },
+    // Node flags of the Settee server: those of `npm start` unless given ('' for none).
+    'settee-node-flags': { type: 'string' },
     profile: { type: 'string' },
     'server-logs': { type: 'string' },
     'skip-live': { type: 'boolean', default: false },
@@ -97,7 +101,9 @@ try {
 }
 
 async function main(): Promise<void> {
-  const settee = KINDS.includes('settee') ? resolveSettee(ROOT, SETTEE_MODE) : { args: [], description: '' };
+  const settee = KINDS.includes('settee')
+    ? withNodeFlags(resolveSettee(ROOT, SETTEE_MODE))
+    : { args: [], description: '' };
   const profileDir = args.profile;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   if (args['server-logs']) mkdirSync(args['server-logs'], { recursive: true });
@@ -121,6 +127,14 @@ async function main(): Promise<void> {
   writeFileSync(args.out, `${JSON.stringify(output.json, null, 2)}\n`);
   progress(`wrote ${args.out}`);
   if (failure) throw failure;
+}
+
+/** Settee's entry with the node flags it runs with (those of `npm start` by default). */
+function withNodeFlags(entry: SetteeEntry): SetteeEntry {
+  const given = args['settee-node-flags'];
+  const flags = given === undefined ? startScriptNodeFlags(ROOT) : given.split(/\s+/).filter(Boolean);
+  if (flags.length === 0) return entry;
+  return { args: [...flags, ...entry.args], description: `${entry.description}, node ${flags.join(' ')}` };
 }
 
 async function runAll(settee: SetteeEntry, profileDir: string | undefined): Promise<void> {

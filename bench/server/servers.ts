@@ -84,6 +84,25 @@ export interface SetteeEntry {
   description: string;
 }
 
+/**
+ * The node flags `npm start` gives Settee's server (`node --flag … dist/cli/main.js serve` in
+ * package.json), so the benchmark runs the server as it is started in production.
+ */
+export function startScriptNodeFlags(root: string): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    scripts?: Record<string, string>;
+  };
+  const words = (scripts?.start ?? '').split(/\s+/).filter(Boolean);
+  const node = words.indexOf('node');
+  if (node < 0) return [];
+  const flags: string[] = [];
+  for (const word of words.slice(node + 1)) {
+    if (!word.startsWith('--')) break;
+    flags.push(word);
+  }
+  return flags;
+}
+
 /** Newest modification time of the .ts files under a folder. */
 function newestSource(folder: string): number {
   let newest = 0;
