@@ -9,6 +9,7 @@
  *   … --server-logs /tmp/logs       # keep what each server printed (Settee: a JSON line per request)
  *   … --servers settee --skip-live  # one server only; bulk phases only
  *   … --settee-node-flags=''        # Settee without the node flags of `npm start` (or other flags)
+ *   … --settee /elsewhere/dist/cli/main.js   # another build of Settee, to compare
  *
  * Per server and N: push N docs to an empty remote db, pull them into an empty PouchDB, push
  * 1,000 more (incremental); then live sync A → server → B with writes 200 ms apart and 10 ms
@@ -60,10 +61,13 @@ const INCREMENTAL = Number(args.incremental);
 const LIVE = { writes: Number(args['live-writes']), interval: Number(args['live-interval']) };
 const LOADED = { writes: Number(args['loaded-writes']), interval: Number(args['loaded-interval']) };
 const KINDS = args.servers.split(',').map((s) => s.trim()) as ServerKind[];
-const SETTEE_MODE = args.settee as 'auto' | 'dist' | 'src';
+// auto, dist, src, or the path of a built cli/main.js (another version, to compare).
+const SETTEE_MODE = args.settee as 'auto' | 'dist' | 'src' | `${string}.js`;
 if (SIZES.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`bad --sizes ${args.sizes}`);
 if (KINDS.some((kind) => !SERVER_KINDS.includes(kind))) throw new Error(`bad --servers ${args.servers}`);
-if (!['auto', 'dist', 'src'].includes(SETTEE_MODE)) throw new Error('--settee is auto, dist or src');
+if (!['auto', 'dist', 'src'].includes(SETTEE_MODE) && !SETTEE_MODE.endsWith('.js')) {
+  throw new Error('--settee is auto, dist, src or the path of a built cli/main.js');
+}
 
 interface ServerRun {
   kind: ServerKind;
@@ -102,7 +106,11 @@ try {
 
 async function main(): Promise<void> {
   const settee = KINDS.includes('settee')
-    ? withNodeFlags(resolveSettee(ROOT, SETTEE_MODE))
+    ? withNodeFlags(
+        SETTEE_MODE.endsWith('.js')
+          ? { args: [SETTEE_MODE], description: SETTEE_MODE }
+          : resolveSettee(ROOT, SETTEE_MODE as 'auto' | 'dist' | 'src'),
+      )
     : { args: [], description: '' };
   const profileDir = args.profile;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
