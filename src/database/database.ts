@@ -281,8 +281,10 @@ export class Database implements Peer {
   private async afterWrite(written: readonly Committed[]): Promise<void> {
     const resolved = new Set<string>();
     if (this.resolver) {
+      // Deleted leaves too: a stamped deletion may be the latest write (a resolution's own
+      // tombstones are unstamped and never win, so resolved documents stay as they are).
       for (const { record } of written) {
-        if (conflictRevs(record).length === 0) continue;
+        if (record.leaves.length < 2) continue;
         if (await this.resolveAutomatically(record.id, this.resolver)) resolved.add(record.id);
       }
     }
@@ -299,7 +301,7 @@ export class Database implements Peer {
    */
   private async resolveAutomatically(id: string, resolver: Resolver): Promise<boolean> {
     const [record] = await this.storage.getDocs([id]);
-    if (!record || conflictRevs(record).length === 0) return false;
+    if (!record || record.leaves.length < 2) return false;
     const leaves = await readLeaves(this.reader, record, await this.reader.tree(id));
     let plan: ReturnType<typeof planAutomaticResolution>;
     try {

@@ -1,7 +1,13 @@
 import { badRequest } from '../core/errors.js';
-import { HybridClock } from '../conflicts/hlc.js';
-import { DEFAULT_STAMP_FIELD } from '../conflicts/resolvers.js';
-import { type Body, DEFAULT_FIELDS_FIELD, stampDocument, stampFields } from '../conflicts/stamps.js';
+import { ClockDriftError, HybridClock, isStamp } from '../conflicts/hlc.js';
+import { DEFAULT_STAMP_FIELD, ownValue } from '../conflicts/resolvers.js';
+import {
+  type Body,
+  DEFAULT_FIELDS_FIELD,
+  readFieldStamps,
+  stampDocument,
+  stampFields,
+} from '../conflicts/stamps.js';
 
 /**
  * How a database stamps its interactive writes with a hybrid logical clock, for the resolvers
@@ -52,7 +58,12 @@ export class Stamper {
    * The body to write: `write`'s body with a fresh stamp (greater than the one in `previous`, the
    * revision being edited, when it has one) and updated per-field stamps.
    */
-  stamp(write: StampInput, previous: StampInput | null): Record<string, unknown> {
+  stamp(
+    write: StampInput,
+    previous: StampInput | null,
+    others: readonly StampInput[] = [],
+  ): Record<string, unknown> {
+    this.observe(others);
     let next: Body = asBody(write);
     const before = previous ? asBody(previous) : null;
     if (this.fieldsField !== undefined)
@@ -62,9 +73,31 @@ export class Stamper {
     const { _deleted, ...body } = next;
     return body;
   }
+
+  /**
+   * Lets the clock see the stamps of other versions of the document, so the next stamp is later
+   * than all of them. A stamp too far in the future is not adopted (see `HybridClock.receive`).
+   */
+  private observe(versions: readonly StampInput[]): void {
+    const stamps: string[] = [];
+    for (const { body } of versions) {
+      if (this.field !== undefined) stamps.push(...[ownValue(body, this.field)].filter(isStamp));
+      if (this.fieldsField !== undefined)
+        stamps.push(...Object.values(readFieldStamps(ownValue(body, this.fieldsField))));
+    }
+    for (const stamp of stamps.sort().reverse()) {
+      try {
+        this.clock.receive(stamp);
+        return;
+      } catch (error) {
+        if (!(error instanceof ClockDriftError)) throw error;
+      }
+    }
+  }
 }
 
 /** The stamping helpers read a deletion as `_deleted: true` in the body. */
+
 function asBody({ body, deleted }: StampInput): Body {
   return deleted ? { ...body, _deleted: true } : body;
 }

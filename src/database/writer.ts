@@ -20,7 +20,7 @@ import type {
 } from '../storage/types.js';
 import { isConflicted } from '../storage/records.js';
 import { resolveAttachments } from './attachments.js';
-import type { Stamper } from './stamping.js';
+import type { Stamper, StampInput } from './stamping.js';
 import type { TreeCache } from './trees.js';
 
 /** How an interactive edit is written, beyond the document itself. */
@@ -93,19 +93,30 @@ export class WriteBatch {
     return { ok: true, id: doc.id, rev };
   }
 
-  /** `doc` with its body stamped, after the body of the revision it edits when this replica holds it. */
+  /**
+   * `doc` with its body stamped: later than the revision it edits and than every other leaf of
+   * the document — the writer saw them all, so a deletion already applied (a deleted leaf) can
+   * never win over the document's re-creation by a replica whose clock had not seen it.
+   */
   private async stamped<T extends ParsedDoc>(
     state: DocState,
     doc: T,
     parentRev: string | null,
     stamper: Stamper,
   ): Promise<T> {
+    const leaves = collectLeaves(state.tree).filter((leaf) => leaf.rev !== parentRev && leaf.hasBody);
+    const others: StampInput[] = [];
+    for (const leaf of leaves) {
+      const content = await this.contentOf(state, leaf.rev);
+      if (content)
+        others.push({ body: JSON.parse(content.body) as Record<string, unknown>, deleted: leaf.deleted });
+    }
     const parent = parentRev === null ? undefined : state.tree.get(parentRev);
     const content = parent?.hasBody ? await this.contentOf(state, parentRev!) : undefined;
     const previous = content
       ? { body: JSON.parse(content.body) as Record<string, unknown>, deleted: parent!.deleted }
       : null;
-    return { ...doc, body: stamper.stamp(doc, previous) };
+    return { ...doc, body: stamper.stamp(doc, previous, others) };
   }
 
   /** A replicated write (`new_edits=false`): the revision and its ancestry are taken as given. */
