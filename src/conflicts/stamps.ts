@@ -51,7 +51,7 @@ export function stampDocument<T extends Body, F extends string = typeof DEFAULT_
   doc: T,
   clock: StampClock,
   options: StampDocumentOptions<F> = {},
-): Stamped<T, F, string> {
+): Stamped<T, NoInfer<F>, string> {
   const field = options.field ?? DEFAULT_STAMP_FIELD;
   const seen = [ownValue(doc, field), options.previous && ownValue(options.previous, field)].filter(isStamp);
   return { ...doc, [field]: nextStamp(clock, seen) } as Stamped<T, F, string>;
@@ -85,7 +85,7 @@ export function stampFields<T extends Body, F extends string = typeof DEFAULT_FI
   next: T,
   clock: StampClock,
   options: StampFieldsOptions<F> = {},
-): Stamped<T, F, FieldStamps> {
+): Stamped<T, NoInfer<F>, FieldStamps> {
   const field = options.field ?? DEFAULT_FIELDS_FIELD;
   const stamps = new Map(Object.entries(readFieldStamps(ownValue(previous ?? next, field))));
   const creation = !previous || previous._deleted === true;
