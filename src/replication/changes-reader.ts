@@ -49,8 +49,8 @@ export class ChangesReader {
   }
 }
 
-/** A page read ahead may fail before anyone awaits it: that is reported when it is awaited. */
-function handled<T>(promise: Promise<T>): Promise<T> {
+/** A promise awaited later (a page read ahead…): its failure is reported then, not as an unhandled rejection. */
+export function handled<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => undefined);
   return promise;
 }

@@ -10,7 +10,7 @@ import type {
 } from '../core/api.js';
 import { SetteeError } from '../core/errors.js';
 import { type BackoffOptions, backoffDelay, sleep } from './backoff.js';
-import { ChangesReader } from './changes-reader.js';
+import { ChangesReader, handled } from './changes-reader.js';
 import { Checkpointer, CheckpointLostError } from './checkpointer.js';
 import { TypedEmitter } from './emitter.js';
 import { type ReplicationIdentity, replicationId } from './replication-id.js';
@@ -487,12 +487,6 @@ class InstanceWatch {
       throw new PeerRecreatedError();
     }
   }
-}
-
-/** A promise awaited later: its failure is reported then, not as an unhandled rejection. */
-function handled<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => undefined);
-  return promise;
 }
 
 function withoutDeleted(rows: ChangeRow[]): ChangeRow[] {
