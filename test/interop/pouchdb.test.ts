@@ -1,60 +1,14 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import PouchDB from 'pouchdb';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN, startServer, type TestServer } from '../server/harness.js';
+import { describe, expect, it } from 'vitest';
 import { type DocState, diffStates, readState } from './compare.js';
+import { usePouchServer } from './pouch-harness.js';
 
 // PouchDB (Node, leveldb) is the client nobody here wrote: it pushes to, pulls from and syncs
 // with a real Settee server, and afterwards both sides must hold the same documents, revision
 // trees, conflicts and attachment bytes.
 
-let t: TestServer;
-let tmp: string;
-const opened: PouchDB[] = [];
-
-beforeAll(async () => {
-  t = await startServer();
-});
-
-// Stopping closes every database, the largest with 10k documents: allow for a loaded machine.
-afterAll(async () => {
-  await t?.stop();
-}, 60_000);
-
-beforeEach(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-pouch-'));
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((db) => db.close()));
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
-
-/** A PouchDB on leveldb in this test's temporary folder. */
-function local(name: string): PouchDB {
-  const db = new PouchDB(path.join(tmp, name));
-  opened.push(db);
-  return db;
-}
-
-/** PouchDB's HTTP adapter on a Settee database; `log` records each request as `METHOD url`. */
-function remote(name: string, log?: string[]): PouchDB {
-  const db = new PouchDB(`${t.url}/${name}`, {
-    auth: { username: ADMIN.name, password: ADMIN.password },
-    ...(log
-      ? {
-          fetch: (url, options) => {
-            log.push(`${options.method ?? 'GET'} ${url.slice(t.url.length)}`);
-            return PouchDB.fetch(url, options);
-          },
-        }
-      : {}),
-  });
-  opened.push(db);
-  return db;
-}
+const env = usePouchServer('settee-pouch-');
+const { local, remote } = env;
 
 /** Polls `condition` every 50 ms until it holds; fails after `timeout` ms. */
 async function waitFor(what: string, condition: () => Promise<boolean>, timeout = 10_000): Promise<void> {
@@ -153,7 +107,7 @@ async function winnerOf(db: PouchDB, id: string): Promise<{ rev: string; deleted
 
 /** GET on the Settee server as the admin, parsed as JSON; fails unless 200. */
 async function getJson<T>(urlPath: string): Promise<T> {
-  const response = await t.fetch(urlPath);
+  const response = await env.t.fetch(urlPath);
   expect(response.status, `GET ${urlPath}`).toBe(200);
   return (await response.json()) as T;
 }
@@ -350,7 +304,7 @@ describe.sequential('PouchDB as a client of Settee', () => {
       ] as const) {
         const leaf = await db.get(id(i));
         for (const name of names) {
-          const served = await t.fetch(`/conflicts/${id(i)}/${name}?rev=${leaf._rev}`);
+          const served = await env.t.fetch(`/conflicts/${id(i)}/${name}?rev=${leaf._rev}`);
           expect(served.status).toBe(200);
           const bytes = Buffer.from(await served.arrayBuffer());
           expect(bytes.equals(await db.getAttachment(id(i), name)), `${id(i)}@${leaf._rev}/${name}`).toBe(
@@ -394,12 +348,12 @@ describe.sequential('PouchDB as a client of Settee', () => {
     }
     for (let i = 10; i < 15; i++) {
       const { _conflicts, ...winner } = await getJson<PouchDB.Document>(`/conflicts/${id(i)}?conflicts=true`);
-      const put = await t.fetch(`/conflicts/${id(i)}`, {
+      const put = await env.t.fetch(`/conflicts/${id(i)}`, {
         method: 'PUT',
         body: JSON.stringify({ ...winner, merged: 'on settee' }),
       });
       expect(put.status).toBe(201);
-      const del = await t.fetch(`/conflicts/${id(i)}?rev=${_conflicts![0]}`, { method: 'DELETE' });
+      const del = await env.t.fetch(`/conflicts/${id(i)}?rev=${_conflicts![0]}`, { method: 'DELETE' });
       expect(del.status).toBe(200);
     }
     expect(await a.replicate.to(server)).toMatchObject({ docs_written: 20 });
@@ -484,7 +438,7 @@ describe.sequential('PouchDB as a client of Settee', () => {
     expect(feeds.length).toBeGreaterThan(0);
     expect(feeds.filter((line) => !line.includes(since))).toEqual([]);
 
-    const added = await t.fetch('/ckpt/_bulk_docs', {
+    const added = await env.t.fetch('/ckpt/_bulk_docs', {
       method: 'POST',
       body: JSON.stringify({ docs: docs(600, 50) }),
     });
@@ -538,10 +492,10 @@ describe.sequential('PouchDB as a client of Settee', () => {
     expect(await winnerOf(a, 'a-4')).toEqual({ rev: removed.rev, deleted: true });
 
     // A document and then an attachment written over HTTP on Settee reach both PouchDBs.
-    const created = await t.fetch('/live/from-settee', { method: 'PUT', body: JSON.stringify({ n: 2 }) });
+    const created = await env.t.fetch('/live/from-settee', { method: 'PUT', body: JSON.stringify({ n: 2 }) });
     const { rev } = (await created.json()) as { rev: string };
     const raw = rng.bytes(2000);
-    const attached = await t.fetch(`/live/from-settee/raw.bin?rev=${rev}`, {
+    const attached = await env.t.fetch(`/live/from-settee/raw.bin?rev=${rev}`, {
       method: 'PUT',
       body: raw,
       headers: { 'content-type': 'application/octet-stream' },
@@ -557,7 +511,7 @@ describe.sequential('PouchDB as a client of Settee', () => {
     const base = await a.get('s-7');
     const hash = rng.hex(32);
     const onA = await a.put({ ...base, side: 'a' });
-    const branched = await t.fetch('/live/s-7?new_edits=false', {
+    const branched = await env.t.fetch('/live/s-7?new_edits=false', {
       method: 'PUT',
       body: JSON.stringify({
         ...base,
@@ -583,7 +537,7 @@ describe.sequential('PouchDB as a client of Settee', () => {
     );
 
     // A burst on both ends at once: 1000 documents on A, 1000 over HTTP on Settee.
-    const burst = await t.fetch('/live/_bulk_docs', {
+    const burst = await env.t.fetch('/live/_bulk_docs', {
       method: 'POST',
       body: JSON.stringify({ docs: numbered('burst-s', 1000) }),
     });

@@ -1,52 +1,18 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import PouchDB from 'pouchdb';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HybridClock, stampDocument } from '../../src/conflicts/index.js';
-import { ADMIN, startServer, type TestServer } from '../server/harness.js';
 import { diffStates, readState } from './compare.js';
+import { usePouchServer } from './pouch-harness.js';
 
 // Two real PouchDBs edit the same documents offline and push to a Settee database whose
 // resolver is last-writer-wins: the server resolves as the second push arrives, both PouchDBs
 // pull the resolution and agree with the server, and further syncs write nothing anywhere.
 
-let t: TestServer;
-let tmp: string;
-const opened: PouchDB[] = [];
-
-beforeAll(async () => {
-  t = await startServer();
-});
-
-afterAll(async () => {
-  await t?.stop();
-});
-
-beforeEach(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-pouch-resolver-'));
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((db) => db.close()));
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
-
-/** A PouchDB on leveldb in this test's temporary folder. */
-function local(name: string): PouchDB {
-  const db = new PouchDB(path.join(tmp, name));
-  opened.push(db);
-  return db;
-}
-
-function remote(name: string): PouchDB {
-  const db = new PouchDB(`${t.url}/${name}`, { auth: { username: ADMIN.name, password: ADMIN.password } });
-  opened.push(db);
-  return db;
-}
+const env = usePouchServer('settee-pouch-resolver-');
+const { local, remote } = env;
 
 async function json(p: string, init: RequestInit = {}): Promise<Record<string, unknown>> {
-  const res = await t.fetch(p, init);
+  const res = await env.t.fetch(p, init);
   expect(res.status, `${init.method ?? 'GET'} ${p}`).toBeLessThan(300);
   return (await res.json()) as Record<string, unknown>;
 }
