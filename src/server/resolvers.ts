@@ -97,7 +97,7 @@ export class ResolverSettings {
   /** Applies the stored configuration of a database being opened; a failure leaves it inactive. */
   async restore(db: Database): Promise<void> {
     const config = await this.stored(db);
-    if (config.strategy === NONE.strategy && !config.options) return;
+    if (config.strategy === NONE.strategy && config.stamping === undefined) return;
     try {
       await this.install(db, this.check(config));
     } catch (error) {
@@ -127,7 +127,8 @@ export class ResolverSettings {
     }
     const stamping = config.stamping ?? strategy.stamping?.(options) ?? false;
     await db.setStamping(stamping === false ? false : { ...stamping });
-    return db.setResolver(resolver);
+    // CouchDB's default writes nothing: no need to read every conflicted document's leaves.
+    return db.setResolver(resolver === couchdbDefault ? null : resolver);
   }
 
   private check(config: unknown): ResolverConfig {

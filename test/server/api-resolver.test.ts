@@ -390,6 +390,35 @@ describe('the resolver across a restart', () => {
   });
 });
 
+describe('CouchDB’s strategy with stamping', () => {
+  it('stamps writes, leaves conflicts open, and keeps its stamping across a restart', async () => {
+    const first = await ownServer();
+    await ok('PUT', '/notes', undefined, first);
+    const config = { strategy: 'couchdb', stamping: { field: 'clock' } };
+    expect(await ok('PUT', '/notes/_resolver', config, first)).toEqual({ ok: true, resolved: 0 });
+    await stopKeepingData(first);
+
+    const second = await ownServer({ dataDir: first.dataDir });
+    expect(await ok('GET', '/notes/_resolver', undefined, second)).toEqual({ ...config, active: true });
+    await ok('PUT', '/notes/one', { v: 1 }, second);
+    expect(isStamp((await ok('GET', '/notes/one', undefined, second)).clock)).toBe(true);
+    await conflicted(
+      [
+        {
+          id: 'two',
+          leaves: [
+            { digit: 'a', body: { v: 'a' } },
+            { digit: 'b', body: { v: 'b' } },
+          ],
+        },
+      ],
+      second,
+      'notes',
+    );
+    expect(await conflictCount(second, 'notes')).toBe(1);
+  });
+});
+
 /** The live leaf with the longest `text` (ties: CouchDB's order, which `custom` sorts by). */
 const longestText = (name: string, field: string) =>
   custom(name, (leaves: readonly Leaf[]) => {
