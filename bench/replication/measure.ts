@@ -6,25 +6,26 @@
 import { gc } from '../lib.js';
 import { endpointOf, type FetchLike } from '../server/pouch.js';
 import type { ServerProcess } from '../server/servers.js';
+import type { SentRequest } from '../../src/remote/index.js';
 
-/** Anything that counts requests: PouchDB's RequestCounter or Settee's FetchCounter. */
+/** Anything that counts requests: PouchDB's RequestCounter or Settee's RequestLog. */
 export interface Counting {
   count: number;
   snapshot(): Map<string, number>;
   since(before: Map<string, number>): Record<string, number>;
 }
 
-/** Counts the requests a RemoteDatabase sends through the `fetch` it is given. */
-export class FetchCounter implements Counting {
+/**
+ * Counts the requests a RemoteDatabase sends, through its `onRequest` (its own transport stays:
+ * a wrapped `fetch` would measure fetch instead).
+ */
+export class RequestLog implements Counting {
   count = 0;
   readonly byEndpoint = new Map<string, number>();
-  readonly fetch: typeof fetch = (input, init) => {
+  readonly onRequest = ({ method, url }: SentRequest): void => {
     this.count++;
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
     const key = `${method} ${endpointOf(url)}`;
     this.byEndpoint.set(key, (this.byEndpoint.get(key) ?? 0) + 1);
-    return fetch(input, init);
   };
 
   snapshot(): Map<string, number> {

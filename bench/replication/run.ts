@@ -31,7 +31,7 @@ import { Dataset, fmt, progress, TempFolders } from '../lib.js';
 import { type LiveFigures as PouchLiveFigures, liveRun } from '../server/phases.js';
 import { formatProfile, type HotFunction, topSelfTime } from '../server/profile.js';
 import { CLOCK_TICKS, killAllStarted, resolveSettee, ServerProcess } from '../server/servers.js';
-import { describe, FetchCounter, measured, type PhaseFigures } from './measure.js';
+import { describe, RequestLog, measured, type PhaseFigures } from './measure.js';
 import { type MemoryPoint, type MemoryProbe, memoryProbe } from './memory.js';
 import {
   closeQuietly,
@@ -209,7 +209,7 @@ async function main(): Promise<void> {
 
 async function runAll(server: ServerProcess): Promise<void> {
   const data = new Dataset(Math.max(N + INCREMENTAL, MEMORY_N));
-  const counter = new FetchCounter();
+  const counter = new RequestLog();
   const pouchCounter = new RequestCounter();
   const local: Database[] = [];
   const pouches: Pouch[] = [];

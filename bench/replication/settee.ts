@@ -10,7 +10,7 @@ import { replicate, type ReplicationResult, sync, type Sync } from '../../src/re
 import { type Dataset, gc, progress, type TempFolders } from '../lib.js';
 import { ADMIN, type ServerProcess } from '../server/servers.js';
 import { now, percentile, sleep, waitFor, withTimeout } from '../server/util.js';
-import { boundFor, FetchCounter } from './measure.js';
+import { boundFor, RequestLog } from './measure.js';
 
 /** Document i as a replicator writes it: its revision and the revision's history. */
 export function replicatedDoc(data: Dataset, i: number): NewDoc {
@@ -24,8 +24,8 @@ export function replicatedDoc(data: Dataset, i: number): NewDoc {
 }
 
 /** A Settee handle on a server database, sending its requests through `counter`. */
-export function remote(server: ServerProcess, name: string, counter: FetchCounter): RemoteDatabase {
-  return new RemoteDatabase(`${server.url}/${name}`, { auth: ADMIN, fetch: counter.fetch });
+export function remote(server: ServerProcess, name: string, counter: RequestLog): RemoteDatabase {
+  return new RemoteDatabase(`${server.url}/${name}`, { auth: ADMIN, onRequest: counter.onRequest });
 }
 
 /**
@@ -148,7 +148,7 @@ export async function setteeLive(
   intervalMs: number,
 ): Promise<LiveFigures> {
   const name = `settee-live-${intervalMs}ms`;
-  const counter = new FetchCounter();
+  const counter = new RequestLog();
   const remoteA = remote(server, name, counter);
   const remoteB = remote(server, name, counter);
   const a = await openLocal(folders, 'live-a');

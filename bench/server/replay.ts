@@ -7,6 +7,7 @@
  * compare two versions of the server's hot paths, and the full benchmark for the real figures.
  *
  *   node --import tsx bench/server/replay.ts [--docs 10000] [--rounds 3] [--node-args="--max-semi-space-size=4"]
+ *     [--batch 100] [--close]   # batch size; a new connection per request (as PouchDB in Node)
  *     [--entry /elsewhere/dist/cli/main.js]   # another build of Settee, to compare
  */
 import { randomBytes } from 'node:crypto';
@@ -21,6 +22,9 @@ const { values: args } = parseArgs({
   options: {
     docs: { type: 'string', default: '10000' },
     rounds: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '100' },
+    /** A new connection per request, as PouchDB's node-fetch without an agent does (Connection: close). */
+    close: { type: 'boolean', default: false },
     'node-args': { type: 'string', default: '' },
     settee: { type: 'string', default: 'auto' },
     /** A built `cli/main.js` to run instead (e.g. an older version, to compare). */
@@ -29,9 +33,9 @@ const { values: args } = parseArgs({
 });
 const DOCS = Number(args.docs);
 const ROUNDS = Number(args.rounds);
-const BATCH = 100;
+const BATCH = Number(args.batch);
 
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+const agent = new Agent({ keepAlive: !args.close, maxSockets: 1 });
 
 interface Answer {
   status: number;
@@ -48,6 +52,7 @@ function send(base: string, auth: string, method: string, path: string, body?: s
         headers: {
           authorization: auth,
           accept: 'application/json',
+          ...(args.close ? { connection: 'close' } : {}),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
       },

@@ -1,5 +1,5 @@
 /**
- * A small HTTP client for CouchDB-compatible servers, over the global `fetch` (undici, keep-alive).
+ * A small HTTP client for CouchDB-compatible servers, over undici (keep-alive) or a given `fetch`.
  *
  * - Credentials go as Basic auth, or (`session: true`) as the `AuthSession` cookie of a
  *   `POST /_session` login, renewed once when a request is answered 401.
@@ -21,6 +21,7 @@ import {
   remoteError,
   StallTimeoutError,
 } from './errors.js';
+import { fetchTransport, type Transport, type TransportResponse, undiciTransport } from './transport.js';
 
 export interface Credentials {
   username: string;
@@ -35,11 +36,21 @@ export interface HttpClientOptions {
   retries?: number;
   /** Stall timeout: the longest silence allowed while waiting for headers or body bytes (default 30 s). */
   timeoutMs?: number;
+  /** Send requests through this `fetch` (to watch or alter them) instead of undici's pool. */
   fetch?: typeof fetch;
+  /** Told of every HTTP request as it is sent, retries included (to count or log them). */
+  onRequest?: (request: SentRequest) => void;
   /** First backoff step (default 250 ms), doubled per retry. */
   backoffBaseMs?: number;
   /** Longest wait between two attempts, `Retry-After` included (default 60 s). */
   backoffMaxMs?: number;
+}
+
+/** A request on its way out, as `onRequest` sees it. */
+export interface SentRequest {
+  method: string;
+  /** The full URL, without credentials. */
+  url: string;
 }
 
 export type QueryValue = string | number | boolean | undefined;
@@ -78,6 +89,8 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CLOSED',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
+  // A body cut short of its Content-Length (undici's request; fetch says `terminated`).
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
 ]);
 /** Failures to connect at all: the request never left, and the peer counts as unreachable. */
 const CONNECT_CODES = new Set([
@@ -95,7 +108,7 @@ const CONNECT_CODES = new Set([
  */
 export class HttpResponse {
   constructor(
-    readonly raw: Response,
+    private readonly raw: TransportResponse,
     private readonly stall: StallTimer,
   ) {}
 
@@ -103,30 +116,27 @@ export class HttpResponse {
     return this.raw.status;
   }
 
-  get headers(): Headers {
-    return this.raw.headers;
+  /** A response header by its lowercase name. */
+  header(name: string): string | undefined {
+    return this.raw.header(name);
   }
 
   async *chunks(): AsyncGenerator<Uint8Array> {
-    const reader = this.raw.body?.getReader();
-    if (!reader) return;
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        this.stall.touch();
-        yield value;
-      }
-    } finally {
-      reader.releaseLock();
+    for await (const chunk of this.raw.body()) {
+      this.stall.touch();
+      yield chunk;
     }
   }
 
+  /** The body as text, decoded once at the end: decoding chunk by chunk into a growing string costs twice as much. */
   async text(): Promise<string> {
-    const decoder = new TextDecoder();
-    let text = '';
-    for await (const chunk of this.chunks()) text += decoder.decode(chunk, { stream: true });
-    return text + decoder.decode();
+    const chunks: Uint8Array[] = [];
+    let length = 0;
+    for await (const chunk of this.chunks()) {
+      chunks.push(chunk);
+      length += chunk.byteLength;
+    }
+    return new TextDecoder().decode(chunks.length === 1 ? chunks[0] : concatBytes(chunks, length));
   }
 
   async json<T>(): Promise<T> {
@@ -140,9 +150,19 @@ export class HttpResponse {
   }
 
   /** Lets go of an unread body, so the connection returns to the pool. */
-  async discard(): Promise<void> {
-    if (this.raw.body && !this.raw.body.locked) await this.raw.body.cancel().catch(() => {});
+  discard(): Promise<void> {
+    return this.raw.discard();
   }
+}
+
+function concatBytes(chunks: readonly Uint8Array[], length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
 }
 
 /** Whether a JSON text that failed to parse was a valid beginning cut short (vs. not JSON at all). */
@@ -197,7 +217,8 @@ export class HttpClient {
   readonly baseUrl: string;
   private readonly credentials: Credentials | undefined;
   private readonly options: typeof DEFAULTS;
-  private readonly fetchImpl: typeof fetch;
+  private readonly transport: Transport;
+  private readonly onRequest: ((request: SentRequest) => void) | undefined;
   /** Cookie mode; dropped for Basic when the server has no `_session`. */
   private sessionMode: boolean;
   private cookie: string | undefined;
@@ -208,7 +229,8 @@ export class HttpClient {
     this.baseUrl = url.replace(/\/+$/, '');
     this.credentials = options.auth ?? auth;
     this.sessionMode = options.session === true && this.credentials !== undefined;
-    this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+    this.transport = options.fetch ? fetchTransport(options.fetch) : undiciTransport();
+    this.onRequest = options.onRequest;
     this.options = {
       retries: options.retries ?? DEFAULTS.retries,
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
@@ -276,11 +298,14 @@ export class HttpClient {
     const signal = request.signal ? AbortSignal.any([request.signal, stall.signal]) : stall.signal;
     let response: HttpResponse | undefined;
     try {
-      const raw = await this.fetchImpl(this.url(request), { ...this.init(request), signal });
+      const url = this.url(request);
+      const init = this.init(request);
+      this.onRequest?.({ method: init.method, url });
+      const raw = await this.transport(url, { ...init, signal });
       stall.touch();
-      this.noteCookie(raw.headers);
+      this.noteCookie(raw);
       response = new HttpResponse(raw, stall);
-      if (!raw.ok) throw await errorOf(response);
+      if (raw.status < 200 || raw.status > 299) throw await errorOf(response);
       return await read(response);
     } catch (err) {
       if (request.signal?.aborted) throw request.signal.reason;
@@ -291,7 +316,7 @@ export class HttpClient {
     }
   }
 
-  private init(request: HttpRequest): RequestInit {
+  private init(request: HttpRequest): { method: string; headers: Record<string, string>; body?: string } {
     const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders(request) };
     let body: string | undefined;
     if (request.json !== undefined) {
@@ -373,9 +398,9 @@ export class HttpClient {
   }
 
   /** Keeps the cookie a login or a server-side renewal hands out. */
-  private noteCookie(headers: Headers): void {
+  private noteCookie(response: TransportResponse): void {
     if (!this.sessionMode) return;
-    for (const line of headers.getSetCookie()) {
+    for (const line of response.setCookies()) {
       const match = /^\s*AuthSession=([^;]*)/.exec(line);
       if (match) this.cookie = match[1] ? match[1] : undefined;
     }
@@ -412,7 +437,7 @@ async function errorOf(response: HttpResponse): Promise<RemoteError> {
   } catch {
     // not JSON: a proxy's HTML page, an empty body
   }
-  return remoteError(response.status, body, retryAfterMs(response.headers.get('retry-after')));
+  return remoteError(response.status, body, retryAfterMs(response.header('retry-after') ?? null));
 }
 
 /** `Retry-After`: delay-seconds or an HTTP date. */

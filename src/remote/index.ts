@@ -16,6 +16,7 @@ export {
   type HttpRequest,
   HttpResponse,
   type QueryValue,
+  type SentRequest,
   withoutCredentials,
 } from './http.js';
 export {

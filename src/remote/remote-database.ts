@@ -31,6 +31,7 @@ import {
   type HttpRequest,
   type HttpResponse,
   type QueryValue,
+  type SentRequest,
   splitCredentials,
 } from './http.js';
 
@@ -43,7 +44,10 @@ export interface RemoteDatabaseOptions {
   retries?: number;
   /** Stall timeout of a request, in ms (default 30 000). */
   timeoutMs?: number;
+  /** Send requests through this `fetch` (to watch or alter them) instead of undici's pool. */
   fetch?: typeof fetch;
+  /** Told of every HTTP request as it is sent, retries included (to count or log them). */
+  onRequest?: (request: SentRequest) => void;
   /** First backoff step in ms (default 250). */
   backoffBaseMs?: number;
   /** Heartbeat asked of longpoll feeds, in ms (default 10 000). */
@@ -96,6 +100,7 @@ export class RemoteDatabase implements Peer {
       retries: options.retries,
       timeoutMs: options.timeoutMs,
       fetch: options.fetch,
+      onRequest: options.onRequest,
       backoffBaseMs: options.backoffBaseMs,
     };
     this.http = new HttpClient(parsed.root, httpOptions);

@@ -260,20 +260,22 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
         this.emit('active', { ...this.progress });
       }
       // The reader reads on while this batch is written; a seq is checkpointed only once written.
-      // Between two local databases every step resolves at once: let timers and I/O run.
-      await yieldToEventLoop();
       const rowsOf = (p: ChangesResponse) =>
         skipDeleted && !caughtUp ? withoutDeleted(p.results) : p.results;
       const ahead = await prefetched;
       const docs = await (ahead?.page === page ? ahead.docs : this.fetchBatch(rowsOf(page)));
-      const writing = this.writeBatch(docs);
-      // After a full page the next one is a plain read, likely in already: fetch its documents
-      // while this batch is written. (A short page's successor is a longpoll: nothing to overlap.)
+      // After a full page the next one is a plain read, likely in already: ask for its documents
+      // before this batch is written, so the source gathers them meanwhile. (A short page's
+      // successor is a longpoll: nothing to overlap.)
       const upcoming = page.results.length >= batchSize ? reader.peek() : undefined;
       prefetched = upcoming?.then(
         (next) => ({ page: next, docs: handled(this.fetchBatch(rowsOf(next))) }),
         () => undefined,
       );
+      // One turn of the event loop lets those requests leave before a local write holds the
+      // thread (and, between two local databases, lets timers and I/O run).
+      await yieldToEventLoop();
+      const writing = this.writeBatch(docs);
       await writing;
       since = page.last_seq;
       this.progress.last_seq = since;
@@ -340,7 +342,6 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
     return request;
   }
 
-  /** Copies the revisions of these changes that the target lacks; returns the documents written. */
   /** The revisions of these changes that the target lacks, fetched from the source. */
   private async fetchBatch(rows: ChangeRow[]): Promise<Doc[]> {
     const wanted: Record<string, string[]> = {};
