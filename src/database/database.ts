@@ -45,6 +45,7 @@ import {
 } from './conflicts.js';
 import { LocalDocs } from './local-docs.js';
 import { SerialQueue, WriteNotifier } from './notifier.js';
+import { bulkGetResultJson } from './doc-json.js';
 import { bulkGet, revsDiff } from './peer-reads.js';
 import { DocReader } from './reader.js';
 import { TreeCache } from './trees.js';
@@ -588,6 +589,12 @@ export class Database implements Peer {
 
   async bulkGet(request: BulkGetRequest, options: BulkGetOptions = {}): Promise<BulkGetResponse> {
     return bulkGet(this.storage, this.reader, request, options);
+  }
+
+  /** `bulkGet`'s results as JSON text, one per entry, for a server to send: bodies are never parsed. */
+  async bulkGetJson(request: BulkGetRequest, options: BulkGetOptions = {}): Promise<string[]> {
+    const { results } = await bulkGet(this.storage, this.reader, request, { ...options, rawBody: true });
+    return results.map(bulkGetResultJson);
   }
 
   async getLocal(id: string): Promise<LocalDoc | undefined> {

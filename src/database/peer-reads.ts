@@ -10,7 +10,7 @@ import { badRequest } from '../core/errors.js';
 import { collectLeaves } from '../core/rev-tree/leaves.js';
 import { isRev, revGen } from '../core/revision.js';
 import type { Storage } from '../storage/types.js';
-import type { DocReader } from './reader.js';
+import type { DocReader, ReadShape } from './reader.js';
 
 /**
  * `_revs_diff`: which of these revisions this database lacks. A revision is held if its node is
@@ -55,7 +55,7 @@ export async function bulkGet(
   storage: Storage,
   reader: DocReader,
   request: BulkGetRequest,
-  options: BulkGetOptions = {},
+  options: BulkGetOptions & Pick<ReadShape, 'rawBody'> = {},
 ): Promise<BulkGetResponse> {
   if (!request || !Array.isArray(request.docs)) throw badRequest('Missing JSON list of `docs`.');
   const results: BulkGetResponse['results'] = [];
@@ -83,6 +83,7 @@ export async function bulkGet(
       attachments: options.attachments,
       atts_since: entry.atts_since,
       latest: options.latest,
+      rawBody: options.rawBody,
     };
     const notFound = (rev: string) => ({ error: { id, rev, error: 'not_found', reason: 'missing' } });
     let docs: BulkGetDoc[] = [notFound(entry.rev ?? 'undefined')];

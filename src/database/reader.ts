@@ -5,6 +5,7 @@ import type { RevTree } from '../core/rev-tree/types.js';
 import { isRev, revGen } from '../core/revision.js';
 import type { DocRecord, RevisionContent, Storage } from '../storage/types.js';
 import { type AttachmentSelection, formatAttachments, stubAttachments } from './attachments.js';
+import { rawBodyDoc } from './doc-json.js';
 import type { TreeCache } from './trees.js';
 
 /** What to add to a document read, beyond its body. */
@@ -16,6 +17,8 @@ export interface ReadShape {
   local_seq?: boolean;
   attachments?: boolean;
   atts_since?: string[];
+  /** Leave the body as its stored JSON text, for a caller that only sends it (see doc-json.ts). */
+  rawBody?: boolean;
 }
 
 /**
@@ -106,7 +109,7 @@ export class DocReader {
     tree?: RevTree,
   ): Doc {
     const deleted = tree ? tree.get(rev)?.deleted : record.leaves.find((leaf) => leaf.rev === rev)?.deleted;
-    const doc = docFromBody(id, rev, content.body);
+    const doc = shape.rawBody ? rawBodyDoc(id, rev, content.body) : docFromBody(id, rev, content.body);
     if (deleted) doc._deleted = true;
     if (content.attachments) doc._attachments = stubAttachments(content.attachments);
     if (shape.revs && tree) doc._revisions = revisionsOf(tree, rev, this.revsLimit());

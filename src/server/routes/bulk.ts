@@ -71,10 +71,8 @@ export async function bulkGet(ctx: DbContext): Promise<unknown> {
     // A few entries per read: fewer round trips through the database, memory still bounded.
     for (let start = 0; start < body.docs.length; start += BULK_GET_BATCH) {
       const docs = body.docs.slice(start, start + BULK_GET_BATCH);
-      const { results } = await db.bulkGet({ docs }, options);
-      for (const [j, result] of results.entries()) {
-        yield `${start + j > 0 ? ',\n' : '\n'}${JSON.stringify(result)}`;
-      }
+      const results = await db.bulkGetJson({ docs }, options);
+      for (const [j, result] of results.entries()) yield `${start + j > 0 ? ',\n' : '\n'}${result}`;
     }
     yield '\n]}\n';
   };
