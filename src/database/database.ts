@@ -52,6 +52,7 @@ import { TreeCache } from './trees.js';
 import {
   type ConflictVersions,
   conflictVersions,
+  contenders,
   historyEntry,
   planAutomaticResolution,
   readLeaves,
@@ -303,7 +304,9 @@ export class Database implements Peer {
   private async resolveAutomatically(id: string, resolver: Resolver): Promise<boolean> {
     const [record] = await this.storage.getDocs([id]);
     if (!record || record.leaves.length < 2) return false;
-    const leaves = await readLeaves(this.reader, record, await this.reader.tree(id));
+    const tree = await this.reader.tree(id);
+    const leaves = contenders(await readLeaves(this.reader, record, tree), tree);
+    if (leaves.length < 2) return false;
     let plan: ReturnType<typeof planAutomaticResolution>;
     try {
       plan = planAutomaticResolution(id, leaves, resolver);

@@ -65,6 +65,25 @@ export async function conflictVersions(
   };
 }
 
+/**
+ * The leaves a resolver weighs: every leaf, deleted ones included (a stamped deletion later than
+ * an edit should win over it) — unless the document was re-created since a deletion. A live leaf
+ * with a deleted ancestor was written by someone who saw the document deleted: it is later than
+ * the deletions, whatever their stamps say (a plain CouchDB client's re-creation carries none,
+ * and a stamp too far ahead is not believed), so deleted leaves do not contend with it.
+ */
+export function contenders(leaves: readonly ReadLeaf[], tree: RevTree): ReadLeaf[] {
+  const recreated = leaves.some((leaf) => !leaf.deleted && hasDeletedAncestor(tree, leaf.rev));
+  return recreated ? leaves.filter((leaf) => !leaf.deleted) : [...leaves];
+}
+
+function hasDeletedAncestor(tree: RevTree, rev: string): boolean {
+  for (let parent = tree.get(rev)?.parent; parent; parent = tree.get(parent)?.parent) {
+    if (tree.get(parent)?.deleted) return true;
+  }
+  return false;
+}
+
 /** Every leaf of a document, deleted ones included, with its body. */
 export async function readLeaves(reader: DocReader, record: DocRecord, tree: RevTree): Promise<ReadLeaf[]> {
   const revs = record.leaves.map((leaf) => leaf.rev);

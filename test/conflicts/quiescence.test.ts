@@ -519,8 +519,8 @@ describe('what the strategies keep', () => {
     }
     // Deleted when two edits were concurrent with the deletion (the resolver ran on two live leaves)…
     for (const db of [a!, b!, c!]) expect(await winnerOf(db, 'two-edits')).toBe('deleted');
-    // …and equally when only one was: the deletion is the latest write all the same. (The
-    // database runs its resolver only on documents with two live leaves, so today it stays alive.)
+    // …and equally when only one was: the deletion is the latest write all the same (deleted
+    // leaves contend too, unless the document was re-created since).
     for (const db of [a!, b!, c!]) expect(await winnerOf(db, 'one-edit')).toBe('deleted');
   });
 });

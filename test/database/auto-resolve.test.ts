@@ -6,7 +6,7 @@ import type { ConflictEvent } from '../../src/database/conflicts.js';
 import type { Database } from '../../src/database/database.js';
 import { replicate } from '../../src/replication/index.js';
 import { dbState } from '../replication/helpers.js';
-import { useTempDatabases } from './helpers.js';
+import { expectError, useTempDatabases } from './helpers.js';
 
 const dbs = useTempDatabases();
 
@@ -178,6 +178,39 @@ describe('the automatic resolver', () => {
     const { data } = await b.getAttachment('doc', 'photo.txt');
     expect(new TextDecoder().decode(data)).toBe('the later photo');
   });
+
+  it.each([
+    ['last-writer-wins', lastWriterWins],
+    ['field-merge', fieldMerge],
+  ] as const)(
+    '%s: a later stamped deletion wins over an edit, and a re-creation after it stays',
+    async (_name, strategy) => {
+      const server = await dbs.open({
+        stamping: { node: 'srv', fields: true },
+        resolver: strategy(),
+        history: true,
+      });
+      // A plain client (as PouchDB): its writes carry no stamps.
+      const client = await dbs.open();
+      await server.put({ _id: 'x', v: 1 });
+      await replicate(server, client).done;
+      const base = await client.get('x');
+      await client.put({ ...base, v: 2 }); // offline…
+      await server.remove('x', base._rev); // …while the server deletes it
+      await replicate(client, server).done;
+      await expectError(server.get('x'), 'not_found', 'deleted');
+      await replicate(server, client).done;
+      await expectError(client.get('x'), 'not_found', 'deleted');
+
+      // The client's user writes the document again: it extends a tombstone, later than the
+      // deletion whatever the stamps say, and must not be deleted by the server's resolver.
+      const again = await client.put({ _id: 'x', v: 'again' });
+      await replicate(client, server).done;
+      expect(await server.get('x')).toMatchObject({ _rev: again.rev, v: 'again' });
+      await replicate(server, client).done;
+      expect(await client.get('x')).toMatchObject({ _rev: again.rev, v: 'again' });
+    },
+  );
 
   it('leaves the conflict open, and the write committed, when a resolver throws', async () => {
     const a = await dbs.open();
