@@ -55,6 +55,7 @@ import {
   contenders,
   historyEntry,
   planAutomaticResolution,
+  type ResolutionResult,
   readLeaves,
 } from './resolution.js';
 import { Stamper, type StampingOptions } from './stamping.js';
@@ -317,7 +318,9 @@ export class Database implements Peer {
     const parsed = plan.writes.map(({ doc }) => parseOrError(doc, true));
     if (parsed.some((doc) => doc instanceof Error)) return false;
     const edits = plan.writes.map(({ options }) => options);
-    const entry = await this.historyOf(record, plan.kept, plan.losers, `resolver:${resolver.name}`);
+    const merged = plan.writes.at(-1)!.doc;
+    const result = merged._deleted ? null : merged;
+    const entry = await this.historyOf(record, plan.kept, plan.losers, result, `resolver:${resolver.name}`);
     // The merged revision is the batch's last write.
     await this.writeBatch(parsed, true, true, {
       edits,
@@ -331,10 +334,11 @@ export class Database implements Peer {
     record: DocRecord,
     kept: string,
     losers: readonly string[],
+    result: ResolutionResult,
     by: string,
   ): Promise<((rev: string) => ResolutionRecord) | undefined> {
-    if (!this.keepHistory || losers.length === 0) return undefined;
-    return historyEntry(this.storage, { docId: record.id, kept, losers, by });
+    if (!this.keepHistory) return undefined;
+    return historyEntry(this.storage, { docId: record.id, kept, losers, result, by });
   }
 
   private emitConflict(event: ConflictEvent): void {
@@ -464,7 +468,9 @@ export class Database implements Peer {
       const edits = plan.docs.map((_, i) =>
         merges && i === plan.docs.length - 1 ? this.editOptions(id) : {},
       );
-      const entry = await this.historyOf(record, plan.keep, plan.losers, options.by ?? 'user');
+      const merged = merges ? plan.docs.at(-1)! : undefined;
+      const result = merged && (merged._deleted ? null : merged);
+      const entry = await this.historyOf(record, plan.keep, plan.losers, result, options.by ?? 'user');
       const revOf = (results: readonly WriteResult[]) => (merges ? lastRev(results) : plan.keep);
       const { results } = await this.writeBatch(parsed, true, true, {
         edits,

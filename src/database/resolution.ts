@@ -154,24 +154,39 @@ export function planAutomaticResolution(
   };
 }
 
+/** What a resolution writes over the kept leaf: a body, a deletion (null), or nothing (undefined). */
+export type ResolutionResult = Record<string, unknown> | null | undefined;
+
 /**
  * The history entry of a resolution about to be written, as a function of the revision the
- * document will have (known once the write batch has computed it). The losing versions are read
- * now, before the resolution turns them into inner revisions that compaction may drop.
+ * document will have (known once the write batch has computed it); undefined when it discards no
+ * content. The versions it replaces — the tombstoned leaves, and the kept one when something is
+ * written over it — are read now, before they become inner revisions that compaction may drop,
+ * and kept unless the result equals them (a loser whose body the result took lost nothing).
  */
 export async function historyEntry(
   storage: Storage,
-  resolution: { docId: string; kept: string; losers: readonly string[]; by: string },
-): Promise<(rev: string) => ResolutionRecord> {
-  const { docId, kept, by } = resolution;
-  const contents = await storage.getRevisions(docId, resolution.losers);
-  const losers = resolution.losers.flatMap((rev, i) => {
+  resolution: {
+    docId: string;
+    kept: string;
+    losers: readonly string[];
+    result: ResolutionResult;
+    by: string;
+  },
+): Promise<((rev: string) => ResolutionRecord) | undefined> {
+  const { docId, kept, by, result } = resolution;
+  const replaced = result === undefined ? [...resolution.losers] : [kept, ...resolution.losers];
+  const contents = await storage.getRevisions(docId, replaced);
+  const outcome = result ? userFields(result) : undefined;
+  const losers = replaced.flatMap((rev, i) => {
     const content = contents[i];
     if (!content) return [];
+    if (outcome && sameJson(JSON.parse(content.body), outcome)) return [];
     return [
       { rev, body: content.body, ...(content.attachments ? { attachments: content.attachments } : {}) },
     ];
   });
+  if (losers.length === 0) return undefined;
   const at = new Date().toISOString();
   return (rev) => ({ docId, at, by, kept, rev, losers });
 }

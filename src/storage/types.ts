@@ -181,7 +181,11 @@ export interface ResolutionRecord {
   rev: string;
   /** The leaf the resolution continued. */
   kept: string;
-  /** The live leaves the resolution deleted, with their bodies as JSON text and attachment metadata. */
+  /**
+   * The versions whose content the resolution discarded, with their bodies as JSON text and
+   * attachment metadata: each replaced live leaf (the kept one included, when a different body or
+   * a deletion was written over it) unless the result equals it.
+   */
   losers: { rev: string; body: string; attachments?: Record<string, AttachmentMeta> }[];
 }
 

@@ -199,6 +199,9 @@ describe('the automatic resolver', () => {
       await server.remove('x', base._rev); // …while the server deletes it
       await replicate(client, server).done;
       await expectError(server.get('x'), 'not_found', 'deleted');
+      // The history keeps the edit the deletion won over.
+      const { rows } = await server.resolutions({ id: 'x' });
+      expect(rows.map((row) => row.losers.map((loser) => JSON.parse(loser.body).v))).toEqual([[2]]);
       await replicate(server, client).done;
       await expectError(client.get('x'), 'not_found', 'deleted');
 
@@ -269,7 +272,11 @@ describe('the history of resolutions', () => {
     const { total_rows, rows } = await b.resolutions();
     expect(total_rows).toBe(2);
     expect(rows[0]).toMatchObject({ docId: 'doc', by: 'user:anna', kept: doc._rev, rev: resolved.rev });
-    expect(rows[0]!.losers.map((l) => [l.rev, JSON.parse(l.body).title])).toEqual([[loser, loserBody]]);
+    // The merge replaced both versions: the one it was written over and the one it deleted.
+    expect(rows[0]!.losers.map((l) => [l.rev, JSON.parse(l.body).title])).toEqual([
+      [doc._rev, doc.title],
+      [loser, loserBody],
+    ]);
     expect(rows[1]).toMatchObject({ docId: 'other', by: 'resolver:last-writer-wins' });
     expect((await b.resolutions({ id: 'other' })).rows.map((row) => row.docId)).toEqual(['other']);
     await b.compact();

@@ -507,7 +507,7 @@ describe('custom strategies', () => {
         id,
         leaves: [
           { digit: 'a', body: { n } },
-          { digit: 'b', body: { n } },
+          { digit: 'b', body: { n, side: 'b' } },
         ],
       })),
       server,
@@ -700,13 +700,18 @@ describe('GET /{db}/_resolutions', () => {
       by: `user:${ADMIN.name}`,
       kept: winner,
       rev: posted.json.rev,
-      losers: [{ _id: 'manual', _rev: loser, v: 'lost', note: 'by hand' }],
+      // What the merge replaced: the kept version's body too, not only the deleted one.
+      losers: [
+        { _id: 'manual', _rev: winner, v: 'kept' },
+        { _id: 'manual', _rev: loser, v: 'lost', note: 'by hand' },
+      ],
     });
     expect(byResolver).toMatchObject({
       id: 'auto',
       by: 'resolver:last-writer-wins',
       kept: rev(2, 'b'),
-      losers: [{ _id: 'auto', _rev: rev(2, 'a'), v: 'later', settee_hlc: stamp(T0 + 1) }],
+      // The later version won, written over CouchDB's winner: the earlier one is what was lost.
+      losers: [{ _id: 'auto', _rev: rev(2, 'b'), v: 'earlier', settee_hlc: stamp(T0) }],
     });
     expect(byResolver!.rev).toBe((await ok('GET', `/${db}/auto`))._rev);
     for (const row of rows) expect(Number.isNaN(Date.parse(row.at))).toBe(false);
