@@ -22,7 +22,7 @@ const HIDDEN_FIELDS = new Set([
 export function bodyOf(doc, stamps = new Set()) {
   const body = {};
   for (const [field, value] of Object.entries(doc ?? {})) {
-    if (!HIDDEN_FIELDS.has(field) && !stamps.has(field)) body[field] = value;
+    if (!HIDDEN_FIELDS.has(field) && !stamps.has(field)) setField(body, field, value);
   }
   return body;
 }
@@ -103,7 +103,7 @@ export function suggestMerge(rows) {
   for (const row of rows) {
     const changedIndex = row.changed.findIndex(Boolean);
     const take = !row.contested && changedIndex >= 0 ? changedIndex : 0;
-    if (row.values[take] !== undefined) merged[row.field] = row.values[take];
+    if (row.values[take] !== undefined) setField(merged, row.field, row.values[take]);
   }
   return merged;
 }
@@ -112,8 +112,16 @@ export function suggestMerge(rows) {
 export function withField(merged, field, value) {
   const copy = { ...merged };
   if (value === undefined) delete copy[field];
-  else copy[field] = value;
+  else setField(copy, field, value);
   return copy;
+}
+
+/**
+ * Sets an own field, whatever its name: `object[field] = value` with a field named `__proto__`
+ * would set the object's prototype instead, and the merge would lose that field.
+ */
+function setField(object, field, value) {
+  Object.defineProperty(object, field, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** The indexes of the versions whose value the merged body has for this row. */

@@ -288,7 +288,10 @@ export class Database implements Peer {
       // tombstones are unstamped and never win, so resolved documents stay as they are).
       for (const { record } of written) {
         if (record.leaves.length < 2) continue;
-        if (await this.resolveAutomatically(record.id, this.resolver)) resolved.add(record.id);
+        // The batch is committed: whatever goes wrong resolving leaves the conflict open (and
+        // reported below), never the acknowledged write looking failed.
+        const done = await this.resolveAutomatically(record.id, this.resolver).catch(() => false);
+        if (done) resolved.add(record.id);
       }
     }
     for (const { record, newlyConflicted } of written) {

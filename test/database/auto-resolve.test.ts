@@ -229,6 +229,20 @@ describe('the automatic resolver', () => {
     expect((await b.conflicts()).rows.map((row) => row.id)).toEqual(['doc']);
     expect(events.map((event) => event.id)).toEqual(['doc']);
   });
+
+  it('leaves the conflict open, and the write acknowledged, when the resolution cannot be written', async () => {
+    const a = await dbs.open();
+    // A merge JSON cannot hold: planning succeeds, writing the resolution throws.
+    const b = await dbs.open({
+      resolver: custom('unwritable', () => ({ kind: 'merge', body: { n: 1n } as unknown as Doc })),
+    });
+    await concurrentEdits(a, b, 'doc', { a: { title: 'a' }, b: { title: 'b' } });
+    const events: ConflictEvent[] = [];
+    b.onConflict((event) => events.push(event));
+    expect((await replicate(a, b).done).status).toBe('complete');
+    expect((await b.conflicts()).rows.map((row) => row.id)).toEqual(['doc']);
+    expect(events.map((event) => event.id)).toEqual(['doc']);
+  });
 });
 
 describe('the versions of a conflict', () => {

@@ -60,6 +60,17 @@ describe('ui/diff.js', () => {
     expect(diff.sameValue('1', 1)).toBe(false);
   });
 
+  it('keeps a field named __proto__ as a field through the comparison and the merge', () => {
+    // As JSON.parse reads it: an own field, not the object's prototype.
+    const a = version('2-a', JSON.parse('{"__proto__": {"x": 1}, "n": 1}') as Body);
+    const b = version('2-b', JSON.parse('{"__proto__": {"x": 2}, "n": 1}') as Body);
+    const rows = diff.compareVersions([a, b], null);
+    const merged = diff.withField(diff.suggestMerge(rows), '__proto__', { x: 2 });
+    expect(JSON.stringify(merged)).toBe('{"__proto__":{"x":2},"n":1}');
+    expect(Object.getPrototypeOf(merged)).toBe(Object.prototype);
+    expect(JSON.stringify(diff.bodyOf(a.doc))).toBe('{"__proto__":{"x":1},"n":1}');
+  });
+
   it('names versions A to Z, then by number', () => {
     expect([0, 1, 25, 26].map(diff.labelOf)).toEqual(['A', 'B', 'Z', '27']);
   });

@@ -63,7 +63,11 @@ export async function versions(ctx: DbContext): Promise<unknown> {
  * (`{"ok": true, "resolved": N}`); `DELETE` goes back to CouchDB's behaviour. Admins only.
  */
 export const resolver: Methods<DbContext> = {
-  GET: async (ctx) => sendJson(ctx.reply, 200, await ctx.services.registry.resolvers.status(ctx.db)),
+  GET: async (ctx) => {
+    // Admins only, like setting it: the status may carry a resolver module's load error.
+    requireAdmin(ctx);
+    return sendJson(ctx.reply, 200, await ctx.services.registry.resolvers.status(ctx.db));
+  },
   PUT: async (ctx) => {
     requireAdmin(ctx);
     const resolved = await ctx.services.registry.resolvers.apply(
