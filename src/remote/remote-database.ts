@@ -50,6 +50,8 @@ export interface RemoteDatabaseOptions {
   onRequest?: (request: SentRequest) => void;
   /** First backoff step in ms (default 250). */
   backoffBaseMs?: number;
+  /** Longest wait between two attempts in ms, `Retry-After` included (default 60 000). */
+  backoffMaxMs?: number;
   /** Heartbeat asked of longpoll feeds, in ms (default 10 000). */
   heartbeatMs?: number;
   /** false: never try `_bulk_get`, fetch with `open_revs` GETs (default true). */
@@ -102,6 +104,7 @@ export class RemoteDatabase implements Peer {
       fetch: options.fetch,
       onRequest: options.onRequest,
       backoffBaseMs: options.backoffBaseMs,
+      backoffMaxMs: options.backoffMaxMs,
     };
     this.http = new HttpClient(parsed.root, httpOptions);
     this.heartbeatMs = options.heartbeatMs ?? 10_000;

@@ -100,6 +100,8 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
   private idleWaiters: (() => void)[] = [];
   /** `since`, until a checkpoint is written: a run restarted after a failure resumes from that. */
   private startOverride: Seq | undefined;
+  /** Checkpoints this replication wrote: progress, which resets the backoff after failures. */
+  private checkpointsWritten = 0;
 
   constructor(
     readonly source: Peer,
@@ -147,10 +149,16 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
 
   private async runWithRetries(): Promise<ReplicationResult> {
     const retries = this.options.live || this.options.retry ? RETRY_FOREVER : 0;
-    for (let attempt = 0; ; attempt++) {
+    // Failures in a row: a run that checkpointed since the last one starts the count (and the
+    // backoff) over, so a live replication's hundredth network blip in a month waits as little
+    // as its first.
+    let failures = 0;
+    for (;;) {
+      const checkpointsBefore = this.checkpointsWritten;
       try {
         return await this.run();
       } catch (error) {
+        if (this.checkpointsWritten !== checkpointsBefore) failures = 0;
         this.cancelDeferredCheckpoint();
         const failure = error instanceof Error ? error : new Error(String(error));
         if (this.stop.signal.aborted) return this.finish('cancelled');
@@ -160,14 +168,14 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
           this.startOverride = 0;
           continue;
         }
-        if (isPermanent(failure) || attempt >= retries) {
+        if (isPermanent(failure) || failures >= retries) {
           this.setState('error');
           this.emit('error', failure);
           throw failure;
         }
         this.setState('backing-off');
         this.emit('paused', { progress: { ...this.progress }, error: failure });
-        await sleep(backoffDelay(attempt, this.options.backoff), this.stop.signal);
+        await sleep(backoffDelay(failures++, this.options.backoff), this.stop.signal);
         if (this.stop.signal.aborted) return this.finish('cancelled');
       }
     }
@@ -326,6 +334,7 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
   private async checkpoint(checkpointer: Checkpointer, seq: Seq): Promise<void> {
     await checkpointer.write(seq);
     this.startOverride = undefined;
+    this.checkpointsWritten++;
   }
 
   private readChanges(since: Seq, longpoll: boolean): Promise<ChangesResponse> {

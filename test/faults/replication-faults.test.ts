@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ChangeRow, Peer, Seq } from '../../src/core/api.js';
 import { SetteeError } from '../../src/core/errors.js';
 import { Database } from '../../src/database/database.js';
@@ -285,3 +285,63 @@ describe('a one-shot replication resumed after an interruption', () => {
     expect(reread).toEqual([]);
   });
 });
+
+describe('a live replication through repeated outages', () => {
+  it('backs off from the first step again after it recovered, not from where the last outage left it', async () => {
+    // The whole backoff step every time (no jitter), so the waits are known: 20, 40, 80… ms.
+    vi.spyOn(Math, 'random').mockReturnValue(0.999);
+    try {
+      const p = await startFaultProxy({
+        targetPort: Number(new URL(server.url).port),
+        seed: 6000,
+        faultRate: 0,
+        weights: { cut: 1, stall: 0, truncate: 0, delay: 0 },
+        maxFaultOffset: 0,
+      });
+      proxies.push(p);
+      await direct('outages').ensureExists();
+      const source = new RemoteDatabase(`${p.url}/outages`, { auth: AUTH, retries: 0, timeoutMs: 2000 });
+      const target = await localDb('outages');
+      const replication = replicate(source, target, {
+        live: true,
+        backoff: { initialMs: 20, maxMs: 60_000 },
+      });
+      const failedAt: number[] = [];
+      replication.on('paused', ({ error }) => {
+        if (error) failedAt.push(performance.now());
+      });
+      await replication.idle();
+
+      // A first outage long enough for seven failures in a row (waits of 20 to 1,280 ms)…
+      p.setFaultRate(1);
+      await direct('outages').bulkDocs([{ _id: 'first' }]);
+      await waitUntil(() => failedAt.length >= 7, 10_000);
+      p.setFaultRate(0);
+      await waitUntil(async () => (await target.info()).doc_count === 1, 10_000);
+      await replication.idle();
+
+      // …then a second one: after the recovery its first waits are short again (20 and 40 ms,
+      // not 2.5 s and more).
+      const before = failedAt.length;
+      p.setFaultRate(1);
+      await direct('outages').bulkDocs([{ _id: 'second' }]);
+      await waitUntil(() => failedAt.length >= before + 3, 10_000);
+      expect(failedAt[before + 2]! - failedAt[before]!).toBeLessThan(1000);
+      p.setFaultRate(0);
+      await waitUntil(async () => (await target.info()).doc_count === 2, 10_000);
+      replication.cancel();
+      expect((await replication.done).status).toBe('cancelled');
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+});
+
+/** Polls `ready` every 10 ms until it holds, failing after `withinMs`. */
+async function waitUntil(ready: () => boolean | Promise<boolean>, withinMs: number): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (!(await ready())) {
+    if (performance.now() > deadline) throw new Error(`not ready within ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
