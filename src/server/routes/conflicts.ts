@@ -1,10 +1,9 @@
-import { Readable } from 'node:stream';
 import { badRequest, SetteeError } from '../../core/errors.js';
 import type { ResolveOptions } from '../../database/conflicts.js';
 import type { StoredResolution } from '../../storage/types.js';
 import { isAdmin } from '../auth.js';
 import type { DbContext, Methods } from '../context.js';
-import { boolParam, intParam, jsonBody, jsonObjectBody, jsonParam, sendJson } from '../http.js';
+import { boolParam, intParam, jsonBody, jsonObjectBody, jsonParam, sendJson, sendText } from '../http.js';
 
 /** `GET /{db}/_conflicts?startkey=&limit=`: the conflicted documents by id, streamed. */
 export async function conflicts(ctx: DbContext): Promise<unknown> {
@@ -17,8 +16,11 @@ export async function conflicts(ctx: DbContext): Promise<unknown> {
   return sendRows(reply, await db.storage.countConflicts(), rows);
 }
 
-/** `{"total_rows": N, "rows": [...]}`, a row at a time. */
-function sendRows<T>(reply: DbContext['reply'], total: number, rows: AsyncIterable<T>): DbContext['reply'] {
+/**
+ * `{"total_rows": N, "rows": [...]}`, a row at a time, in writes of about 64 KB (sendText: an
+ * error before the first write is still CouchDB's error answer).
+ */
+function sendRows<T>(reply: DbContext['reply'], total: number, rows: AsyncIterable<T>): Promise<unknown> {
   const chunks = async function* () {
     yield `{"total_rows":${total},"rows":[`;
     let first = true;
@@ -28,7 +30,7 @@ function sendRows<T>(reply: DbContext['reply'], total: number, rows: AsyncIterab
     }
     yield '\n]}\n';
   };
-  return reply.code(200).type('application/json').send(Readable.from(chunks()));
+  return sendText(reply, 200, 'application/json', chunks());
 }
 
 const RESOLVE_FIELDS = new Set(['merged', 'keep', 'losers']);
@@ -85,7 +87,7 @@ export const resolver: Methods<DbContext> = {
 
 /**
  * `GET /{db}/_resolutions?doc=&since=&limit=&descending=`: the history of resolved conflicts,
- * each with who or what resolved it and the losing versions it deleted, streamed.
+ * each with who or what resolved it and the versions whose content it discarded, streamed.
  */
 export async function resolutions(ctx: DbContext): Promise<unknown> {
   const { db, query, reply } = ctx;
