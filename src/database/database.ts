@@ -288,10 +288,7 @@ export class Database implements Peer {
       // tombstones are unstamped and never win, so resolved documents stay as they are).
       for (const { record } of written) {
         if (record.leaves.length < 2) continue;
-        // The batch is committed: whatever goes wrong resolving leaves the conflict open (and
-        // reported below), never the acknowledged write looking failed.
-        const done = await this.resolveAutomatically(record.id, this.resolver).catch(() => false);
-        if (done) resolved.add(record.id);
+        if (await this.resolveAutomatically(record.id, this.resolver)) resolved.add(record.id);
       }
     }
     for (const { record, newlyConflicted } of written) {
@@ -302,46 +299,57 @@ export class Database implements Peer {
 
   /**
    * Applies `resolver` to one document, in the caller's turn of the write queue. True when it
-   * wrote a resolution. A resolver that throws leaves the conflict open: the write that brought
-   * the conflict in is committed and must not look failed.
+   * wrote a resolution. Whatever goes wrong — the resolver throws, its merge cannot be written —
+   * leaves the conflict open: the write that brought the conflict in is committed already and
+   * must not look failed.
    */
   private async resolveAutomatically(id: string, resolver: Resolver): Promise<boolean> {
-    const [record] = await this.storage.getDocs([id]);
-    if (!record || record.leaves.length < 2) return false;
-    const tree = await this.reader.tree(id);
-    const leaves = contenders(await readLeaves(this.reader, record, tree), tree);
-    if (leaves.length < 2) return false;
-    let plan: ReturnType<typeof planAutomaticResolution>;
     try {
-      plan = planAutomaticResolution(id, leaves, resolver);
+      const [record] = await this.storage.getDocs([id]);
+      if (!record || record.leaves.length < 2) return false;
+      const tree = await this.reader.tree(id);
+      const leaves = contenders(await readLeaves(this.reader, record, tree), tree);
+      if (leaves.length < 2) return false;
+      const plan = planAutomaticResolution(id, leaves, resolver);
+      if (!plan) return false;
+      const merged = plan.writes.at(-1)!.doc;
+      await this.writeResolution(
+        record,
+        plan.writes.map(({ doc }) => doc),
+        plan.writes.map(({ options }) => options),
+        { kept: plan.kept, losers: plan.losers, result: merged._deleted ? null : merged },
+        `resolver:${resolver.name}`,
+      );
+      return true;
     } catch {
       return false;
     }
-    if (!plan) return false;
-    const parsed = plan.writes.map(({ doc }) => parseOrError(doc, true));
-    if (parsed.some((doc) => doc instanceof Error)) return false;
-    const edits = plan.writes.map(({ options }) => options);
-    const merged = plan.writes.at(-1)!.doc;
-    const result = merged._deleted ? null : merged;
-    const entry = await this.historyOf(record, plan.kept, plan.losers, result, `resolver:${resolver.name}`);
-    // The merged revision is the batch's last write.
-    await this.writeBatch(parsed, true, true, {
-      edits,
-      history: entry && ((results) => [entry(lastRev(results))]),
-    });
-    return true;
   }
 
-  /** The history entry of a resolution about to be written, when history is kept. */
-  private async historyOf(
+  /**
+   * Writes a resolution as one atomic batch — the merged body (if any) last — with its history
+   * entry when history is kept. Returns the document's revision afterwards.
+   */
+  private async writeResolution(
     record: DocRecord,
-    kept: string,
-    losers: readonly string[],
-    result: ResolutionResult,
+    docs: readonly NewDoc[],
+    edits: EditOptions[],
+    resolution: { kept: string; losers: readonly string[]; result: ResolutionResult },
     by: string,
-  ): Promise<((rev: string) => ResolutionRecord) | undefined> {
-    if (!this.keepHistory) return undefined;
-    return historyEntry(this.storage, { docId: record.id, kept, losers, result, by });
+  ): Promise<string> {
+    const parsed = docs.map((doc) => parseOrError(doc, true));
+    const failure = parsed.find((doc) => doc instanceof Error);
+    if (failure) throw failure;
+    const { kept, result } = resolution;
+    const revOf = (results: readonly WriteResult[]) => (result === undefined ? kept : lastRev(results));
+    const entry = this.keepHistory
+      ? await historyEntry(this.storage, { docId: record.id, ...resolution, by })
+      : undefined;
+    const { results } = await this.writeBatch(parsed, true, true, {
+      edits,
+      history: entry && ((results) => [entry(revOf(results))]),
+    });
+    return revOf(results);
   }
 
   private emitConflict(event: ConflictEvent): void {
@@ -464,22 +472,14 @@ export class Database implements Peer {
       if (!record) throw notFound('missing');
       const plan = planResolution(record, options);
       if (plan.docs.length === 0) return { ok: true, id, rev: plan.keep, deleted: [] };
-      const parsed = plan.docs.map((doc) => parseOrError(doc, true));
-      const failure = parsed.find((doc) => doc instanceof Error);
-      if (failure) throw failure;
       const merges = options.merged !== undefined;
       const edits = plan.docs.map((_, i) =>
         merges && i === plan.docs.length - 1 ? this.editOptions(id) : {},
       );
       const merged = merges ? plan.docs.at(-1)! : undefined;
       const result = merged && (merged._deleted ? null : merged);
-      const entry = await this.historyOf(record, plan.keep, plan.losers, result, options.by ?? 'user');
-      const revOf = (results: readonly WriteResult[]) => (merges ? lastRev(results) : plan.keep);
-      const { results } = await this.writeBatch(parsed, true, true, {
-        edits,
-        history: entry && ((results) => [entry(revOf(results))]),
-      });
-      const rev = revOf(results);
+      const resolution = { kept: plan.keep, losers: plan.losers, result };
+      const rev = await this.writeResolution(record, plan.docs, edits, resolution, options.by ?? 'user');
       return { ok: true, id, rev, deleted: plan.losers };
     });
   }
