@@ -137,7 +137,7 @@ function edit(strategy: Strategy, replica: Replica, step: Extract<Step, { kind: 
   const live = leaves.filter((leaf) => !leaf.deleted);
   // Edit a live leaf, or recreate from the winning tombstone when every leaf is deleted.
   const target: Leaf = live.length > 0 ? live[step.leaf % live.length]! : leaves[0]!;
-  const { body, deleted } = editBody(strategy, replica.clock, target, step);
+  const { body, deleted } = editBody(strategy, replica.clock, target, step, live);
   replica.tree = write(replica.tree, target.rev, body, deleted).tree;
 }
 
@@ -148,6 +148,7 @@ function editBody(
   clock: HybridClock,
   target: Leaf,
   step: Extract<Step, { kind: 'edit' }>,
+  live: readonly Leaf[],
 ): { body: Record<string, unknown>; deleted: boolean } {
   const previous = target.deleted ? {} : userFields(target.doc);
   const name = FIELDS[step.op % FIELDS.length]!;
@@ -172,7 +173,7 @@ function editBody(
     case 'crdt':
       if (step.del) return { body: stampDocument({}, clock, { previous: target.doc }), deleted: true };
       return {
-        body: stampDocument(crdtEdit(previous, clock, step), clock, { previous: target.doc }),
+        body: stampDocument(crdtEdit(previous, clock, step, live), clock, { previous: target.doc }),
         deleted: false,
       };
     default:
@@ -185,8 +186,14 @@ function crdtEdit(
   doc: Record<string, unknown>,
   clock: HybridClock,
   step: Extract<Step, { kind: 'edit' }>,
+  live: readonly Leaf[],
 ): Record<string, unknown> {
-  const likes = PNCounter.is(doc.likes) ? doc.likes : PNCounter.empty();
+  // A replica counts on from its own latest entry, which may be in another open version than the
+  // one it edits: it merges the counters of the versions it holds first (docs/conflicts.md).
+  const likes = [doc, ...live.map((leaf) => leaf.doc)]
+    .map((version) => version.likes)
+    .filter(PNCounter.is)
+    .reduce(PNCounter.merge, PNCounter.empty());
   const tags = AddWinsSet.is(doc.tags) ? doc.tags : AddWinsSet.empty();
   const log = AppendOnlyLog.is(doc.log) ? doc.log : [];
   const stamp = clock.tick();
