@@ -22,6 +22,10 @@ export const ERROR_STATUS = {
   too_large: 413,
   document_too_large: 413,
   attachment_too_large: 413,
+  /** More documents in one `_bulk_docs` than `max_bulk_docs_count` (CouchDB 3's name). */
+  max_bulk_docs_count_exceeded: 413,
+  /** More entries in one `_bulk_get` than `max_bulk_get_count`. */
+  max_bulk_get_count_exceeded: 413,
   too_long: 414,
   bad_content_type: 415,
   unknown_error: 500,

@@ -13,10 +13,34 @@ export function jsonBody(request: FastifyRequest, options: { required?: boolean 
     return undefined;
   }
   requireJsonType(request);
+  refuseTooManyValues(body as Buffer);
   try {
     return JSON.parse((body as Buffer).toString('utf8'));
   } catch {
     throw badRequest('invalid UTF-8 JSON');
+  }
+}
+
+/** Bodies below this size cannot hold enough values to matter (see refuseTooManyValues). */
+const VALUE_SCAN_FROM = 16 * 1024 * 1024;
+/** Values a JSON body may hold: a few hundred MB of heap once parsed, at worst. */
+const MAX_JSON_VALUES = 8_000_000;
+
+/**
+ * A large body of tiny values (`[{},{},…]`: three bytes each, tens of bytes each once parsed)
+ * would exhaust the heap in JSON.parse and take the whole server down. Counting the bytes that
+ * open or separate values is cheap next to the parse; commas inside strings count too, which
+ * only errs on the safe side. Real bodies this large are attachments: long strings, few values.
+ */
+function refuseTooManyValues(body: Buffer): void {
+  if (body.length < VALUE_SCAN_FROM) return;
+  let values = 0;
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i]; // , { [
+    if (byte === 0x2c || byte === 0x7b || byte === 0x5b) values++;
+  }
+  if (values > MAX_JSON_VALUES) {
+    throw new SetteeError('too_large', `the JSON body holds more than ${MAX_JSON_VALUES} values`);
   }
 }
 

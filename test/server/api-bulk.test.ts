@@ -219,6 +219,27 @@ describe('size limits', () => {
       await small.stop();
     }
   });
+
+  it('answers 413 for more than 10,000 documents in _bulk_docs or entries in _bulk_get, writing nothing', async () => {
+    const docs = Array.from({ length: 10_001 }, (_, i) => ({ _id: `many-${i}` }));
+    const tooMany = await bulk(docs);
+    expect(tooMany.status).toBe(413);
+    expect(tooMany.body).toEqual({ error: 'max_bulk_docs_count_exceeded', reason: '10000' });
+    const gets = await post(`/${db}/_bulk_get`, { docs: docs.map(({ _id }) => ({ id: _id })) });
+    expect(gets.status).toBe(413);
+    expect(gets.body).toEqual({ error: 'max_bulk_get_count_exceeded', reason: '10000' });
+    expect(((await (await t.fetch(`/${db}/many-0`)).json()) as Json).error).toBe('not_found');
+    expect((await bulk(docs.slice(0, 10_000))).status).toBe(201);
+  });
+
+  it('answers 413 for a body of millions of tiny values instead of running out of memory', async () => {
+    // 21 MB of `{}`: under the request limit, but tens of bytes of heap per three bytes once parsed.
+    const body = `{"docs":[${'{},'.repeat(7_000_000)}{}]}`;
+    const res = await post(`/${db}/_bulk_docs`, body);
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ error: 'too_large' });
+    expect((await t.fetch(`/${db}`)).status).toBe(200);
+  });
 });
 
 describe('POST /_bulk_get (JSON)', () => {

@@ -16,6 +16,12 @@ import { MultipartMixedWriter, wantsMultipart } from '../multipart.js';
 
 /** Entries of a JSON `_bulk_docs` read from the database at a time. */
 const BULK_GET_BATCH = 16;
+/**
+ * Most documents in one `_bulk_docs`, or entries in one `_bulk_get`: CouchDB's defaults for
+ * `max_bulk_docs_count` and `max_bulk_get_count`. A request is handled in memory as a whole;
+ * replicators send batches of 100 to 500 and split a batch that gets 413.
+ */
+const MAX_BULK_COUNT = 10_000;
 
 /** `POST /{db}/_bulk_docs`: 201 with one result per document (errors only with new_edits=false). */
 export async function bulkDocs(ctx: DbContext): Promise<unknown> {
@@ -25,6 +31,9 @@ export async function bulkDocs(ctx: DbContext): Promise<unknown> {
     throw badRequest('`new_edits` parameter must be a boolean.');
   }
   const docs = body.docs as NewDoc[];
+  if (docs.length > MAX_BULK_COUNT) {
+    throw new SetteeError('max_bulk_docs_count_exceeded', String(MAX_BULK_COUNT));
+  }
   const size = Buffer.isBuffer(ctx.request.body) ? ctx.request.body.length : 0;
   for (const doc of size > ctx.services.maxDocumentSize ? docs : []) {
     // CouchDB refuses the whole request when one document is over max_document_size.
@@ -45,6 +54,9 @@ export async function bulkGet(ctx: DbContext): Promise<unknown> {
   }
   const body = jsonObjectBody(ctx.request) as unknown as BulkGetRequest;
   if (!Array.isArray(body.docs)) throw badRequest('Missing JSON list of `docs`.');
+  if (body.docs.length > MAX_BULK_COUNT) {
+    throw new SetteeError('max_bulk_get_count_exceeded', String(MAX_BULK_COUNT));
+  }
   checkBulkGetEntries(body.docs);
   const options = {
     revs: boolParam(query, 'revs') ?? (body as { revs?: boolean }).revs,
