@@ -235,7 +235,7 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
         // while, so a steady trickle of writes costs no checkpoint requests of its own.
         this.deferCheckpoint(lastCheckpoint + checkpointInterval - Date.now(), async () => {
           lastCheckpoint = Date.now();
-          await instances.check();
+          await instances.check(true);
           await this.checkpoint(checkpointer, seq);
         });
       }
@@ -488,9 +488,14 @@ class InstanceWatch {
     this.lastCheck = Date.now();
   }
 
-  /** Compares at most once per interval: it costs a request to each peer. */
-  async check(): Promise<void> {
-    if (!this.started || Date.now() - this.lastCheck < this.intervalMs) return;
+  /**
+   * Compares at most once per interval (it costs a request to each peer), or now when `due`: the
+   * caller waited an interval itself, and a timer may fire a millisecond before Date.now() says
+   * the interval is over — skipping then would leave a re-created peer unnoticed until the next
+   * change.
+   */
+  async check(due = false): Promise<void> {
+    if (!this.started || (!due && Date.now() - this.lastCheck < this.intervalMs)) return;
     const [source, target] = await Promise.all([this.source.info(), this.target.info()]);
     this.lastCheck = Date.now();
     if (source.instance_start_time !== this.started[0] || target.instance_start_time !== this.started[1]) {
