@@ -59,7 +59,7 @@ export class Checkpointer {
       this.readLogOf(this.target),
     ]);
     if (!targetLog) return 0;
-    if (!sourceLog) return 0;
+    if (!sourceLog) return (await this.sourceRefusesLogs()) ? (targetLog.last_seq ?? 0) : 0;
     if (sourceLog.version !== targetLog.version) return 0;
     return compareLogs(sourceLog, targetLog);
   }
@@ -116,6 +116,24 @@ export class Checkpointer {
     const known = this.known.get(peer);
     if (known && Date.now() - known.readAt < this.refreshMs) return known.log;
     return this.readLogOf(peer);
+  }
+
+  /**
+   * Whether the source refuses checkpoint writes (a read-only replica), tried with a log at 0 as
+   * PouchDB does: then the target's log alone says where the last run left off, else a run
+   * from a read-only source would start over from zero every time. A source that takes the log
+   * simply had none (new, or re-created): the run starts over.
+   */
+  private async sourceRefusesLogs(): Promise<boolean> {
+    try {
+      const written = await writeLog(this.source, this.id, 0, this.session, undefined);
+      this.known.set(this.source, { log: written, readAt: Date.now() });
+      return false;
+    } catch (error) {
+      if (!(error instanceof SetteeError) || error.status >= 500 || error.status === 409) throw error;
+      this.readOnlySource = true;
+      return true;
+    }
   }
 
   private async readLogOf(peer: Peer): Promise<CheckpointDoc | undefined> {

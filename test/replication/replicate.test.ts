@@ -324,6 +324,21 @@ describe('checkpoints', () => {
     const id = await replicationId(source, target);
     expect(await checkpointOn(target, id)).toMatchObject({ last_seq: db.updateSeq() });
     expect(await db.getLocal(id)).toBeUndefined();
+
+    // The next run trusts the target's checkpoint alone (as PouchDB): it reads only what is new.
+    const before = db.updateSeq();
+    await fill(db, 3, 'more');
+    const reads: unknown[] = [];
+    const watched = {
+      ...source,
+      changes: (options: Parameters<Peer['changes']>[0]) => {
+        reads.push(options?.since);
+        return db.changes(options);
+      },
+    };
+    const next = await once(watched, target, { batch_size: 2 });
+    expect(next).toMatchObject({ status: 'complete', docs_written: 3 });
+    expect(reads[0]).toBe(before);
   });
 });
 
