@@ -365,7 +365,10 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       missing.map((rev) => ({ id, rev, atts_since: possible_ancestors ?? [] })),
     );
     if (entries.length === 0) return [];
-    const docs = await this.fetch(entries, false);
+    // Attachments inline, but only those newer than what the target holds (atts_since), as
+    // CouchDB's replicator asks: stubs alone cost a refused write and a second fetch for every
+    // new attachment from servers that honour atts_since only together with attachments=true.
+    const docs = await this.fetch(entries, true);
     this.progress.docs_read += docs.length;
     return docs;
   }
