@@ -139,7 +139,8 @@ export interface ChangeRow<S extends Seq = Seq> {
 export interface ChangesResponse<S extends Seq = Seq> {
   results: ChangeRow<S>[];
   last_seq: S;
-  pending: number;
+  /** Changes after `last_seq`; absent when the server does not say (pouchdb-server, CouchDB 1). */
+  pending?: number;
 }
 
 export type RevsDiffRequest = Record<string, string[]>;

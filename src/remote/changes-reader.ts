@@ -29,6 +29,6 @@ export async function readChanges(
   if (!parser.isEnded) throw new IncompleteResponseError();
   // Servers without `last_seq` (none known) still let the caller move on from the last row.
   const last = lastSeq ?? results.at(-1)?.seq ?? 0;
-  // pouchdb-server sends no `pending`: 0 is the only honest default for "unknown, maybe none".
-  return { results, last_seq: last, pending: pending ?? 0 };
+  // pouchdb-server sends no `pending`: unknown stays unknown, so progress does not read 100%.
+  return { results, last_seq: last, ...(pending === undefined ? {} : { pending }) };
 }

@@ -287,8 +287,7 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
       await writing;
       since = page.last_seq;
       this.progress.last_seq = since;
-      this.progress.pending =
-        typeof (page as { pending?: unknown }).pending === 'number' ? page.pending : undefined;
+      this.progress.pending = page.pending;
       if (!options.live || Date.now() - lastCheckpoint >= checkpointInterval) {
         this.cancelDeferredCheckpoint();
         await instances.check();
