@@ -61,6 +61,8 @@ export interface Storage {
   getLocal(id: string): Promise<LocalRecord | undefined>;
   /** Writes (or with `body` null, deletes) a local document. */
   putLocal(id: string, record: LocalRecord | null): Promise<void>;
+  /** Local documents by id in raw code-point order, in pages, as `docs` reads documents. */
+  localDocs(options: LocalDocsScan): AsyncIterable<ScannedLocal[]>;
 
   getAttachment(digest: string): Promise<Uint8Array | undefined>;
 
@@ -131,15 +133,24 @@ export interface ChangesScan {
   withContent?: boolean;
 }
 
-export interface DocsScan {
+/** Ids from `start` to `end` in raw code-point order, or the reverse: what an id scan reads. */
+export interface IdRange {
   /** First id (inclusive) in scan order. */
   start?: string;
   /** Last id in scan order. */
   end?: string;
   inclusiveEnd?: boolean;
   descending?: boolean;
+}
+
+export interface DocsScan extends IdRange {
   /** Join the winning revision's content. */
   withContent?: boolean;
+}
+
+export interface LocalDocsScan extends IdRange {
+  /** Read each body too. */
+  withBody?: boolean;
 }
 
 export interface ConflictsScan {
@@ -167,6 +178,13 @@ export interface LocalRecord {
   /** The counter N of revision `0-N`. */
   rev: number;
   body: string;
+}
+
+/** A local document as a scan reads it: its body only when asked for. */
+export interface ScannedLocal {
+  id: string;
+  rev: number;
+  body?: string;
 }
 
 /** One resolved conflict as history keeps it. */

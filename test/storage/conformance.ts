@@ -5,7 +5,7 @@ import { conflictsTests } from './conformance/conflicts.js';
 import type { Context } from './conformance/helpers.js';
 import { atomicityTests, lifecycleTests } from './conformance/lifecycle.js';
 import { resolutionsTests } from './conformance/resolutions.js';
-import { changesTests, docsTests, pagingTests } from './conformance/scans.js';
+import { changesTests, docsTests, localDocsTests, pagingTests } from './conformance/scans.js';
 import { metaTests, writeAndReadTests } from './conformance/writes.js';
 
 /** One backend instance under test, over a place (file, database, schema) of its own. */
@@ -72,6 +72,7 @@ export function runStorageTests(name: string, makeStorage: () => Promise<Storage
     pagingTests(t);
     statsTests(t);
     localTests(t);
+    localDocsTests(t);
     attachmentTests(t);
     compactTests(t);
     conflictsTests(t);

@@ -9,12 +9,15 @@ import type {
   DocRecord,
   DocsScan,
   DocWrite,
+  IdRange,
   LeafRecord,
+  LocalDocsScan,
   LocalRecord,
   ResolutionRecord,
   ResolutionsScan,
   RevisionContent,
   ScannedDoc,
+  ScannedLocal,
   Storage,
   StorageStats,
   StoredResolution,
@@ -266,27 +269,36 @@ export class SqliteStorage implements Storage {
   }
 
   docs(options: DocsScan): AsyncIterable<ScannedDoc[]> {
-    const descending = options.descending === true;
-    const [next, last] = descending ? ['<', '>'] : ['>', '<'];
-    const endOp = options.inclusiveEnd === false ? last : `${last}=`;
-    return this.pages(
+    const select = this.scanSelect(options.withContent);
+    return this.idPages(options, 'd.id', (clauses, params) =>
+      (this.prepare(`${select} ${clauses}`).all(...params) as ScanRow[]).map(toScanned),
+    );
+  }
+
+  localDocs(options: LocalDocsScan): AsyncIterable<ScannedLocal[]> {
+    const select = `SELECT ${options.withBody ? 'id, rev, body' : 'id, rev'} FROM local_docs`;
+    return this.idPages(
+      options,
+      'id',
+      (clauses, params) => this.prepare(`${select} ${clauses}`).all(...params) as ScannedLocal[],
+    );
+  }
+
+  /**
+   * A keyset scan of `column` within `range`; `read` runs its SELECT with the clauses of each page
+   * (`WHERE … ORDER BY … LIMIT ?`) and their parameters.
+   */
+  private idPages<Row extends { id: string }>(
+    range: IdRange,
+    column: string,
+    read: (clauses: string, params: unknown[]) => Row[],
+  ): AsyncIterable<Row[]> {
+    return this.pages<Row, string>(
       (after, count) => {
-        const conditions: string[] = [];
-        const params: unknown[] = [];
-        const from = after ?? options.start;
-        if (from !== undefined) {
-          conditions.push(`d.id ${next}${after === undefined ? '=' : ''} ?`);
-          params.push(from);
-        }
-        if (options.end !== undefined) {
-          conditions.push(`d.id ${endOp} ?`);
-          params.push(options.end);
-        }
-        const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-        const sql = `${this.scanSelect(options.withContent)} ${where} ORDER BY d.id ${descending ? 'DESC' : 'ASC'} LIMIT ?`;
-        return (this.prepare(sql).all(...params, count) as ScanRow[]).map(toScanned);
+        const { clauses, params } = idRangeClauses(column, range, after);
+        return read(clauses, [...params, count]);
       },
-      (doc) => doc.id,
+      (row) => row.id,
     );
   }
 
@@ -459,6 +471,32 @@ function toScanned(row: ScanRow): ScannedDoc {
   const scanned: ScannedDoc = toRecord(row);
   if (typeof row.body === 'string') scanned.content = toContent(row.body, row.atts);
   return scanned;
+}
+
+/**
+ * The clauses of one page of an id scan: from the range's start (inclusive) on the first page,
+ * after the last id read on the next ones, up to its end, in its direction.
+ */
+function idRangeClauses(
+  column: string,
+  range: IdRange,
+  after: string | undefined,
+): { clauses: string; params: string[] } {
+  const descending = range.descending === true;
+  const [next, last] = descending ? ['<', '>'] : ['>', '<'];
+  const conditions: string[] = [];
+  const params: string[] = [];
+  const from = after ?? range.start;
+  if (from !== undefined) {
+    conditions.push(`${column} ${next}${after === undefined ? '=' : ''} ?`);
+    params.push(from);
+  }
+  if (range.end !== undefined) {
+    conditions.push(`${column} ${range.inclusiveEnd === false ? last : `${last}=`} ?`);
+    params.push(range.end);
+  }
+  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')} ` : '';
+  return { clauses: `${where}ORDER BY ${column} ${descending ? 'DESC' : 'ASC'} LIMIT ?`, params };
 }
 
 function attsJson(attachments: Record<string, unknown> | undefined): string | null {

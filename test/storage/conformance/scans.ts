@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { Storage } from '../../../src/storage/types.js';
+import type { IdRange, Storage } from '../../../src/storage/types.js';
 import {
   attMeta,
   type Context,
@@ -97,56 +97,94 @@ export function changesTests(t: Context): void {
   });
 }
 
+/** An id-ordered scan under test: what stores ids for it, and the ids it reads back. */
+interface IdScan {
+  store(ids: readonly string[]): Promise<void>;
+  idsOf(range: IdRange): Promise<string[]>;
+}
+
+function docsScan(t: Context): IdScan {
+  return {
+    store: async (ids) => void (await t.storage.writeDocs(ids.map((id) => newDoc(id)))),
+    idsOf: async (range) => (await collect(t.storage.docs(range))).map((doc) => doc.id),
+  };
+}
+
+function localDocsScan(t: Context): IdScan {
+  return {
+    store: async (ids) => {
+      for (const id of ids) await t.storage.putLocal(id, { rev: 1, body: '{}' });
+    },
+    idsOf: async (range) => (await collect(t.storage.localDocs(range))).map((doc) => doc.id),
+  };
+}
+
+/** What every id scan promises: raw code-point order, bounds, both directions. */
+function idRangeTests(scan: IdScan): void {
+  it('scans nothing in an empty storage', async () => {
+    expect(await scan.idsOf({})).toEqual([]);
+  });
+
+  it('orders ids by code point (UTF-8 bytes), not by UTF-16 code units', async () => {
+    const ids = [
+      'é',
+      'a',
+      '\u{1F600}',
+      'B',
+      '_design/x',
+      '\uFF5A',
+      'aa',
+      '\uE000',
+      'Z',
+      '\u{10000}',
+      '0',
+      '~',
+    ];
+    await scan.store(ids);
+    const expected = [...ids].sort(compareCodePoints);
+    // Astral characters (surrogate pairs) sort before U+E000..U+FFFF in UTF-16 but after them here.
+    expect(expected).not.toEqual([...ids].sort());
+    expect(expected.slice(0, 6)).toEqual(['0', 'B', 'Z', '_design/x', 'a', 'aa']);
+    expect(await scan.idsOf({})).toEqual(expected);
+    expect(await scan.idsOf({ descending: true })).toEqual([...expected].reverse());
+    expect(await scan.idsOf({ start: '\uE000', end: '\u{10000}' })).toEqual([
+      '\uE000',
+      '\uFF5A',
+      '\u{10000}',
+    ]);
+  });
+
+  it('bounds the scan: start inclusive, end inclusive unless inclusiveEnd is false', async () => {
+    await scan.store(['a', 'b', 'c', 'd', 'e']);
+    const { idsOf } = scan;
+    expect(await idsOf({ start: 'b', end: 'd' })).toEqual(['b', 'c', 'd']);
+    expect(await idsOf({ start: 'b', end: 'd', inclusiveEnd: false })).toEqual(['b', 'c']);
+    expect(await idsOf({ start: 'bb', end: 'cc' })).toEqual(['c']);
+    expect(await idsOf({ start: 'c' })).toEqual(['c', 'd', 'e']);
+    expect(await idsOf({ end: 'b' })).toEqual(['a', 'b']);
+    expect(await idsOf({ start: 'd', end: 'b' })).toEqual([]);
+    expect(await idsOf({ start: 'd', end: 'b', descending: true })).toEqual(['d', 'c', 'b']);
+    expect(await idsOf({ start: 'd', end: 'b', descending: true, inclusiveEnd: false })).toEqual(['d', 'c']);
+    expect(await idsOf({ start: 'cc', descending: true })).toEqual(['c', 'b', 'a']);
+    expect(await idsOf({ end: 'd', descending: true })).toEqual(['e', 'd']);
+  });
+}
+
+/** Checks that a scan over `ids` (sorted; more than a page) reads each once, in order, in any bounds. */
+async function expectEveryIdOnce(idsOf: IdScan['idsOf'], ids: readonly string[]): Promise<void> {
+  expect(await idsOf({})).toEqual(ids);
+  expect(await idsOf({ descending: true })).toEqual([...ids].reverse());
+  const bounds = { start: ids[100], end: ids[1300] };
+  expect(await idsOf(bounds)).toEqual(ids.slice(100, 1301));
+  expect(await idsOf({ ...bounds, inclusiveEnd: false })).toEqual(ids.slice(100, 1300));
+  const reversed = { start: ids[1300], end: ids[100], descending: true };
+  expect(await idsOf(reversed)).toEqual(ids.slice(100, 1301).reverse());
+  expect(await idsOf({ ...reversed, inclusiveEnd: false })).toEqual(ids.slice(101, 1301).reverse());
+}
+
 export function docsTests(t: Context): void {
   describe('docs', () => {
-    const idsOf = async (options: Parameters<Storage['docs']>[0]) =>
-      (await collect(t.storage.docs(options))).map((doc) => doc.id);
-
-    it('scans nothing in an empty storage', async () => {
-      expect(await idsOf({})).toEqual([]);
-    });
-
-    it('orders ids by code point (UTF-8 bytes), not by UTF-16 code units', async () => {
-      const ids = [
-        'é',
-        'a',
-        '\u{1F600}',
-        'B',
-        '_design/x',
-        '\uFF5A',
-        'aa',
-        '\uE000',
-        'Z',
-        '\u{10000}',
-        '0',
-        '~',
-      ];
-      await t.storage.writeDocs(ids.map((id) => newDoc(id)));
-      const expected = [...ids].sort(compareCodePoints);
-      // Astral characters (surrogate pairs) sort before U+E000..U+FFFF in UTF-16 but after them here.
-      expect(expected).not.toEqual([...ids].sort());
-      expect(expected.slice(0, 6)).toEqual(['0', 'B', 'Z', '_design/x', 'a', 'aa']);
-      expect(await idsOf({})).toEqual(expected);
-      expect(await idsOf({ descending: true })).toEqual([...expected].reverse());
-      expect(await idsOf({ start: '\uE000', end: '\u{10000}' })).toEqual(['\uE000', '\uFF5A', '\u{10000}']);
-    });
-
-    it('bounds the scan: start inclusive, end inclusive unless inclusiveEnd is false', async () => {
-      await t.storage.writeDocs(['a', 'b', 'c', 'd', 'e'].map((id) => newDoc(id)));
-      expect(await idsOf({ start: 'b', end: 'd' })).toEqual(['b', 'c', 'd']);
-      expect(await idsOf({ start: 'b', end: 'd', inclusiveEnd: false })).toEqual(['b', 'c']);
-      expect(await idsOf({ start: 'bb', end: 'cc' })).toEqual(['c']);
-      expect(await idsOf({ start: 'c' })).toEqual(['c', 'd', 'e']);
-      expect(await idsOf({ end: 'b' })).toEqual(['a', 'b']);
-      expect(await idsOf({ start: 'd', end: 'b' })).toEqual([]);
-      expect(await idsOf({ start: 'd', end: 'b', descending: true })).toEqual(['d', 'c', 'b']);
-      expect(await idsOf({ start: 'd', end: 'b', descending: true, inclusiveEnd: false })).toEqual([
-        'd',
-        'c',
-      ]);
-      expect(await idsOf({ start: 'cc', descending: true })).toEqual(['c', 'b', 'a']);
-      expect(await idsOf({ end: 'd', descending: true })).toEqual(['e', 'd']);
-    });
+    idRangeTests(docsScan(t));
 
     it('includes tombstones, and joins the winner content only when asked', async () => {
       await t.storage.writeDocs([
@@ -163,6 +201,49 @@ export function docsTests(t: Context): void {
       const joined = await collect(t.storage.docs({ withContent: true }));
       expect(joined.map((doc) => doc.content)).toEqual([content({ v: 'a' }), content({}), undefined]);
       expect(joined[0]).toEqual({ ...plain[0], content: content({ v: 'a' }) });
+    });
+  });
+}
+
+export function localDocsTests(t: Context): void {
+  describe('localDocs', () => {
+    idRangeTests(localDocsScan(t));
+
+    it('reads each revision, bodies only when asked, and never a deleted document', async () => {
+      await t.storage.putLocal('a', { rev: 2, body: '{"v":"a"}' });
+      await t.storage.putLocal('b', { rev: 1, body: '{}' });
+      await t.storage.putLocal('c', { rev: 5, body: '{"v":"c"}' });
+      await t.storage.putLocal('b', null);
+      expect(await collect(t.storage.localDocs({}))).toEqual([
+        { id: 'a', rev: 2 },
+        { id: 'c', rev: 5 },
+      ]);
+      expect(await collect(t.storage.localDocs({ withBody: true, descending: true }))).toEqual([
+        { id: 'c', rev: 5, body: '{"v":"c"}' },
+        { id: 'a', rev: 2, body: '{"v":"a"}' },
+      ]);
+    });
+
+    it('leaves documents out, and persists across reopen', async () => {
+      await t.storage.writeDocs([newDoc('doc')]);
+      await t.storage.putLocal('local', { rev: 1, body: '{}' });
+      expect(await localDocsScan(t).idsOf({})).toEqual(['local']);
+      await t.reopen();
+      expect(await localDocsScan(t).idsOf({})).toEqual(['local']);
+    });
+  });
+
+  const count = 1500;
+  describe(`localDocs across internal pages (${count} documents)`, () => {
+    const ids = Array.from({ length: count }, (_, n) => numberedId(n));
+    beforeEach(async () => {
+      for (const [n, id] of ids.entries()) await t.storage.putLocal(id, { rev: n, body: `{"n":${n}}` });
+    });
+
+    it('reads every id once, in order, within any bounds, with its body when asked', async () => {
+      await expectEveryIdOnce(localDocsScan(t).idsOf, ids);
+      const withBodies = await collect(t.storage.localDocs({ start: ids[1], withBody: true }));
+      expect(withBodies).toEqual(ids.slice(1).map((id, i) => ({ id, rev: i + 1, body: `{"n":${i + 1}}` })));
     });
   });
 }
@@ -217,17 +298,7 @@ export function pagingTests(t: Context): void {
     });
 
     it('docs: every id once, in order, within any bounds', async () => {
-      const idsOf = async (options: Parameters<Storage['docs']>[0]) =>
-        (await collect(t.storage.docs(options))).map((doc) => doc.id);
-      const ids = range(0, count - 1).map(numberedId);
-      expect(await idsOf({})).toEqual(ids);
-      expect(await idsOf({ descending: true })).toEqual([...ids].reverse());
-      const bounds = { start: numberedId(100), end: numberedId(1300) };
-      expect(await idsOf(bounds)).toEqual(ids.slice(100, 1301));
-      expect(await idsOf({ ...bounds, inclusiveEnd: false })).toEqual(ids.slice(100, 1300));
-      const reversed = { start: numberedId(1300), end: numberedId(100), descending: true };
-      expect(await idsOf(reversed)).toEqual(ids.slice(100, 1301).reverse());
-      expect(await idsOf({ ...reversed, inclusiveEnd: false })).toEqual(ids.slice(101, 1301).reverse());
+      await expectEveryIdOnce(docsScan(t).idsOf, range(0, count - 1).map(numberedId));
       const joined = await collect(t.storage.docs({ start: numberedId(1), withContent: true }));
       expect(joined.map((doc) => doc.content?.body)).toEqual(
         range(1, count - 1).map((n) => JSON.stringify({ n })),
