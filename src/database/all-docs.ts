@@ -1,26 +1,33 @@
 import type { AllDocsOptions, AllDocsRow } from '../core/api.js';
 import { badRequest, queryParseError } from '../core/errors.js';
-import type { DocRecord, RevisionContent, Storage } from '../storage/types.js';
+import type { DocRecord, IdRange, RevisionContent, Storage } from '../storage/types.js';
 import type { DocReader, ReadShape } from './reader.js';
 
 /**
  * `_all_docs` rows as a stream: by `keys` (in the order given, missing and deleted ones reported)
  * or by id range in raw code-point order, live documents only. Storage is read a page at a time.
  */
-export async function* allDocsRows(
+export function allDocsRows(
   storage: Storage,
   reader: DocReader,
   options: AllDocsOptions,
 ): AsyncIterable<AllDocsRow> {
-  const skip = nonNegative(options.skip, 'skip') ?? 0;
-  let limit = nonNegative(options.limit, 'limit') ?? Number.POSITIVE_INFINITY;
   const shape: ReadShape = { conflicts: options.conflicts, attachments: options.attachments };
   const rows = options.keys
     ? rowsByKeys(storage, reader, options.keys, options.include_docs, shape)
-    : undefined;
-  const source = rows ?? rowsByRange(storage, reader, options, shape);
+    : rowsByRange(storage, reader, options, shape);
+  return skipAndLimit(rows, options);
+}
+
+/** The rows `skip` and `limit` let through, as every `_all_docs`-shaped listing pages. */
+export async function* skipAndLimit<Row>(
+  rows: AsyncIterable<Row>,
+  options: Pick<AllDocsOptions, 'skip' | 'limit'>,
+): AsyncIterable<Row> {
+  const skip = nonNegative(options.skip, 'skip') ?? 0;
+  let limit = nonNegative(options.limit, 'limit') ?? Number.POSITIVE_INFINITY;
   let skipped = 0;
-  for await (const row of source) {
+  for await (const row of rows) {
     if (limit <= 0) return;
     if (skipped < skip) {
       skipped++;
@@ -29,6 +36,24 @@ export async function* allDocsRows(
     limit--;
     yield row;
   }
+}
+
+/**
+ * The ids a range listing reads: `key` alone, or `startkey` to `endkey` in the listing's
+ * direction. A range that can hold nothing is a client mistake, refused as CouchDB refuses it.
+ */
+export function idRange(options: AllDocsOptions): IdRange {
+  const start = options.key ?? options.startkey;
+  const end = options.key ?? options.endkey;
+  for (const bound of [start, end]) {
+    if (bound !== undefined && typeof bound !== 'string') throw badRequest('Document ids are strings');
+  }
+  if (start !== undefined && end !== undefined && (options.descending ? start < end : start > end)) {
+    throw queryParseError(
+      'No rows can match your key range, reverse your start_key and end_key or set descending=true',
+    );
+  }
+  return { start, end, inclusiveEnd: options.inclusive_end !== false, descending: options.descending };
 }
 
 async function* rowsByKeys(
@@ -62,23 +87,7 @@ async function* rowsByRange(
   options: AllDocsOptions,
   shape: ReadShape,
 ): AsyncIterable<AllDocsRow> {
-  const start = options.key ?? options.startkey;
-  const end = options.key ?? options.endkey;
-  for (const bound of [start, end]) {
-    if (bound !== undefined && typeof bound !== 'string') throw badRequest('Document ids are strings');
-  }
-  if (start !== undefined && end !== undefined && (options.descending ? start < end : start > end)) {
-    throw queryParseError(
-      'No rows can match your key range, reverse your start_key and end_key or set descending=true',
-    );
-  }
-  const scan = storage.docs({
-    start,
-    end,
-    inclusiveEnd: options.inclusive_end !== false,
-    descending: options.descending,
-    withContent: options.include_docs,
-  });
+  const scan = storage.docs({ ...idRange(options), withContent: options.include_docs });
   for await (const page of scan) {
     for (const scanned of page) {
       if (scanned.deleted) continue;

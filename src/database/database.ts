@@ -624,6 +624,15 @@ export class Database implements Peer {
     return this.writes.run(() => this.local.remove(id));
   }
 
+  /**
+   * `_local_docs`: local documents as `_all_docs` rows (`keys`, `key`, `startkey`, `endkey`,
+   * `inclusive_end`, `limit`, `skip`, `descending`, `include_docs`), streamed. Ids are whole
+   * (`_local/x`); a key outside `_local/` is not found.
+   */
+  localDocsStream(options: AllDocsOptions = {}): AsyncIterable<AllDocsRow> {
+    return this.local.rows(options);
+  }
+
   /** An attachment's bytes and type, from the winner or from revision `rev`. */
   async getAttachment(
     id: string,

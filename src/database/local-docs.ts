@@ -1,7 +1,8 @@
-import type { LocalDoc, WriteOk } from '../core/api.js';
-import type { ParsedDoc } from '../core/document.js';
+import type { AllDocsOptions, AllDocsRow, LocalDoc, WriteOk } from '../core/api.js';
+import { isLocalId, type ParsedDoc } from '../core/document.js';
 import { badRequest, notFound } from '../core/errors.js';
-import type { Storage } from '../storage/types.js';
+import type { LocalRecord, ScannedLocal, Storage } from '../storage/types.js';
+import { idRange, skipAndLimit } from './all-docs.js';
 
 const LOCAL_REV = /^0-(\d{1,15})$/;
 
@@ -15,8 +16,33 @@ export class LocalDocs {
 
   async get(id: string): Promise<LocalDoc | undefined> {
     const record = await this.storage.getLocal(id);
-    if (!record) return undefined;
-    return { _id: id, _rev: `0-${record.rev}`, ...(JSON.parse(record.body) as Record<string, unknown>) };
+    return record && localDoc(id, record);
+  }
+
+  /**
+   * `_local_docs` rows, as `_all_docs` lists documents: by `keys` (in the order given, missing
+   * ones reported) or by id range, read from storage a page at a time.
+   */
+  rows(options: AllDocsOptions): AsyncIterable<AllDocsRow> {
+    const rows = options.keys
+      ? this.rowsByKeys(options.keys, options.include_docs)
+      : this.rowsByRange(options);
+    return skipAndLimit(rows, options);
+  }
+
+  private async *rowsByKeys(keys: string[], includeDocs: boolean | undefined): AsyncIterable<AllDocsRow> {
+    for (const key of keys) {
+      // A key outside `_local/` names a document, not a local one: not found in this listing.
+      const record = isLocalId(key) ? await this.storage.getLocal(key) : undefined;
+      yield record ? localRow({ id: key, ...record }, includeDocs) : { key, error: 'not_found' };
+    }
+  }
+
+  private async *rowsByRange(options: AllDocsOptions): AsyncIterable<AllDocsRow> {
+    const scan = this.storage.localDocs({ ...idRange(options), withBody: options.include_docs });
+    for await (const page of scan) {
+      for (const scanned of page) yield localRow(scanned, options.include_docs);
+    }
   }
 
   async put(doc: ParsedDoc & { id: string }): Promise<WriteOk> {
@@ -46,6 +72,17 @@ export class LocalDocs {
       write: () => this.storage.putLocal(doc.id, record),
     };
   }
+}
+
+function localDoc(id: string, record: LocalRecord): LocalDoc {
+  return { _id: id, _rev: `0-${record.rev}`, ...(JSON.parse(record.body) as Record<string, unknown>) };
+}
+
+/** A listing's row; with `includeDocs`, `scanned` was read with its body. */
+function localRow(scanned: ScannedLocal, includeDocs: boolean | undefined): AllDocsRow {
+  const row: AllDocsRow = { id: scanned.id, key: scanned.id, value: { rev: `0-${scanned.rev}` } };
+  if (includeDocs) row.doc = localDoc(scanned.id, { rev: scanned.rev, body: scanned.body ?? '{}' });
+  return row;
 }
 
 function localRevNumber(rev: string | undefined): number {

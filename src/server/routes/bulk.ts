@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { AllDocsOptions, BulkGetRequest, NewDoc } from '../../core/api.js';
+import type { AllDocsOptions, AllDocsRow, BulkGetRequest, NewDoc } from '../../core/api.js';
 import { badRequest, SetteeError } from '../../core/errors.js';
 import type { DbContext } from '../context.js';
 import {
@@ -107,17 +107,37 @@ function checkBulkGetEntries(entries: unknown[]): void {
 
 /** `GET|POST /{db}/_all_docs`, streamed row by row. */
 export async function allDocs(ctx: DbContext): Promise<unknown> {
-  const { db, query, request, reply } = ctx;
-  const options = allDocsOptions(query);
-  if (request.method === 'POST') {
-    const body = jsonObjectBody(request);
+  const options = listingOptions(ctx);
+  const info = await ctx.db.info();
+  const seq = options.update_seq ? `,"update_seq":${info.update_seq}` : '';
+  const head = `{"total_rows":${info.doc_count},"offset":${options.skip ?? 0}${seq},"rows":[`;
+  return sendRows(ctx, head, ctx.db.allDocsStream(options));
+}
+
+/**
+ * `GET|POST /{db}/_local_docs`: `_all_docs` over local documents, streamed row by row. CouchDB
+ * counts no local documents, so `total_rows`, `offset` and `update_seq` are null, as it sends them.
+ */
+export async function localDocs(ctx: DbContext): Promise<unknown> {
+  const options = listingOptions(ctx);
+  const seq = options.update_seq ? ',"update_seq":null' : '';
+  return sendRows(ctx, `{"total_rows":null,"offset":null${seq},"rows":[`, ctx.db.localDocsStream(options));
+}
+
+/** The options of an `_all_docs`-shaped listing: the query string, and a POST body's `keys`. */
+function listingOptions(ctx: DbContext): AllDocsOptions {
+  const options = allDocsOptions(ctx.query);
+  if (ctx.request.method === 'POST') {
+    const body = jsonObjectBody(ctx.request);
     if (body.keys !== undefined) options.keys = stringArray(body.keys, 'keys');
   }
-  const info = await db.info();
-  const rows = db.allDocsStream(options);
+  return options;
+}
+
+/** Sends a listing: `head` (up to the opening of `rows`), then one row per line as they come. */
+function sendRows(ctx: DbContext, head: string, rows: AsyncIterable<AllDocsRow>): Promise<unknown> {
   const chunks = async function* () {
-    const seq = options.update_seq ? `,"update_seq":${info.update_seq}` : '';
-    yield `{"total_rows":${info.doc_count},"offset":${options.skip ?? 0}${seq},"rows":[`;
+    yield head;
     let first = true;
     for await (const row of rows) {
       yield `${first ? '\n' : ',\n'}${JSON.stringify(row)}`;
@@ -125,7 +145,7 @@ export async function allDocs(ctx: DbContext): Promise<unknown> {
     }
     yield '\n]}\n';
   };
-  return sendText(reply, 200, 'application/json', chunks());
+  return sendText(ctx.reply, 200, 'application/json', chunks());
 }
 
 function allDocsOptions(query: Query): AllDocsOptions {

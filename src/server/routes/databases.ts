@@ -1,7 +1,7 @@
 import { badRequest } from '../../core/errors.js';
 import type { DbContext, Methods, RequestContext } from '../context.js';
 import { jsonBody, jsonObjectBody, requireJsonType, sendJson } from '../http.js';
-import { allDocs, bulkDocs, bulkGet, missingRevs, revsDiff } from './bulk.js';
+import { allDocs, bulkDocs, bulkGet, localDocs, missingRevs, revsDiff } from './bulk.js';
 import { changes } from './changes.js';
 import { conflicts, resolutions, resolve, resolver, versions } from './conflicts.js';
 import { docLocation } from './documents.js';
@@ -46,6 +46,7 @@ export const databaseEndpoints: Record<string, Methods<DbContext>> = {
   _resolver: resolver,
   _resolutions: { GET: resolutions },
   _all_docs: { GET: allDocs, POST: allDocs },
+  _local_docs: { GET: localDocs, POST: localDocs },
   _bulk_docs: { POST: bulkDocs },
   _bulk_get: { POST: bulkGet },
   _revs_diff: { POST: revsDiff },
