@@ -31,6 +31,8 @@ export interface ParsedDoc {
 
 export const LOCAL_PREFIX = '_local/';
 export const DESIGN_PREFIX = '_design/';
+/** CouchDB's reason for refusing an id that starts with `_` outside `_design/` and `_local/`. */
+export const RESERVED_ID_REASON = 'Only reserved document ids may start with underscore.';
 
 // Reserved fields that readers add and writers may echo back; CouchDB ignores them on input.
 const IGNORED_ON_INPUT = new Set(['_conflicts', '_deleted_conflicts', '_revs_info', '_local_seq']);
@@ -44,7 +46,7 @@ export function validateDocId(id: unknown): string {
   // A lone surrogate has no UTF-8 form: stored, it would come back as another id.
   if (LONE_SURROGATE.test(id)) throw illegalDocId('Document id must be valid UTF-8');
   if (id.startsWith('_') && !id.startsWith(DESIGN_PREFIX) && !id.startsWith(LOCAL_PREFIX)) {
-    throw illegalDocId('Only reserved document ids may start with underscore.');
+    throw illegalDocId(RESERVED_ID_REASON);
   }
   if (id === DESIGN_PREFIX || id === LOCAL_PREFIX) throw illegalDocId('Document id is missing its name.');
   return id;

@@ -15,7 +15,7 @@ import { DatabaseRegistry } from './registry.js';
 import { ResolverSettings, type ResolverStrategy } from './resolvers.js';
 import { ReplicationScheduler } from './replicator/index.js';
 import { queryOf, resolveTarget, type Target } from './router.js';
-import { databaseEndpoint, databaseMethods } from './routes/databases.js';
+import { databaseEndpoint, databaseMethods, reservedIdWrite } from './routes/databases.js';
 import { attachmentMethods, documentMethods, localMethods } from './routes/documents.js';
 import { schedulerMethods } from './routes/replication.js';
 import { PUBLIC_ENDPOINTS, rootMethods, serverEndpoints } from './routes/server.js';
@@ -180,7 +180,7 @@ export class SetteeServer {
       case 'db':
         return run(databaseMethods, ctx);
       default: {
-        const methods = dbMethods(target);
+        const methods = dbMethods(target, request.method);
         const db = await this.services.registry.get(target.db);
         return run(methods, { ...ctx, db } satisfies DbContext);
       }
@@ -226,10 +226,13 @@ export class SetteeServer {
   }
 }
 
-function dbMethods(target: Exclude<Target, { kind: 'root' | 'server' | 'db' }>): Methods<DbContext> {
+function dbMethods(
+  target: Exclude<Target, { kind: 'root' | 'server' | 'db' }>,
+  method: string,
+): Methods<DbContext> {
   switch (target.kind) {
     case 'db-endpoint':
-      return databaseEndpoint(target.endpoint) ?? missingEndpoint();
+      return databaseEndpoint(target.endpoint) ?? (method === 'PUT' ? reservedIdWrite : missingEndpoint());
     case 'local':
       return localMethods;
     case 'doc':

@@ -13,6 +13,7 @@ type Json = Record<string, unknown>;
 const HASH_A = 'a'.repeat(32);
 const HASH_B = 'b'.repeat(32);
 const HASH_C = 'c'.repeat(32);
+const ILLEGAL_ID_REASON = 'Only reserved document ids may start with underscore.';
 
 async function put(path: string, body: unknown, init: RequestInit = {}) {
   const res = await t.fetch(path, { method: 'PUT', body: JSON.stringify(body), ...init });
@@ -148,7 +149,7 @@ describe('PUT, GET and DELETE a document', () => {
       expect(res.status, body).toBe(400);
     }
     const bad = await put(`/${db}/_bad`, {});
-    expect(bad.status).toBe(404);
+    expect(bad).toMatchObject({ status: 400, body: { error: 'illegal_docid' } });
     const res = await put(`/${db}/doc`, { _unknown: 1 });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('doc_validation');
@@ -211,9 +212,40 @@ describe('document ids in URLs', () => {
   it('refuses ids starting with an underscore other than _design and _local', async () => {
     const res = await t.fetch(`/${db}`, { method: 'POST', body: '{"_id":"_hidden"}' });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as Json).error).toBe('illegal_docid');
-    // In the path, /db/_x is a database endpoint; an unknown one is 404, never a document.
-    expect((await put(`/${db}/_hidden`, {})).status).toBe(404);
+    expect(await res.json()).toEqual({ error: 'illegal_docid', reason: ILLEGAL_ID_REASON });
+  });
+});
+
+describe('PUT /{db}/_x: an unknown underscore segment is a document id (CouchDB)', () => {
+  const illegal = { status: 400, body: { error: 'illegal_docid', reason: ILLEGAL_ID_REASON } };
+
+  it('answers a PUT with 400 illegal_docid, whatever the body, and writes nothing', async () => {
+    expect(await put(`/${db}/_hidden`, {})).toMatchObject(illegal);
+    expect(await put(`/${db}/_hidden`, { _id: '_hidden', a: 1 })).toMatchObject(illegal);
+    const notJson = await raw(t.url, `/${db}/_hidden`, { method: 'PUT', body: '{"a":' });
+    expect({ status: notJson.status, body: notJson.json }).toMatchObject(illegal);
+    expect(await put(`/${db}/_hidden/file.txt`, {})).toMatchObject(illegal);
+    expect(await put(`/${db}/_hidden?new_edits=false`, { _rev: `1-${HASH_A}` })).toMatchObject(illegal);
+    const info = await get(`/${db}`);
+    expect(info.body).toMatchObject({ doc_count: 0, update_seq: 0 });
+  });
+
+  it('answers a read or a delete with 404 not_found, as CouchDB finds no such document', async () => {
+    for (const method of ['GET', 'DELETE']) {
+      const res = await get(`/${db}/_hidden?rev=1-${HASH_A}`, { method });
+      expect(res, method).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    }
+    expect((await raw(t.url, `/${db}/_hidden`, { method: 'HEAD' })).status).toBe(404);
+  });
+
+  it('leaves known endpoints as they were, and a missing database still 404', async () => {
+    expect(await put(`/${db}/_security`, { members: { names: [] } })).toMatchObject({ status: 200 });
+    expect(await put(`/${db}/_revs_limit`, 7)).toMatchObject({ status: 200, body: { ok: true } });
+    const changes = await put(`/${db}/_changes`, {});
+    expect(changes).toMatchObject({ status: 405, body: { error: 'method_not_allowed' } });
+    expect(await put(`/${db}/_design/app`, { views: {} })).toMatchObject({ status: 201 });
+    expect(await put(`/${db}/_local/cp`, { seq: 1 })).toMatchObject({ status: 201 });
+    expect(await put('/no-such-db/_hidden', {})).toMatchObject({ status: 404, body: { error: 'not_found' } });
   });
 });
 

@@ -1,4 +1,5 @@
-import { badRequest } from '../../core/errors.js';
+import { RESERVED_ID_REASON } from '../../core/document.js';
+import { badRequest, illegalDocId } from '../../core/errors.js';
 import type { DbContext, Methods, RequestContext } from '../context.js';
 import { jsonBody, jsonObjectBody, requireJsonType, sendJson } from '../http.js';
 import { allDocs, bulkDocs, bulkGet, localDocs, missingRevs, revsDiff } from './bulk.js';
@@ -95,3 +96,13 @@ export function databaseEndpoint(endpoint: string): Methods<DbContext> | undefin
   const name = endpoint.slice(0, slash);
   return slash > 0 && Object.hasOwn(databaseDocEndpoints, name) ? databaseDocEndpoints[name] : undefined;
 }
+
+/**
+ * `PUT /{db}/_x…` for an unknown `_x`: CouchDB takes the segment for a document id, one no client
+ * may write, and refuses it before reading the body. (Other methods on it find nothing: 404.)
+ */
+export const reservedIdWrite: Methods<DbContext> = {
+  PUT: async () => {
+    throw illegalDocId(RESERVED_ID_REASON);
+  },
+};
