@@ -106,6 +106,27 @@ export function sendJson(reply: FastifyReply, status: number, body: unknown): Fa
 /** Yielded by a response body's source before it waits: what is buffered goes out now. */
 export const FLUSH = Symbol('flush');
 
+/**
+ * A 200 listing: `head` (up to and including the opening `[` of its rows), then each row as JSON
+ * on its own line as it comes, then `]}` — through sendText, so it goes out in 64 KB writes.
+ */
+export function sendRows(
+  reply: FastifyReply,
+  head: string,
+  rows: AsyncIterable<unknown>,
+): Promise<FastifyReply> {
+  const chunks = async function* () {
+    yield head;
+    let first = true;
+    for await (const row of rows) {
+      yield `${first ? '\n' : ',\n'}${JSON.stringify(row)}`;
+      first = false;
+    }
+    yield '\n]}\n';
+  };
+  return sendText(reply, 200, 'application/json', chunks());
+}
+
 /** About how much text a streamed response gathers before a write. */
 const WRITE_CHUNK = 64 * 1024;
 

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { AllDocsOptions, AllDocsRow, BulkGetRequest, NewDoc } from '../../core/api.js';
+import type { AllDocsOptions, BulkGetRequest, NewDoc } from '../../core/api.js';
 import { badRequest, SetteeError } from '../../core/errors.js';
 import type { DbContext } from '../context.js';
 import {
@@ -9,6 +9,7 @@ import {
   jsonParam,
   type Query,
   sendJson,
+  sendRows,
   sendText,
   stringArrayParam,
 } from '../http.js';
@@ -111,7 +112,7 @@ export async function allDocs(ctx: DbContext): Promise<unknown> {
   const info = await ctx.db.info();
   const seq = options.update_seq ? `,"update_seq":${info.update_seq}` : '';
   const head = `{"total_rows":${info.doc_count},"offset":${options.skip ?? 0}${seq},"rows":[`;
-  return sendRows(ctx, head, ctx.db.allDocsStream(options));
+  return sendRows(ctx.reply, head, ctx.db.allDocsStream(options));
 }
 
 /**
@@ -121,7 +122,11 @@ export async function allDocs(ctx: DbContext): Promise<unknown> {
 export async function localDocs(ctx: DbContext): Promise<unknown> {
   const options = listingOptions(ctx);
   const seq = options.update_seq ? ',"update_seq":null' : '';
-  return sendRows(ctx, `{"total_rows":null,"offset":null${seq},"rows":[`, ctx.db.localDocsStream(options));
+  return sendRows(
+    ctx.reply,
+    `{"total_rows":null,"offset":null${seq},"rows":[`,
+    ctx.db.localDocsStream(options),
+  );
 }
 
 /** The options of an `_all_docs`-shaped listing: the query string, and a POST body's `keys`. */
@@ -132,20 +137,6 @@ function listingOptions(ctx: DbContext): AllDocsOptions {
     if (body.keys !== undefined) options.keys = stringArray(body.keys, 'keys');
   }
   return options;
-}
-
-/** Sends a listing: `head` (up to the opening of `rows`), then one row per line as they come. */
-function sendRows(ctx: DbContext, head: string, rows: AsyncIterable<AllDocsRow>): Promise<unknown> {
-  const chunks = async function* () {
-    yield head;
-    let first = true;
-    for await (const row of rows) {
-      yield `${first ? '\n' : ',\n'}${JSON.stringify(row)}`;
-      first = false;
-    }
-    yield '\n]}\n';
-  };
-  return sendText(ctx.reply, 200, 'application/json', chunks());
 }
 
 function allDocsOptions(query: Query): AllDocsOptions {

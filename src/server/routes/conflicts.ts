@@ -3,7 +3,7 @@ import type { ResolveOptions } from '../../database/conflicts.js';
 import type { StoredResolution } from '../../storage/types.js';
 import { isAdmin } from '../auth.js';
 import type { DbContext, Methods } from '../context.js';
-import { boolParam, intParam, jsonBody, jsonObjectBody, jsonParam, sendJson, sendText } from '../http.js';
+import { boolParam, intParam, jsonBody, jsonObjectBody, jsonParam, sendJson, sendRows } from '../http.js';
 
 /** `GET /{db}/_conflicts?startkey=&limit=`: the conflicted documents by id, streamed. */
 export async function conflicts(ctx: DbContext): Promise<unknown> {
@@ -13,24 +13,7 @@ export async function conflicts(ctx: DbContext): Promise<unknown> {
     throw badRequest('startkey must be a JSON string');
   // Opened before the reply, so a bad parameter is a 400 rather than a broken 200.
   const rows = db.conflictsStream({ startkey, limit: intParam(query, 'limit') });
-  return sendRows(reply, await db.storage.countConflicts(), rows);
-}
-
-/**
- * `{"total_rows": N, "rows": [...]}`, a row at a time, in writes of about 64 KB (sendText: an
- * error before the first write is still CouchDB's error answer).
- */
-function sendRows<T>(reply: DbContext['reply'], total: number, rows: AsyncIterable<T>): Promise<unknown> {
-  const chunks = async function* () {
-    yield `{"total_rows":${total},"rows":[`;
-    let first = true;
-    for await (const row of rows) {
-      yield `${first ? '\n' : ',\n'}${JSON.stringify(row)}`;
-      first = false;
-    }
-    yield '\n]}\n';
-  };
-  return sendText(reply, 200, 'application/json', chunks());
+  return sendRows(reply, `{"total_rows":${await db.storage.countConflicts()},"rows":[`, rows);
 }
 
 const RESOLVE_FIELDS = new Set(['merged', 'keep', 'losers']);
@@ -101,7 +84,7 @@ export async function resolutions(ctx: DbContext): Promise<unknown> {
   };
   const rows = db.resolutionsStream(options);
   const total = await db.storage.countResolutions(id);
-  return sendRows(reply, total, mapRows(rows, historyRow));
+  return sendRows(reply, `{"total_rows":${total},"rows":[`, mapRows(rows, historyRow));
 }
 
 /** A history entry as users read it: losing versions as documents, attachments as stubs. */
