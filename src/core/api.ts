@@ -53,7 +53,18 @@ export interface WriteError {
 
 export type WriteResult = WriteOk | WriteError;
 
-export interface BulkDocsOptions {
+/** Who writes or reads: anonymous is `{ name: null, roles: [] }`; a server admin has `_admin`. */
+export interface UserContext {
+  name: string | null;
+  roles: string[];
+}
+
+/** On whose behalf a write is made: handed to the database's write hook (validation). */
+export interface WriteContext {
+  userCtx?: UserContext;
+}
+
+export interface BulkDocsOptions extends WriteContext {
   /** false: store revisions as given (replication), never reporting conflicts. Default true. */
   newEdits?: boolean;
   /**

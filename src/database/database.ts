@@ -18,12 +18,14 @@ import type {
   Peer,
   PeerChangesOptions,
   RevsDiffRequest,
+  UserContext,
+  WriteContext,
   RevsDiffResponse,
   WriteOk,
   WriteResult,
 } from '../core/api.js';
 import { encodeBase64 } from '../core/base64.js';
-import { isLocalId, type ParsedDoc, parseDocument, validateDocId } from '../core/document.js';
+import { DESIGN_PREFIX, isLocalId, type ParsedDoc, parseDocument, validateDocId } from '../core/document.js';
 import { badRequest, notFound, toSetteeError } from '../core/errors.js';
 import { isRev, parseRev } from '../core/revision.js';
 import type { Resolver } from '../conflicts/resolvers.js';
@@ -59,6 +61,7 @@ import {
   readLeaves,
 } from './resolution.js';
 import { Stamper, type StampingOptions } from './stamping.js';
+import { applyWriteHook, type WriteHook } from './write-hook.js';
 import { type Committed, type EditOptions, requirePath, WriteBatch } from './writer.js';
 
 export interface DatabaseOptions {
@@ -120,6 +123,8 @@ export class Database implements Peer {
   private stamper: Stamper | undefined;
   private resolver: Resolver | undefined;
   private keepHistory = false;
+  private writeHook: WriteHook | undefined;
+  private designCache: Promise<Doc[]> | undefined;
   private seq = 0;
   private revsLimit = DEFAULT_REVS_LIMIT;
   private uuid = '';
@@ -187,23 +192,23 @@ export class Database implements Peer {
   }
 
   /** Creates or updates one document; throws a SetteeError (`conflict`, `bad_request`, …) on failure. */
-  async put(doc: NewDoc, options: { newEdits?: boolean } = {}): Promise<WriteOk> {
+  async put(doc: NewDoc, options: { newEdits?: boolean } & WriteContext = {}): Promise<WriteOk> {
     if (doc?._id === undefined) throw badRequest('Document must have an _id');
     const [result] = await this.bulkDocs([doc], { ...options, atomic: true });
     return result as WriteOk;
   }
 
   /** Creates a document with a generated id. */
-  async post(doc: NewDoc): Promise<WriteOk> {
-    return this.put({ ...doc, _id: doc._id ?? randomHex() });
+  async post(doc: NewDoc, context: WriteContext = {}): Promise<WriteOk> {
+    return this.put({ ...doc, _id: doc._id ?? randomHex() }, context);
   }
 
   /** Deletes a document: writes a tombstone as a child of `rev`. */
-  async remove(id: string, rev: string): Promise<WriteOk> {
+  async remove(id: string, rev: string, context: WriteContext = {}): Promise<WriteOk> {
     if (isLocalId(id)) return this.removeLocal(id);
     const [record] = await this.storage.getDocs([validateDocId(id)]);
     if (!record) throw notFound('missing');
-    return this.put({ _id: id, _rev: rev, _deleted: true });
+    return this.put({ _id: id, _rev: rev, _deleted: true }, context);
   }
 
   /**
@@ -215,11 +220,14 @@ export class Database implements Peer {
   async bulkDocs(docs: NewDoc[], options: BulkDocsOptions = {}): Promise<WriteResult[]> {
     if (!Array.isArray(docs)) throw badRequest('POST body must include `docs` parameter.');
     const newEdits = options.newEdits !== false;
-    const parsed = docs.map((doc) => parseOrError(doc, newEdits));
+    let parsed = docs.map((doc) => parseOrError(doc, newEdits));
     if (!newEdits) {
       // CouchDB rejects the whole request when a replicated document does not name its revision.
       for (const doc of parsed) if (!(doc instanceof Error) && !isLocalId(doc.id)) requirePath(doc);
     }
+    // Outside the write queue: a validation function may take its time without holding up others.
+    // The revisions it judges against are immutable; a write whose parent moved on still conflicts.
+    if (this.writeHook) parsed = await this.runWriteHook(docs, parsed, newEdits, options.userCtx);
     if (options.atomic) {
       const failure = parsed.find((doc) => doc instanceof Error);
       if (failure) throw failure;
@@ -229,6 +237,55 @@ export class Database implements Peer {
       await this.afterWrite(written);
       return results;
     });
+  }
+
+  private runWriteHook(
+    docs: readonly NewDoc[],
+    parsed: readonly ((ParsedDoc & { id: string }) | Error)[],
+    newEdits: boolean,
+    userCtx: UserContext | undefined,
+  ): Promise<((ParsedDoc & { id: string }) | Error)[]> {
+    const reads = {
+      tree: (id: string) => this.reader.tree(id),
+      revision: (id: string, rev: string) => this.get(id, { rev }).catch(() => null),
+    };
+    return applyWriteHook(this.writeHook!, docs, parsed, { userCtx, newEdits }, reads, (doc) =>
+      parseOrError(doc, newEdits),
+    );
+  }
+
+  /**
+   * Sets the rules every write of a document must pass (see `WriteHook`): the server's
+   * validation functions and system databases. Local documents are not subject to it.
+   */
+  setWriteHook(hook: WriteHook | undefined): void {
+    this.writeHook = hook;
+  }
+
+  /**
+   * The design documents (winning, not deleted), with their bodies; read once and cached until
+   * a write touches one.
+   */
+  async designDocs(): Promise<readonly Doc[]> {
+    if (!this.designCache) {
+      const reading = this.readDesignDocs();
+      this.designCache = reading;
+      reading.catch(() => {
+        if (this.designCache === reading) this.designCache = undefined;
+      });
+    }
+    return this.designCache;
+  }
+
+  private async readDesignDocs(): Promise<Doc[]> {
+    const docs: Doc[] = [];
+    const rows = this.allDocsStream({
+      startkey: DESIGN_PREFIX,
+      endkey: `${DESIGN_PREFIX}\ufff0`,
+      include_docs: true,
+    });
+    for await (const row of rows) if (row.doc) docs.push(row.doc);
+    return docs;
   }
 
   private async writeBatch(
@@ -264,6 +321,7 @@ export class Database implements Peer {
     }
     const written = await batch.commit(extras.history?.(results));
     for (const write of localWrites) await write();
+    if (written.some(({ id }) => id.startsWith(DESIGN_PREFIX))) this.designCache = undefined;
     if (written.length > 0) {
       this.seq = written[written.length - 1]!.seq;
       this.notifier.notify();
@@ -350,6 +408,16 @@ export class Database implements Peer {
       history: entry && ((results) => [entry(revOf(results))]),
     });
     return revOf(results);
+  }
+
+  /** A resolution by hand is a write like any other: the hook may refuse it (not change it). */
+  private async checkResolution(docs: readonly NewDoc[], userCtx: UserContext | undefined): Promise<void> {
+    const parsed = docs.map((doc) => parseOrError(doc, true));
+    const checked = await this.runWriteHook(docs, parsed, true, userCtx);
+    checked.forEach((doc, i) => {
+      if (doc instanceof Error) throw doc;
+      if (doc !== parsed[i]) throw badRequest('A resolution cannot be changed by the write rules');
+    });
   }
 
   private emitConflict(event: ConflictEvent): void {
@@ -462,7 +530,11 @@ export class Database implements Peer {
    * const doc = await db.get('apple', { conflicts: true });
    * await db.resolve('apple', { merged: { ...doc, price: 5 }, keep: doc._rev, losers: doc._conflicts });
    */
-  async resolve(id: string, options: ResolveOptions = {}): Promise<ResolveResult> {
+  async resolve(
+    id: string,
+    options: ResolveOptions = {},
+    context: WriteContext = {},
+  ): Promise<ResolveResult> {
     if (isLocalId(validateDocId(id))) throw badRequest('Local documents have no conflicts');
     checkResolveOptions(options);
     // Read and written in one turn of the write queue: no write can slip in between the check
@@ -479,6 +551,7 @@ export class Database implements Peer {
       const merged = merges ? plan.docs.at(-1)! : undefined;
       const result = merged && (merged._deleted ? null : merged);
       const resolution = { kept: plan.keep, losers: plan.losers, result };
+      if (this.writeHook) await this.checkResolution(plan.docs, context.userCtx);
       const rev = await this.writeResolution(record, plan.docs, edits, resolution, options.by ?? 'user');
       return { ok: true, id, rev, deleted: plan.losers };
     });
@@ -654,19 +727,25 @@ export class Database implements Peer {
     rev: string | undefined,
     data: Uint8Array,
     contentType: string,
+    context: WriteContext = {},
   ) {
     const doc: NewDoc = rev === undefined ? { _id: id } : await this.get(id, { rev });
     const attachments: Record<string, unknown> = { ...(doc._attachments ?? {}) };
     attachments[name] = { content_type: contentType, data: encodeBase64(data) };
-    return this.put({ ...doc, _attachments: attachments });
+    return this.put({ ...doc, _attachments: attachments }, context);
   }
 
   /** Removes one attachment, writing a new revision of the document. */
-  async removeAttachment(id: string, name: string, rev: string): Promise<WriteOk> {
+  async removeAttachment(
+    id: string,
+    name: string,
+    rev: string,
+    context: WriteContext = {},
+  ): Promise<WriteOk> {
     const doc = await this.get(id, { rev });
     if (!doc._attachments?.[name]) throw notFound('Document is missing attachment');
     const { [name]: _removed, ...rest } = doc._attachments;
-    return this.put({ ...doc, _attachments: rest });
+    return this.put({ ...doc, _attachments: rest }, context);
   }
 
   /** Drops bodies of non-leaf revisions and unreferenced attachments; trees are kept. */
