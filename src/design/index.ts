@@ -1,0 +1,34 @@
+/**
+ * The JavaScript of design documents, in a QuickJS/WebAssembly sandbox with limits per call.
+ *
+ * `engine.ts` and `validation.ts` import nothing of Node (a browser build may import them
+ * directly); `pool.ts` runs them in Node worker threads.
+ */
+export {
+  DEFAULT_LIMITS,
+  JsSandbox,
+  type CallFailure,
+  type CallOutcome,
+  type SandboxLimits,
+  type SandboxOptions,
+  type SandboxStats,
+} from './engine.js';
+export {
+  DesignPoolClosedError,
+  SandboxCompileError,
+  SandboxDisposedError,
+  SandboxNotCompiledError,
+  type CompileFailure,
+} from './errors.js';
+export type { DesignLog } from './messages.js';
+export { DesignWorkerPool, type DesignPoolOptions } from './pool.js';
+export {
+  runValidations,
+  type ValidationError,
+  type ValidationFunction,
+  type ValidationItem,
+  type ValidationOutcome,
+  type ValidationRequest,
+  type ValidationSandbox,
+  type ValidationUserCtx,
+} from './validation.js';

@@ -1,0 +1,120 @@
+/**
+ * The JavaScript that runs inside each sandbox realm before a design function is compiled:
+ * CouchDB's globals (`log`, `isArray`, `toJSON`, `sum`, a `require` that refuses) and the
+ * invoker through which every call goes.
+ *
+ * The invoker takes the arguments as one JSON string and answers one string, so a call costs
+ * two string copies across the WebAssembly boundary instead of a handle per value. Its answer
+ * starts with a tag (see {@link ResultTag}). It keeps its own references to `JSON`, `Reflect`
+ * and the error constructors, taken before any design code runs, so a function that replaces
+ * `JSON.parse` in its realm cannot forge another call's answer.
+ */
+
+/** First character of the invoker's answer. */
+export const ResultTag = {
+  /** Returned normally; the rest is the JSON of the value, empty for `undefined`. */
+  returned: 'R',
+  /** Threw a value that is not an Error (CouchDB's `throw({forbidden: …})`); the rest is JSON. */
+  thrown: 'T',
+  /** Threw an Error (TypeError, stack overflow…); the rest is `name: message`. */
+  error: 'E',
+  /** Ran out of memory. */
+  memory: 'M',
+} as const;
+
+/** Longest log message passed to the host; longer ones are cut, so a log cannot flood it. */
+export const MAX_LOG_CHARS = 64 * 1024;
+
+/**
+ * Evaluates to `function (hostLog) { … return prepare }`: the host calls it once per realm
+ * with its log callback (so the callback is reachable only through `log`), then calls
+ * `prepare(expression)` with the design source (see {@link asExpression}), which evaluates it
+ * in the realm's global scope (an indirect eval, as a script would be) and answers the
+ * invoker of the function, or `null` if it is not one. The source goes in as a string value
+ * rather than through the host's eval so that it is parsed under the memory ceiling.
+ */
+export const PRELUDE_SOURCE = String.raw`(function (hostLog) {
+  'use strict';
+  var parse = JSON.parse, stringify = JSON.stringify, apply = Reflect.apply;
+  var defineProperty = Object.defineProperty, isArrayOf = Array.isArray, toText = String;
+  var ErrorType = Error, InternalErrorType = InternalError, globalEval = eval;
+  var MAX_LOG = ${MAX_LOG_CHARS};
+
+  function define(name, value) {
+    defineProperty(globalThis, name, { value: value, writable: true, configurable: true });
+  }
+  define('log', function log(message) {
+    var text = toText(typeof message === 'string' ? message : stringify(message));
+    hostLog(text.length > MAX_LOG ? text.slice(0, MAX_LOG) + '…' : text);
+  });
+  define('isArray', function isArray(value) { return isArrayOf(value); });
+  define('toJSON', function toJSON(value) { return stringify(value); });
+  define('sum', function sum(values) {
+    var total = 0;
+    for (var i = 0; i < values.length; i++) total += values[i];
+    return total;
+  });
+  define('require', function require(name) {
+    throw new ErrorType('require(' + stringify(toText(name)) + ') is not supported in Settee design functions');
+  });
+
+  var execPattern = RegExp.prototype.exec, locationPattern = /<input>:(\d+):(\d+)/;
+  // Where in the design source, as the host reports it (the first line carries the '(' added).
+  function locationOf(error) {
+    var match = typeof error.stack === 'string' ? apply(execPattern, locationPattern, [error.stack]) : null;
+    if (!match) return '';
+    var line = +match[1], column = +match[2] - (line === 1 ? 1 : 0);
+    return ' (line ' + line + ', column ' + column + ')';
+  }
+  function errorText(error) {
+    try { return toText(error.name) + ': ' + toText(error.message) + locationOf(error); } catch (_) { return 'Error'; }
+  }
+  function jsonOf(value) {
+    try { return stringify(value); } catch (_) { return undefined; }
+  }
+  function describeThrown(thrown) {
+    if (thrown instanceof InternalErrorType && thrown.message === 'out of memory') return '${ResultTag.memory}';
+    if (thrown instanceof ErrorType) return '${ResultTag.error}' + errorText(thrown);
+    var json = jsonOf(thrown);
+    if (json !== undefined) return '${ResultTag.thrown}' + json;
+    try { return '${ResultTag.thrown}' + stringify(toText(thrown)); } catch (_) { return '${ResultTag.thrown}"(a value that cannot be shown)"'; }
+  }
+  function describeReturned(value) {
+    if (value === undefined) return '${ResultTag.returned}';
+    try {
+      var json = stringify(value);
+      return '${ResultTag.returned}' + (json === undefined ? '' : json);
+    } catch (error) {
+      return '${ResultTag.error}The function returned a value that is not JSON: ' + errorText(error);
+    }
+  }
+
+  function invokerOf(fn) {
+    return function invoke(argsJson) {
+      var value;
+      try {
+        value = apply(fn, undefined, parse(argsJson));
+      } catch (thrown) {
+        return describeThrown(thrown);
+      }
+      return describeReturned(value);
+    };
+  }
+
+  return function prepare(expression) {
+    var fn = globalEval(expression);
+    return typeof fn === 'function' ? invokerOf(fn) : null;
+  };
+})`;
+
+/**
+ * Wraps a CouchDB function source as an expression. CouchDB stores anonymous functions
+ * (`function(doc) {…}`), which are not a valid statement, so the source is parenthesized; the
+ * newline keeps a trailing `// comment` from swallowing the closing parenthesis. One trailing
+ * semicolon, which CouchDB tolerates, is dropped.
+ */
+export function asExpression(source: string): string {
+  const trimmed = source.trimEnd();
+  const body = trimmed.endsWith(';') ? trimmed.slice(0, -1) : trimmed;
+  return `(${body}\n)`;
+}
