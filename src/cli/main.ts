@@ -1,8 +1,11 @@
 #!/usr/bin/env node
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { destination as pinoDestination, pino } from 'pino';
 import { Database } from '../database/database.js';
 import { SetteeServer } from '../server/app.js';
+import type { JwtOptions } from '../server/auth/jwt.js';
 import { loadResolverModules } from '../server/resolvers.js';
 import { type ReplicateCommandOptions, replicateCommand, syncCommand } from './replicate.js';
 
@@ -43,6 +46,36 @@ program
   .option('-d, --data <folder>', 'folder of the databases (one SQLite file each)', './data')
   .option('--admin <user:password>', 'the server admin (default: $SETTEE_ADMIN, or generated at first start)')
   .option(
+    '--admin-file <file>',
+    'read the server admin\'s "user:password" from this file, so it does not show in ps (or $SETTEE_ADMIN_FILE)',
+  )
+  .option('--allow-signup', 'anyone may create a user in _users (with no roles)')
+  .option('--per-user-dbs', 'give every user a database userdb-{hex of name}, theirs alone')
+  .option('--per-user-dbs-delete', "delete a user's database when the user is deleted")
+  .option(
+    '--jwt-secret <secret>',
+    'accept HS256 JWTs signed with this secret ("base64:…" for bytes; or $SETTEE_JWT_SECRET)',
+  )
+  .option(
+    '--jwt-key <file>',
+    'accept RS256/ES256 JWTs verified with this PEM public key (repeatable; kid=file)',
+    collect,
+    [],
+  )
+  .option(
+    '--jwt-roles-claim <path>',
+    'where JWTs carry roles, as CouchDB roles_claim_path (default: the top-level claim "_couchdb.roles")',
+  )
+  .option('--secure-cookies', 'the server is reached over HTTPS (a TLS proxy): session cookies get Secure')
+  .option(
+    '--lockout-attempts <n>',
+    'failed logins from one address before the user is locked out there',
+    integer,
+    5,
+  )
+  .option('--lockout-minutes <n>', 'how long a lockout lasts', integer, 5)
+  .option('--validate-timeout <ms>', 'time limit of one validate_doc_update call', integer, 5000)
+  .option(
     '--cors-origin <url>',
     'an origin browsers may call from, with credentials (repeatable)',
     collect,
@@ -63,8 +96,14 @@ program
       dataDir: options.data,
       port: options.port,
       host: options.host,
-      admin: options.admin ?? process.env.SETTEE_ADMIN,
+      admin: await adminCredentials(options),
       corsOrigins: options.corsOrigin,
+      allowSignup: options.allowSignup === true,
+      ...(options.perUserDbs ? { perUserDbs: { deleteWithUser: options.perUserDbsDelete === true } } : {}),
+      ...(await jwtOptions(options)),
+      secureCookies: options.secureCookies === true,
+      lockout: { threshold: options.lockoutAttempts, durationMs: options.lockoutMinutes * 60_000 },
+      validation: { timeoutMs: options.validateTimeout },
       maxRequestSize: options.maxRequestSize,
       resolvers: await loadResolverModules(options.resolvers),
       logger,
@@ -112,9 +151,47 @@ interface ServeOptions {
   host: string;
   data: string;
   admin?: string;
+  adminFile?: string;
+  allowSignup?: boolean;
+  perUserDbs?: boolean;
+  perUserDbsDelete?: boolean;
+  jwtSecret?: string;
+  jwtKey: string[];
+  jwtRolesClaim?: string;
+  secureCookies?: boolean;
+  lockoutAttempts: number;
+  lockoutMinutes: number;
+  validateTimeout: number;
   corsOrigin: string[];
   maxRequestSize: number;
   resolvers: string[];
+}
+
+/** `--admin`, else `--admin-file`, else `$SETTEE_ADMIN`, else `$SETTEE_ADMIN_FILE`. */
+async function adminCredentials(options: ServeOptions): Promise<string | undefined> {
+  if (options.admin !== undefined) return options.admin;
+  const file = options.adminFile ?? (process.env.SETTEE_ADMIN ? undefined : process.env.SETTEE_ADMIN_FILE);
+  if (file === undefined) return process.env.SETTEE_ADMIN;
+  return (await readFile(file, 'utf8')).trim();
+}
+
+/** JWT keys from `--jwt-secret` / `$SETTEE_JWT_SECRET` and `--jwt-key` files (their names are the kids). */
+async function jwtOptions(options: ServeOptions): Promise<{ jwt?: JwtOptions }> {
+  const secret = options.jwtSecret ?? process.env.SETTEE_JWT_SECRET;
+  if (secret === undefined && options.jwtKey.length === 0) return {};
+  const publicKeys: Record<string, string> = {};
+  for (const [i, file] of options.jwtKey.entries()) {
+    const pem = await readFile(file, 'utf8');
+    publicKeys[basename(file).replace(/\.pem$/, '')] = pem;
+    if (i === 0) publicKeys._default = pem;
+  }
+  return {
+    jwt: {
+      ...(secret === undefined ? {} : { hmacSecrets: { _default: secret } }),
+      ...(options.jwtKey.length > 0 ? { publicKeys } : {}),
+      ...(options.jwtRolesClaim === undefined ? {} : { rolesClaimPath: options.jwtRolesClaim }),
+    },
+  };
 }
 
 function integer(value: string): number {

@@ -7,7 +7,14 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { notFound, SetteeError } from '../core/errors.js';
-import { Auth } from './auth.js';
+import { authorizeRequest, refuseCrossSite, requireJobOwner } from './access.js';
+import { accessFor } from './permissions.js';
+import { Auth, DEFAULT_ITERATIONS } from './auth/index.js';
+import type { JwtOptions } from './auth/jwt.js';
+import { DesignWorkerPool } from '../design/index.js';
+import { ADMIN_ROLE } from './security.js';
+import { UserStore } from './users.js';
+import { writeRulesFor } from './write-rules.js';
 import type { DbContext, Methods, RequestContext, ServerServices } from './context.js';
 import { applyCors } from './cors.js';
 import { errorReply, sendJson } from './http.js';
@@ -18,7 +25,7 @@ import { queryOf, resolveTarget, type Target } from './router.js';
 import { databaseEndpoint, databaseMethods, reservedIdWrite } from './routes/databases.js';
 import { attachmentMethods, documentMethods, localMethods } from './routes/documents.js';
 import { schedulerMethods } from './routes/replication.js';
-import { PUBLIC_ENDPOINTS, rootMethods, serverEndpoints } from './routes/server.js';
+import { rootMethods, serverEndpoints } from './routes/server.js';
 import { isUiPath, serveUi } from './ui.js';
 
 export interface ServerOptions {
@@ -42,6 +49,18 @@ export interface ServerOptions {
   resolvers?: Record<string, ResolverStrategy>;
   /** Waits before a crashed replication job is restarted: first (default 2 s) and longest (5 min). */
   replicator?: { retryInitialMs?: number; retryMaxMs?: number };
+  /** Anyone may create a user in `_users` (without roles). Off by default. */
+  allowSignup?: boolean;
+  /** A database `userdb-{hex name}` for each user (`deleteWithUser`: deleted with the user too). */
+  perUserDbs?: { deleteWithUser: boolean };
+  /** Accept `Authorization: Bearer` JWTs signed with these keys. */
+  jwt?: JwtOptions;
+  /** Authentication failures before a user is locked out of an address (5), and for how long (5 min). */
+  lockout?: { threshold?: number; durationMs?: number };
+  /** The server is reached over HTTPS (behind a TLS proxy): session cookies get `Secure`. */
+  secureCookies?: boolean;
+  /** Limits of each validation function call: time (default 5 s) and memory (default 64 MiB). */
+  validation?: { timeoutMs?: number; memoryBytes?: number };
 }
 
 // Every method a client may send reaches dispatch, so an unsupported one gets CouchDB's 405 with
@@ -60,20 +79,43 @@ export class SetteeServer {
   private readonly shutdown = new AbortController();
   /** Open client connections, to end at shutdown the ones that never sent a request. */
   private readonly sockets = new Set<Socket>();
+  /** Origins allowed to call with credentials from a browser. */
+  private readonly origins: ReadonlySet<string>;
 
   private constructor(
     readonly app: FastifyInstance,
     readonly services: ServerServices,
     private readonly options: ServerOptions,
-  ) {}
+    /** Runs the validation functions of design documents. */
+    private readonly validator: DesignWorkerPool,
+  ) {
+    this.origins = new Set(options.corsOrigins ?? []);
+  }
 
   static async create(options: ServerOptions): Promise<SetteeServer> {
     const registry = new DatabaseRegistry(options.dataDir, new ResolverSettings(options.resolvers));
     const log = options.logger;
+    const warn = (message: string) => (log ? log.warn(message) : console.warn(message));
+    const iterations = options.passwordIterations ?? DEFAULT_ITERATIONS;
+    const usersOptions = {
+      iterations,
+      allowSignup: options.allowSignup === true,
+      ...(options.perUserDbs ? { perUserDbs: options.perUserDbs } : {}),
+      log: warn,
+    };
+    const validator = new DesignWorkerPool(options.validation ?? {});
+    registry.prepare = (db) =>
+      db.setWriteHook(writeRulesFor(db, { registry, users: usersOptions, validator }));
+    const users = new UserStore(registry, usersOptions);
+    await users.open();
     const auth = await Auth.open(options.dataDir, {
       admin: options.admin,
-      log: (message) => (log ? log.warn(message) : console.warn(message)),
-      ...(options.passwordIterations ? { iterations: options.passwordIterations } : {}),
+      log: warn,
+      iterations,
+      users,
+      ...(options.jwt ? { jwt: options.jwt } : {}),
+      ...(options.lockout ? { lockout: options.lockout } : {}),
+      secureCookies: options.secureCookies === true,
     });
     const app = Fastify({
       ...(log ? { loggerInstance: log } : { logger: false }),
@@ -98,14 +140,19 @@ export class SetteeServer {
       log: (message) => (log ? log.warn(message) : undefined),
     });
     await replications.open();
+    replications.identify = async (name) =>
+      auth.adminNames.includes(name)
+        ? { name, roles: [ADMIN_ROLE] }
+        : { name, roles: (await users.user(name))?.roles ?? [] };
     const services: ServerServices = {
       registry,
       auth,
       maxDocumentSize: options.maxDocumentSize ?? 8_000_000,
       shutdown: shutdownController.signal,
       replications,
+      users,
     };
-    const server = new SetteeServer(app, services, options);
+    const server = new SetteeServer(app, services, options, validator);
     server.shutdown.signal.addEventListener('abort', () => shutdownController.abort());
     server.configure();
     return server;
@@ -122,11 +169,10 @@ export class SetteeServer {
     // attachments), so an empty or odd body gets CouchDB's answer rather than the framework's.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-    const origins = new Set(this.options.corsOrigins ?? []);
     // Hooks in callback style: an async hook costs a promise and its ticks on every request.
     app.addHook('onRequest', (request, reply, done) => {
-      if (applyCors(request, reply, origins) === 'preflight') reply.code(204).send();
-      else done();
+      if (applyCors(request, reply, this.origins) === 'preflight') reply.code(204).send();
+      else this.admit(request, reply).then(() => done(), done);
     });
     app.addHook('onResponse', (request, reply, done) => {
       request.log.info(
@@ -150,25 +196,50 @@ export class SetteeServer {
       app.route({ method: [...METHODS], url, handler: (rq, rp) => this.dispatch(rq, rp) });
   }
 
-  /** Resolves the raw path to its target, authenticates, and runs the target's handler. */
-  private async dispatch(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  /**
+   * Before the body is read: resolves the raw path to its target, authenticates, refuses
+   * cross-site requests and checks the caller's access. An unauthorized client never gets the
+   * server to buffer its body.
+   */
+  private async admit(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const url = request.raw.url ?? '/';
     // The web page's static files are public: the page itself logs in through /_session.
-    if (isUiPath(url)) return serveUi(request, reply);
-    const target = resolveTarget(url);
-    const query = queryOf(url);
-    const { userCtx, via, setCookie } = await this.services.auth.authenticate(request.headers);
-    if (setCookie) reply.header('set-cookie', setCookie);
-    const ctx: RequestContext = {
-      request,
-      reply,
-      query,
-      target,
-      userCtx,
-      authenticatedVia: via,
-      services: this.services,
-    };
-    if (userCtx.name === null && !isPublic(target)) throw unauthorized(target);
+    if (isUiPath(url)) return;
+    try {
+      const target = resolveTarget(url);
+      const query = queryOf(url);
+      const { userCtx, via, setCookie } = await this.services.auth.authenticate({
+        authorization: request.headers.authorization,
+        cookie: request.headers.cookie,
+        address: request.ip,
+      });
+      if (setCookie) reply.header('set-cookie', setCookie);
+      if (via === 'cookie') refuseCrossSite(request, target, this.origins);
+      const access = accessFor(target, request.method);
+      await authorizeRequest(this.services, access, userCtx, target, request.method);
+      admitted.set(request, {
+        request,
+        reply,
+        query,
+        target,
+        userCtx,
+        authenticatedVia: via,
+        access,
+        services: this.services,
+      });
+    } catch (error) {
+      // The body was never read: end the connection rather than drain an unwanted upload.
+      if (hasBody(request)) reply.header('connection', 'close');
+      throw error;
+    }
+  }
+
+  /** Runs the handler of an admitted request's target. */
+  private async dispatch(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    if (isUiPath(request.raw.url ?? '/')) return serveUi(request, reply);
+    const ctx = admitted.get(request);
+    if (!ctx) throw new Error('a request reached its handler without being admitted');
+    const { target } = ctx;
     switch (target.kind) {
       case 'root':
         return run(rootMethods, ctx);
@@ -182,6 +253,9 @@ export class SetteeServer {
       default: {
         const methods = dbMethods(target, request.method);
         const db = await this.services.registry.get(target.db);
+        if (ctx.access === 'own_job' && (request.method === 'GET' || request.method === 'HEAD')) {
+          await requireJobOwner(db, target, ctx.userCtx);
+        }
         return run(methods, { ...ctx, db } satisfies DbContext);
       }
     }
@@ -222,7 +296,9 @@ export class SetteeServer {
     } finally {
       clearInterval(sweep);
     }
+    await this.services.users.close();
     await this.services.registry.closeAll();
+    await this.validator.close();
   }
 }
 
@@ -256,13 +332,10 @@ function missingEndpoint(): never {
   throw notFound('missing');
 }
 
-function isPublic(target: Target): boolean {
-  if (target.kind === 'root') return true;
-  return target.kind === 'server' && PUBLIC_ENDPOINTS.has(target.endpoint);
-}
+/** The context of each request that passed `admit`, for its handler. */
+const admitted = new WeakMap<FastifyRequest, RequestContext>();
 
-function unauthorized(target: Target): SetteeError {
-  const reason =
-    target.kind === 'server' ? 'You are not a server admin.' : 'You are not authorized to access this db.';
-  return new SetteeError('unauthorized', reason);
+function hasBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }

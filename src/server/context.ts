@@ -1,10 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Database } from '../database/database.js';
-import type { Auth, UserContext } from './auth.js';
+import type { Auth, UserContext } from './auth/index.js';
 import type { Query } from './http.js';
+import type { Access } from './permissions.js';
 import type { DatabaseRegistry } from './registry.js';
 import type { ReplicationScheduler } from './replicator/index.js';
 import type { Target } from './router.js';
+import type { UserStore } from './users.js';
 
 /** What routes share across requests: the databases, authentication, limits and live feeds. */
 export interface ServerServices {
@@ -15,6 +17,8 @@ export interface ServerServices {
   shutdown: AbortSignal;
   /** `_replicate`, the `_replicator` jobs and their listings. */
   replications: ReplicationScheduler;
+  /** The users of `_users`. */
+  users: UserStore;
 }
 
 /** One request, resolved: its target, parsed query and user. */
@@ -25,7 +29,9 @@ export interface RequestContext {
   target: Target;
   userCtx: UserContext;
   /** How the user authenticated, for `GET /_session`. */
-  authenticatedVia: 'basic' | 'cookie' | null;
+  authenticatedVia: 'basic' | 'cookie' | 'jwt' | null;
+  /** What the permissions table asked of the user (already checked). */
+  access: Access;
   services: ServerServices;
 }
 

@@ -1,8 +1,17 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileExists, notFound, SetteeError } from '../core/errors.js';
 import { Database, randomHex } from '../database/database.js';
 import { ResolverSettings } from './resolvers.js';
+import { adminOnlySecurity, type SecurityObject, securityOf } from './security.js';
 
 const NAME = /^[a-z][a-z0-9_$()+/-]*$/;
 const SYSTEM_DATABASES = new Set(['_users', '_replicator']);
@@ -49,12 +58,20 @@ export function nameOfFile(file: string): string {
   return new TextDecoder().decode(Uint8Array.from(bytes));
 }
 
+/** Folders the server creates are its own (they hold credentials of replication jobs). */
+const PRIVATE_DIR = 0o700;
+const PRIVATE_FILE = 0o600;
+
 /**
  * The server's databases: one SQLite file each under the data folder, opened on first use and
- * kept open. Also the server's own persisted identity (its uuid).
+ * kept open, with their security objects. Also the server's own persisted identity (its uuid).
  */
 export class DatabaseRegistry {
   private readonly open = new Map<string, Promise<Database>>();
+  private readonly securities = new Map<string, Promise<SecurityObject>>();
+  private readonly securityListeners = new Set<(db: string) => void>();
+  /** Set by the server: what every database gets as it opens (its write rules). */
+  prepare: ((db: Database) => void) | undefined;
   readonly uuid: string;
 
   constructor(
@@ -62,7 +79,7 @@ export class DatabaseRegistry {
     /** Each database's automatic conflict resolution, restored as it opens. */
     readonly resolvers: ResolverSettings = new ResolverSettings(),
   ) {
-    mkdirSync(join(dataDir, '_settee'), { recursive: true });
+    mkdirSync(join(dataDir, '_settee'), { recursive: true, mode: PRIVATE_DIR });
     this.uuid = loadServerUuid(join(dataDir, '_settee', 'server.json'));
   }
 
@@ -87,17 +104,55 @@ export class DatabaseRegistry {
     return this.openDb(name);
   }
 
-  /** Creates a database; 412 when it exists. */
-  async create(name: string): Promise<Database> {
+  /**
+   * Creates a database; 412 when it exists. It is for server admins only until its security
+   * says otherwise, as CouchDB 3 makes new databases.
+   */
+  async create(name: string, security: SecurityObject = adminOnlySecurity()): Promise<Database> {
     validateDbName(name);
     if (this.exists(name)) throw fileExists();
-    return this.openDb(name);
+    // The file is created private before SQLite opens it; SQLite gives its journal the same mode.
+    closeSync(openSync(this.pathOf(name), 'a', PRIVATE_FILE));
+    const db = await this.openDb(name);
+    await this.setSecurity(name, security);
+    return db;
   }
 
   async delete(name: string): Promise<void> {
     const db = await this.get(name);
     this.open.delete(name);
+    this.securities.delete(name);
     await db.destroy();
+    this.emitSecurityChange(name);
+  }
+
+  /** A database's security object (cached); 404 when the database does not exist. */
+  security(name: string): Promise<SecurityObject> {
+    let cached = this.securities.get(name);
+    if (!cached) {
+      cached = this.get(name).then(async (db) => securityOf(await db.getSecurity()));
+      this.securities.set(name, cached);
+      cached.catch(() => this.securities.delete(name));
+    }
+    return cached;
+  }
+
+  /** Replaces a database's security object; live feeds re-check who may still read. */
+  async setSecurity(name: string, security: SecurityObject): Promise<void> {
+    const db = await this.get(name);
+    await db.setSecurity(security);
+    this.securities.set(name, Promise.resolve(security));
+    this.emitSecurityChange(name);
+  }
+
+  /** Calls `listener` with a database's name whenever its security changes (or it is deleted). */
+  onSecurityChange(listener: (db: string) => void): () => void {
+    this.securityListeners.add(listener);
+    return () => this.securityListeners.delete(listener);
+  }
+
+  private emitSecurityChange(name: string): void {
+    for (const listener of [...this.securityListeners]) listener(name);
   }
 
   async closeAll(): Promise<void> {
@@ -109,6 +164,9 @@ export class DatabaseRegistry {
   private openDb(name: string): Promise<Database> {
     // Resolved conflicts keep their losing versions, for people to look back at.
     const opening = Database.open(this.pathOf(name), { name, history: true }).then(async (db) => {
+      this.prepare?.(db);
+      // Databases made before security was enforced were for server admins only: they stay so.
+      if ((await db.storage.getMeta('security')) === undefined) await db.setSecurity(adminOnlySecurity());
       await this.resolvers.restore(db);
       return db;
     });

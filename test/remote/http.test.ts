@@ -15,7 +15,7 @@ import {
   RetriesExhaustedError,
   StallTimeoutError,
 } from '../../src/remote/index.js';
-import { Auth } from '../../src/server/auth.js';
+import { Auth } from '../../src/server/auth/index.js';
 import { ADMIN, startServer, type TestServer } from '../server/harness.js';
 import {
   type Behavior,

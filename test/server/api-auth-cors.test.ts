@@ -19,14 +19,20 @@ const basic = (name: string, password: string) =>
 const cookiePair = (setCookie: string | null | undefined) => String(setCookie).split(';')[0]!;
 
 describe('Basic auth', () => {
-  it('accepts the admin and answers the session as basic', async () => {
+  // CouchDB names Basic auth its `default` handler: `curl -u foo:… /_session` answers
+  // `"info":{"authentication_db":"_users","authentication_handlers":["cookie","default"],"authenticated":"default"}`.
+  it('accepts the admin and answers the session as authenticated by the default handler', async () => {
     const s = await start();
     const res = await fetch(`${s.url}/_session`, { headers: { authorization: basic('admin', 'secret') } });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       ok: true,
       userCtx: { name: 'admin', roles: ['_admin'] },
-      info: { authentication_handlers: ['cookie', 'default'], authenticated: 'basic' },
+      info: {
+        authentication_db: '_users',
+        authentication_handlers: ['cookie', 'default'],
+        authenticated: 'default',
+      },
     });
     expect(
       (await fetch(`${s.url}/_all_dbs`, { headers: { authorization: basic('admin', 'secret') } })).status,
@@ -66,7 +72,7 @@ describe('/_session', () => {
     expect(await res.json()).toEqual({
       ok: true,
       userCtx: { name: null, roles: [] },
-      info: { authentication_handlers: ['cookie', 'default'] },
+      info: { authentication_db: '_users', authentication_handlers: ['cookie', 'default'] },
     });
   });
 

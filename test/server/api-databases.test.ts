@@ -327,10 +327,13 @@ describe('_security', () => {
     await t.fetch('/db', { method: 'PUT' });
   });
 
-  it('is {} until set', async () => {
+  it('is admin-only for a new database, as CouchDB 3 makes them', async () => {
     const res = await t.fetch('/db/_security');
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({});
+    expect(await res.json()).toEqual({
+      members: { names: [], roles: ['_admin'] },
+      admins: { names: [], roles: ['_admin'] },
+    });
   });
 
   it('stores the object as given, extra keys included, across a restart', async () => {

@@ -7,12 +7,12 @@ import { SetteeError } from '../../src/core/errors.js';
 import {
   Auth,
   type AuthOptions,
-  hashPassword,
+  hashAdminPassword,
   isAdmin,
   parseBasicAuth,
   parseCookies,
-  verifyPassword,
-} from '../../src/server/auth.js';
+  verifyAdminPassword,
+} from '../../src/server/auth/index.js';
 
 const ITER = 1000;
 const dirs: string[] = [];
@@ -75,46 +75,46 @@ async function expectUnauthorized(promise: Promise<unknown>): Promise<void> {
   expect(err.reason).toBe('Name or password is incorrect.');
 }
 
-describe('hashPassword / verifyPassword', () => {
+describe('hashAdminPassword / verifyAdminPassword', () => {
   it("produces CouchDB 3.4's admin hash format", async () => {
-    const hash = await hashPassword('secret', ITER);
+    const hash = await hashAdminPassword('secret', ITER);
     expect(hash).toMatch(/^-pbkdf2:sha256-[0-9a-f]{64},[0-9a-f]{32},1000$/);
   });
 
   it('defaults to 600000 iterations', async () => {
-    const hash = await hashPassword('secret');
+    const hash = await hashAdminPassword('secret');
     expect(hash.endsWith(',600000')).toBe(true);
   });
 
   it('derives the key from the salt string as CouchDB does', async () => {
-    const hash = await hashPassword('p@ss', ITER);
+    const hash = await hashAdminPassword('p@ss', ITER);
     const [, derived, salt] = /^-pbkdf2:sha256-([0-9a-f]+),([0-9a-f]+),/.exec(hash)!;
     expect(pbkdf2Sync('p@ss', salt!, ITER, 32, 'sha256').toString('hex')).toBe(derived);
   });
 
   it('uses a fresh salt for every hash', async () => {
-    expect(await hashPassword('same', ITER)).not.toBe(await hashPassword('same', ITER));
+    expect(await hashAdminPassword('same', ITER)).not.toBe(await hashAdminPassword('same', ITER));
   });
 
   it('verifies the right password and rejects a wrong one', async () => {
-    const hash = await hashPassword('correct horse', ITER);
-    expect(await verifyPassword('correct horse', hash)).toBe(true);
-    expect(await verifyPassword('correct horse ', hash)).toBe(false);
-    expect(await verifyPassword('', hash)).toBe(false);
+    const hash = await hashAdminPassword('correct horse', ITER);
+    expect(await verifyAdminPassword('correct horse', hash)).toBe(true);
+    expect(await verifyAdminPassword('correct horse ', hash)).toBe(false);
+    expect(await verifyAdminPassword('', hash)).toBe(false);
   });
 
   it('accepts the older sha1 format', async () => {
     const salt = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
     const derived = pbkdf2Sync('legacy', salt, 10, 20, 'sha1').toString('hex');
     const hash = `-pbkdf2-${derived},${salt},10`;
-    expect(await verifyPassword('legacy', hash)).toBe(true);
-    expect(await verifyPassword('Legacy', hash)).toBe(false);
+    expect(await verifyAdminPassword('legacy', hash)).toBe(true);
+    expect(await verifyAdminPassword('Legacy', hash)).toBe(false);
   });
 
   it('accepts an explicit prf other than sha256', async () => {
     const salt = '00112233445566778899aabbccddeeff';
     const derived = pbkdf2Sync('pw', salt, 5, 64, 'sha512').toString('hex');
-    expect(await verifyPassword('pw', `-pbkdf2:sha512-${derived},${salt},5`)).toBe(true);
+    expect(await verifyAdminPassword('pw', `-pbkdf2:sha512-${derived},${salt},5`)).toBe(true);
   });
 
   it.each([
@@ -126,7 +126,7 @@ describe('hashPassword / verifyPassword', () => {
     ['zero iterations', `-pbkdf2:sha256-${'ab'.repeat(32)},salt,0`],
     ['non-hex key', `-pbkdf2:sha256-${'zz'.repeat(32)},salt,10`],
   ])('never matches a malformed hash (%s)', async (_what, hash) => {
-    expect(await verifyPassword('secret', hash)).toBe(false);
+    expect(await verifyAdminPassword('secret', hash)).toBe(false);
   });
 });
 
@@ -209,7 +209,7 @@ describe('Auth.open: admins and the state file', () => {
     const stored = JSON.parse(text);
     expect(Object.keys(stored.admins)).toEqual(['admin']);
     expect(stored.admins.admin).toMatch(/^-pbkdf2:sha256-[0-9a-f]{64},[0-9a-f]{32},1000$/);
-    expect(await verifyPassword(password!, stored.admins.admin)).toBe(true);
+    expect(await verifyAdminPassword(password!, stored.admins.admin)).toBe(true);
     expect(stored.secret).toMatch(/^[0-9a-f]{64}$/);
     if (process.platform !== 'win32') {
       expect(fs.statSync(authFile(dir)).mode & 0o777).toBe(0o600);
@@ -251,7 +251,7 @@ describe('Auth.open: admins and the state file', () => {
     expect(Object.keys(stored.admins)).toEqual(['bob']);
     expect(stored.secret).toBe(oldSecret);
     expect(JSON.stringify(stored)).not.toContain('s3cr:et');
-    expect(await verifyPassword('s3cr:et', stored.admins.bob)).toBe(true);
+    expect(await verifyAdminPassword('s3cr:et', stored.admins.bob)).toBe(true);
 
     const ok = await auth.authenticate({ authorization: basic('bob', 's3cr:et') });
     expect(ok.userCtx).toEqual({ name: 'bob', roles: ['_admin'] });
@@ -494,9 +494,13 @@ describe('Auth: cookie sessions', () => {
     expect((await after.authenticate({ cookie: cookiePair(fresh.setCookie) })).via).toBe('cookie');
   });
 
-  it('clears the cookie on logout', async () => {
+  it('clears the cookie on logout, and ends the sessions of the user who logs out', async () => {
     const auth = await open(tempDir(), { admin: 'root:pw' });
-    const clear = auth.logoutCookie();
+    const { setCookie, userCtx } = await auth.login('root', 'pw');
+    expect((await auth.authenticate({ cookie: cookiePair(setCookie) })).via).toBe('cookie');
+    const clear = await auth.logout(userCtx);
+    // The old cookie, kept by an attacker or another tab, no longer works.
+    expect((await auth.authenticate({ cookie: cookiePair(setCookie) })).via).toBeNull();
     expect(clear).toMatch(/^AuthSession=; Version=1;/);
     expect(clear).toContain('Max-Age=0');
     expect(clear).toContain('Path=/');

@@ -2,10 +2,12 @@
  * One replication the scheduler runs, a `_replicator` document's or a `_replicate` request's:
  * its scheduler state, its history of events, and CouchDB's counters of its current or last run.
  */
+import type { UserContext } from '../../core/api.js';
 import { describeError } from '../../core/describe-error.js';
 import { type ProgressTracker, trackedReplication } from '../../replication/progress.js';
 import type { Replication, ReplicationProgress, ReplicationResult } from '../../replication/replication.js';
 import type { Prepared } from './peers.js';
+import { ADMIN_ROLE } from '../security.js';
 import { REPLICATOR_DB, type ReplicationSpec } from './spec.js';
 
 /** Scheduler states, as CouchDB names them. */
@@ -41,6 +43,8 @@ export class Job {
   /** Settles when the job has stopped running (its last checkpoint and write-back done). */
   done: Promise<void> = Promise.resolve();
   private readonly stopper = new AbortController();
+  /** Whose rights the job runs with: its `_replicate` caller or its document's owner. */
+  owner: UserContext = { name: null, roles: [ADMIN_ROLE] };
 
   constructor(
     /** The defining fields, as `definingKey` gives them. */

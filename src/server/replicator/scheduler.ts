@@ -7,12 +7,13 @@
  * in `/_scheduler/jobs`, `/_scheduler/docs` and `/_active_tasks`. A job is restarted only when
  * a field that defines the replication changes, so the state written back never restarts it.
  */
-import type { Doc } from '../../core/api.js';
+import type { Doc, UserContext } from '../../core/api.js';
 import { describeError } from '../../core/describe-error.js';
 import { notFound, SetteeError } from '../../core/errors.js';
 import type { Database } from '../../database/database.js';
 import { sleep } from '../../replication/backoff.js';
 import type { DatabaseRegistry } from '../registry.js';
+import { isServerAdmin } from '../security.js';
 import { recordedState, restoreFinished, stateFields, writeState } from './documents.js';
 import { Job } from './job.js';
 import { activeTaskListing, docListing, jobListing } from './listings.js';
@@ -74,6 +75,11 @@ export class ReplicationScheduler {
   private readonly retiring = new Set<Promise<void>>();
   private readonly stopper = new AbortController();
   private replicatorDb: Database | undefined;
+  /**
+   * Who a job's owner is now (their roles): set by the server from its users. Until then, only
+   * the name is known.
+   */
+  identify: (name: string) => Promise<UserContext> = async (name) => ({ name, roles: [] });
   private watching: Promise<void> | undefined;
 
   constructor(
@@ -114,13 +120,14 @@ export class ReplicationScheduler {
 
   // --- POST /_replicate -------------------------------------------------------------------------
 
-  /** A `_replicate` request: the status and body to answer with. */
-  async replicate(body: Record<string, unknown>): Promise<ReplicateAnswer> {
+  /** A `_replicate` request by `userCtx`, whose rights it runs with: the status and body to answer with. */
+  async replicate(body: Record<string, unknown>, userCtx: UserContext): Promise<ReplicateAnswer> {
     if (this.stopper.signal.aborted) return refusal(new SetteeError('unavailable', 'the server is stopping'));
-    if (body.cancel === true) return this.cancel(body);
+    if (body.cancel === true) return this.cancel(body, userCtx);
     const spec = parseReplicationSpec(body);
-    const prepared = await prepare(this.registry, spec);
+    const prepared = await prepare(this.registry, spec, userCtx);
     const job = this.newJob(definingKey(body), spec, null, body);
+    job.owner = userCtx;
     job.id = prepared.id;
     if (spec.continuous) return this.startTransient(job, prepared);
     this.oneShots.add(job);
@@ -156,16 +163,22 @@ export class ReplicationScheduler {
   }
 
   /** `cancel: true`: stops the continuous `_replicate` job named by `id` or by the same body. */
-  private async cancel(body: Record<string, unknown>): Promise<ReplicateAnswer> {
-    const job = await this.transientJobOf(body);
+  private async cancel(body: Record<string, unknown>, userCtx: UserContext): Promise<ReplicateAnswer> {
+    const job = await this.transientJobOf(body, userCtx);
     if (!job?.id) throw notFound('Replication not found');
+    if (!isServerAdmin(userCtx) && job.owner.name !== userCtx.name) {
+      throw new SetteeError('forbidden', 'This replication belongs to another user.');
+    }
     this.retire(job);
     this.transient.delete(job.id);
     return { status: 200, body: { ok: true, _local_id: job.id } };
   }
 
   /** The continuous job a cancel names: by `id` (full or base), else by its body. */
-  private async transientJobOf(body: Record<string, unknown>): Promise<Job | undefined> {
+  private async transientJobOf(
+    body: Record<string, unknown>,
+    userCtx: UserContext,
+  ): Promise<Job | undefined> {
     const named = typeof body.id === 'string' ? body.id : body.replication_id;
     const jobs = [...this.transient.values()];
     if (typeof named === 'string') {
@@ -175,7 +188,7 @@ export class ReplicationScheduler {
     const same = jobs.find((j) => j.key === key);
     if (same) return same;
     const spec = parseReplicationSpec(body);
-    const id = await replicationIdOf(this.registry, spec).catch(() => undefined);
+    const id = await replicationIdOf(this.registry, spec, userCtx).catch(() => undefined);
     return id === undefined ? undefined : this.transient.get(id);
   }
 
@@ -201,7 +214,7 @@ export class ReplicationScheduler {
       try {
         if (!ready) {
           job.setState('initializing');
-          ready = await prepare(this.registry, job.spec!);
+          ready = await prepare(this.registry, job.spec!, job.owner);
           if (job.stopped) return;
         }
         job.id = ready.id;
@@ -285,6 +298,7 @@ export class ReplicationScheduler {
     }
     const job = this.newJob(key, spec, doc._id, doc);
     this.docJobs.set(doc._id, job);
+    const owner = typeof doc.owner === 'string' ? doc.owner : undefined;
     // Finished in an earlier life of the server: listed, not run again.
     if (!previous && finished) return restoreFinished(job, doc, finished);
     job.record('added');
@@ -296,6 +310,8 @@ export class ReplicationScheduler {
       }
       if (job.stopped) return;
       if (invalid !== undefined || !spec) return this.finish(job, 'failed', invalid);
+      // A job runs with its owner's rights; one without an owner was written by a server admin.
+      if (owner !== undefined) job.owner = await this.identify(owner);
       return this.runJob(job);
     })().catch((error: unknown) => this.log(`replication document ${doc._id}: ${describeError(error)}`));
   }

@@ -43,7 +43,7 @@ export async function bulkDocs(ctx: DbContext): Promise<unknown> {
     }
   }
   const newEdits = body.new_edits !== false;
-  const results = await ctx.db.bulkDocs(docs, { newEdits });
+  const results = await ctx.db.bulkDocs(docs, { newEdits, userCtx: ctx.userCtx });
   return sendJson(ctx.reply, 201, newEdits ? results : results.filter((result) => 'error' in result));
 }
 

@@ -3,6 +3,7 @@ import type { ChangeRow } from '../../core/api.js';
 import { badRequest } from '../../core/errors.js';
 import type { ChangesFeed, ChangesFeedOptions } from '../../database/changes.js';
 import type { Database } from '../../database/database.js';
+import { watchMembership } from '../access.js';
 import type { DbContext } from '../context.js';
 import { HEARTBEAT, withHeartbeats } from '../feeds.js';
 import { boolParam, FLUSH, intParam, jsonBody, sendText, stringArrayParam } from '../http.js';
@@ -21,8 +22,13 @@ export async function changes(ctx: DbContext): Promise<unknown> {
   const timeout = Math.min(intParam(query, 'timeout') ?? MAX_TIMEOUT, MAX_TIMEOUT);
   // The feed ends when the client goes away or the server shuts down.
   const stop = new AbortController();
-  reply.raw.on('close', () => stop.abort());
-  const signal = AbortSignal.any([stop.signal, ctx.services.shutdown]);
+  // ... or when its reader is no longer allowed to read the database.
+  const membership = watchMembership(ctx);
+  reply.raw.on('close', () => {
+    stop.abort();
+    membership.dispose();
+  });
+  const signal = AbortSignal.any([stop.signal, ctx.services.shutdown, membership.signal]);
   request.raw.socket.setNoDelay(true);
 
   const live = feed === 'continuous' || feed === 'eventsource';

@@ -1,7 +1,6 @@
-import { badRequest, SetteeError } from '../../core/errors.js';
+import { badRequest } from '../../core/errors.js';
 import type { ResolveOptions } from '../../database/conflicts.js';
 import type { StoredResolution } from '../../storage/types.js';
-import { isAdmin } from '../auth.js';
 import type { DbContext, Methods } from '../context.js';
 import { boolParam, intParam, jsonBody, jsonObjectBody, jsonParam, sendJson, sendRows } from '../http.js';
 
@@ -30,7 +29,11 @@ export async function resolve(ctx: DbContext): Promise<unknown> {
   if (unknown.length > 0)
     throw badRequest(`Unknown fields: ${unknown.join(', ')} (use merged, keep, losers)`);
   const by = `user:${ctx.userCtx.name ?? 'anonymous'}`;
-  const result = await ctx.db.resolve(docIdOf(ctx), { ...(body as ResolveOptions), by });
+  const result = await ctx.db.resolve(
+    docIdOf(ctx),
+    { ...(body as ResolveOptions), by },
+    { userCtx: ctx.userCtx },
+  );
   return sendJson(ctx.reply, 201, result);
 }
 
@@ -45,16 +48,14 @@ export async function versions(ctx: DbContext): Promise<unknown> {
 /**
  * `/{db}/_resolver`: the database's automatic conflict resolution. `GET` shows it; `PUT`
  * `{"strategy", "options"?, "stamping"?}` sets it and resolves the conflicts already there
- * (`{"ok": true, "resolved": N}`); `DELETE` goes back to CouchDB's behaviour. Admins only.
+ * (`{"ok": true, "resolved": N}`); `DELETE` goes back to CouchDB's behaviour. Database admins only
+ * (the permissions table): the status may carry a resolver module's load error.
  */
 export const resolver: Methods<DbContext> = {
   GET: async (ctx) => {
-    // Admins only, like setting it: the status may carry a resolver module's load error.
-    requireAdmin(ctx);
     return sendJson(ctx.reply, 200, await ctx.services.registry.resolvers.status(ctx.db));
   },
   PUT: async (ctx) => {
-    requireAdmin(ctx);
     const resolved = await ctx.services.registry.resolvers.apply(
       ctx.db,
       jsonBody(ctx.request, { required: true }),
@@ -62,7 +63,6 @@ export const resolver: Methods<DbContext> = {
     return sendJson(ctx.reply, 200, { ok: true, resolved });
   },
   DELETE: async (ctx) => {
-    requireAdmin(ctx);
     await ctx.services.registry.resolvers.reset(ctx.db);
     return sendJson(ctx.reply, 200, { ok: true });
   },
@@ -104,10 +104,6 @@ function historyRow(entry: StoredResolution) {
 
 async function* mapRows<T, U>(rows: AsyncIterable<T>, map: (row: T) => U): AsyncIterable<U> {
   for await (const row of rows) yield map(row);
-}
-
-function requireAdmin(ctx: DbContext): void {
-  if (!isAdmin(ctx.userCtx)) throw new SetteeError('forbidden', 'You are not a server admin.');
 }
 
 /** The document id that follows the endpoint's name: `_resolve/_design/x` → `_design/x`. */

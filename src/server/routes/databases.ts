@@ -1,7 +1,9 @@
 import { RESERVED_ID_REASON } from '../../core/document.js';
-import { badRequest, illegalDocId } from '../../core/errors.js';
+import { badRequest, illegalDocId, SetteeError } from '../../core/errors.js';
 import type { DbContext, Methods, RequestContext } from '../context.js';
 import { jsonBody, jsonObjectBody, requireJsonType, sendJson } from '../http.js';
+import { parseSecurity } from '../security.js';
+import { USERS_DB } from '../users.js';
 import { allDocs, bulkDocs, bulkGet, localDocs, missingRevs, revsDiff } from './bulk.js';
 import { changes } from './changes.js';
 import { conflicts, resolutions, resolve, resolver, versions } from './conflicts.js';
@@ -34,7 +36,7 @@ export const databaseMethods: Methods<RequestContext> = {
   },
   POST: async (ctx) => {
     const db = await ctx.services.registry.get(dbName(ctx));
-    const result = await db.post(jsonObjectBody(ctx.request));
+    const result = await db.post(jsonObjectBody(ctx.request), { userCtx: ctx.userCtx });
     ctx.reply.header('location', docLocation(dbName(ctx), result.id));
     return sendJson(ctx.reply, 201, result);
   },
@@ -76,9 +78,15 @@ export const databaseEndpoints: Record<string, Methods<DbContext>> = {
     },
   },
   _security: {
-    GET: async (ctx) => sendJson(ctx.reply, 200, await ctx.db.getSecurity()),
+    GET: async (ctx) => sendJson(ctx.reply, 200, await ctx.services.registry.security(ctx.db.name)),
     PUT: async (ctx) => {
-      await ctx.db.setSecurity(jsonObjectBody(ctx.request));
+      // Who may do what in `_users` is the server's own rule, not the database's.
+      if (ctx.db.name === USERS_DB)
+        throw new SetteeError('forbidden', 'The security object of _users cannot be changed.');
+      await ctx.services.registry.setSecurity(
+        ctx.db.name,
+        parseSecurity(jsonBody(ctx.request, { required: true })),
+      );
       return sendJson(ctx.reply, 200, { ok: true });
     },
   },

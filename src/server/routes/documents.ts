@@ -23,7 +23,7 @@ export const documentMethods: Methods<DbContext> = {
   HEAD: getDoc,
   PUT: putDoc,
   DELETE: async (ctx) => {
-    const result = await ctx.db.remove(docId(ctx), revOf(ctx));
+    const result = await ctx.db.remove(docId(ctx), revOf(ctx), { userCtx: ctx.userCtx });
     return sendJson(ctx.reply.header('etag', `"${result.rev}"`), 200, result);
   },
 };
@@ -79,7 +79,7 @@ async function putDoc(ctx: DbContext): Promise<unknown> {
     doc._rev = rev;
   }
   const newEdits = boolParam(query, 'new_edits') !== false;
-  const [result] = await db.bulkDocs([doc], { newEdits, atomic: true });
+  const [result] = await db.bulkDocs([doc], { newEdits, atomic: true, userCtx: ctx.userCtx });
   const ok = result as { ok: true; id: string; rev: string };
   reply.header('etag', `"${ok.rev}"`).header('location', docLocation(ctx.db.name, id));
   return sendJson(reply, query.batch === 'ok' ? 202 : 201, ok);
@@ -129,14 +129,26 @@ export const attachmentMethods: Methods<DbContext> = {
     const body = Buffer.isBuffer(ctx.request.body) ? ctx.request.body : Buffer.alloc(0);
     const type = ctx.request.headers['content-type'] ?? 'application/octet-stream';
     const rev = ctx.query.rev ?? ifMatch(ctx.request);
-    const result = await ctx.db.putAttachment(id, name, rev, new Uint8Array(body), type);
+    const result = await ctx.db.putAttachment(id, name, rev, new Uint8Array(body), type, {
+      userCtx: ctx.userCtx,
+    });
     return sendJson(ctx.reply.header('etag', `"${result.rev}"`), 201, result);
   },
   DELETE: async (ctx) => {
     const { id, name } = ctx.target as AttachmentTarget;
-    const result = await ctx.db.removeAttachment(id, name, revOf(ctx));
+    const result = await ctx.db.removeAttachment(id, name, revOf(ctx), { userCtx: ctx.userCtx });
     return sendJson(ctx.reply, 200, result);
   },
+};
+
+/**
+ * Attachments are data, never pages of this server: an HTML or SVG attachment opened in a
+ * browser must not run script in the server's origin, where it would act with the reader's
+ * session. A sandboxed document has an opaque origin; nosniff stops types being guessed.
+ */
+const ATTACHMENT_HEADERS = {
+  'content-security-policy': 'sandbox',
+  'x-content-type-options': 'nosniff',
 };
 
 async function getAttachment(ctx: DbContext): Promise<unknown> {
@@ -147,6 +159,7 @@ async function getAttachment(ctx: DbContext): Promise<unknown> {
   return ctx.reply
     .code(200)
     .header('etag', etag)
+    .headers(ATTACHMENT_HEADERS)
     .type(contentType)
     .send(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 }

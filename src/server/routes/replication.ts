@@ -7,7 +7,7 @@ import { REPLICATOR_DB } from '../replicator/index.js';
 export const replicationEndpoints: Record<string, Methods> = {
   _replicate: {
     POST: async (ctx) => {
-      const answer = await ctx.services.replications.replicate(jsonObjectBody(ctx.request));
+      const answer = await ctx.services.replications.replicate(jsonObjectBody(ctx.request), ctx.userCtx);
       return sendJson(ctx.reply, answer.status, answer.body);
     },
   },

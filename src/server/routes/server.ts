@@ -3,6 +3,9 @@ import { randomHex } from '../../database/database.js';
 import type { Methods, RequestContext } from '../context.js';
 import { intParam, sendJson } from '../http.js';
 import { parseQuery } from '../router.js';
+import { isReplicatorDb } from '../permissions.js';
+import { isMember } from '../security.js';
+import { USERS_DB } from '../users.js';
 import { replicationEndpoints } from './replication.js';
 
 export const VERSION = '0.1.0';
@@ -25,6 +28,7 @@ export const serverEndpoints: Record<string, Methods> = {
   ...replicationEndpoints,
   _up: { GET: async (ctx) => sendJson(ctx.reply, 200, { status: 'ok', seeds: {} }) },
   _all_dbs: { GET: async (ctx) => sendJson(ctx.reply, 200, ctx.services.registry.list()) },
+  _my_dbs: { GET: myDatabases },
   _uuids: {
     GET: async (ctx) => {
       const count = intParam(ctx.query, 'count') ?? 1;
@@ -37,22 +41,38 @@ export const serverEndpoints: Record<string, Methods> = {
     GET: async (ctx) => sendJson(ctx.reply, 200, sessionInfo(ctx)),
     POST: login,
     DELETE: async (ctx) => {
-      ctx.reply.header('set-cookie', ctx.services.auth.logoutCookie());
+      ctx.reply.header('set-cookie', await ctx.services.auth.logout(ctx.userCtx));
       return sendJson(ctx.reply, 200, { ok: true });
     },
   },
 };
 
-/** The endpoints anyone may call without credentials. */
-export const PUBLIC_ENDPOINTS = new Set(['', '_up', '_uuids', '_session']);
+/**
+ * `GET /_my_dbs`: the databases the signed-in user may read (members, admins, public ones), for
+ * the web page; `_all_dbs` stays for server admins. Settee's own endpoint.
+ */
+async function myDatabases(ctx: RequestContext): Promise<unknown> {
+  const { registry } = ctx.services;
+  const names: string[] = [];
+  for (const name of registry.list()) {
+    if (name === USERS_DB || isReplicatorDb(name)) continue;
+    const security = await registry.security(name).catch(() => undefined);
+    if (security && isMember(ctx.userCtx, security)) names.push(name);
+  }
+  return sendJson(ctx.reply, 200, names);
+}
 
 function sessionInfo(ctx: RequestContext) {
   return {
     ok: true,
     userCtx: ctx.userCtx,
     info: {
-      authentication_handlers: ['cookie', 'default'],
-      ...(ctx.userCtx.name !== null ? { authenticated: ctx.authenticatedVia ?? 'default' } : {}),
+      authentication_db: USERS_DB,
+      authentication_handlers: ['cookie', 'default', ...(ctx.services.auth.jwtEnabled ? ['jwt'] : [])],
+      // CouchDB calls Basic auth its `default` handler.
+      ...(ctx.authenticatedVia !== null
+        ? { authenticated: ctx.authenticatedVia === 'basic' ? 'default' : ctx.authenticatedVia }
+        : {}),
     },
   };
 }
@@ -60,7 +80,7 @@ function sessionInfo(ctx: RequestContext) {
 /** `POST /_session`: log in with a form or JSON body; answers with an AuthSession cookie. */
 async function login(ctx: RequestContext): Promise<unknown> {
   const { name, password } = credentials(ctx);
-  const { userCtx, setCookie } = await ctx.services.auth.login(name, password);
+  const { userCtx, setCookie } = await ctx.services.auth.login(name, password, ctx.request.ip);
   ctx.reply.header('set-cookie', setCookie);
   const location = localRedirect(ctx.query.next);
   if (location) return ctx.reply.code(302).header('location', location).send();

@@ -1,0 +1,144 @@
+/**
+ * Lockout after repeated failed logins, as CouchDB 3.4's `[chttpd_auth_lockout]`: failures are
+ * counted per (client address, user name), so an attacker locks a user out only from the
+ * attacker's own address, and the real user elsewhere can still log in.
+ */
+import { SetteeError } from '../../core/errors.js';
+
+export interface LockoutOptions {
+  /** Failures within the window that lock the pair; 5 by default, as CouchDB. */
+  threshold?: number;
+  /** Length of the counting window and of a lock, in ms; 5 minutes by default, as CouchDB. */
+  durationMs?: number;
+  /** Most pairs remembered at once (counting or locked); 10 000 by default, as CouchDB. */
+  maxEntries?: number;
+  /** Clock in milliseconds (tests inject one); `Date.now` by default. */
+  now?: () => number;
+}
+
+/** CouchDB's reason for a locked account. */
+export const LOCKED_REASON = 'Account is temporarily locked due to multiple authentication failures';
+
+/** The error a request for a locked pair is refused with (403, as CouchDB). */
+export function lockedError(): SetteeError {
+  return new SetteeError('forbidden', LOCKED_REASON);
+}
+
+export const DEFAULT_THRESHOLD = 5;
+export const DEFAULT_DURATION_MS = 5 * 60 * 1000;
+export const DEFAULT_MAX_ENTRIES = 10_000;
+
+interface Failures {
+  count: number;
+  /** When the counting window opened (its first failure). */
+  since: number;
+}
+
+/** An unambiguous key for the pair, whatever characters the name holds. */
+const keyOf = (address: string, user: string) => JSON.stringify([address, user]);
+
+/**
+ * Failed-login bookkeeping. The server asks `isLocked` before checking a password (and refuses
+ * with `lockedError()` without hashing), then reports the outcome with `recordFailure` or
+ * `recordSuccess`.
+ *
+ * The window is fixed from its first failure: `threshold` failures within `durationMs` of it lock
+ * the pair for `durationMs` from the failure that reached the threshold.
+ *
+ * @example
+ * if (lockout.isLocked(ip, name)) throw lockedError();
+ * try { await checkPassword(name, password); lockout.recordSuccess(ip, name); }
+ * catch (err) { lockout.recordFailure(ip, name); throw err; }
+ */
+export class Lockout {
+  readonly threshold: number;
+  readonly durationMs: number;
+  readonly maxEntries: number;
+  readonly #now: () => number;
+  /** Pairs still below the threshold, in window order (so expired ones are at the front). */
+  readonly #failures = new Map<string, Failures>();
+  /** Locked pairs → when the lock ends, in lock order (so expired ones are at the front). */
+  readonly #locks = new Map<string, number>();
+
+  constructor(options: LockoutOptions = {}) {
+    this.threshold = positiveInteger('threshold', options.threshold ?? DEFAULT_THRESHOLD);
+    this.durationMs = options.durationMs ?? DEFAULT_DURATION_MS;
+    if (!Number.isFinite(this.durationMs) || this.durationMs <= 0) {
+      throw new RangeError(`durationMs must be a positive number, got ${this.durationMs}`);
+    }
+    this.maxEntries = positiveInteger('maxEntries', options.maxEntries ?? DEFAULT_MAX_ENTRIES);
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Pairs remembered (counting or locked); never more than `maxEntries`. */
+  get size(): number {
+    return this.#failures.size + this.#locks.size;
+  }
+
+  /** Whether `user` is locked out from `address` right now. */
+  isLocked(address: string, user: string): boolean {
+    const key = keyOf(address, user);
+    const until = this.#locks.get(key);
+    if (until === undefined) return false;
+    if (this.#now() < until) return true;
+    this.#locks.delete(key);
+    return false;
+  }
+
+  /** Counts a failed login; the one that reaches `threshold` locks the pair. */
+  recordFailure(address: string, user: string): void {
+    const now = this.#now();
+    this.#dropExpired(now);
+    // A lock is not extended by failures during it, so it always ends on time.
+    if (this.isLocked(address, user)) return;
+    const key = keyOf(address, user);
+    let entry = this.#failures.get(key);
+    if (entry === undefined || now >= entry.since + this.durationMs) {
+      this.#failures.delete(key); // re-inserted at the back: the map stays in window order
+      entry = { count: 0, since: now };
+      this.#failures.set(key, entry);
+    }
+    entry.count++;
+    if (entry.count >= this.threshold) {
+      this.#failures.delete(key);
+      this.#locks.set(key, now + this.durationMs);
+    }
+    this.#evictOverflow();
+  }
+
+  /** A successful login clears the pair's failure count; a lock in force still runs its course. */
+  recordSuccess(address: string, user: string): void {
+    this.#failures.delete(keyOf(address, user));
+  }
+
+  #dropExpired(now: number): void {
+    for (const [key, entry] of this.#failures) {
+      if (now < entry.since + this.durationMs) break;
+      this.#failures.delete(key);
+    }
+    for (const [key, until] of this.#locks) {
+      if (now < until) break;
+      this.#locks.delete(key);
+    }
+  }
+
+  /**
+   * Oldest counting entries go first; locks only once no counting entry is left. A lock costs
+   * `threshold` failures, so a flood of one-failure entries cannot push locks out.
+   */
+  #evictOverflow(): void {
+    while (this.size > this.maxEntries) {
+      const map = this.#failures.size > 0 ? this.#failures : this.#locks;
+      const oldest = map.keys().next().value;
+      if (oldest === undefined) return;
+      map.delete(oldest);
+    }
+  }
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,452 @@
+/**
+ * Users, sessions, per-database security and the defects found when the server was attacked:
+ * each test here failed before the security work.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { userDbName } from '../../src/server/users.js';
+import { ADMIN, BASIC, startServer, type TestServer } from './harness.js';
+import { jsonLines, openLive } from './http-client.js';
+
+let t: TestServer;
+let counter = 0;
+const fresh = (prefix: string) => `${prefix}${++counter}`;
+
+const basic = (name: string, password: string) =>
+  `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`;
+
+async function as(
+  auth: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
+  const res = await fetch(t.url + path, {
+    method,
+    headers: {
+      ...(auth ? { authorization: auth } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, json, headers: res.headers };
+}
+
+const admin = (method: string, path: string, body?: unknown) => as(BASIC, method, path, body);
+
+async function createUser(name: string, password = 'pw', roles: string[] = []): Promise<string> {
+  const res = await admin('PUT', `/_users/org.couchdb.user:${name}`, { name, type: 'user', roles, password });
+  expect(res.status, JSON.stringify(res.json)).toBe(201);
+  return basic(name, password);
+}
+
+async function createDb(members: string[] = [], admins: string[] = []): Promise<string> {
+  const name = fresh('db');
+  expect((await admin('PUT', `/${name}`)).status).toBe(201);
+  const security = { admins: { names: admins, roles: [] }, members: { names: members, roles: [] } };
+  expect((await admin('PUT', `/${name}/_security`, security)).status).toBe(200);
+  return name;
+}
+
+async function login(name: string, password: string): Promise<string> {
+  const res = await fetch(`${t.url}/_session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, password }),
+  });
+  expect(res.status).toBe(200);
+  return res.headers.get('set-cookie')!.split(';')[0]!;
+}
+
+beforeAll(async () => {
+  t = await startServer({ perUserDbs: { deleteWithUser: true }, validation: { timeoutMs: 300 } });
+});
+
+afterAll(async () => {
+  await t?.stop();
+});
+
+describe('_users', () => {
+  it('stores a hash in CouchDB 3.4 shape, never the password, and the user signs in with it', async () => {
+    const auth = await createUser('hashy', 's3cret');
+    const { json: doc } = await admin('GET', '/_users/org.couchdb.user:hashy');
+    expect(doc).toMatchObject({
+      name: 'hashy',
+      type: 'user',
+      password_scheme: 'pbkdf2',
+      pbkdf2_prf: 'sha256',
+    });
+    expect(doc.password).toBeUndefined();
+    expect(doc.salt).toMatch(/^[0-9a-f]{32}$/);
+    expect(doc.derived_key).toMatch(/^[0-9a-f]{64}$/);
+    expect(doc.iterations).toBe(1000);
+    const file = fs.readFileSync(`${t.dataDir}/_users.sqlite`);
+    expect(file.includes('s3cret')).toBe(false);
+    const session = await as(auth, 'GET', '/_session');
+    expect(session.json.userCtx).toEqual({ name: 'hashy', roles: [] });
+  });
+
+  it('lets users read and update their own document, but not their roles nor anyone else', async () => {
+    const alice = await createUser('alice');
+    await createUser('bob');
+    const own = await as(alice, 'GET', '/_users/org.couchdb.user:alice');
+    expect(own.status).toBe(200);
+    expect((await as(alice, 'GET', '/_users/org.couchdb.user:bob')).status).toBe(403);
+    expect((await as(alice, 'GET', '/_users/_all_docs')).status).toBe(403);
+    const promoted = await as(alice, 'PUT', '/_users/org.couchdb.user:alice', {
+      ...own.json,
+      roles: ['boss'],
+    });
+    expect(promoted.status).toBe(403);
+    const renamed = await as(alice, 'PUT', '/_users/org.couchdb.user:alice', {
+      ...own.json,
+      password: 'new',
+    });
+    expect(renamed.status).toBe(201);
+    expect((await as(alice, 'GET', '/_session')).status).toBe(401);
+    expect((await as(basic('alice', 'new'), 'GET', '/_session')).json.userCtx).toEqual({
+      name: 'alice',
+      roles: [],
+    });
+    const { json: bob } = await admin('GET', '/_users/org.couchdb.user:bob');
+    expect(
+      (await as(basic('alice', 'new'), 'DELETE', `/_users/org.couchdb.user:bob?rev=${bob._rev}`)).status,
+    ).toBe(403);
+  });
+
+  it('refuses reserved roles (but _metrics), malformed user documents and anonymous sign-up', async () => {
+    const doc = (name: string, roles: unknown) => ({ name, type: 'user', roles, password: 'x' });
+    expect((await admin('PUT', '/_users/org.couchdb.user:evil', doc('evil', ['_admin']))).status).toBe(403);
+    expect((await admin('PUT', '/_users/org.couchdb.user:metric', doc('metric', ['_metrics']))).status).toBe(
+      201,
+    );
+    expect((await admin('PUT', '/_users/org.couchdb.user:x', doc('y', []))).status).toBe(403);
+    expect(
+      (await admin('PUT', '/_users/org.couchdb.user:z', { ...doc('z', []), type: 'thing' })).status,
+    ).toBe(403);
+    expect((await admin('PUT', '/_users/plain', { a: 1 })).status).toBe(403);
+    expect((await as(null, 'PUT', '/_users/org.couchdb.user:anon', doc('anon', []))).status).toBe(401);
+    expect((await admin('PUT', '/_users/_security', {})).status).toBe(403);
+  });
+
+  it('creates and deletes per-user databases, private to their user', async () => {
+    const carol = await createUser('carol');
+    const dbName = userDbName('carol');
+    expect(dbName).toBe('userdb-6361726f6c');
+    // The database follows the user document through the _users feed.
+    await expect.poll(async () => (await admin('GET', `/${dbName}`)).status).toBe(200);
+    expect((await admin('GET', `/${dbName}/_security`)).json).toEqual({
+      admins: { names: ['carol'], roles: [] },
+      members: { names: ['carol'], roles: [] },
+    });
+    expect((await as(carol, 'PUT', `/${dbName}/note`, { text: 'mine' })).status).toBe(201);
+    const dave = await createUser('dave');
+    expect((await as(dave, 'GET', `/${dbName}/note`)).status).toBe(403);
+    const { json } = await admin('GET', '/_users/org.couchdb.user:carol');
+    expect((await admin('DELETE', `/_users/org.couchdb.user:carol?rev=${json._rev}`)).status).toBe(200);
+    await expect.poll(async () => (await admin('GET', `/${dbName}`)).status).toBe(404);
+  });
+});
+
+describe('per-database security', () => {
+  it('makes new databases admin-only, as CouchDB 3', async () => {
+    const name = fresh('db');
+    await admin('PUT', `/${name}`);
+    expect((await admin('GET', `/${name}/_security`)).json).toEqual({
+      members: { names: [], roles: ['_admin'] },
+      admins: { names: [], roles: ['_admin'] },
+    });
+    const user = await createUser(fresh('u'));
+    expect((await as(user, 'GET', `/${name}`)).status).toBe(403);
+    expect((await as(null, 'GET', `/${name}`)).status).toBe(401);
+  });
+
+  it('lets members in by role, and everyone in when members name nobody', async () => {
+    const name = await createDb();
+    const clerk = await createUser(fresh('clerk'), 'pw', ['till']);
+    expect((await as(null, 'PUT', `/${name}/open`, { a: 1 })).status).toBe(201);
+    await admin('PUT', `/${name}/_security`, { members: { roles: ['till'] } });
+    expect((await as(null, 'GET', `/${name}/open`)).status).toBe(401);
+    expect((await as(clerk, 'GET', `/${name}/open`)).status).toBe(200);
+  });
+
+  it('refuses a malformed security object with 400 and keeps the old one', async () => {
+    const name = await createDb(['someone']);
+    for (const bad of [{ members: 'garbage' }, { admins: { names: 'x' } }, { members: { roles: [1] } }, []]) {
+      const res = await admin('PUT', `/${name}/_security`, bad);
+      expect(res.status, JSON.stringify(bad)).toBe(400);
+      expect(res.json.error).toBe('bad_request');
+    }
+    expect((await admin('GET', `/${name}/_security`)).json.members).toEqual({
+      names: ['someone'],
+      roles: [],
+    });
+  });
+
+  it('ends the live feed of a member who is removed', async () => {
+    const name = fresh('m');
+    const member = await createUser(name);
+    const db = await createDb([name]);
+    const feed = await openLive(t.url, `/${db}/_changes?feed=continuous&heartbeat=1000`, {
+      headers: { authorization: member },
+    });
+    expect(feed.status).toBe(200);
+    await admin('PUT', `/${db}/doc1`, {});
+    await feed.until((text) => text.includes('doc1'));
+    await admin('PUT', `/${db}/_security`, { members: { names: ['someone-else'], roles: [] } });
+    const text = await feed.ended;
+    expect(jsonLines(text).at(-1)).toHaveProperty('last_seq');
+  });
+});
+
+describe('validate_doc_update', () => {
+  async function dbWithValidation(source: string): Promise<string> {
+    const db = await createDb();
+    expect((await admin('PUT', `/${db}/_design/rules`, { validate_doc_update: source })).status).toBe(201);
+    return db;
+  }
+
+  const NON_NEGATIVE = `function (newDoc, oldDoc, userCtx, secObj) {
+    if (newDoc.total < 0) throw({ forbidden: 'total must not be negative' });
+    if (newDoc.needsName && !userCtx.name) throw({ unauthorized: 'sign in' });
+    if (oldDoc && oldDoc.locked) throw({ forbidden: 'locked by ' + oldDoc.lockedBy });
+  }`;
+
+  it('refuses a write with 403 forbidden or 401 unauthorized, and accepts the rest', async () => {
+    const db = await dbWithValidation(NON_NEGATIVE);
+    expect(await admin('PUT', `/${db}/sale`, { total: -5 })).toMatchObject({
+      status: 403,
+      json: { error: 'forbidden', reason: 'total must not be negative' },
+    });
+    expect((await admin('PUT', `/${db}/sale`, { total: 5 })).status).toBe(201);
+    await admin('PUT', `/${db}/_security`, {});
+    expect((await as(null, 'PUT', `/${db}/anon`, { needsName: true })).json).toEqual({
+      error: 'unauthorized',
+      reason: 'sign in',
+    });
+  });
+
+  it('judges each document of _bulk_docs, replicated ones too, and sees the old revision', async () => {
+    const db = await dbWithValidation(NON_NEGATIVE);
+    const { json: locked } = await admin('PUT', `/${db}/locked`, { locked: true, lockedBy: 'ann' });
+    const res = await admin('POST', `/${db}/_bulk_docs`, {
+      docs: [
+        { _id: 'a', total: 1 },
+        { _id: 'b', total: -1 },
+        { _id: 'locked', _rev: locked.rev, total: 2 },
+      ],
+    });
+    expect(res.status).toBe(201);
+    expect(res.json).toEqual([
+      { ok: true, id: 'a', rev: expect.any(String) },
+      { id: 'b', error: 'forbidden', reason: 'total must not be negative' },
+      { id: 'locked', error: 'forbidden', reason: 'locked by ann' },
+    ]);
+    const replicated = await admin('POST', `/${db}/_bulk_docs`, {
+      new_edits: false,
+      docs: [
+        { _id: 'r1', _rev: '1-abc', total: -3 },
+        { _id: 'r2', _rev: '1-def', total: 3 },
+      ],
+    });
+    expect(replicated.json).toEqual([{ id: 'r1', error: 'forbidden', reason: 'total must not be negative' }]);
+    expect((await admin('GET', `/${db}/r1`)).status).toBe(404);
+    expect((await admin('GET', `/${db}/r2`)).status).toBe(200);
+  });
+
+  it('turns a function that loops, throws or fails to compile into an error for that write, never a hang', async () => {
+    const looping = await dbWithValidation('function (doc) { if (doc.spin) while (true) {} }');
+    const res = await admin('PUT', `/${looping}/x`, { spin: true });
+    expect(res.status).toBe(500);
+    expect(res.json.error).toBe('unknown_error');
+    expect(String(res.json.reason)).toMatch(/timed out/);
+    expect((await admin('PUT', `/${looping}/y`, { spin: false })).status).toBe(201);
+    const broken = await dbWithValidation('function (doc) { this is not javascript');
+    expect((await admin('PUT', `/${broken}/x`, {})).json.error).toBe('unknown_error');
+    expect((await admin('GET', '/_up')).status).toBe(200);
+  });
+
+  it('leaves local documents alone, and design documents to database admins', async () => {
+    const name = fresh('w');
+    const writer = await createUser(name);
+    const db = await dbWithValidation('function () { throw({ forbidden: "no" }); }');
+    await admin('PUT', `/${db}/_security`, { members: { names: [name] } });
+    expect((await as(writer, 'PUT', `/${db}/_local/x`, {})).status).toBe(201);
+    expect((await as(writer, 'PUT', `/${db}/doc`, {})).status).toBe(403);
+    expect((await as(writer, 'PUT', `/${db}/_design/mine`, {})).status).toBe(403);
+    const bulk = await as(writer, 'POST', `/${db}/_bulk_docs`, { docs: [{ _id: '_design/x' }] });
+    expect(bulk.json).toEqual([
+      { id: '_design/x', error: 'forbidden', reason: 'You are not a db or server admin.' },
+    ]);
+  });
+});
+
+describe('sessions', () => {
+  it('ends every session of a user who logs out', async () => {
+    const name = fresh('s');
+    await createUser(name, 'pw');
+    const first = await login(name, 'pw');
+    const second = await login(name, 'pw');
+    expect((await as(null, 'GET', '/_session', undefined, { cookie: first })).json.userCtx).toMatchObject({
+      name,
+    });
+    const out = await as(null, 'DELETE', '/_session', undefined, { cookie: first });
+    expect(out.status).toBe(200);
+    expect(out.headers.get('set-cookie')).toMatch(/^AuthSession=;/);
+    for (const cookie of [first, second]) {
+      expect((await as(null, 'GET', '/_session', undefined, { cookie })).json.userCtx).toEqual({
+        name: null,
+        roles: [],
+      });
+    }
+    expect(
+      (await as(null, 'GET', '/_session', undefined, { cookie: await login(name, 'pw') })).json.userCtx,
+    ).toMatchObject({
+      name,
+    });
+  });
+
+  it('locks a user out of an address after 5 failures, without locking others', async () => {
+    const name = fresh('lock');
+    await createUser(name, 'right');
+    for (let i = 0; i < 5; i++) expect((await as(basic(name, 'wrong'), 'GET', '/_session')).status).toBe(401);
+    const locked = await as(basic(name, 'right'), 'GET', '/_session');
+    expect(locked.status).toBe(403);
+    expect(locked.json.reason).toBe('Account is temporarily locked due to multiple authentication failures');
+    expect((await as(BASIC, 'GET', '/_session')).status).toBe(200);
+    // The same user from another address of this machine is not locked out.
+    const elsewhere = await new Promise<number>((resolve, reject) => {
+      const url = new URL(t.url);
+      http
+        .get(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: '/_session',
+            localAddress: '127.0.0.2',
+            headers: { authorization: basic(name, 'right') },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        )
+        .on('error', reject);
+    });
+    expect(elsewhere).toBe(200);
+  });
+});
+
+describe('defects found when the server was attacked', () => {
+  it('serves attachments so that they cannot run script in the server’s origin', async () => {
+    const db = await createDb();
+    const html = '<script>fetch("/_all_dbs")</script>';
+    const put = await fetch(`${t.url}/${db}/page/evil.html`, {
+      method: 'PUT',
+      headers: { authorization: BASIC, 'content-type': 'text/html' },
+      body: html,
+    });
+    expect(put.status).toBe(201);
+    const res = await fetch(`${t.url}/${db}/page/evil.html`, { headers: { authorization: BASIC } });
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(res.headers.get('content-security-policy')).toBe('sandbox');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(await res.text()).toBe(html);
+  });
+
+  it('refuses state-changing cookie requests another site could make a browser send', async () => {
+    const db = await createDb();
+    const cookie = await login(ADMIN.name, ADMIN.password);
+    const post = (headers: Record<string, string>, path = `/${db}`) =>
+      fetch(t.url + path, { method: 'POST', headers: { cookie, ...headers }, body: '{"a":1}' });
+    expect((await post({})).status).toBe(415);
+    expect((await post({ 'content-type': 'text/plain' })).status).toBe(415);
+    expect((await post({ 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(415);
+    const otherPort = new URL(t.url);
+    otherPort.port = String(Number(otherPort.port) + 1);
+    const crossSite = await post({ 'content-type': 'application/json', origin: otherPort.origin });
+    expect(crossSite.status).toBe(403);
+    const replicate = await post(
+      { 'content-type': 'application/json', origin: otherPort.origin },
+      '/_replicate',
+    );
+    expect(replicate.status).toBe(403);
+    expect((await post({ 'content-type': 'application/json', origin: new URL(t.url).origin })).status).toBe(
+      201,
+    );
+    expect((await post({ 'content-type': 'application/json' })).status).toBe(201);
+    // Basic auth carries no ambient credentials: not affected.
+    const withBasic = await fetch(`${t.url}/${db}`, {
+      method: 'POST',
+      headers: { authorization: BASIC, 'content-type': 'application/json', origin: otherPort.origin },
+      body: '{}',
+    });
+    expect(withBasic.status).toBe(201);
+  });
+
+  it('answers an unauthenticated upload before reading its body', async () => {
+    const db = await createDb(['someone']);
+    const url = new URL(t.url);
+    const status = await new Promise<number>((resolve, reject) => {
+      const request = http.request({
+        host: url.hostname,
+        port: url.port,
+        method: 'POST',
+        path: `/${db}/_bulk_docs`,
+        headers: { 'content-type': 'application/json', 'content-length': String(200 * 1024 * 1024) },
+      });
+      request.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+        request.destroy();
+      });
+      request.on('error', (error) => reject(error));
+      // Only the first kilobyte of the promised 200 MB is ever sent.
+      request.write('{"docs":['.padEnd(1024, ' '));
+    });
+    expect(status).toBe(401);
+  });
+
+  it('creates the data folder 0700 and database files 0600', async () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-modes-'));
+    const dataDir = path.join(parent, 'data');
+    const own = await startServer({ dataDir });
+    try {
+      await fetch(`${own.url}/shop`, { method: 'PUT', headers: { authorization: BASIC } });
+      expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
+      expect(fs.statSync(path.join(dataDir, '_settee')).mode & 0o777).toBe(0o700);
+      for (const file of ['shop.sqlite', '_replicator.sqlite', '_users.sqlite']) {
+        expect(fs.statSync(path.join(dataDir, file)).mode & 0o777, file).toBe(0o600);
+      }
+    } finally {
+      await own.stop();
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('marks session cookies Secure when the server is behind TLS', async () => {
+    const secure = await startServer({ secureCookies: true });
+    try {
+      const res = await fetch(`${secure.url}/_session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(ADMIN),
+      });
+      expect(res.headers.get('set-cookie')).toMatch(/; Secure/);
+    } finally {
+      await secure.stop();
+    }
+  });
+});
