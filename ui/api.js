@@ -11,10 +11,13 @@ export class ApiError extends Error {
   }
 }
 
-/** A sentence for a person, whatever failed. */
+/** A sentence for a person, whatever failed; the server's own reason when it gives one. */
 export function describeError(error) {
   if (error?.status === 0) return 'The server could not be reached. Check the connection and try again.';
-  if (error?.status === 403) return 'Your account is not allowed to do this. Log in as a server admin.';
+  if (error?.status === 403) {
+    const why = error.reason ? ` The server says: ${error.reason}` : '';
+    return `Your account is not allowed to do this.${why}`;
+  }
   if (error?.status === 404) return 'This could not be found: it may have been deleted.';
   const reason = error?.reason || error?.message || 'unknown error';
   return `Something went wrong: ${reason}`;
@@ -22,10 +25,10 @@ export function describeError(error) {
 
 async function request(method, path, body) {
   const init = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
-  if (body !== undefined) {
-    init.headers['content-type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
+  // Every state-changing request says JSON, body or not: the server refuses a cookie-carrying
+  // POST without it (415), as a cross-site form could send one.
+  if (method !== 'GET' && method !== 'HEAD') init.headers['content-type'] = 'application/json';
+  if (body !== undefined) init.body = JSON.stringify(body);
   let response;
   try {
     response = await fetch(path, init);
@@ -53,8 +56,55 @@ export function logOut() {
   return request('DELETE', '/_session');
 }
 
+/** Every database of the server: server admins only. */
 export function allDbs() {
   return request('GET', '/_all_dbs');
+}
+
+/** The databases the signed-in user may read (Settee's `/_my_dbs`), for everyone else. */
+export function myDbs() {
+  return request('GET', '/_my_dbs');
+}
+
+/** Whether a user context is a server admin's. */
+export function isServerAdmin(userCtx) {
+  return Boolean(userCtx?.roles?.includes('_admin'));
+}
+
+/** Who may read and change a database: `{ admins: {names, roles}, members: {names, roles} }`. */
+export function security(name) {
+  return request('GET', `${db(name)}/_security`);
+}
+
+export function saveSecurity(name, body) {
+  return request('PUT', `${db(name)}/_security`, body);
+}
+
+const USER_PREFIX = 'org.couchdb.user:';
+const userPath = (name) => `/_users/${encodeURIComponent(USER_PREFIX + name)}`;
+
+/** Every user's document (server admins only), by name. */
+export async function users() {
+  const range = `startkey=${encodeURIComponent(JSON.stringify(USER_PREFIX))}&endkey=${encodeURIComponent(JSON.stringify('org.couchdb.user;'))}`;
+  const answer = await request('GET', `/_users/_all_docs?include_docs=true&${range}`);
+  return answer.rows.map((row) => row.doc).filter((doc) => doc && doc.type === 'user');
+}
+
+/** A new user; the server stores a hash of the password, never the password. */
+export function createUser(name, password, roles) {
+  return request('PUT', userPath(name), { _id: USER_PREFIX + name, name, type: 'user', roles, password });
+}
+
+/**
+ * Writes `changes` (`{ password }`, `{ roles }`) over the user's document as it was read (its
+ * `_rev` included): a change made meanwhile by someone else is a 409, not overwritten.
+ */
+export function updateUser(doc, changes) {
+  return request('PUT', userPath(doc.name), { ...doc, ...changes });
+}
+
+export function deleteUser(name, rev) {
+  return request('DELETE', `${userPath(name)}?rev=${encodeURIComponent(rev)}`);
 }
 
 /** How many documents of a database are conflicted. */

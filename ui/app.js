@@ -4,12 +4,15 @@ import * as api from './api.js';
 import { conflictListView } from './conflict-list.js';
 import { databasesView } from './databases.js';
 import { documentView } from './document.js';
-import { replaceChildren } from './dom.js';
+import { h, replaceChildren } from './dom.js';
 import { loginView } from './login.js';
+import { securityView } from './security.js';
+import { usersView } from './users.js';
 
 const view = document.getElementById('view');
 const notice = document.getElementById('notice');
 const account = document.getElementById('account');
+const usersLink = document.getElementById('users-link');
 
 let user = null;
 // Each render gets a number: a slow view that finishes after the person moved on shows nothing.
@@ -39,7 +42,12 @@ const app = {
     else location.hash = hash;
   },
   reload: () => render(),
-  /** Shows what went wrong in plain words; an ended session goes back to the login form. */
+  /** Who is logged in: `{ name, roles }`. */
+  user: () => user,
+  /**
+   * Shows what went wrong in plain words; an ended session goes back to the login form. A view
+   * that could not be shown at all (still loading) gives way to a way back.
+   */
   fail(ticket, error) {
     if (ticket !== generation) return;
     if (error?.status === 401) {
@@ -48,6 +56,9 @@ const app = {
       return;
     }
     app.notify(api.describeError(error), 'error');
+    if (view.querySelector('.loading')) {
+      app.show(ticket, h('p', { class: 'lead' }, 'This page could not be shown.'), backHome());
+    }
   },
   loggedIn(userCtx) {
     setUser(userCtx);
@@ -56,10 +67,22 @@ const app = {
   },
 };
 
+const backHome = () => h('a', { class: 'button', href: '#/' }, '← Back to the databases');
+
 function setUser(userCtx) {
   user = userCtx && userCtx.name !== null ? userCtx : null;
   account.hidden = user === null;
   document.getElementById('account-name').textContent = user ? `Logged in as ${user.name}` : '';
+  // Only server admins manage users; the server refuses everyone else anyway.
+  usersLink.hidden = !api.isServerAdmin(user);
+}
+
+/** Marks the header link of the current view for screen readers and the eye. */
+function markCurrent(name) {
+  for (const link of document.querySelectorAll('.nav a')) {
+    if (link.dataset.view === name) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
 }
 
 function parseRoute(hash) {
@@ -74,7 +97,11 @@ function parseRoute(hash) {
         return part;
       }
     });
+  if (parts[0] === 'users' && parts.length === 1) return { name: 'users' };
   if (parts[0] === 'db' && parts.length === 2) return { name: 'conflicts', db: parts[1] };
+  if (parts[0] === 'db' && parts[2] === 'security' && parts.length === 3) {
+    return { name: 'security', db: parts[1] };
+  }
   if (parts[0] === 'db' && parts[2] === 'doc' && parts.length === 4) {
     return { name: 'document', db: parts[1], id: parts[3] };
   }
@@ -87,8 +114,13 @@ async function render() {
   else app.clearNotice();
   if (user === null) return loginView(app, ticket);
   const target = parseRoute(location.hash);
+  markCurrent(target.name === 'users' ? 'users' : 'databases');
+  // Until the view has its data: what failed to load must not sit under the last view's content.
+  if (!view.querySelector('.loading')) app.show(ticket, h('p', { class: 'loading' }, 'Loading…'));
   try {
-    if (target.name === 'conflicts') await conflictListView(app, ticket, target.db);
+    if (target.name === 'users') await usersView(app, ticket);
+    else if (target.name === 'security') await securityView(app, ticket, target.db);
+    else if (target.name === 'conflicts') await conflictListView(app, ticket, target.db);
     else if (target.name === 'document') await documentView(app, ticket, target.db, target.id);
     else await databasesView(app, ticket);
   } catch (error) {

@@ -26,7 +26,16 @@ export async function conflictListView(app, ticket, db) {
 function content(db, total, rows, paging) {
   return [
     h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, 'Databases'), ' › ', h('span', {}, db)),
-    h('h1', {}, db),
+    h(
+      'div',
+      { class: 'view-head' },
+      h('h1', {}, db),
+      h(
+        'a',
+        { class: 'button button-small', href: route('db', db, 'security'), id: 'security-link' },
+        'Security',
+      ),
+    ),
     h('p', { class: 'lead' }, summary(db, total)),
     rows.length === 0 ? null : table(db, rows),
     pager(total, rows.length, paging),

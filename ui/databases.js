@@ -1,4 +1,5 @@
-// The first view: every database, with how many of its documents are in conflict.
+// The first view: the databases the person may read (every one for a server admin), with how
+// many of their documents are in conflict.
 import * as api from './api.js';
 import { h, plural, route } from './dom.js';
 
@@ -6,14 +7,16 @@ import { h, plural, route } from './dom.js';
 const PARALLEL_COUNTS = 6;
 
 export async function databasesView(app, ticket) {
-  const names = await api.allDbs();
+  // `_all_dbs` is for server admins only; everyone else asks for the databases they may read.
+  const admin = api.isServerAdmin(app.user());
+  const names = admin ? await api.allDbs() : await api.myDbs();
   const counts = await mapLimit(names, PARALLEL_COUNTS, (name) => api.conflictCount(name).catch(() => null));
   const needing = counts.filter((count) => count > 0).length;
   const order = attentionFirst(names, counts);
   app.show(
     ticket,
     h('h1', {}, 'Databases'),
-    h('p', { class: 'lead' }, summary(names.length, needing)),
+    h('p', { class: 'lead' }, summary(names.length, needing, admin)),
     names.length === 0
       ? null
       : h(
@@ -24,8 +27,9 @@ export async function databasesView(app, ticket) {
   );
 }
 
-function summary(total, needing) {
-  if (total === 0) return 'There are no databases on this server yet.';
+function summary(total, needing, admin) {
+  if (total === 0 && admin) return 'There are no databases on this server yet.';
+  if (total === 0) return 'You have no databases to review yet. Ask a server admin to give you access.';
   if (needing === 0) return 'No database has conflicts: every document has a single version.';
   const which = needing === 1 ? '1 database has' : `${needing} databases have`;
   return `${which} documents whose versions disagree. Choose one to review them.`;

@@ -38,11 +38,7 @@ export function loginView(app, ticket, message) {
     'form',
     { class: 'card login', on: { submit: onSubmit } },
     h('h1', {}, 'Log in'),
-    h(
-      'p',
-      { class: 'muted' },
-      'Log in with your server account to review documents whose versions disagree.',
-    ),
+    h('p', { class: 'muted' }, 'Log in with your account to review documents whose versions disagree.'),
     h('label', { for: 'login-name' }, 'User name'),
     name,
     h('label', { for: 'login-password' }, 'Password'),

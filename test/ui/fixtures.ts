@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { Database } from '../../src/database/database.js';
 import { RemoteDatabase } from '../../src/remote/index.js';
 import { replicate } from '../../src/replication/index.js';
@@ -105,4 +105,46 @@ export async function getJson<T = Record<string, unknown>>(t: TestServer, urlPat
   const res = await t.fetch(urlPath);
   if (!res.ok) throw new Error(`GET ${urlPath}: ${res.status}`);
   return (await res.json()) as T;
+}
+
+/** A phone's window, to check the page needs no sideways scrolling there. */
+export const PHONE = { width: 390, height: 844 };
+
+/**
+ * A page of a fresh browser profile (no cookies) at `url`. Uncaught errors and refusals by the
+ * Content Security Policy are pushed to `problems`: a test expects none.
+ */
+export async function freshPage(
+  browser: Browser,
+  url: string,
+  problems: string[],
+  viewport = { width: 1280, height: 860 },
+): Promise<Page> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (/Content.Security.Policy/i.test(message.text())) problems.push(`CSP: ${message.text()}`);
+  });
+  await page.goto(url);
+  return page;
+}
+
+/** Fills and sends the login form, then waits until the page says who is logged in. */
+export async function logInAs(page: Page, name: string, password: string): Promise<void> {
+  await page.locator('#login-name').fill(name);
+  await page.locator('#login-password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByText(`Logged in as ${name}`).waitFor();
+}
+
+/** Creates a user through `_users` as the admin. */
+export async function createUser(t: TestServer, name: string, password: string, roles: string[] = []) {
+  const id = `org.couchdb.user:${name}`;
+  const res = await t.fetch(`/_users/${encodeURIComponent(id)}`, {
+    method: 'PUT',
+    body: JSON.stringify({ _id: id, name, type: 'user', roles, password }),
+  });
+  if (res.status !== 201) throw new Error(`creating user ${name}: ${res.status} ${await res.text()}`);
 }
