@@ -183,19 +183,23 @@ export class UserStore {
  * admins do the rest; passwords are hashed.
  */
 export function usersWriteHook(options: UserStoreOptions): WriteHook {
-  return (writes, { userCtx }) =>
+  return (writes, { userCtx, newEdits }) =>
     Promise.all(
-      writes.map((write) => checkUserWrite(write, userCtx, options).catch((error: Error) => error)),
+      writes.map((write) => checkUserWrite(write, userCtx, newEdits, options).catch((error: Error) => error)),
     );
 }
 
 async function checkUserWrite(
   write: ProposedWrite,
   userCtx: UserContext | undefined,
+  newEdits: boolean,
   options: UserStoreOptions,
 ): Promise<NewDoc> {
   const { doc } = write;
   const admin = userCtx === undefined || isServerAdmin(userCtx);
+  // A replicated revision may start a branch of its own that wins over the real one: a user
+  // could take over another's account that way. Only server admins replicate into _users.
+  if (!admin && !newEdits) throw forbidden('Only server admins may replicate into _users.');
   const id = doc._id ?? '';
   if (id.startsWith('_design/')) {
     if (!admin) throw forbidden('Only server admins may write design documents of _users.');

@@ -141,6 +141,31 @@ describe('_users', () => {
     expect((await admin('PUT', '/_users/_security', {})).status).toBe(403);
   });
 
+  it('lets anyone sign up with --allow-signup, without roles, and never over an existing user', async () => {
+    const open = await startServer({ allowSignup: true });
+    try {
+      const put = (path: string, body: unknown) =>
+        fetch(open.url + path, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const user = (name: string, roles: string[] = []) => ({ name, type: 'user', roles, password: 'pw' });
+      expect((await put('/_users/org.couchdb.user:newbie', user('newbie'))).status).toBe(201);
+      expect((await put('/_users/org.couchdb.user:boss', user('boss', ['boss']))).status).toBe(403);
+      expect((await put('/_users/org.couchdb.user:newbie', user('newbie'))).status).toBe(409);
+      // A replicated branch of its own would win over the real account: refused.
+      const takeover = { ...user('newbie'), _rev: '99-abc' };
+      expect((await put('/_users/org.couchdb.user:newbie?new_edits=false', takeover)).status).toBe(403);
+      const session = await fetch(`${open.url}/_session`, {
+        headers: { authorization: basic('newbie', 'pw') },
+      });
+      expect(((await session.json()) as { userCtx: unknown }).userCtx).toEqual({ name: 'newbie', roles: [] });
+    } finally {
+      await open.stop();
+    }
+  });
+
   it('creates and deletes per-user databases, private to their user', async () => {
     const carol = await createUser('carol');
     const dbName = userDbName('carol');
@@ -290,6 +315,38 @@ describe('validate_doc_update', () => {
     expect(bulk.json).toEqual([
       { id: '_design/x', error: 'forbidden', reason: 'You are not a db or server admin.' },
     ]);
+  });
+});
+
+describe('replication jobs', () => {
+  it('belong to their writer: others cannot read, change or branch them', async () => {
+    const owner = fresh('owner');
+    const ownerAuth = await createUser(owner);
+    const other = await createUser(fresh('other'));
+    const id = fresh('job');
+    const job = { source: 'nowhere', target: 'nowhere-either', continuous: false };
+    const created = await as(ownerAuth, 'PUT', `/_replicator/${id}`, job);
+    expect(created.status).toBe(201);
+    expect((await admin('GET', `/_replicator/${id}`)).json.owner).toBe(owner);
+    expect((await as(ownerAuth, 'GET', `/_replicator/${id}`)).status).toBe(200);
+    expect((await as(other, 'GET', `/_replicator/${id}`)).status).toBe(403);
+    const current = (await admin('GET', `/_replicator/${id}`)).json;
+    expect((await as(other, 'PUT', `/_replicator/${id}`, current)).status).toBe(403);
+    const branch = { ...job, _rev: '99-abc' };
+    expect((await as(other, 'PUT', `/_replicator/${id}?new_edits=false`, branch)).status).toBe(403);
+    expect((await as(other, 'GET', '/_replicator/_all_docs')).status).toBe(403);
+  });
+
+  it('run with their owner’s rights: a bare local name the owner may not read fails the job', async () => {
+    const name = fresh('runner');
+    const runner = await createUser(name);
+    const secret = await createDb(['someone-else']);
+    const mine = await createDb([name]);
+    const res = await as(runner, 'POST', '/_replicate', { source: secret, target: mine });
+    expect(res.status).toBe(401);
+    expect(res.json.error).toBe('unauthorized');
+    const allowed = await as(runner, 'POST', '/_replicate', { source: mine, target: mine });
+    expect(allowed.status).toBe(200);
   });
 });
 
