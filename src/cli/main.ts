@@ -1,13 +1,11 @@
 #!/usr/bin/env node
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { destination as pinoDestination, pino } from 'pino';
 import { Database } from '../database/database.js';
 import { SetteeServer } from '../server/app.js';
-import type { JwtOptions } from '../server/auth/jwt.js';
 import { loadResolverModules } from '../server/resolvers.js';
 import { type ReplicateCommandOptions, replicateCommand, syncCommand } from './replicate.js';
+import { adminCredentials, jwtOptions, type ServeOptions } from './serve-options.js';
 
 const program = new Command();
 program
@@ -96,11 +94,11 @@ program
       dataDir: options.data,
       port: options.port,
       host: options.host,
-      admin: await adminCredentials(options),
+      admin: await adminCredentials(options, process.env),
       corsOrigins: options.corsOrigin,
       allowSignup: options.allowSignup === true,
       ...(options.perUserDbs ? { perUserDbs: { deleteWithUser: options.perUserDbsDelete === true } } : {}),
-      ...(await jwtOptions(options)),
+      ...(await jwtOptions(options, process.env)),
       secureCookies: options.secureCookies === true,
       lockout: { threshold: options.lockoutAttempts, durationMs: options.lockoutMinutes * 60_000 },
       validation: { timeoutMs: options.validateTimeout },
@@ -145,54 +143,6 @@ program
   .action(async (a: string, b: string, options: { continuous?: boolean }) => {
     exit(await syncCommand(a, b, options));
   });
-
-interface ServeOptions {
-  port: number;
-  host: string;
-  data: string;
-  admin?: string;
-  adminFile?: string;
-  allowSignup?: boolean;
-  perUserDbs?: boolean;
-  perUserDbsDelete?: boolean;
-  jwtSecret?: string;
-  jwtKey: string[];
-  jwtRolesClaim?: string;
-  secureCookies?: boolean;
-  lockoutAttempts: number;
-  lockoutMinutes: number;
-  validateTimeout: number;
-  corsOrigin: string[];
-  maxRequestSize: number;
-  resolvers: string[];
-}
-
-/** `--admin`, else `--admin-file`, else `$SETTEE_ADMIN`, else `$SETTEE_ADMIN_FILE`. */
-async function adminCredentials(options: ServeOptions): Promise<string | undefined> {
-  if (options.admin !== undefined) return options.admin;
-  const file = options.adminFile ?? (process.env.SETTEE_ADMIN ? undefined : process.env.SETTEE_ADMIN_FILE);
-  if (file === undefined) return process.env.SETTEE_ADMIN;
-  return (await readFile(file, 'utf8')).trim();
-}
-
-/** JWT keys from `--jwt-secret` / `$SETTEE_JWT_SECRET` and `--jwt-key` files (their names are the kids). */
-async function jwtOptions(options: ServeOptions): Promise<{ jwt?: JwtOptions }> {
-  const secret = options.jwtSecret ?? process.env.SETTEE_JWT_SECRET;
-  if (secret === undefined && options.jwtKey.length === 0) return {};
-  const publicKeys: Record<string, string> = {};
-  for (const [i, file] of options.jwtKey.entries()) {
-    const pem = await readFile(file, 'utf8');
-    publicKeys[basename(file).replace(/\.pem$/, '')] = pem;
-    if (i === 0) publicKeys._default = pem;
-  }
-  return {
-    jwt: {
-      ...(secret === undefined ? {} : { hmacSecrets: { _default: secret } }),
-      ...(options.jwtKey.length > 0 ? { publicKeys } : {}),
-      ...(options.jwtRolesClaim === undefined ? {} : { rolesClaimPath: options.jwtRolesClaim }),
-    },
-  };
-}
 
 function integer(value: string): number {
   const parsed = Number(value);

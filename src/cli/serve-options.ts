@@ -1,0 +1,60 @@
+/** The options of `settee serve` that need more than commander: credentials from files and the environment. */
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { JwtOptions } from '../server/auth/jwt.js';
+
+type Env = Record<string, string | undefined>;
+
+export interface ServeOptions {
+  port: number;
+  host: string;
+  data: string;
+  admin?: string;
+  adminFile?: string;
+  allowSignup?: boolean;
+  perUserDbs?: boolean;
+  perUserDbsDelete?: boolean;
+  jwtSecret?: string;
+  jwtKey: string[];
+  jwtRolesClaim?: string;
+  secureCookies?: boolean;
+  lockoutAttempts: number;
+  lockoutMinutes: number;
+  validateTimeout: number;
+  corsOrigin: string[];
+  maxRequestSize: number;
+  resolvers: string[];
+}
+
+/** `--admin`, else `--admin-file`, else `$SETTEE_ADMIN`, else `$SETTEE_ADMIN_FILE`. */
+export async function adminCredentials(
+  options: Pick<ServeOptions, 'admin' | 'adminFile'>,
+  env: Env,
+): Promise<string | undefined> {
+  if (options.admin !== undefined) return options.admin;
+  const file = options.adminFile ?? (env.SETTEE_ADMIN ? undefined : env.SETTEE_ADMIN_FILE);
+  if (file === undefined) return env.SETTEE_ADMIN;
+  return (await readFile(file, 'utf8')).trim();
+}
+
+/** JWT keys from `--jwt-secret` / `$SETTEE_JWT_SECRET` and `--jwt-key` files (their names are the kids). */
+export async function jwtOptions(
+  options: Pick<ServeOptions, 'jwtSecret' | 'jwtKey' | 'jwtRolesClaim'>,
+  env: Env,
+): Promise<{ jwt?: JwtOptions }> {
+  const secret = options.jwtSecret ?? env.SETTEE_JWT_SECRET;
+  if (secret === undefined && options.jwtKey.length === 0) return {};
+  const publicKeys: Record<string, string> = {};
+  for (const [i, file] of options.jwtKey.entries()) {
+    const pem = await readFile(file, 'utf8');
+    publicKeys[basename(file).replace(/\.pem$/, '')] = pem;
+    if (i === 0) publicKeys._default = pem;
+  }
+  return {
+    jwt: {
+      ...(secret === undefined ? {} : { hmacSecrets: { _default: secret } }),
+      ...(options.jwtKey.length > 0 ? { publicKeys } : {}),
+      ...(options.jwtRolesClaim === undefined ? {} : { rolesClaimPath: options.jwtRolesClaim }),
+    },
+  };
+}

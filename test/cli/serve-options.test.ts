@@ -1,0 +1,55 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { exportSPKI, generateKeyPair } from 'jose';
+import { afterAll, describe, expect, it } from 'vitest';
+import { adminCredentials, jwtOptions } from '../../src/cli/serve-options.js';
+import { JwtVerifier } from '../../src/server/auth/jwt.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-serve-options-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const at = path.join(dir, name);
+  fs.writeFileSync(at, text, { mode: 0o600 });
+  return at;
+}
+
+describe('the server admin of `settee serve`', () => {
+  it('comes from --admin, else --admin-file, else SETTEE_ADMIN, else SETTEE_ADMIN_FILE', async () => {
+    const secretFile = file('admin', 'root:from file\n');
+    const envFile = file('admin-env', 'envroot:from env file');
+    expect(await adminCredentials({ admin: 'a:b', adminFile: secretFile }, {})).toBe('a:b');
+    expect(await adminCredentials({ adminFile: secretFile }, { SETTEE_ADMIN: 'x:y' })).toBe('root:from file');
+    expect(await adminCredentials({}, { SETTEE_ADMIN: 'x:y', SETTEE_ADMIN_FILE: envFile })).toBe('x:y');
+    expect(await adminCredentials({}, { SETTEE_ADMIN_FILE: envFile })).toBe('envroot:from env file');
+    expect(await adminCredentials({}, {})).toBeUndefined();
+  });
+
+  it('fails clearly when the file cannot be read', async () => {
+    await expect(adminCredentials({ adminFile: path.join(dir, 'missing') }, {})).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('JWT keys of `settee serve`', () => {
+  it('are none without a secret or key', async () => {
+    expect(await jwtOptions({ jwtKey: [] }, {})).toEqual({});
+  });
+
+  it('take the HMAC secret from the option or SETTEE_JWT_SECRET, and PEM keys by file name', async () => {
+    const { publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const pem = await exportSPKI(publicKey);
+    const keyFile = file('issuer.pem', pem);
+    const options = await jwtOptions(
+      { jwtKey: [keyFile], jwtRolesClaim: 'realm.roles' },
+      { SETTEE_JWT_SECRET: 's' },
+    );
+    expect(options.jwt).toEqual({
+      hmacSecrets: { _default: 's' },
+      publicKeys: { issuer: pem, _default: pem },
+      rolesClaimPath: 'realm.roles',
+    });
+    // A configuration the verifier accepts.
+    await expect(JwtVerifier.create(options.jwt!)).resolves.toBeInstanceOf(JwtVerifier);
+  });
+});
