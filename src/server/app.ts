@@ -10,6 +10,7 @@ import { notFound, SetteeError } from '../core/errors.js';
 import { authorizeRequest, refuseCrossSite, requireJobOwner } from './access.js';
 import { accessFor } from './permissions.js';
 import { Auth, DEFAULT_ITERATIONS } from './auth/index.js';
+import { HashScheduler } from './auth/hash-scheduler.js';
 import type { JwtOptions } from './auth/jwt.js';
 import { DesignWorkerPool } from '../design/index.js';
 import { ADMIN_ROLE } from './security.js';
@@ -97,8 +98,10 @@ export class SetteeServer {
     const log = options.logger;
     const warn = (message: string) => (log ? log.warn(message) : console.warn(message));
     const iterations = options.passwordIterations ?? DEFAULT_ITERATIONS;
+    const hashing = new HashScheduler();
     const usersOptions = {
       iterations,
+      hashing,
       allowSignup: options.allowSignup === true,
       ...(options.perUserDbs ? { perUserDbs: options.perUserDbs } : {}),
       log: warn,
@@ -113,6 +116,7 @@ export class SetteeServer {
       log: warn,
       iterations,
       users,
+      hashing,
       ...(options.jwt ? { jwt: options.jwt } : {}),
       ...(options.lockout ? { lockout: options.lockout } : {}),
       secureCookies: options.secureCookies === true,

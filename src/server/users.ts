@@ -19,6 +19,7 @@ import {
   userDocFields,
   userDocHash,
 } from './auth/passwords.js';
+import type { HashScheduler } from './auth/hash-scheduler.js';
 import type { DatabaseRegistry } from './registry.js';
 import { isServerAdmin, ownerSecurity } from './security.js';
 
@@ -39,6 +40,11 @@ export interface StoredUser {
 export interface UserStoreOptions {
   /** PBKDF2 iterations for new hashes. */
   iterations: number;
+  /**
+   * Runs a hash: the server shares one bounded, fair pool between password checks and the
+   * passwords of user documents, so a flood of sign-ups cannot starve logins.
+   */
+  hashing?: HashScheduler;
   /** Anyone may create a user (with no roles). Off by default. */
   allowSignup?: boolean;
   /** Create `userdb-{hex name}` for each new user; `deleteWithUser` also deletes it with them. */
@@ -183,10 +189,14 @@ export class UserStore {
  * admins do the rest; passwords are hashed.
  */
 export function usersWriteHook(options: UserStoreOptions): WriteHook {
-  return (writes, { userCtx, newEdits }) =>
-    Promise.all(
-      writes.map((write) => checkUserWrite(write, userCtx, newEdits, options).catch((error: Error) => error)),
-    );
+  // One document at a time: each may cost a hash, and a batch must not take all the hashing pool.
+  return async (writes, { userCtx, newEdits }) => {
+    const answers: (NewDoc | Error)[] = [];
+    for (const write of writes) {
+      answers.push(await checkUserWrite(write, userCtx, newEdits, options).catch((error: Error) => error));
+    }
+    return answers;
+  };
 }
 
 async function checkUserWrite(
@@ -211,7 +221,7 @@ async function checkUserWrite(
   }
   checkShape(doc);
   if (!admin) await checkOwnWrite(doc, await write.oldDoc(), userCtx, options);
-  return hashed(doc, options.iterations);
+  return hashed(doc, options);
 }
 
 function checkShape(doc: NewDoc): void {
@@ -253,10 +263,11 @@ async function checkOwnWrite(
 }
 
 /** The document with `password` replaced by its hash, as it is stored. */
-async function hashed(doc: NewDoc, iterations: number): Promise<NewDoc> {
+async function hashed(doc: NewDoc, { iterations, hashing }: UserStoreOptions): Promise<NewDoc> {
   if (typeof doc.password !== 'string') return doc;
   const { password, ...rest } = doc;
-  const fields: UserPasswordFields = userDocFields(await hashPassword(password, iterations));
+  const hash = () => hashPassword(password, iterations);
+  const fields: UserPasswordFields = userDocFields(await (hashing ? hashing.run(USERS_DB, hash) : hash()));
   return { ...rest, ...fields };
 }
 

@@ -66,6 +66,8 @@ export interface AuthOptions {
   lockout?: { threshold?: number; durationMs?: number };
   /** Cookies only over HTTPS (the server is behind TLS). */
   secureCookies?: boolean;
+  /** The pool password hashes run in (shared with the `_users` write rules); one of its own by default. */
+  hashing?: HashScheduler;
 }
 
 /** What a request carries that says who it is. */
@@ -115,7 +117,7 @@ export class Auth {
   readonly #users: UserSource | undefined;
   readonly #jwt: JwtVerifier | undefined;
   readonly #lockout: Lockout;
-  readonly #hashing = new HashScheduler();
+  readonly #hashing: HashScheduler;
   /** Session epochs of server admins when there is no user source (tests, embedded use). */
   readonly #localEpochs = new Map<string, number>();
   /** A per-process key, so the cache keys are not plain hashes of passwords. */
@@ -149,6 +151,7 @@ export class Auth {
     this.#users = options.users;
     this.#jwt = parts.jwt;
     this.#lockout = new Lockout({ ...options.lockout, now: parts.now });
+    this.#hashing = options.hashing ?? new HashScheduler();
   }
 
   /**
