@@ -66,6 +66,12 @@ program
   )
   .option('--secure-cookies', 'the server is reached over HTTPS (a TLS proxy): session cookies get Secure')
   .option(
+    '--trust-proxy <address>',
+    'a proxy in front of the server (address or CIDR, repeatable): its X-Forwarded-For names the client',
+    collect,
+    [],
+  )
+  .option(
     '--lockout-attempts <n>',
     'failed logins from one address before the user is locked out there',
     integer,
@@ -100,6 +106,7 @@ program
       ...(options.perUserDbs ? { perUserDbs: { deleteWithUser: options.perUserDbsDelete === true } } : {}),
       ...(await jwtOptions(options, process.env)),
       secureCookies: options.secureCookies === true,
+      trustProxy: options.trustProxy,
       lockout: { threshold: options.lockoutAttempts, durationMs: options.lockoutMinutes * 60_000 },
       validation: { timeoutMs: options.validateTimeout },
       maxRequestSize: options.maxRequestSize,

@@ -18,6 +18,7 @@ export interface ServeOptions {
   jwtKey: string[];
   jwtRolesClaim?: string;
   secureCookies?: boolean;
+  trustProxy: string[];
   lockoutAttempts: number;
   lockoutMinutes: number;
   validateTimeout: number;

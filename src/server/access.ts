@@ -7,6 +7,7 @@ import type { UserContext } from '../core/api.js';
 import { notFound, SetteeError } from '../core/errors.js';
 import type { Database } from '../database/database.js';
 import type { DbContext, ServerServices } from './context.js';
+import type { Query } from './http.js';
 import { type Access, type AccessFacts, authorize } from './permissions.js';
 import type { Target } from './router.js';
 import { isMember, isServerAdmin } from './security.js';
@@ -33,7 +34,7 @@ export async function authorizeRequest(
   authorize(access, userCtx, target, method, facts);
 }
 
-/** Methods a page of another site can make a browser send with its cookies, without asking first. */
+/** Content types a page of another site can make a browser send with its cookies, without asking first. */
 const SIMPLE_TYPES = /^(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)\b/i;
 
 /**
@@ -71,10 +72,38 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
   }
 }
 
+/** Read options that reach other revisions than the current one. */
+const HISTORY_PARAMS = [
+  'rev',
+  'open_revs',
+  'revs',
+  'revs_info',
+  'conflicts',
+  'deleted_conflicts',
+  'meta',
+  'latest',
+];
+
+/**
+ * A document that belongs to someone — a user's own `_users` document, a `_replicator` job — is
+ * read by that someone only as it is now. Its other revisions may be someone else's: a name
+ * signed up again after its user was deleted, a job id re-used after its job was deleted, with
+ * the old password hash or credentials still in the old revisions. Server admins read anything.
+ */
+export function refuseHistoryReads(query: Query, userCtx: UserContext): void {
+  if (isServerAdmin(userCtx)) return;
+  const asked = HISTORY_PARAMS.find((name) => query[name] !== undefined);
+  if (asked !== undefined) {
+    throw new SetteeError(
+      'forbidden',
+      `Only server admins may read other revisions of this document (${asked}).`,
+    );
+  }
+}
+
 /** A `_replicator` document is read by its owner (or a server admin) only: it may hold credentials. */
 export async function requireJobOwner(db: Database, target: Target, userCtx: UserContext): Promise<void> {
   if (isServerAdmin(userCtx) || target.kind !== 'doc') return;
-  // A deleted job's old revisions may hold credentials too: hidden from everyone but admins.
   const doc = await db.get(target.id).catch(() => undefined);
   if (!doc) throw notFound('missing');
   if (doc.owner !== userCtx.name) {

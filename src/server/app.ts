@@ -7,13 +7,13 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { notFound, SetteeError } from '../core/errors.js';
-import { authorizeRequest, refuseCrossSite, requireJobOwner } from './access.js';
+import { authorizeRequest, refuseCrossSite, refuseHistoryReads, requireJobOwner } from './access.js';
 import { accessFor } from './permissions.js';
 import { Auth, DEFAULT_ITERATIONS } from './auth/index.js';
 import { HashScheduler } from './auth/hash-scheduler.js';
 import type { JwtOptions } from './auth/jwt.js';
 import { DesignWorkerPool } from '../design/index.js';
-import { ADMIN_ROLE } from './security.js';
+import { isServerAdmin } from './security.js';
 import { UserStore } from './users.js';
 import { writeRulesFor } from './write-rules.js';
 import type { DbContext, Methods, RequestContext, ServerServices } from './context.js';
@@ -60,6 +60,11 @@ export interface ServerOptions {
   lockout?: { threshold?: number; durationMs?: number };
   /** The server is reached over HTTPS (behind a TLS proxy): session cookies get `Secure`. */
   secureCookies?: boolean;
+  /**
+   * Addresses (or CIDR ranges) of proxies in front of the server: their `X-Forwarded-For` names
+   * the client, so that lockout and the hashing pool count per real client, not per proxy.
+   */
+  trustProxy?: string[];
   /** Limits of each validation function call: time (default 5 s) and memory (default 64 MiB). */
   validation?: { timeoutMs?: number; memoryBytes?: number };
 }
@@ -129,6 +134,7 @@ export class SetteeServer {
       // request id nobody reads) costs more than the line it writes.
       childLoggerFactory: (logger) => logger,
       bodyLimit: options.maxRequestSize ?? 256 * 1024 * 1024,
+      ...(options.trustProxy?.length ? { trustProxy: options.trustProxy } : {}),
       // The query is parsed in dispatch, where a bad encoding becomes a 400: a parser that throws
       // here is an uncaught exception that takes the process down.
       routerOptions: { querystringParser: () => ({}) },
@@ -144,10 +150,18 @@ export class SetteeServer {
       log: (message) => (log ? log.warn(message) : undefined),
     });
     await replications.open();
-    replications.identify = async (name) =>
-      auth.adminNames.includes(name)
-        ? { name, roles: [ADMIN_ROLE] }
-        : { name, roles: (await users.user(name))?.roles ?? [] };
+    // A job's rights are its writer's: server admin only if an admin wrote it (never by name
+    // alone — a JWT may carry any name), else the user's roles as they are now.
+    replications.identify = async (recorded) => {
+      if (isServerAdmin(recorded) || recorded.name === null) return recorded;
+      const user = await users.user(recorded.name);
+      return {
+        name: recorded.name,
+        roles: user ? user.roles : recorded.roles.filter((r) => !r.startsWith('_')),
+      };
+    };
+    registry.onSecurityChange((db) => void replications.recheckAccess({ db }));
+    users.onUserChange((user) => void replications.recheckAccess({ user }));
     const services: ServerServices = {
       registry,
       auth,
@@ -207,9 +221,9 @@ export class SetteeServer {
    */
   private async admit(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const url = request.raw.url ?? '/';
-    // The web page's static files are public: the page itself logs in through /_session.
-    if (isUiPath(url)) return;
     try {
+      // The web page's static files are public: the page itself logs in through /_session.
+      if (isUiPath(url)) return refuseUploadToUi(request);
       const target = resolveTarget(url);
       const query = queryOf(url);
       const { userCtx, via, setCookie } = await this.services.auth.authenticate({
@@ -219,6 +233,7 @@ export class SetteeServer {
       });
       if (setCookie) reply.header('set-cookie', setCookie);
       if (via === 'cookie') refuseCrossSite(request, target, this.origins);
+      if (isLogin(target, request.method)) refuseLargeLogin(request);
       const access = accessFor(target, request.method);
       await authorizeRequest(this.services, access, userCtx, target, request.method);
       admitted.set(request, {
@@ -257,8 +272,10 @@ export class SetteeServer {
       default: {
         const methods = dbMethods(target, request.method);
         const db = await this.services.registry.get(target.db);
-        if (ctx.access === 'own_job' && (request.method === 'GET' || request.method === 'HEAD')) {
-          await requireJobOwner(db, target, ctx.userCtx);
+        const owned = ctx.access === 'own_job' || ctx.access === 'own_user';
+        if (owned && (request.method === 'GET' || request.method === 'HEAD')) {
+          refuseHistoryReads(ctx.query, ctx.userCtx);
+          if (ctx.access === 'own_job') await requireJobOwner(db, target, ctx.userCtx);
         }
         return run(methods, { ...ctx, db } satisfies DbContext);
       }
@@ -338,6 +355,30 @@ function missingEndpoint(): never {
 
 /** The context of each request that passed `admit`, for its handler. */
 const admitted = new WeakMap<FastifyRequest, RequestContext>();
+
+/** Anyone may log in, so a login's body is read before anyone is known: it must be small. */
+const MAX_LOGIN_BODY = 64 * 1024;
+
+function isLogin(target: Target, method: string): boolean {
+  return target.kind === 'server' && target.endpoint === '_session' && method === 'POST';
+}
+
+function refuseLargeLogin(request: FastifyRequest): void {
+  if (!hasBody(request)) return;
+  const length = Number(request.headers['content-length'] ?? Number.NaN);
+  if (!(length <= MAX_LOGIN_BODY)) {
+    throw new SetteeError(
+      'too_large',
+      `A login body must have a Content-Length of at most ${MAX_LOGIN_BODY} bytes`,
+    );
+  }
+}
+
+/** The web page's files are only read: nothing may be uploaded there (nor read before refusing). */
+function refuseUploadToUi(request: FastifyRequest): void {
+  if (request.method === 'GET' || request.method === 'HEAD') return;
+  throw new SetteeError('method_not_allowed', 'Only GET,HEAD allowed');
+}
 
 function hasBody(request: FastifyRequest): boolean {
   const length = request.headers['content-length'];

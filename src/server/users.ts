@@ -27,7 +27,10 @@ export const USERS_DB = '_users';
 export const USER_PREFIX = 'org.couchdb.user:';
 /** The one reserved role a user may hold: read access to metrics, as in CouchDB. */
 const ALLOWED_SYSTEM_ROLES = new Set(['_metrics']);
+const HASH_FIELDS = ['password_scheme', 'pbkdf2_prf', 'salt', 'iterations', 'derived_key'] as const;
 const FEED_PAGE = 500;
+/** Users whose documents are kept in memory (the oldest entries go first). */
+const USER_CACHE_LIMIT = 10_000;
 
 /** A user as authentication sees it. */
 export interface StoredUser {
@@ -100,9 +103,15 @@ export class UserStore {
   user(name: string): Promise<StoredUser | undefined> {
     let cached = this.cache.get(name);
     if (!cached) {
-      cached = this.read(name);
-      this.cache.set(name, cached);
-      cached.catch(() => this.cache.delete(name));
+      const reading = this.read(name);
+      cached = reading;
+      this.cache.set(name, reading);
+      // Names that are nobody are not kept: anyone can ask about any number of them.
+      reading.then(
+        (user) => user === undefined && this.cache.get(name) === reading && this.cache.delete(name),
+        () => this.cache.delete(name),
+      );
+      if (this.cache.size > USER_CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value!);
     }
     return cached;
   }
@@ -250,7 +259,16 @@ async function checkOwnWrite(
   options: UserStoreOptions,
 ): Promise<void> {
   const roles = doc.roles as string[];
-  if (oldDoc === null || oldDoc._deleted) {
+  const live = oldDoc !== null && !oldDoc._deleted;
+  // A hash is the server's to make, from `password`: one written by hand could ask for a
+  // hundred million iterations, and every login check would hold a hashing thread for minutes.
+  const madeUp = HASH_FIELDS.find(
+    (field) => JSON.stringify(doc[field]) !== JSON.stringify(live ? oldDoc[field] : undefined),
+  );
+  if (doc.password === undefined && madeUp !== undefined) {
+    throw forbidden(`Set a password with the password field, not ${madeUp}.`);
+  }
+  if (!live) {
     if (!options.allowSignup) throw forbidden('Only server admins may create users.');
     if (roles.length > 0) throw forbidden('Only server admins may give users roles.');
     return;

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userDbName } from '../../src/server/users.js';
 import { ADMIN, BASIC, startServer, type TestServer } from './harness.js';
@@ -13,6 +14,7 @@ import { jsonLines, openLive } from './http-client.js';
 
 let t: TestServer;
 let counter = 0;
+const JWT_SECRET = 'a secret shared with the identity provider';
 const fresh = (prefix: string) => `${prefix}${++counter}`;
 
 const basic = (name: string, password: string) =>
@@ -71,7 +73,11 @@ async function login(name: string, password: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  t = await startServer({ perUserDbs: { deleteWithUser: true }, validation: { timeoutMs: 300 } });
+  t = await startServer({
+    perUserDbs: { deleteWithUser: true },
+    validation: { timeoutMs: 300 },
+    jwt: { hmacSecrets: { _default: JWT_SECRET } },
+  });
 });
 
 afterAll(async () => {
@@ -347,6 +353,113 @@ describe('replication jobs', () => {
     expect(res.json.error).toBe('unauthorized');
     const allowed = await as(runner, 'POST', '/_replicate', { source: mine, target: mine });
     expect(allowed.status).toBe(200);
+  });
+});
+
+describe('findings of the review', () => {
+  it('shows owned documents only as they are now: no other revisions, which may be someone else’s', async () => {
+    const name = fresh('hist');
+    const auth = await createUser(name);
+    const { json: doc } = await as(auth, 'GET', `/_users/org.couchdb.user:${name}`);
+    for (const query of [
+      `?rev=${String(doc._rev)}`,
+      '?open_revs=all',
+      '?revs=true',
+      '?conflicts=true',
+      '?meta=true',
+    ]) {
+      expect((await as(auth, 'GET', `/_users/org.couchdb.user:${name}${query}`)).status, query).toBe(403);
+    }
+    const job = fresh('histjob');
+    await as(auth, 'PUT', `/_replicator/${job}`, { source: 'a', target: 'b' });
+    expect((await as(auth, 'GET', `/_replicator/${job}?open_revs=all`)).status).toBe(403);
+    expect((await as(auth, 'GET', `/_replicator/${job}`)).status).toBe(200);
+    expect((await admin('GET', `/_replicator/${job}?open_revs=all`)).status).toBe(200);
+  });
+
+  it('never runs a job with admin rights because of its owner’s name alone', async () => {
+    const secret = await createDb(['nobody']);
+    await admin('PUT', `/${secret}/pin`, { pin: 1234 });
+    const target = await createDb();
+    const id = fresh('steal');
+    // A JWT may carry any name, the server admin's too; a made-up user_ctx in the body is overwritten.
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(ADMIN.name)
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(JWT_SECRET));
+    const impostor = `Bearer ${token}`;
+    expect((await as(impostor, 'GET', `/${secret}/pin`)).status).toBe(403);
+    const job = { source: secret, target, user_ctx: { name: ADMIN.name, roles: ['_admin'] } };
+    expect((await as(impostor, 'PUT', `/_replicator/${id}`, job)).status).toBe(201);
+    const stored = (await admin('GET', `/_replicator/${id}`)).json;
+    expect(stored.owner).toBe(ADMIN.name);
+    expect(stored.user_ctx).toEqual({ name: ADMIN.name, roles: [] });
+    await expect
+      .poll(async () => (await admin('GET', `/_scheduler/docs/_replicator/${id}`)).json.error_count, {
+        timeout: 10_000,
+      })
+      .toBeGreaterThan(0);
+    expect((await admin('GET', `/${target}/pin`)).status).toBe(404);
+  });
+
+  it('stops the job of a user who may no longer read its source', async () => {
+    const name = fresh('revoked');
+    const auth = await createUser(name);
+    const team = await createDb([name]);
+    const mine = await createDb([name]);
+    const id = fresh('teamjob');
+    await as(auth, 'PUT', `/_replicator/${id}`, { source: team, target: mine, continuous: true });
+    await admin('PUT', `/${team}/before`, {});
+    await expect
+      .poll(async () => (await admin('GET', `/${mine}/before`)).status, { timeout: 10_000 })
+      .toBe(200);
+    await admin('PUT', `/${team}/_security`, { members: { names: ['someone-else'], roles: [] } });
+    await expect
+      .poll(async () => (await admin('GET', `/_replicator/${id}`)).json._replication_state, {
+        timeout: 10_000,
+      })
+      .toBe('failed');
+    await admin('PUT', `/${team}/after`, {});
+    expect((await admin('GET', `/${team}/_changes`)).json.results).toHaveLength(2);
+    expect((await admin('GET', `/${mine}/after`)).status).toBe(404);
+  });
+
+  it('hashes passwords only from the password field: a hash written by hand is refused', async () => {
+    const name = fresh('slow');
+    const auth = await createUser(name);
+    const { json: doc } = await as(auth, 'GET', `/_users/org.couchdb.user:${name}`);
+    const res = await as(auth, 'PUT', `/_users/org.couchdb.user:${name}`, {
+      ...doc,
+      iterations: 100_000_000,
+    });
+    expect(res.status).toBe(403);
+    expect(
+      (await as(auth, 'PUT', `/_users/org.couchdb.user:${name}`, { ...doc, nickname: 'x' })).status,
+    ).toBe(201);
+  });
+
+  it('refuses uploads to the web page and large logins before reading them', async () => {
+    const url = new URL(t.url);
+    const statusOf = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const request = http.request({
+          host: url.hostname,
+          port: url.port,
+          method: 'POST',
+          path,
+          headers: { 'content-type': 'application/json', 'content-length': String(100 * 1024 * 1024) },
+        });
+        request.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+          request.destroy();
+        });
+        request.on('error', reject);
+        request.write(' '.repeat(1024));
+      });
+    expect(await statusOf('/_ui/index.html')).toBe(405);
+    expect(await statusOf('/_session')).toBe(413);
   });
 });
 

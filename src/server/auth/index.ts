@@ -13,7 +13,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { UserContext } from '../../core/api.js';
 import { SetteeError } from '../../core/errors.js';
-import { ADMIN_ROLE, isServerAdmin } from '../security.js';
+import { ADMIN_ROLE } from '../security.js';
 import { HashScheduler } from './hash-scheduler.js';
 import { parseBasicAuth, parseCookies } from './headers.js';
 import { type JwtOptions, JwtVerifier, parseBearer } from './jwt.js';
@@ -38,6 +38,8 @@ export const DEFAULT_SESSION_TIMEOUT_SECONDS = 600;
 const BAD_CREDENTIALS = 'Name or password is incorrect.';
 /** The address of credentials checked without a client (embedded use, tests). */
 const LOCAL = 'local';
+/** Where JWT failures are counted, per address (no user name can be this). */
+const JWT_LOCKOUT_KEY = '\u0000jwt';
 const CACHE_LIMIT = 1000;
 
 /** Where users other than the server admins come from (the `_users` database). */
@@ -104,10 +106,6 @@ interface Account {
 }
 
 const anonymous = (): UserContext => ({ name: null, roles: [] });
-
-export function isAdmin(userCtx: UserContext): boolean {
-  return isServerAdmin(userCtx);
-}
 
 export class Auth {
   readonly sessionTimeoutSeconds: number;
@@ -185,10 +183,6 @@ export class Auth {
   /** PBKDF2 runs and cache use, for tests, diagnostics and the benchmark. */
   get stats(): AuthStats {
     return { verifications: this.#verifications, cacheHits: this.#cacheHits, cacheSize: this.#verified.size };
-  }
-
-  isAdmin(userCtx: UserContext): boolean {
-    return isServerAdmin(userCtx);
   }
 
   /** Whether `Authorization: Bearer` tokens are accepted. */
@@ -306,15 +300,19 @@ export class Auth {
 
   // --- JWT ------------------------------------------------------------------------------------
 
+  /**
+   * Bad tokens cost the caller nothing to make, and their `sub` is the caller's choice: they
+   * count against the address as a whole, so that made-up names cannot crowd out the counts of
+   * the lockout.
+   */
   async #checkJwt(verifier: JwtVerifier, token: string, address: string): Promise<UserContext> {
-    const claimed = unverifiedSubject(token);
-    if (this.#lockout.isLocked(address, claimed)) throw lockedError();
+    if (this.#lockout.isLocked(address, JWT_LOCKOUT_KEY)) throw lockedError();
     try {
       const { name, roles } = await verifier.verify(token);
-      this.#lockout.recordSuccess(address, name);
+      this.#lockout.recordSuccess(address, JWT_LOCKOUT_KEY);
       return { name, roles };
     } catch (error) {
-      this.#lockout.recordFailure(address, claimed);
+      this.#lockout.recordFailure(address, JWT_LOCKOUT_KEY);
       throw error;
     }
   }
@@ -338,18 +336,5 @@ export class Auth {
       result.setCookie = this.#cookies.issue(token.name, await this.#sessionKey(token.name, account));
     }
     return result;
-  }
-}
-
-/** The `sub` a token claims, unverified: only to count its failures against that name. */
-function unverifiedSubject(token: string): string {
-  try {
-    const payload = JSON.parse(
-      Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'),
-    ) as unknown;
-    const sub = (payload as { sub?: unknown } | null)?.sub;
-    return typeof sub === 'string' ? sub : '';
-  } catch {
-    return '';
   }
 }

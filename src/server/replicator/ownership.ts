@@ -1,7 +1,8 @@
 /**
  * Replication jobs belong to whoever wrote them: a `_replicator` document gets its writer's
- * name as `owner`, only its owner (or a server admin) may change or delete it, and the job runs
- * with its owner's rights. A server admin may write a job on a user's behalf by naming `owner`.
+ * name as `owner` and its writer's user context as `user_ctx` (what the job runs as, as in
+ * CouchDB), whatever the writer put there; only its owner (or a server admin) may change or
+ * delete it. A server admin may write a job on a user's behalf by naming `owner` or `user_ctx`.
  */
 import type { NewDoc, UserContext } from '../../core/api.js';
 import { SetteeError } from '../../core/errors.js';
@@ -18,9 +19,7 @@ async function owned(
 ): Promise<NewDoc> {
   const { doc } = write;
   if (userCtx === undefined || typeof doc._id !== 'string' || doc._id.startsWith('_design/')) return doc;
-  if (isServerAdmin(userCtx)) {
-    return typeof doc.owner === 'string' || userCtx.name === null ? doc : { ...doc, owner: userCtx.name };
-  }
+  if (isServerAdmin(userCtx)) return onBehalf(doc, userCtx);
   // A replicated revision could start a winning branch on another user's job, whose losing
   // revisions (with their credentials) would then read as the intruder's. Edits only.
   if (!newEdits) throw new SetteeError('forbidden', 'Only server admins may replicate into _replicator.');
@@ -28,5 +27,26 @@ async function owned(
   if (oldDoc && !oldDoc._deleted && oldDoc.owner !== userCtx.name) {
     throw new SetteeError('forbidden', 'This replication document belongs to another user.');
   }
-  return { ...doc, owner: userCtx.name };
+  return { ...doc, owner: userCtx.name, user_ctx: { name: userCtx.name, roles: userCtx.roles } };
+}
+
+/** A server admin's job: as the `user_ctx` or `owner` it names, else as that admin. */
+function onBehalf(doc: NewDoc, admin: UserContext): NewDoc {
+  if (isUserContext(doc.user_ctx)) {
+    return { ...doc, owner: typeof doc.owner === 'string' ? doc.owner : doc.user_ctx.name };
+  }
+  if (typeof doc.owner === 'string' && doc.owner !== admin.name) {
+    return { ...doc, user_ctx: { name: doc.owner, roles: [] } };
+  }
+  return { ...doc, owner: admin.name, user_ctx: { name: admin.name, roles: admin.roles } };
+}
+
+export function isUserContext(value: unknown): value is UserContext {
+  if (typeof value !== 'object' || value === null) return false;
+  const { name, roles } = value as Record<string, unknown>;
+  return (
+    (name === null || typeof name === 'string') &&
+    Array.isArray(roles) &&
+    roles.every((role) => typeof role === 'string')
+  );
 }

@@ -13,7 +13,9 @@ import { notFound, SetteeError } from '../../core/errors.js';
 import type { Database } from '../../database/database.js';
 import { sleep } from '../../replication/backoff.js';
 import type { DatabaseRegistry } from '../registry.js';
-import { isServerAdmin } from '../security.js';
+import { isUrl } from '../../remote/location.js';
+import { isMember, isServerAdmin } from '../security.js';
+import { isUserContext } from './ownership.js';
 import { recordedState, restoreFinished, stateFields, writeState } from './documents.js';
 import { Job } from './job.js';
 import { activeTaskListing, docListing, jobListing } from './listings.js';
@@ -76,10 +78,10 @@ export class ReplicationScheduler {
   private readonly stopper = new AbortController();
   private replicatorDb: Database | undefined;
   /**
-   * Who a job's owner is now (their roles): set by the server from its users. Until then, only
-   * the name is known.
+   * Who a job runs as, from the user context its document recorded when it was written: the
+   * server looks up the user's roles now (set from its users). Until then, as recorded.
    */
-  identify: (name: string) => Promise<UserContext> = async (name) => ({ name, roles: [] });
+  identify: (recorded: UserContext) => Promise<UserContext> = async (recorded) => recorded;
   private watching: Promise<void> | undefined;
 
   constructor(
@@ -298,7 +300,9 @@ export class ReplicationScheduler {
     }
     const job = this.newJob(key, spec, doc._id, doc);
     this.docJobs.set(doc._id, job);
-    const owner = typeof doc.owner === 'string' ? doc.owner : undefined;
+    // Written by the `_replicator` write rules; a document without one predates them and was
+    // written by a server admin, the only writers then.
+    const recorded = isUserContext(doc.user_ctx) ? doc.user_ctx : undefined;
     // Finished in an earlier life of the server: listed, not run again.
     if (!previous && finished) return restoreFinished(job, doc, finished);
     job.record('added');
@@ -311,12 +315,51 @@ export class ReplicationScheduler {
       if (job.stopped) return;
       if (invalid !== undefined || !spec) return this.finish(job, 'failed', invalid);
       // A job runs with its owner's rights; one without an owner was written by a server admin.
-      if (owner !== undefined) job.owner = await this.identify(owner);
+      if (recorded !== undefined) job.owner = await this.identify(recorded);
       return this.runJob(job);
     })().catch((error: unknown) => this.log(`replication document ${doc._id}: ${describeError(error)}`));
   }
 
   // --- listings ---------------------------------------------------------------------------------
+
+  /**
+   * Someone's access changed — a database's security (`db`) or a user's document (`user`): the
+   * jobs of users who may no longer read their local source or write their local target stop.
+   * A `_replicator` job fails with the reason (its owner may fix and edit it to run it again).
+   */
+  async recheckAccess(change: { db?: string; user?: string }): Promise<void> {
+    for (const job of this.allJobs()) {
+      if (job.terminal || job.stopped || isServerAdmin(job.owner) || !job.spec) continue;
+      const locals = [job.spec.source.url, job.spec.target.url].filter((url) => !isUrl(url));
+      const concerned =
+        locals.includes(change.db ?? '') || (change.user !== undefined && change.user === job.owner.name);
+      if (!concerned || locals.length === 0) continue;
+      job.owner = await this.identify(job.owner);
+      const lost = await this.firstForbidden(locals, job.owner);
+      if (lost !== undefined)
+        await this.revoke(job, `${job.owner.name ?? 'anonymous'} may no longer access ${lost}`);
+    }
+  }
+
+  private async firstForbidden(names: readonly string[], owner: UserContext): Promise<string | undefined> {
+    for (const name of names) {
+      const security = await this.registry.security(name).catch(() => undefined);
+      if (!security || !isMember(owner, security)) return name;
+    }
+    return undefined;
+  }
+
+  private async revoke(job: Job, reason: string): Promise<void> {
+    this.log(`replication ${job.id ?? job.docId ?? ''} stopped: ${reason}`);
+    if (job.docId === null) {
+      this.retire(job);
+      if (job.id !== undefined) this.transient.delete(job.id);
+      return;
+    }
+    job.stop();
+    await job.done;
+    await this.finish(job, 'failed', reason);
+  }
 
   private allJobs(): Job[] {
     return [...this.docJobs.values(), ...this.transient.values(), ...this.oneShots];
