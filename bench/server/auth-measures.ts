@@ -9,8 +9,8 @@ import { SetteeServer } from '../../src/server/app.js';
 import { DEFAULT_ITERATIONS } from '../../src/server/auth/index.js';
 import { type Dataset, gc, median, progress } from '../lib.js';
 import { closeQuietly, type Pouch, PouchDB, RequestCounter, remoteDb } from './pouch.js';
+import { replicate } from './phases.js';
 import type { ServerProcess } from './servers.js';
-import { withTimeout } from './util.js';
 
 /** A name and password, as PouchDB's `auth` option takes them. */
 export interface Credentials {
@@ -68,17 +68,6 @@ export async function loadSource(db: Pouch, data: Dataset): Promise<void> {
   }
 }
 
-async function oneShot(source: Pouch, target: Pouch, expected: number, what: string): Promise<void> {
-  const replication = PouchDB.replicate(source, target, {});
-  const result = await withTimeout(replication, 60_000 + expected * 5, what, () => replication.cancel());
-  if (result.status !== 'complete' || result.docs_written !== expected || result.doc_write_failures > 0) {
-    throw new Error(
-      `${what}: status ${result.status}, ${result.docs_written} of ${expected} written, ` +
-        `${result.doc_write_failures} failures ${JSON.stringify(result.errors).slice(0, 500)}`,
-    );
-  }
-}
-
 async function timed(
   server: ServerProcess,
   counter: RequestCounter,
@@ -116,8 +105,8 @@ export async function replicationRound(
   const remote = remoteDb(server.url, db, counter, auth);
   const sink = new PouchDB(sinkPath);
   try {
-    const push = await timed(server, counter, n, () => oneShot(source, remote, n, `push to ${db}`));
-    const pull = await timed(server, counter, n, () => oneShot(remote, sink, n, `pull from ${db}`));
+    const push = await timed(server, counter, n, () => replicate(source, remote, n, `push to ${db}`));
+    const pull = await timed(server, counter, n, () => replicate(remote, sink, n, `pull from ${db}`));
     return { push, pull };
   } finally {
     await closeQuietly(remote);

@@ -56,7 +56,8 @@ function boundFor(docs: number): number {
   return 60_000 + docs * 5;
 }
 
-async function replicate(source: Pouch, target: Pouch, expected: number, what: string): Promise<void> {
+/** One PouchDB replication that must write exactly `expected` documents without failures. */
+export async function replicate(source: Pouch, target: Pouch, expected: number, what: string): Promise<void> {
   const replication = PouchDB.replicate(source, target, {});
   const result = await withTimeout(replication, boundFor(expected), what, () => replication.cancel());
   if (result.status !== 'complete' || result.docs_written !== expected || result.doc_write_failures > 0) {
