@@ -223,7 +223,7 @@ export class SetteeServer {
     const url = request.raw.url ?? '/';
     try {
       // The web page's static files are public: the page itself logs in through /_session.
-      if (isUiPath(url)) return refuseUploadToUi(request);
+      if (isUiPath(url)) return refuseUploadToUi(request, reply);
       const target = resolveTarget(url);
       const query = queryOf(url);
       const { userCtx, via, setCookie } = await this.services.auth.authenticate({
@@ -375,8 +375,9 @@ function refuseLargeLogin(request: FastifyRequest): void {
 }
 
 /** The web page's files are only read: nothing may be uploaded there (nor read before refusing). */
-function refuseUploadToUi(request: FastifyRequest): void {
+function refuseUploadToUi(request: FastifyRequest, reply: FastifyReply): void {
   if (request.method === 'GET' || request.method === 'HEAD') return;
+  reply.header('allow', 'GET,HEAD');
   throw new SetteeError('method_not_allowed', 'Only GET,HEAD allowed');
 }
 

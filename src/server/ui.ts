@@ -48,10 +48,7 @@ export function isUiPath(rawUrl: string): boolean {
  * resolve), `/_ui/` is `index.html`, `/_ui/<file>` a file of the folder.
  */
 export async function serveUi(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-  if (request.method !== 'GET' && request.method !== 'HEAD') {
-    reply.header('allow', 'GET,HEAD');
-    throw new SetteeError('method_not_allowed', 'Only GET,HEAD allowed');
-  }
+  // Other methods were refused with 405 before their body was read (the server's `admit`).
   const rawUrl = request.raw.url ?? PREFIX;
   const [pathname, query] = splitQuery(rawUrl);
   if (pathname === PREFIX) return reply.code(301).header('location', `${PREFIX}/${query}`).send();
