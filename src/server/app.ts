@@ -161,7 +161,9 @@ export class SetteeServer {
       };
     };
     registry.onSecurityChange((db) => void replications.recheckAccess({ db }));
-    users.onUserChange((user) => void replications.recheckAccess({ user }));
+    users.onUserChange(
+      (user) => void users.user(user).then((found) => replications.recheckAccess({ user, deleted: !found })),
+    );
     const services: ServerServices = {
       registry,
       auth,

@@ -425,6 +425,26 @@ describe('findings of the review', () => {
     expect((await admin('GET', `/${mine}/after`)).status).toBe(404);
   });
 
+  it('stops the jobs of a user who is deleted', async () => {
+    const name = fresh('leaver');
+    const auth = await createUser(name);
+    const mine = await createDb([name]);
+    const id = fresh('leaverjob');
+    await as(auth, 'PUT', `/_replicator/${id}`, { source: mine, target: mine, continuous: true });
+    await expect
+      .poll(async () => (await admin('GET', `/_scheduler/docs/_replicator/${id}`)).json.state, {
+        timeout: 10_000,
+      })
+      .toBe('running');
+    const { json: user } = await admin('GET', `/_users/org.couchdb.user:${name}`);
+    await admin('DELETE', `/_users/org.couchdb.user:${name}?rev=${String(user._rev)}`);
+    await expect
+      .poll(async () => (await admin('GET', `/_replicator/${id}`)).json._replication_state_reason, {
+        timeout: 10_000,
+      })
+      .toBe(`the user ${name} was deleted`);
+  });
+
   it('hashes passwords only from the password field: a hash written by hand is refused', async () => {
     const name = fresh('slow');
     const auth = await createUser(name);

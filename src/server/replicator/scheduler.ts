@@ -327,13 +327,17 @@ export class ReplicationScheduler {
    * jobs of users who may no longer read their local source or write their local target stop.
    * A `_replicator` job fails with the reason (its owner may fix and edit it to run it again).
    */
-  async recheckAccess(change: { db?: string; user?: string }): Promise<void> {
+  async recheckAccess(change: { db?: string; user?: string; deleted?: boolean }): Promise<void> {
     for (const job of this.allJobs()) {
       if (job.terminal || job.stopped || isServerAdmin(job.owner) || !job.spec) continue;
       const locals = [job.spec.source.url, job.spec.target.url].filter((url) => !isUrl(url));
       const concerned =
         locals.includes(change.db ?? '') || (change.user !== undefined && change.user === job.owner.name);
       if (!concerned || locals.length === 0) continue;
+      if (change.deleted && change.user === job.owner.name) {
+        await this.revoke(job, `the user ${change.user} was deleted`);
+        continue;
+      }
       job.owner = await this.identify(job.owner);
       const lost = await this.firstForbidden(locals, job.owner);
       if (lost !== undefined)
