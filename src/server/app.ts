@@ -7,27 +7,27 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { notFound, SetteeError } from '../core/errors.js';
-import { authorizeRequest, refuseCrossSite, refuseHistoryReads, requireJobOwner } from './access.js';
-import { accessFor } from './permissions.js';
-import { Auth, DEFAULT_ITERATIONS } from './auth/index.js';
-import { HashScheduler } from './auth/hash-scheduler.js';
-import type { JwtOptions } from './auth/jwt.js';
 import { DesignWorkerPool } from '../design/index.js';
-import { isServerAdmin } from './security.js';
-import { UserStore } from './users.js';
-import { writeRulesFor } from './write-rules.js';
+import { authorizeRequest, refuseCrossSite, refuseHistoryReads, requireJobOwner } from './access.js';
+import { HashScheduler } from './auth/hash-scheduler.js';
+import { Auth, DEFAULT_ITERATIONS } from './auth/index.js';
+import type { JwtOptions } from './auth/jwt.js';
 import type { DbContext, Methods, RequestContext, ServerServices } from './context.js';
 import { applyCors } from './cors.js';
 import { errorReply, sendJson } from './http.js';
+import { accessFor } from './permissions.js';
 import { DatabaseRegistry } from './registry.js';
-import { ResolverSettings, type ResolverStrategy } from './resolvers.js';
 import { ReplicationScheduler } from './replicator/index.js';
+import { ResolverSettings, type ResolverStrategy } from './resolvers.js';
 import { queryOf, resolveTarget, type Target } from './router.js';
 import { databaseEndpoint, databaseMethods, reservedIdWrite } from './routes/databases.js';
 import { attachmentMethods, documentMethods, localMethods } from './routes/documents.js';
 import { schedulerMethods } from './routes/replication.js';
 import { rootMethods, serverEndpoints } from './routes/server.js';
+import { isServerAdmin } from './security.js';
 import { isUiPath, serveUi } from './ui.js';
+import { UserStore } from './users.js';
+import { writeRulesFor } from './write-rules.js';
 
 export interface ServerOptions {
   /** Folder of the SQLite files, one per database, and of the server's own state. */
@@ -101,31 +101,7 @@ export class SetteeServer {
   static async create(options: ServerOptions): Promise<SetteeServer> {
     const registry = new DatabaseRegistry(options.dataDir, new ResolverSettings(options.resolvers));
     const log = options.logger;
-    const warn = (message: string) => (log ? log.warn(message) : console.warn(message));
-    const iterations = options.passwordIterations ?? DEFAULT_ITERATIONS;
-    const hashing = new HashScheduler();
-    const usersOptions = {
-      iterations,
-      hashing,
-      allowSignup: options.allowSignup === true,
-      ...(options.perUserDbs ? { perUserDbs: options.perUserDbs } : {}),
-      log: warn,
-    };
-    const validator = new DesignWorkerPool(options.validation ?? {});
-    registry.prepare = (db) =>
-      db.setWriteHook(writeRulesFor(db, { registry, users: usersOptions, validator }));
-    const users = new UserStore(registry, usersOptions);
-    await users.open();
-    const auth = await Auth.open(options.dataDir, {
-      admin: options.admin,
-      log: warn,
-      iterations,
-      users,
-      hashing,
-      ...(options.jwt ? { jwt: options.jwt } : {}),
-      ...(options.lockout ? { lockout: options.lockout } : {}),
-      secureCookies: options.secureCookies === true,
-    });
+    const { users, auth, validator } = await openAccounts(registry, options);
     const app = Fastify({
       ...(log ? { loggerInstance: log } : { logger: false }),
       // One line per request, written by our onResponse hook, instead of fastify's two.
@@ -150,20 +126,7 @@ export class SetteeServer {
       log: (message) => (log ? log.warn(message) : undefined),
     });
     await replications.open();
-    // A job's rights are its writer's: server admin only if an admin wrote it (never by name
-    // alone — a JWT may carry any name), else the user's roles as they are now.
-    replications.identify = async (recorded) => {
-      if (isServerAdmin(recorded) || recorded.name === null) return recorded;
-      const user = await users.user(recorded.name);
-      return {
-        name: recorded.name,
-        roles: user ? user.roles : recorded.roles.filter((r) => !r.startsWith('_')),
-      };
-    };
-    registry.onSecurityChange((db) => void replications.recheckAccess({ db }));
-    users.onUserChange(
-      (user) => void users.user(user).then((found) => replications.recheckAccess({ user, deleted: !found })),
-    );
+    followAccess(replications, registry, users);
     const services: ServerServices = {
       registry,
       auth,
@@ -353,6 +316,67 @@ function run<C extends RequestContext>(methods: Methods<C>, ctx: C): Promise<unk
 
 function missingEndpoint(): never {
   throw notFound('missing');
+}
+
+/**
+ * Users, authentication and the write rules of every database: `_users` opens first, since
+ * authentication reads it; password hashes of logins and of user documents share one pool.
+ */
+async function openAccounts(
+  registry: DatabaseRegistry,
+  options: ServerOptions,
+): Promise<{ users: UserStore; auth: Auth; validator: DesignWorkerPool }> {
+  const log = options.logger;
+  const warn = (message: string) => (log ? log.warn(message) : console.warn(message));
+  const iterations = options.passwordIterations ?? DEFAULT_ITERATIONS;
+  const hashing = new HashScheduler();
+  const usersOptions = {
+    iterations,
+    hashing,
+    allowSignup: options.allowSignup === true,
+    ...(options.perUserDbs ? { perUserDbs: options.perUserDbs } : {}),
+    log: warn,
+  };
+  const validator = new DesignWorkerPool(options.validation ?? {});
+  registry.prepare = (db) => db.setWriteHook(writeRulesFor(db, { registry, users: usersOptions, validator }));
+  const users = new UserStore(registry, usersOptions);
+  await users.open();
+  const auth = await Auth.open(options.dataDir, {
+    admin: options.admin,
+    log: warn,
+    iterations,
+    users,
+    hashing,
+    ...(options.jwt ? { jwt: options.jwt } : {}),
+    ...(options.lockout ? { lockout: options.lockout } : {}),
+    secureCookies: options.secureCookies === true,
+  });
+  return { users, auth, validator };
+}
+
+/**
+ * Replication jobs run with their writers' rights, as they are now: a change of a database's
+ * security or of a user's document re-checks the jobs it concerns.
+ */
+function followAccess(
+  replications: ReplicationScheduler,
+  registry: DatabaseRegistry,
+  users: UserStore,
+): void {
+  // Server admin only if an admin wrote the job (never by name alone — a JWT may carry any
+  // name), else the user's roles as they are now.
+  replications.identify = async (recorded) => {
+    if (isServerAdmin(recorded) || recorded.name === null) return recorded;
+    const user = await users.user(recorded.name);
+    return {
+      name: recorded.name,
+      roles: user ? user.roles : recorded.roles.filter((r) => !r.startsWith('_')),
+    };
+  };
+  registry.onSecurityChange((db) => void replications.recheckAccess({ db }));
+  users.onUserChange(
+    (user) => void users.user(user).then((found) => replications.recheckAccess({ user, deleted: !found })),
+  );
 }
 
 /** The context of each request that passed `admit`, for its handler. */
