@@ -113,7 +113,7 @@ describe('users and database security in the web page', () => {
       expect(await card(admin, 'carol').locator('.tag-role').allInnerTexts()).toEqual(['sales', 'staff']);
       expect(await text(admin, '#notice')).toBe('Created the user “carol”.');
       // Ready for the next user.
-      expect(await focused(admin)).toBe('new-user-name');
+      await expect.poll(() => focused(admin)).toBe('new-user-name');
       expect(await admin.getByLabel('User name', { exact: true }).inputValue()).toBe('');
       const stored = (await (await userDoc('carol')).json()) as Record<string, unknown>;
       expect(stored).toMatchObject({ name: 'carol', type: 'user', roles: ['sales', 'staff'] });
@@ -128,12 +128,12 @@ describe('users and database security in the web page', () => {
       expect(await admin.locator('#members-roles .entry').allInnerTexts()).toEqual([
         expect.stringContaining('_admin'),
       ]);
-      expect(await admin.locator('#public-warning').count()).toBe(0);
+      await expect.poll(() => admin.locator('#public-warning').count()).toBe(0);
       expect(await admin.locator('#save-security').isDisabled()).toBe(true);
       await admin.getByLabel('Role to add to members').fill('sales');
       await admin.getByLabel('Role to add to members').press('Enter');
       await admin.locator('#members-roles .entry[data-entry="sales"]').waitFor();
-      expect(await focused(admin)).toBe('members-roles-input');
+      await expect.poll(() => focused(admin)).toBe('members-roles-input');
       expect(await text(admin, '#security-status')).toBe('You have changes that are not saved yet.');
       await admin.locator('#save-security').click();
       await admin.getByText('Saved. The security of “team” is updated.').waitFor();
@@ -161,7 +161,7 @@ describe('users and database security in the web page', () => {
       await carol.getByRole('link', { name: 'Security' }).click();
       await carol.locator('#read-only').waitFor();
       expect(await carol.locator('#members-roles .entry').allInnerTexts()).toEqual(['_admin', 'sales']);
-      expect(await carol.locator('#save-security, .add-form, .entry button').count()).toBe(0);
+      await expect.poll(() => carol.locator('#save-security, .add-form, .entry button').count()).toBe(0);
 
       // What she may not read, and the Users page, say so plainly.
       await carol.goto(`${t.url}/_ui/#/db/other`);
@@ -186,9 +186,9 @@ describe('users and database security in the web page', () => {
 
       const frank = await pageAs('frank', 'frank-pw', '#/db/franks/security');
       await frank.locator('#group-members').waitFor();
-      expect(await frank.locator('#read-only').count()).toBe(0);
+      await expect.poll(() => frank.locator('#read-only').count()).toBe(0);
       // The shortcut back to admin-only would shut a database admin out: server admins only.
-      expect(await frank.locator('#admin-only').count()).toBe(0);
+      await expect.poll(() => frank.locator('#admin-only').count()).toBe(0);
       await frank.getByLabel('User name to add to members').fill('carol');
       await frank.getByRole('button', { name: 'Add name to members' }).click();
       await frank.locator('#save-security').click();
@@ -206,12 +206,12 @@ describe('users and database security in the web page', () => {
       await adminPage('#/users');
       const dave = card(admin, 'dave');
       await dave.getByRole('button', { name: 'Reset password' }).click();
-      expect(await focused(admin)).toBe('password-org.couchdb.user:dave');
+      await expect.poll(() => focused(admin)).toBe('password-org.couchdb.user:dave');
       await admin.getByLabel('New password for dave').fill('new-password');
       await admin.getByLabel('New password for dave').press('Enter');
       await admin.getByText('The password of “dave” is changed.').waitFor();
-      expect(await dave.locator('.panel').count()).toBe(0);
-      expect(await focused(admin)).toBe('Reset password');
+      await expect.poll(() => dave.locator('.panel').count()).toBe(0);
+      await expect.poll(() => focused(admin)).toBe('Reset password');
 
       const login = await openPage();
       await login.locator('#login-name').fill('dave');
@@ -256,16 +256,16 @@ describe('users and database security in the web page', () => {
         'Delete the user “erin”? They will no longer be able to log in. This cannot be undone.',
       );
       // Cancel is focused first; it closes the panel and gives focus back.
-      expect(await focused(admin)).toBe('Cancel');
+      await expect.poll(() => focused(admin)).toBe('Cancel');
       await admin.keyboard.press('Enter');
-      expect(await confirmation.count()).toBe(0);
-      expect(await focused(admin)).toBe('Delete');
+      await expect.poll(() => confirmation.count()).toBe(0);
+      await expect.poll(() => focused(admin)).toBe('Delete');
       expect((await userDoc('erin')).status).toBe(200);
 
       await admin.keyboard.press('Enter');
       await admin.getByRole('button', { name: 'Delete erin' }).click();
       await admin.getByText('Deleted the user “erin”.').waitFor();
-      expect(await erin.count()).toBe(0);
+      await expect.poll(() => erin.count()).toBe(0);
       expect((await userDoc('erin')).status).toBe(404);
     },
   );
@@ -277,14 +277,14 @@ describe('users and database security in the web page', () => {
       expect((await t.fetch('/open', { method: 'PUT' })).status).toBe(201);
       await adminPage('#/db/open/security');
       await admin.locator('#group-members').waitFor();
-      expect(await admin.locator('#public-warning').count()).toBe(0);
+      await expect.poll(() => admin.locator('#public-warning').count()).toBe(0);
       await admin.getByRole('button', { name: 'Remove role _admin from members' }).click();
       await admin.locator('#public-warning').waitFor();
       expect(await text(admin, '#public-warning')).toMatch(
         /^Saving this makes the database public\. With no member names and no member roles, anyone — even without signing in — can read and write its documents\./,
       );
       // The list is empty now: focus goes to the field that adds a role.
-      expect(await focused(admin)).toBe('members-roles-input');
+      await expect.poll(() => focused(admin)).toBe('members-roles-input');
       await admin.locator('#save-security').click();
       await admin.getByText('Saved. The security of “open” is updated.').waitFor();
       expect(await text(admin, '#public-warning strong')).toBe('This database is public.');
@@ -296,7 +296,7 @@ describe('users and database security in the web page', () => {
       await admin.reload();
       await admin.locator('#public-warning').waitFor();
       await admin.getByRole('button', { name: 'Make it admin-only' }).click();
-      expect(await admin.locator('#public-warning').count()).toBe(0);
+      await expect.poll(() => admin.locator('#public-warning').count()).toBe(0);
       await admin.locator('#save-security').click();
       await admin.getByText('Saved. The security of “open” is updated.').waitFor();
       expect(await securityOf('open')).toEqual({
@@ -318,7 +318,7 @@ describe('users and database security in the web page', () => {
         has: admin.locator('.user-name', { hasText: hostile }),
       });
       await hostileCard.waitFor();
-      expect(await admin.locator('#view img').count()).toBe(0);
+      await expect.poll(() => admin.locator('#view img').count()).toBe(0);
       // The longest thing a card shows: the confirmation naming the user, and its button.
       await hostileCard.getByRole('button', { name: 'Delete' }).click();
       await hostileCard.locator('#confirm-delete').waitFor();
@@ -330,7 +330,7 @@ describe('users and database security in the web page', () => {
       await admin.getByRole('button', { name: 'Add name to members' }).click();
       await admin.locator('#members-names .entry').waitFor();
       expect(await text(admin, '#members-names .entry-text')).toBe(hostile);
-      expect(await admin.locator('#view img').count()).toBe(0);
+      await expect.poll(() => admin.locator('#view img').count()).toBe(0);
       expect(await scrollsSideways(admin)).toBe(false);
       await admin.screenshot({ path: `${SHOTS}24-security-phone.png`, fullPage: true });
       expect(await admin.evaluate('window.__xss')).toBeUndefined();
