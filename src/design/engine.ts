@@ -20,14 +20,7 @@ import {
 
 const MiB = 1024 * 1024;
 
-export {
-  DEFAULT_LIMITS,
-  type CallFailure,
-  type CallOutcome,
-  type SandboxLimits,
-  type SandboxOptions,
-  type SandboxStats,
-} from './sandbox-types.js';
+export * from './sandbox-types.js';
 
 /** Touches what validation functions commonly do: JSON, objects, arrays, strings, throwing. */
 const WARM_UP_SOURCE = `function (newDoc, oldDoc, userCtx) {

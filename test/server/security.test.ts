@@ -540,6 +540,58 @@ describe('sessions', () => {
 });
 
 describe('defects found when the server was attacked', () => {
+  it('keeps a flood of bad logins from one address from holding up a login from another', async () => {
+    // Real hashes (CouchDB's 600,000 iterations, ~0.1 s each here), so that queueing shows.
+    const slow = await startServer({ passwordIterations: 600_000, lockout: { threshold: 1_000 } });
+    try {
+      await fetch(`${slow.url}/_users/org.couchdb.user:victim`, {
+        method: 'PUT',
+        headers: { authorization: BASIC, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'victim', type: 'user', roles: [], password: 'right' }),
+      });
+      const url = new URL(slow.url);
+      const login = (name: string, password: string, localAddress: string) =>
+        new Promise<number>((resolve, reject) => {
+          http
+            .get(
+              {
+                host: url.hostname,
+                port: url.port,
+                path: '/_session',
+                localAddress,
+                agent: false,
+                headers: { authorization: basic(name, password) },
+              },
+              (res) => {
+                res.resume();
+                res.on('end', () => resolve(res.statusCode ?? 0));
+              },
+            )
+            .on('error', reject);
+        });
+      let hashedBefore = 0;
+      const flood = Array.from({ length: 64 }, (_, i) =>
+        login(`attacker${i}`, 'wrong', '127.0.0.1').then((status) => {
+          if (status === 401) hashedBefore++;
+          return status;
+        }),
+      );
+      const victim = await login('victim', 'right', '127.0.0.2');
+      const hashed = hashedBefore;
+      expect(victim).toBe(200);
+      const statuses = await Promise.all(flood);
+      // One address gets a few hashes queued at a time; the rest of its flood is told to come
+      // back later (503) at once, without hashing.
+      expect(statuses.every((status) => status === 401 || status === 503)).toBe(true);
+      expect(statuses.filter((status) => status === 503).length).toBeGreaterThan(0);
+      // First come, first served would have hashed the whole flood before the victim's login:
+      // here the victim waits for the hashes already running and about one more.
+      expect(hashed).toBeLessThanOrEqual(5);
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it('serves attachments so that they cannot run script in the server’s origin', async () => {
     const db = await createDb();
     const html = '<script>fetch("/_all_dbs")</script>';
