@@ -65,8 +65,11 @@ describe('Basic auth', () => {
 });
 
 describe('/_session', () => {
-  it('answers an anonymous GET with a null user', async () => {
+  it('answers an anonymous GET with a null user, or 401 when it asks for ?basic=true', async () => {
     const s = await start();
+    const forced = await fetch(`${s.url}/_session?basic=true`);
+    expect(forced.status).toBe(401);
+    expect(((await forced.json()) as { error: string }).error).toBe('unauthorized');
     const res = await fetch(`${s.url}/_session`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({

@@ -38,7 +38,13 @@ export const serverEndpoints: Record<string, Methods> = {
     },
   },
   _session: {
-    GET: async (ctx) => sendJson(ctx.reply, 200, sessionInfo(ctx)),
+    GET: async (ctx) => {
+      // `?basic=true` asks for credentials, as CouchDB: anonymous is then a 401, not a null user.
+      if (ctx.query.basic === 'true' && ctx.userCtx.name === null) {
+        throw new SetteeError('unauthorized', 'Authentication required.');
+      }
+      return sendJson(ctx.reply, 200, sessionInfo(ctx));
+    },
     POST: login,
     DELETE: async (ctx) => {
       ctx.reply.header('set-cookie', await ctx.services.auth.logout(ctx.userCtx));
