@@ -29,7 +29,7 @@ export const ERROR_STATUS = {
   too_long: 414,
   bad_content_type: 415,
   unknown_error: 500,
-  /** The server is stopping and takes no new work. */
+  /** The server takes no new work now: it is stopping, or too busy for this client (retry later). */
   unavailable: 503,
 } as const;
 

@@ -145,6 +145,9 @@ function dbPattern(target: Exclude<Target, { kind: 'root' | 'server' }>): string
   }
 }
 
+const RULES_BY_PATH = new Map<string, RouteRule[]>();
+for (const route of ROUTES) RULES_BY_PATH.set(route.path, [...(RULES_BY_PATH.get(route.path) ?? []), route]);
+
 const STRICTNESS: Record<Access, number> = {
   anyone: 0,
   user: 1,
@@ -161,8 +164,7 @@ const STRICTNESS: Record<Access, number> = {
  * the database, or a server admin outside databases (its handler then answers 404).
  */
 export function accessFor(target: Target, method: string): Access {
-  const path = routePattern(target);
-  const rules = ROUTES.filter((route) => route.path === path);
+  const rules = RULES_BY_PATH.get(routePattern(target)) ?? [];
   const exact = rules.find((route) => route.methods.includes(method));
   if (exact) return exact.access;
   if (rules.length === 0)

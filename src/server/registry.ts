@@ -113,9 +113,7 @@ export class DatabaseRegistry {
     if (this.exists(name)) throw fileExists();
     // The file is created private before SQLite opens it; SQLite gives its journal the same mode.
     closeSync(openSync(this.pathOf(name), 'a', PRIVATE_FILE));
-    const db = await this.openDb(name);
-    await this.setSecurity(name, security);
-    return db;
+    return this.openDb(name, security);
   }
 
   async delete(name: string): Promise<void> {
@@ -161,12 +159,15 @@ export class DatabaseRegistry {
     for (const db of all) await (await db).close();
   }
 
-  private openDb(name: string): Promise<Database> {
+  /**
+   * Opens a database; one without a security object gets `initial` before anyone can use it
+   * (databases made before security was enforced were for server admins only: they stay so).
+   */
+  private openDb(name: string, initial: SecurityObject = adminOnlySecurity()): Promise<Database> {
     // Resolved conflicts keep their losing versions, for people to look back at.
     const opening = Database.open(this.pathOf(name), { name, history: true }).then(async (db) => {
       this.prepare?.(db);
-      // Databases made before security was enforced were for server admins only: they stay so.
-      if ((await db.storage.getMeta('security')) === undefined) await db.setSecurity(adminOnlySecurity());
+      if ((await db.storage.getMeta('security')) === undefined) await db.setSecurity(initial);
       await this.resolvers.restore(db);
       return db;
     });

@@ -200,7 +200,10 @@ export class Auth {
     const address = credentials.address ?? LOCAL;
     const basic = parseBasicAuth(credentials.authorization);
     if (basic)
-      return { userCtx: await this.#checkPassword(basic.name, basic.password, address), via: 'basic' };
+      return {
+        userCtx: (await this.#checkPassword(basic.name, basic.password, address)).userCtx,
+        via: 'basic',
+      };
     // Without keys there is no JWT handler, as in CouchDB: a Bearer token is no credential at all.
     const bearer = this.#jwt && parseBearer(credentials.authorization);
     if (bearer) return { userCtx: await this.#checkJwt(this.#jwt!, bearer, address), via: 'jwt' };
@@ -214,9 +217,8 @@ export class Auth {
     password: string,
     address = LOCAL,
   ): Promise<{ userCtx: UserContext; setCookie: string }> {
-    const userCtx = await this.#checkPassword(name, password, address);
-    const account = await this.#account(name);
-    return { userCtx, setCookie: this.#cookies.issue(name, await this.#sessionKey(name, account!)) };
+    const { userCtx, account } = await this.#checkPassword(name, password, address);
+    return { userCtx, setCookie: this.#cookies.issue(name, await this.#sessionKey(name, account)) };
   }
 
   /**
@@ -243,7 +245,11 @@ export class Auth {
     return { roles: user.roles, hash: user.hash, hashText: user.hash ? formatAdminHash(user.hash) : '' };
   }
 
-  async #checkPassword(name: string, password: string, address: string): Promise<UserContext> {
+  async #checkPassword(
+    name: string,
+    password: string,
+    address: string,
+  ): Promise<{ userCtx: UserContext; account: Account }> {
     if (this.#lockout.isLocked(address, name)) throw lockedError();
     const account = await this.#account(name);
     const ok = await this.#verifyCached(name, password, account, address);
@@ -252,7 +258,7 @@ export class Auth {
       throw new SetteeError('unauthorized', BAD_CREDENTIALS);
     }
     this.#lockout.recordSuccess(address, name);
-    return { name, roles: [...account.roles] };
+    return { userCtx: { name, roles: [...account.roles] }, account };
   }
 
   async #verifyCached(
