@@ -1,6 +1,6 @@
 // The conflicted documents of one database, a page at a time.
 import * as api from './api.js';
-import { h, plural, route } from './dom.js';
+import { crumbs, h, plural, route } from './dom.js';
 
 const PAGE_SIZE = 50;
 
@@ -25,7 +25,7 @@ export async function conflictListView(app, ticket, db) {
 
 function content(db, total, rows, paging) {
   return [
-    h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, 'Databases'), ' › ', h('span', {}, db)),
+    crumbs(db),
     h(
       'div',
       { class: 'view-head' },

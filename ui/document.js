@@ -12,31 +12,23 @@ import {
   withField,
   withMergedFields,
 } from './diff.js';
-import { h, plural, replaceChildren, route } from './dom.js';
+import { crumbs, h, plural, replaceChildren, route } from './dom.js';
 
 export async function documentView(app, ticket, db, id) {
-  const crumbs = h(
-    'nav',
-    { class: 'crumbs' },
-    h('a', { href: '#/' }, 'Databases'),
-    ' › ',
-    h('a', { href: route('db', db) }, db),
-    ' › ',
-    h('span', {}, id),
-  );
+  const trail = crumbs(db, id);
   let data;
   try {
     data = await api.versions(db, id);
   } catch (error) {
     if (error.status !== 404) throw error;
-    return app.show(ticket, crumbs, h('h1', {}, id), gone(db, 'This document no longer exists.'));
+    return app.show(ticket, trail, h('h1', {}, id), gone(db, 'This document no longer exists.'));
   }
   if (data.leaves.length < 2) {
     const text = 'This document has a single version now: someone has already settled it.';
-    return app.show(ticket, crumbs, h('h1', {}, id), gone(db, text));
+    return app.show(ticket, trail, h('h1', {}, id), gone(db, text));
   }
   const page = documentPage(app, ticket, db, data);
-  app.show(ticket, crumbs, ...page);
+  app.show(ticket, trail, ...page);
 }
 
 function gone(db, text) {

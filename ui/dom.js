@@ -45,6 +45,17 @@ export function plural(count, one, many = `${one}s`) {
   return `${count} ${count === 1 ? one : many}`;
 }
 
+/**
+ * The trail above a view: Databases › the database › `last` (a database's own view passes no
+ * `last`, and its name is then the end of the trail).
+ */
+export function crumbs(db, last) {
+  const trail = [h('a', { href: '#/' }, 'Databases'), ' › '];
+  if (last === undefined) trail.push(h('span', {}, db));
+  else trail.push(h('a', { href: route('db', db) }, db), ' › ', h('span', {}, last));
+  return h('nav', { class: 'crumbs' }, ...trail);
+}
+
 /** A hash link inside the page: `#/db/<name>` and so on, each part encoded. */
 export function route(...parts) {
   return `#/${parts.map(encodeURIComponent).join('/')}`;

@@ -2,7 +2,7 @@
 // (they also change this page and design documents). Database admins and server admins edit it;
 // members see it read-only.
 import * as api from './api.js';
-import { h, replaceChildren, route } from './dom.js';
+import { crumbs, h, replaceChildren } from './dom.js';
 
 const GROUPS = [
   {
@@ -46,19 +46,7 @@ export async function securityView(app, ticket, db) {
     if (focus) root.querySelector(focus)?.focus();
   };
   draw();
-  app.show(ticket, crumbs(db), root);
-}
-
-function crumbs(db) {
-  return h(
-    'nav',
-    { class: 'crumbs' },
-    h('a', { href: '#/' }, 'Databases'),
-    ' › ',
-    h('a', { href: route('db', db) }, db),
-    ' › ',
-    h('span', {}, 'Security'),
-  );
+  app.show(ticket, crumbs(db, 'Security'), root);
 }
 
 /** `admins` and `members` as lists of strings, whatever the stored object holds (`{}` too). */
