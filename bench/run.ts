@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Database } from '../src/database/database.js';
+import '../src/storage/sqlite/open.js'; // Database.open on SQLite files, as the Node entry has it
 import { type ConflictFigures, pouchConflicts, REPEATS, setteeConflicts } from './embedded/conflicts.js';
 import {
   lockstep,

@@ -31,6 +31,7 @@ async function repeated(read: () => Promise<{ ms: number; rows: number }> | { ms
 let result: { ms: number; rows: number };
 if (engine === 'settee') {
   const { Database } = await import('../../src/database/database.js');
+  await import('../../src/storage/sqlite/open.js'); // Database.open on SQLite files
   const { setteeAllDocs, setteeChanges } = await import('./settee.js');
   const db = await Database.open(path);
   result = await repeated(() => (mode === 'changes' ? setteeChanges(db, limit) : setteeAllDocs(db, limit)));

@@ -26,6 +26,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Database } from '../../src/database/database.js';
+import '../../src/storage/sqlite/open.js'; // Database.open on SQLite files, as the Node entry has it
 import type { RemoteDatabase } from '../../src/remote/index.js';
 import { Dataset, fmt, progress, TempFolders } from '../lib.js';
 import { type LiveFigures as PouchLiveFigures, liveRun } from '../server/phases.js';

@@ -1,6 +1,7 @@
 import type { ChangeRow, ChangesOptions, ChangesResponse } from '../core/api.js';
 import { badRequest } from '../core/errors.js';
 import { type CompiledSelector, compileSelector } from '../core/mango/index.js';
+import { countChanges } from '../storage/derived.js';
 import { isConflicted } from '../storage/records.js';
 import type { ScannedDoc, Storage } from '../storage/types.js';
 import type { WriteNotifier } from './notifier.js';
@@ -90,7 +91,7 @@ export class ChangesFeed implements AsyncIterable<ChangeRow<number>> {
     if (this.options.descending) return 0;
     const { storage } = this.source;
     const distance = this.source.updateSeq() - this.lastSeq;
-    if (distance <= EXACT_PENDING_WITHIN) return storage.countChanges(this.lastSeq);
+    if (distance <= EXACT_PENDING_WITHIN) return countChanges(storage, this.lastSeq, EXACT_PENDING_WITHIN);
     // Counting a long tail on every page would make a full read quadratic: far from the end,
     // estimate from the share of sequences still held by a document. Exact near the end, 0 at it.
     const stats = await storage.stats();

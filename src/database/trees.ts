@@ -29,7 +29,8 @@ export class TreeCache {
       this.trees.set(id, cached);
       return cached;
     }
-    const nodes = await this.storage.getTree(id);
+    const [record] = await this.storage.getDocs([id], { withTree: true });
+    const nodes = record?.tree ?? [];
     if (nodes.length === 0) return EMPTY;
     const tree = new Map<string, RevNode>(nodes.map(({ rev, leaf: _leaf, ...node }) => [rev, node]));
     rememberLeaves(

@@ -6,6 +6,25 @@ import type { StoredNode } from '../core/rev-tree/diff.js';
  * out update sequences, and scans documents by id and by sequence without holding a whole
  * database in memory. Everything is async so IndexedDB and PostgreSQL backends fit later.
  *
+ * It is as small as the database's needs allow, so that a new backend is little work. Each
+ * method is one the database cannot build from the others without reading far more:
+ * - `getDocs` and `getRevisions`, the reads by id: summaries (with `withTree`, the revision
+ *   trees too, which only writes and history reads need) and the bodies of named revisions.
+ * - `writeDocs`, the one atomic write: trees, bodies, blobs, history, sequences and counts.
+ * - `changes` and `docs`, the two orders documents are read in (by sequence, by id), in pages.
+ * - `conflicts`/`countConflicts` and `resolutions`/`countResolutions`: indexes every write keeps,
+ *   since finding conflicted documents or one document's history by scanning would not scale.
+ * - `stats`: counts every write keeps (counting by a scan reads the whole database) and the
+ *   size on disk, which only the backend knows.
+ * - `getMeta`/`setMeta`: settings and identity, neither documents nor replicated.
+ * - `putLocal`/`localDocs`: local documents, written without a sequence and, as checkpoints,
+ *   without the sync a document write pays.
+ * - `getAttachment`, `compact`, `close` and `destroy`.
+ *
+ * What the database derives instead: a document's tree is a `getDocs` read `withTree` (its
+ * summary comes along in the same read); a local document is a `localDocs` range of one id, and
+ * `pending` near the end of a feed counts a bounded `changes` scan (`storage/derived.ts`).
+ *
  * Every backend runs the conformance suite in `test/storage/conformance.ts`.
  */
 export interface Storage {
@@ -13,10 +32,11 @@ export interface Storage {
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
 
-  /** The summary rows of these documents, in the same order (`undefined` when unknown). */
-  getDocs(ids: readonly string[]): Promise<(DocRecord | undefined)[]>;
-  /** Every node of a document's revision tree, without bodies (empty when unknown). */
-  getTree(id: string): Promise<StoredNode[]>;
+  /**
+   * The summary rows of these documents, in the same order (`undefined` when unknown); with
+   * `withTree`, each with every node of its revision tree.
+   */
+  getDocs(ids: readonly string[], read?: DocsRead): Promise<(FetchedDoc | undefined)[]>;
   /** Bodies of some revisions of a document, in the same order (`undefined` when not held). */
   getRevisions(id: string, revs: readonly string[]): Promise<(RevisionContent | undefined)[]>;
 
@@ -37,14 +57,13 @@ export interface Storage {
    * a page per read keeps memory flat and spares callers an await per row.
    */
   changes(options: ChangesScan): AsyncIterable<ScannedDoc[]>;
-  /** How many documents changed after `since`. */
-  countChanges(since: number): Promise<number>;
   /** Documents by id in raw code-point order, in pages. */
   docs(options: DocsScan): AsyncIterable<ScannedDoc[]>;
   /**
    * The conflicted documents — those with a live leaf besides the winner (CouchDB's non-empty
-   * `_conflicts`) — by id in raw code-point order, in pages, from an index kept up to date by
-   * every write: never a scan of the whole database.
+   * `_conflicts`), or with `deletedLeaves` every document with more than one leaf — by id in raw
+   * code-point order, in pages, from an index kept up to date by every write: never a scan of
+   * the whole database.
    */
   conflicts(options: ConflictsScan): AsyncIterable<DocRecord[]>;
   /** How many documents are conflicted, from the same index. */
@@ -56,12 +75,15 @@ export interface Storage {
   resolutions(scan: ResolutionsScan): AsyncIterable<StoredResolution[]>;
   /** How many history entries there are, or for one document. */
   countResolutions(docId?: string): Promise<number>;
+  /** Document counts and the update sequence as of the last commit, and the size on disk. */
   stats(): Promise<StorageStats>;
 
-  getLocal(id: string): Promise<LocalRecord | undefined>;
-  /** Writes (or with `body` null, deletes) a local document. */
+  /** Writes (or with `record` null, deletes) a local document. */
   putLocal(id: string, record: LocalRecord | null): Promise<void>;
-  /** Local documents by id in raw code-point order, in pages, as `docs` reads documents. */
+  /**
+   * Local documents by id in raw code-point order, in pages, as `docs` reads documents; a range
+   * from an id to itself reads that one document.
+   */
   localDocs(options: LocalDocsScan): AsyncIterable<ScannedLocal[]>;
 
   getAttachment(digest: string): Promise<Uint8Array | undefined>;
@@ -86,6 +108,18 @@ export interface DocRecord {
   deleted: boolean;
   /** Every leaf, the winner first, in descending winner order. */
   leaves: LeafRecord[];
+}
+
+/** How `getDocs` reads. */
+export interface DocsRead {
+  /** Read each document's revision tree too: what a write or a read of history needs. */
+  withTree?: boolean;
+}
+
+/** A summary row as `getDocs` reads it: its tree only when asked for. */
+export interface FetchedDoc extends DocRecord {
+  /** Every node of the revision tree, without bodies, in no particular order. */
+  tree?: StoredNode[];
 }
 
 export interface LeafRecord {
@@ -157,6 +191,12 @@ export interface ConflictsScan {
   /** First id (inclusive). */
   start?: string;
   limit?: number;
+  /**
+   * Deleted leaves count too: every document with more than one leaf, live or deleted, not only
+   * the conflicted ones — what an automatic resolver's sweep must visit, since a stamped deletion
+   * may be later than the live leaf beside it. From an index as well, never a whole scan.
+   */
+  deletedLeaves?: boolean;
 }
 
 export interface ScannedDoc extends DocRecord {

@@ -1,6 +1,7 @@
 // Run as a child process by durability.test.ts: writes until killed, printing each write the
 // database acknowledged, so the parent knows exactly what must survive a SIGKILL.
 import { Database } from '../../src/database/database.js';
+import '../node-platform.js';
 
 const [path, mode] = process.argv.slice(2);
 if (!path) throw new Error('usage: writer-child <path> [single|bulk]');

@@ -7,6 +7,7 @@
 //   done <json>                     the result, with `rows`: the change rows it read
 import type { Peer } from '../../src/core/api.js';
 import { Database } from '../../src/database/database.js';
+import '../node-platform.js';
 import { RemoteDatabase } from '../../src/remote/index.js';
 import { replicate } from '../../src/replication/index.js';
 

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readLocal } from '../../src/storage/derived.js';
 import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 import { SqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 import type { Storage } from '../../src/storage/types.js';
@@ -239,7 +240,7 @@ describe('SqliteStorage', () => {
         content({ x: 1 }, { 'f.bin': attMeta('md5-f', 2) }),
       ]);
       expect((await collect(storage.conflicts({}))).map((doc) => doc.id)).toEqual(['conflicted']);
-      expect(await storage.getLocal('_local/cp')).toEqual({ rev: 2, body: '{"seq":3}' });
+      expect(await readLocal(storage, '_local/cp')).toEqual({ rev: 2, body: '{"seq":3}' });
       expect(await storage.countResolutions()).toBe(0);
 
       // Resolve the conflict with its history entry; compaction keeps the loser's attachment.

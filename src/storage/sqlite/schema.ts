@@ -33,6 +33,10 @@ CREATE TABLE IF NOT EXISTS docs (
 
 -- Conflicted documents by id, without a scan: only their rows are in the index.
 CREATE INDEX IF NOT EXISTS docs_conflicted ON docs (id) WHERE conflicted = 1;
+-- Documents with more than one leaf, deleted ones included (what a resolver's sweep visits).
+-- An index on existing columns: a file of this version gains it when opened, and a Settee that
+-- does not know it still keeps it up to date.
+CREATE INDEX IF NOT EXISTS docs_branched ON docs (id) WHERE leaves IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS revs (
   doc     INTEGER NOT NULL,        -- docs.doc

@@ -7,8 +7,10 @@ import type {
   ChangesScan,
   ConflictsScan,
   DocRecord,
+  DocsRead,
   DocsScan,
   DocWrite,
+  FetchedDoc,
   IdRange,
   LeafRecord,
   LocalDocsScan,
@@ -41,7 +43,7 @@ const PAGE_SIZE = 512;
 type DocRow = { id: string; seq: number; winner: string; deleted: number; leaves: string | null };
 type ScanRow = DocRow & { body?: string | null; atts?: string | null };
 type ResolutionRow = { seq: number; doc: string; entry: string };
-type NodeRow = { rev: string; parent: string | null; deleted: number; leaf: number; has_body: number };
+type NodeRow = { rev: string; parent: string | null; node_deleted: number; leaf: number; has_body: number };
 
 /** The embedded default backend: one SQLite file per database, through better-sqlite3. */
 export class SqliteStorage implements Storage {
@@ -91,7 +93,8 @@ export class SqliteStorage implements Storage {
     this.setMetaSync(key, value);
   }
 
-  async getDocs(ids: readonly string[]): Promise<(DocRecord | undefined)[]> {
+  async getDocs(ids: readonly string[], read: DocsRead = {}): Promise<(FetchedDoc | undefined)[]> {
+    if (read.withTree) return ids.map((id) => this.docWithTree(id));
     const select = this.prepare('SELECT id, seq, winner, deleted, leaves FROM docs WHERE id = ?');
     return ids.map((id) => {
       const row = select.get(id) as DocRow | undefined;
@@ -99,23 +102,21 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  async getTree(id: string): Promise<StoredNode[]> {
+  /**
+   * A document's summary and tree in one statement, a row per node. The winner's body lives in
+   * the document row, so the winner is always held.
+   */
+  private docWithTree(id: string): FetchedDoc | undefined {
     const rows = this.prepare(
-      `SELECT r.rev, r.parent, r.deleted, r.leaf, (r.body IS NOT NULL OR r.rev = d.winner) AS has_body
-       FROM revs r JOIN docs d ON r.doc = d.doc WHERE d.id = ?`,
-    ).all(id) as NodeRow[];
-    return rows.map((row) => {
-      const dash = row.rev.indexOf('-');
-      return {
-        rev: row.rev,
-        gen: revGen(row.rev),
-        hash: row.rev.slice(dash + 1),
-        parent: row.parent,
-        deleted: row.deleted === 1,
-        hasBody: row.has_body === 1,
-        leaf: row.leaf === 1,
-      };
-    });
+      `SELECT d.id, d.seq, d.winner, d.deleted, d.leaves, r.rev, r.parent, r.deleted AS node_deleted,
+              r.leaf, (r.body IS NOT NULL OR r.rev = d.winner) AS has_body
+       FROM docs d JOIN revs r ON r.doc = d.doc WHERE d.id = ?`,
+    ).all(id) as (DocRow & NodeRow)[];
+    const first = rows[0];
+    if (!first) return undefined;
+    const fetched: FetchedDoc = toRecord(first);
+    fetched.tree = rows.map(toNode);
+    return fetched;
   }
 
   async getRevisions(id: string, revs: readonly string[]): Promise<(RevisionContent | undefined)[]> {
@@ -264,10 +265,6 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  async countChanges(since: number): Promise<number> {
-    return this.prepare('SELECT COUNT(*) FROM docs WHERE seq > ?').pluck().get(since) as number;
-  }
-
   docs(options: DocsScan): AsyncIterable<ScannedDoc[]> {
     const select = this.scanSelect(options.withContent);
     return this.idPages(options, 'd.id', (clauses, params) =>
@@ -303,9 +300,10 @@ export class SqliteStorage implements Storage {
   }
 
   conflicts(options: ConflictsScan): AsyncIterable<DocRecord[]> {
-    // `conflicted = 1` matches the partial index's condition, so SQLite walks only its rows.
-    const select =
-      'SELECT id, seq, winner, deleted, leaves FROM docs INDEXED BY docs_conflicted WHERE conflicted = 1';
+    // Each condition matches its partial index's, so SQLite walks only the index's rows.
+    const select = options.deletedLeaves
+      ? 'SELECT id, seq, winner, deleted, leaves FROM docs INDEXED BY docs_branched WHERE leaves IS NOT NULL'
+      : 'SELECT id, seq, winner, deleted, leaves FROM docs INDEXED BY docs_conflicted WHERE conflicted = 1';
     return this.pages(
       (after, count) => {
         const from = after ?? options.start;
@@ -373,10 +371,6 @@ export class SqliteStorage implements Storage {
       fileSize: pages * pageSize,
       activeSize: (pages - free) * pageSize,
     };
-  }
-
-  async getLocal(id: string): Promise<LocalRecord | undefined> {
-    return this.prepare('SELECT rev, body FROM local_docs WHERE id = ?').get(id) as LocalRecord | undefined;
   }
 
   async putLocal(id: string, record: LocalRecord | null): Promise<void> {
@@ -461,6 +455,19 @@ function toRecord(row: DocRow): DocRecord {
           deleted: deleted === 1,
         }));
   return { id: row.id, seq: row.seq, winner: row.winner, deleted: row.deleted === 1, leaves };
+}
+
+function toNode(row: NodeRow): StoredNode {
+  const dash = row.rev.indexOf('-');
+  return {
+    rev: row.rev,
+    gen: revGen(row.rev),
+    hash: row.rev.slice(dash + 1),
+    parent: row.parent,
+    deleted: row.node_deleted === 1,
+    hasBody: row.has_body === 1,
+    leaf: row.leaf === 1,
+  };
 }
 
 function toContent(body: string, atts: string | null | undefined): RevisionContent {

@@ -66,6 +66,18 @@ export function conflictsTests(t: Context): void {
       ]);
       expect(await idsOf()).toEqual([]);
       expect(await t.storage.countConflicts()).toBe(0);
+      // With deletedLeaves, every document with more than one leaf, as each write leaves it.
+      await t.storage.writeDocs([newDoc('single'), conflictedDoc('live')]);
+      expect(await idsOf({ deletedLeaves: true })).toEqual(['gone', 'live', 'resolved']);
+      expect(await idsOf({ deletedLeaves: true, start: 'h', limit: 1 })).toEqual(['live']);
+      await t.storage.writeDocs([
+        docWrite('resolved', [leaf('2-y', true)], {
+          added: [node('2-y', '1-y', { deleted: true, body: {} })],
+          removed: ['1-x', '2-x'],
+          changed: [{ ...stored(node('1-y', null, { body: {} })), leaf: false }],
+        }),
+      ]);
+      expect(await idsOf({ deletedLeaves: true })).toEqual(['gone', 'live']);
     });
 
     it('follows each write: conflicted, still conflicted under a new winner, resolved, conflicted again', async () => {

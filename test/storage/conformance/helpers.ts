@@ -51,7 +51,7 @@ export function content(body: unknown, attachments?: Record<string, AttachmentMe
   return { body: JSON.stringify(body), attachments };
 }
 
-/** A node as `getTree` reports it: the written node without its content. */
+/** A node as a tree read reports it: the written node without its content. */
 export function stored(written: NodeWrite): StoredNode {
   const { content: _content, ...rest } = written;
   return rest;
@@ -91,6 +91,12 @@ export function attMeta(digest: string, length: number, revpos = 1): AttachmentM
   return { content_type: 'application/octet-stream', digest, length, revpos };
 }
 
+/** A document's tree as `getDocs` reads it with `withTree`; empty when the document is unknown. */
+export async function treeOf(storage: Storage, id: string): Promise<StoredNode[]> {
+  const [record] = await storage.getDocs([id], { withTree: true });
+  return record?.tree ?? [];
+}
+
 /** Ordering of ids as CouchDB's raw collation sees them: by Unicode code point (= UTF-8 bytes). */
 export function compareCodePoints(a: string, b: string): number {
   const left = Array.from(a, (char) => char.codePointAt(0)!);
@@ -118,7 +124,7 @@ export function numberedId(n: number): string {
   return `doc-${String(n).padStart(5, '0')}`;
 }
 
-/** Orders nodes by rev, since `getTree` promises no order. */
+/** Orders nodes by rev, since a tree read promises no order. */
 export function byRev(nodes: readonly StoredNode[]): StoredNode[] {
   return [...nodes].sort((a, b) => (a.rev < b.rev ? -1 : a.rev > b.rev ? 1 : 0));
 }

@@ -10,9 +10,10 @@ import {
   newDoc,
   node,
   stored,
+  treeOf,
 } from './helpers.js';
 
-/** Conformance: meta, writeDocs and the reads by id (getDocs, getTree, getRevisions). */
+/** Conformance: meta, writeDocs and the reads by id (getDocs with and without trees, getRevisions). */
 export function metaTests(t: Context): void {
   describe('meta', () => {
     it('reads undefined for an unknown key', async () => {
@@ -61,7 +62,7 @@ export function writeAndReadTests(t: Context): void {
       expect((await collect(t.storage.changes({ since: 0 }))).map((doc) => [doc.id, doc.seq])).toEqual([
         ['a', 2],
       ]);
-      expect(byRev(await t.storage.getTree('a'))).toEqual([
+      expect(byRev(await treeOf(t.storage, 'a'))).toEqual([
         { ...stored(first), leaf: false },
         stored(node('2-b', '1-a', { body: { v: 2 } })),
       ]);
@@ -87,7 +88,7 @@ export function writeAndReadTests(t: Context): void {
       expect(await t.storage.getDocs([])).toEqual([]);
     });
 
-    it('getTree returns exactly the nodes written, and none for an unknown id', async () => {
+    it('getDocs withTree returns exactly the nodes written, and nothing for an unknown id', async () => {
       const nodes = [
         node('3-a', null, { leaf: false }), // a root whose ancestors were stemmed away
         node('4-b', '3-a', { body: { v: 4 }, leaf: false }),
@@ -98,11 +99,29 @@ export function writeAndReadTests(t: Context): void {
       await t.storage.writeDocs([
         docWrite('doc', [leaf('5-c'), leaf('5-d', true), leaf('1-z')], { added: nodes }),
       ]);
-      expect(byRev(await t.storage.getTree('doc'))).toEqual(byRev(nodes.map(stored)));
-      expect(await t.storage.getTree('unknown')).toEqual([]);
+      expect(byRev(await treeOf(t.storage, 'doc'))).toEqual(byRev(nodes.map(stored)));
+      expect(await t.storage.getDocs(['unknown'], { withTree: true })).toEqual([undefined]);
     });
 
-    it('getTree applies removed and changed nodes', async () => {
+    it('getDocs reads trees only with withTree, each with its own document, in request order', async () => {
+      const a = [node('1-a', null, { leaf: false }), node('2-a', '1-a', { body: { a: 2 } })];
+      const b = [node('1-b', null, { body: { b: 1 } })];
+      await t.storage.writeDocs([
+        docWrite('a', [leaf('2-a')], { added: a }),
+        docWrite('b', [leaf('1-b')], { added: b }),
+      ]);
+      const [withB, none, withA] = await t.storage.getDocs(['b', 'zz', 'a'], { withTree: true });
+      expect(byRev(withA?.tree ?? [])).toEqual(byRev(a.map(stored)));
+      expect(withB?.tree).toEqual(b.map(stored));
+      expect(none).toBeUndefined();
+      expect(withA).toMatchObject({ id: 'a', seq: 1, winner: '2-a', leaves: [leaf('2-a')] });
+      for (const record of await t.storage.getDocs(['a', 'b'])) expect(record).not.toHaveProperty('tree');
+      for (const record of await t.storage.getDocs(['a', 'b'], { withTree: false })) {
+        expect(record).not.toHaveProperty('tree');
+      }
+    });
+
+    it('a tree read applies removed and changed nodes', async () => {
       const one = node('1-a', null, { body: { v: 1 }, leaf: false });
       const two = node('2-b', '1-a', { body: { v: 2 } });
       const three = node('3-c', '2-b', { body: { v: 3 } });
@@ -115,7 +134,7 @@ export function writeAndReadTests(t: Context): void {
           changed: [{ ...stored(two), parent: null, leaf: false }],
         }),
       ]);
-      expect(byRev(await t.storage.getTree('doc'))).toEqual([
+      expect(byRev(await treeOf(t.storage, 'doc'))).toEqual([
         { ...stored(two), parent: null, leaf: false },
         stored(three),
       ]);
@@ -158,7 +177,6 @@ export function writeAndReadTests(t: Context): void {
         ['c', 3],
         ['a', 4],
       ]);
-      expect(await t.storage.countChanges(0)).toBe(3);
       expect((await collect(t.storage.changes({ since: 3 }))).map((doc) => doc.id)).toEqual(['a']);
     });
   });
