@@ -19,9 +19,18 @@ export type {
   ConflictsResponse,
   ResolveOptions,
   ResolveResult,
-} from './database/conflicts.js';
+  ResolveWithOptions,
+  ResolveWithResult,
+} from './database/conflicts/index.js';
 export { Database, type DatabaseOptions } from './database/database.js';
 export { SqliteStorage, type SqliteStorageOptions } from './storage/sqlite/sqlite-storage.js';
+// The Node entry: `Database.open` opens SQLite files (importing the module installs them).
+export { openSqliteFile } from './storage/sqlite/open.js';
+export {
+  installPlatformStorage,
+  type PlatformStorageOptions,
+  type StorageOpener,
+} from './storage/platform.js';
 export type * from './storage/types.js';
 export * from './replication/index.js';
 export * from './remote/index.js';

@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type {
   AllDocsOptions,
   AllDocsResponse,
@@ -11,6 +9,7 @@ import type {
   ChangesResponse,
   DbInfo,
   Doc,
+  Fields,
   GetOptions,
   LocalDoc,
   NewDoc,
@@ -29,40 +28,36 @@ import { DESIGN_PREFIX, isLocalId, type ParsedDoc, parseDocument, validateDocId 
 import { badRequest, notFound, toSetteeError } from '../core/errors.js';
 import { isRev, parseRev } from '../core/revision.js';
 import type { Resolver } from '../conflicts/resolvers.js';
-import { SqliteStorage, type SqliteStorageOptions } from '../storage/sqlite/sqlite-storage.js';
-import { conflictRevs } from '../storage/records.js';
-import type { DocRecord, ResolutionRecord, Storage, StoredResolution } from '../storage/types.js';
+import { openPlatformStorage, type PlatformStorageOptions } from '../storage/platform.js';
+import type { ResolutionRecord, Storage, StoredResolution } from '../storage/types.js';
 import { allDocsRows } from './all-docs.js';
 import { ChangesFeed, type ChangesFeedOptions } from './changes.js';
 import {
   type ConflictEvent,
+  ConflictHandling,
   type ConflictRow,
+  type ConflictHost,
   type ConflictsOptions,
   type ConflictsResponse,
-  checkResolveOptions,
-  conflictRows,
-  planResolution,
+  type ConflictVersions,
+  type ResolutionBatch,
+  type ResolutionsOptions,
   type ResolveOptions,
   type ResolveResult,
-} from './conflicts.js';
+  type ResolveWithOptions,
+  type ResolveWithResult,
+} from './conflicts/index.js';
 import { LocalDocs } from './local-docs.js';
 import { SerialQueue, WriteNotifier } from './notifier.js';
 import { bulkGetResultJson } from './doc-json.js';
 import { bulkGet, revsDiff } from './peer-reads.js';
 import { DocReader } from './reader.js';
 import { TreeCache } from './trees.js';
-import {
-  type ConflictVersions,
-  conflictVersions,
-  contenders,
-  historyEntry,
-  planAutomaticResolution,
-  type ResolutionResult,
-  readLeaves,
-} from './resolution.js';
 import { Stamper, type StampingOptions } from './stamping.js';
 import { applyWriteHook, type WriteHook } from './write-hook.js';
-import { type Committed, type EditOptions, requirePath, WriteBatch } from './writer.js';
+import { type Committed, type EditOptions, type KnownDoc, requirePath, WriteBatch } from './writer.js';
+
+export type { ResolutionsOptions } from './conflicts/index.js';
 
 export interface DatabaseOptions {
   /** The database's name, as `info().db_name` reports it. */
@@ -80,28 +75,31 @@ export interface DatabaseOptions {
   history?: boolean;
 }
 
-/** Options of `resolutions()`: which history entries, oldest first unless `descending`. */
-export interface ResolutionsOptions {
-  /** Only this document's resolutions. */
-  id?: string;
-  /** Only entries after this `seq` (before it when `descending`). */
-  since?: number;
-  descending?: boolean;
-  limit?: number;
-}
-
-/** Documents resolved when a resolver is set, the whole backlog of conflicts included. */
-const SWEEP_PAGE = 100;
-
 /** Edits and history entries that travel with a batch of writes. */
 interface BatchExtras {
   /** How each document (by input position) is written; default: stamped when stamping is on. */
   edits?: readonly EditOptions[];
   /** The history entries to store with the batch, given the results of its writes. */
   history?: (results: readonly WriteResult[]) => readonly ResolutionRecord[];
+  /** What the caller read of the documents already: the batch does not read it again. */
+  known?: ReadonlyMap<string, KnownDoc>;
 }
 
 const DEFAULT_REVS_LIMIT = 1000;
+
+/** The meta key of `resolverChoice` (the name files written by earlier versions use). */
+const RESOLVER_CHOICE = 'settee_resolver';
+
+/**
+ * A server's automatic conflict resolution for one database (`PUT /{db}/_resolver`): a strategy
+ * by name with its options, and how writes are stamped for it.
+ */
+export interface ResolverChoice {
+  strategy: string;
+  options?: Record<string, unknown>;
+  /** Overrides how the strategy stamps writes: field names, or `false` for no stamping. */
+  stamping?: Pick<StampingOptions, 'field' | 'fields'> | false;
+}
 
 /**
  * A CouchDB-compatible document database over any Storage: revision trees, conflicts, the
@@ -119,9 +117,8 @@ export class Database implements Peer {
   private readonly local: LocalDocs;
   private readonly writes = new SerialQueue();
   private readonly notifier = new WriteNotifier();
-  private readonly conflictListeners = new Set<(event: ConflictEvent) => void>();
+  private readonly conflictHandling: ConflictHandling;
   private stamper: Stamper | undefined;
-  private resolver: Resolver | undefined;
   private keepHistory = false;
   private writeHook: WriteHook | undefined;
   private designCache: Promise<Doc[]> | undefined;
@@ -131,19 +128,23 @@ export class Database implements Peer {
   private instanceStartTime = '';
 
   private constructor(
-    readonly storage: Storage,
+    private readonly storage: Storage,
     name: string,
   ) {
     this.name = name;
     this.trees = new TreeCache(storage);
     this.reader = new DocReader(storage, this.trees, () => this.revsLimit);
     this.local = new LocalDocs(storage);
+    this.conflictHandling = new ConflictHandling(this.conflictHost());
   }
 
-  /** Opens (creating if needed) a database stored in one SQLite file. */
-  static async open(path: string, options: DatabaseOptions & SqliteStorageOptions = {}): Promise<Database> {
-    mkdirSync(dirname(path), { recursive: true });
-    return Database.fromStorage(new SqliteStorage(path, options), options.name ?? path, options);
+  /**
+   * Opens (creating if needed) the database called `name` on this platform's storage: in Node a
+   * SQLite file at that path (with SQLite's options, e.g. `durability`), installed by the Node
+   * entry; see `storage/platform.ts`.
+   */
+  static async open(name: string, options: DatabaseOptions & PlatformStorageOptions = {}): Promise<Database> {
+    return Database.fromStorage(await openPlatformStorage(name, options), options.name ?? name, options);
   }
 
   /** A database over any Storage backend. */
@@ -192,15 +193,18 @@ export class Database implements Peer {
   }
 
   /** Creates or updates one document; throws a SetteeError (`conflict`, `bad_request`, …) on failure. */
-  async put(doc: NewDoc, options: { newEdits?: boolean } & WriteContext = {}): Promise<WriteOk> {
+  async put<T extends object = Fields>(
+    doc: NewDoc<T>,
+    options: { newEdits?: boolean } & WriteContext = {},
+  ): Promise<WriteOk> {
     if (doc?._id === undefined) throw badRequest('Document must have an _id');
-    const [result] = await this.bulkDocs([doc], { ...options, atomic: true });
+    const [result] = await this.bulkDocs<T>([doc], { ...options, atomic: true });
     return result as WriteOk;
   }
 
   /** Creates a document with a generated id. */
-  async post(doc: NewDoc, context: WriteContext = {}): Promise<WriteOk> {
-    return this.put({ ...doc, _id: doc._id ?? randomHex() }, context);
+  async post<T extends object = Fields>(doc: NewDoc<T>, context: WriteContext = {}): Promise<WriteOk> {
+    return this.put<T>({ ...doc, _id: doc._id ?? randomHex() }, context);
   }
 
   /** Deletes a document: writes a tombstone as a child of `rev`. */
@@ -214,13 +218,23 @@ export class Database implements Peer {
   /**
    * Writes many documents. With `newEdits` (the default) each gets a new revision or a
    * `conflict` error; with `newEdits: false` revisions are stored as given, as replication
-   * does. Every valid document is written and each failure reported, in input order; with
-   * `atomic`, any failure writes nothing and is thrown.
+   * does. A document that is not valid refuses the whole call; otherwise every document is
+   * written or its failure (conflict, forbidden) reported, in input order; with `atomic`, any
+   * failure writes nothing and is thrown.
    */
-  async bulkDocs(docs: NewDoc[], options: BulkDocsOptions = {}): Promise<WriteResult[]> {
+  async bulkDocs<T extends object = Fields>(
+    typed: NewDoc<T>[],
+    options: BulkDocsOptions = {},
+  ): Promise<WriteResult[]> {
+    // The type argument is the caller's promise about its fields; below, a document is JSON.
+    const docs = typed as NewDoc[];
     if (!Array.isArray(docs)) throw badRequest('POST body must include `docs` parameter.');
     const newEdits = options.newEdits !== false;
     let parsed = docs.map((doc) => parseOrError(doc, newEdits));
+    // One invalid document refuses the whole request before anything is written, as CouchDB's
+    // `_bulk_docs` (chttpd_db.erl) and PouchDB's bulkDocs do; conflicts stay per document.
+    const invalid = parsed.find((doc) => doc instanceof Error);
+    if (invalid) throw invalid;
     if (!newEdits) {
       // CouchDB rejects the whole request when a replicated document does not name its revision.
       for (const doc of parsed) if (!(doc instanceof Error) && !isLocalId(doc.id)) requirePath(doc);
@@ -234,7 +248,7 @@ export class Database implements Peer {
     }
     return this.writes.run(async () => {
       const { results, written } = await this.writeBatch(parsed, newEdits, options.atomic === true);
-      await this.afterWrite(written);
+      await this.conflictHandling.afterWrite(written);
       return results;
     });
   }
@@ -295,7 +309,10 @@ export class Database implements Peer {
     extras: BatchExtras = {},
   ): Promise<{ results: WriteResult[]; written: Committed[] }> {
     const batch = new WriteBatch(this.storage, this.trees, this.revsLimit);
-    await batch.load(parsed.flatMap((doc) => (doc instanceof Error || isLocalId(doc.id) ? [] : [doc.id])));
+    await batch.load(
+      parsed.flatMap((doc) => (doc instanceof Error || isLocalId(doc.id) ? [] : [doc.id])),
+      extras.known,
+    );
     const results: WriteResult[] = [];
     const localWrites: (() => Promise<void>)[] = [];
     for (const [index, doc] of parsed.entries()) {
@@ -334,100 +351,39 @@ export class Database implements Peer {
     return this.stamper && !id.startsWith('_design/') ? { stamper: this.stamper } : {};
   }
 
-  /**
-   * After a batch is committed (still in its turn of the write queue): the resolver resolves the
-   * documents the batch left conflicted, then `onConflict` hears of those newly conflicted that
-   * are still conflicted.
-   */
-  private async afterWrite(written: readonly Committed[]): Promise<void> {
-    const resolved = new Set<string>();
-    if (this.resolver) {
-      // Deleted leaves too: a stamped deletion may be the latest write (a resolution's own
-      // tombstones are unstamped and never win, so resolved documents stay as they are).
-      for (const { record } of written) {
-        if (record.leaves.length < 2) continue;
-        if (await this.resolveAutomatically(record.id, this.resolver)) resolved.add(record.id);
-      }
-    }
-    for (const { record, newlyConflicted } of written) {
-      if (newlyConflicted && !resolved.has(record.id))
-        this.emitConflict({ id: record.id, winner: record.winner, conflicts: conflictRevs(record) });
-    }
+  /** What conflict handling may use of this database, and nothing more. */
+  private conflictHost(): ConflictHost {
+    return {
+      storage: this.storage,
+      reader: this.reader,
+      keepsHistory: () => this.keepHistory,
+      inWriteTurn: (task) => this.writes.run(task),
+      writeAtomically: (docs, batch) => this.writeAtomically(docs, batch),
+      editOptions: (id) => this.editOptions(id),
+      checkWriteRules: (docs, userCtx) => this.checkWriteRules(docs, userCtx),
+      stampFields: () =>
+        [this.stamper?.field, this.stamper?.fieldsField].filter((field) => field !== undefined),
+    };
   }
 
-  /**
-   * Applies `resolver` to one document, in the caller's turn of the write queue. True when it
-   * wrote a resolution. Whatever goes wrong — the resolver throws, its merge cannot be written —
-   * leaves the conflict open: the write that brought the conflict in is committed already and
-   * must not look failed.
-   */
-  private async resolveAutomatically(id: string, resolver: Resolver): Promise<boolean> {
-    try {
-      const [record] = await this.storage.getDocs([id]);
-      if (!record || record.leaves.length < 2) return false;
-      const tree = await this.reader.tree(id);
-      const leaves = contenders(await readLeaves(this.reader, record, tree), tree);
-      if (leaves.length < 2) return false;
-      const plan = planAutomaticResolution(id, leaves, resolver);
-      if (!plan) return false;
-      const merged = plan.writes.at(-1)!.doc;
-      await this.writeResolution(
-        record,
-        plan.writes.map(({ doc }) => doc),
-        plan.writes.map(({ options }) => options),
-        { kept: plan.kept, losers: plan.losers, result: merged._deleted ? null : merged },
-        `resolver:${resolver.name}`,
-      );
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /**
-   * Writes a resolution as one atomic batch — the merged body (if any) last — with its history
-   * entry when history is kept. Returns the document's revision afterwards.
-   */
-  private async writeResolution(
-    record: DocRecord,
-    docs: readonly NewDoc[],
-    edits: EditOptions[],
-    resolution: { kept: string; losers: readonly string[]; result: ResolutionResult },
-    by: string,
-  ): Promise<string> {
+  /** Writes edits as one atomic batch, in the caller's turn of the write queue (a resolution). */
+  private async writeAtomically(docs: readonly NewDoc[], batch: ResolutionBatch): Promise<WriteResult[]> {
     const parsed = docs.map((doc) => parseOrError(doc, true));
     const failure = parsed.find((doc) => doc instanceof Error);
     if (failure) throw failure;
-    const { kept, result } = resolution;
-    const revOf = (results: readonly WriteResult[]) => (result === undefined ? kept : lastRev(results));
-    const entry = this.keepHistory
-      ? await historyEntry(this.storage, { docId: record.id, ...resolution, by })
-      : undefined;
-    const { results } = await this.writeBatch(parsed, true, true, {
-      edits,
-      history: entry && ((results) => [entry(revOf(results))]),
-    });
-    return revOf(results);
+    const { edits, history, known } = batch;
+    return (await this.writeBatch(parsed, true, true, { edits, history, known })).results;
   }
 
   /** A resolution by hand is a write like any other: the hook may refuse it (not change it). */
-  private async checkResolution(docs: readonly NewDoc[], userCtx: UserContext | undefined): Promise<void> {
+  private async checkWriteRules(docs: readonly NewDoc[], userCtx: UserContext | undefined): Promise<void> {
+    if (!this.writeHook) return;
     const parsed = docs.map((doc) => parseOrError(doc, true));
     const checked = await this.runWriteHook(docs, parsed, true, userCtx);
     checked.forEach((doc, i) => {
       if (doc instanceof Error) throw doc;
       if (doc !== parsed[i]) throw badRequest('A resolution cannot be changed by the write rules');
     });
-  }
-
-  private emitConflict(event: ConflictEvent): void {
-    for (const listener of [...this.conflictListeners]) {
-      try {
-        listener(event);
-      } catch {
-        // The write is committed: a failing listener must not make it look failed.
-      }
-    }
   }
 
   /**
@@ -438,11 +394,7 @@ export class Database implements Peer {
    * Exceptions thrown by a listener are ignored. Returns a function that unsubscribes.
    */
   onConflict(listener: (event: ConflictEvent) => void): () => void {
-    const registered = (event: ConflictEvent) => listener(event);
-    this.conflictListeners.add(registered);
-    return () => {
-      this.conflictListeners.delete(registered);
-    };
+    return this.conflictHandling.onConflict(listener);
   }
 
   /**
@@ -465,32 +417,21 @@ export class Database implements Peer {
   }
 
   /**
-   * Resolves conflicts automatically with `resolver` (null: stop): every conflicted document now,
-   * then each one a write leaves conflicted, in the same turn of the write queue — a replication
-   * batch that brings in a conflict returns with it resolved. Resolutions are written unstamped,
-   * so replicas holding the same leaves write the same revisions. Returns how many documents the
+   * Resolves conflicts automatically with `resolver` (null: stop): now, every document with more
+   * than one leaf (the backlog, deleted leaves included: a stamped deletion may be later than
+   * the live leaf beside it); then each one a write leaves so, in the same turn of the write
+   * queue — a replication batch that brings in a conflict returns with it resolved. Sweep and
+   * writes settle the same documents the same way. Resolutions are written unstamped, so
+   * replicas holding the same leaves write the same revisions. Returns how many documents the
    * backlog sweep resolved.
    */
   async setResolver(resolver: Resolver | null): Promise<number> {
-    this.resolver = resolver ?? undefined;
-    if (!resolver) return 0;
-    let resolved = 0;
-    let startkey: string | undefined;
-    for (;;) {
-      const page = await this.conflicts({ startkey, limit: SWEEP_PAGE });
-      for (const row of page.rows) {
-        if (await this.writes.run(() => this.resolveAutomatically(row.id, resolver))) resolved++;
-      }
-      const last = page.rows[page.rows.length - 1];
-      if (!last || page.rows.length < SWEEP_PAGE) return resolved;
-      // The next id in raw code-point order: rows left conflicted are not visited twice.
-      startkey = `${last.id}\u0000`;
-    }
+    return this.conflictHandling.setResolver(resolver);
   }
 
   /** The resolver set with `setResolver`, if any. */
   getResolver(): Resolver | undefined {
-    return this.resolver;
+    return this.conflictHandling.getResolver();
   }
 
   /**
@@ -498,26 +439,26 @@ export class Database implements Peer {
    * from an index kept by every write: `total_rows` counts them all.
    */
   async conflicts(options: ConflictsOptions = {}): Promise<ConflictsResponse> {
-    const rows: ConflictRow[] = [];
-    for await (const row of this.conflictsStream(options)) rows.push(row);
-    return { total_rows: await this.storage.countConflicts(), rows };
+    return this.conflictHandling.conflicts(options);
   }
 
   /** The conflicted documents as a stream, for databases of any size. */
   conflictsStream(options: ConflictsOptions = {}): AsyncIterable<ConflictRow> {
-    return conflictRows(this.storage, options);
+    return this.conflictHandling.conflictsStream(options);
+  }
+
+  /** How many documents are conflicted (`total_rows` of `conflicts()`), from the same index. */
+  async conflictCount(): Promise<number> {
+    return this.conflictHandling.conflictCount();
   }
 
   /**
-   * A document's live versions side by side, and their common ancestor when this replica still
-   * holds it: what a person needs to resolve the conflict (a three-way merge).
+   * A document's live versions side by side, their common ancestor when this replica still holds
+   * it, and the deleted leaves that contend with them (by the rule every resolution follows):
+   * what a person needs to resolve the conflict (a three-way merge, or keeping it deleted).
    */
   async conflictVersions(id: string): Promise<ConflictVersions> {
-    if (isLocalId(validateDocId(id))) throw badRequest('Local documents have no conflicts');
-    const [record] = await this.storage.getDocs([id]);
-    if (!record) throw notFound('missing');
-    const stamps = [this.stamper?.field, this.stamper?.fieldsField].filter((field) => field !== undefined);
-    return conflictVersions(this.reader, record, await this.reader.tree(id), stamps);
+    return this.conflictHandling.conflictVersions(id);
   }
 
   /**
@@ -535,68 +476,65 @@ export class Database implements Peer {
     options: ResolveOptions = {},
     context: WriteContext = {},
   ): Promise<ResolveResult> {
-    if (isLocalId(validateDocId(id))) throw badRequest('Local documents have no conflicts');
-    checkResolveOptions(options);
-    // Read and written in one turn of the write queue: no write can slip in between the check
-    // of the leaves and the batch.
-    return this.writes.run(async () => {
-      const [record] = await this.storage.getDocs([id]);
-      if (!record) throw notFound('missing');
-      const plan = planResolution(record, options);
-      if (plan.docs.length === 0) return { ok: true, id, rev: plan.keep, deleted: [] };
-      const merges = options.merged !== undefined;
-      const edits = plan.docs.map((_, i) =>
-        merges && i === plan.docs.length - 1 ? this.editOptions(id) : {},
-      );
-      const merged = merges ? plan.docs.at(-1)! : undefined;
-      const result = merged && (merged._deleted ? null : merged);
-      const resolution = { kept: plan.keep, losers: plan.losers, result };
-      if (this.writeHook) await this.checkResolution(plan.docs, context.userCtx);
-      const rev = await this.writeResolution(record, plan.docs, edits, resolution, options.by ?? 'user');
-      return { ok: true, id, rev, deleted: plan.losers };
-    });
+    return this.conflictHandling.resolve(id, options, context);
   }
 
-  /** Resolved conflicts as history kept them (with the `history` option), oldest first. */
+  /**
+   * Resolves one document once with `resolver`, as a person asked — the database's own resolver
+   * (`setResolver`) is left as it is. The resolver weighs the leaves an automatic resolution
+   * would; its decision is written as by `resolve`: a decision equal to a live version keeps it
+   * as it is, a merge continues the winner (with its attachments, stamped when stamping is on),
+   * a deletion deletes every live leaf. `couchdbDefault` here means "the winner stands". The
+   * history records `by` as `resolver:NAME by BY`. Throws as `resolve` does (`not_found`, …).
+   *
+   * @example
+   * const result = await db.resolveWith('apple', conflicts.lastWriterWins(), { by: 'user:anna' });
+   * if (!result.resolved) console.log(result.reason); // 'The document has no conflict'
+   */
+  async resolveWith(
+    id: string,
+    resolver: Resolver,
+    options: ResolveWithOptions = {},
+    context: WriteContext = {},
+  ): Promise<ResolveWithResult> {
+    return this.conflictHandling.resolveWith(id, resolver, options, context);
+  }
+
+  /**
+   * Resolved conflicts as history kept them, oldest first. Only a database opened with
+   * `history: true` keeps them: on any other, this throws `bad_request` rather than answer
+   * an empty history that was never recorded.
+   */
   async resolutions(
     options: ResolutionsOptions = {},
   ): Promise<{ total_rows: number; rows: StoredResolution[] }> {
-    const rows: StoredResolution[] = [];
-    for await (const row of this.resolutionsStream(options)) rows.push(row);
-    return { total_rows: await this.storage.countResolutions(options.id), rows };
+    return this.conflictHandling.resolutions(options);
   }
 
-  /** Resolved conflicts as a stream; bad options throw here, before the first row. */
+  /**
+   * Resolved conflicts as a stream; bad options, or a database without `history: true`, throw
+   * here, before the first row.
+   */
   resolutionsStream(options: ResolutionsOptions = {}): AsyncIterable<StoredResolution> {
-    for (const key of ['since', 'limit'] as const) {
-      const value = options[key];
-      if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
-        throw badRequest(`${key} must be a non-negative integer`);
-      }
-    }
-    if (options.id !== undefined && typeof options.id !== 'string') throw badRequest('id must be a string');
-    const pages = this.storage.resolutions({
-      docId: options.id,
-      after: options.since,
-      descending: options.descending,
-      limit: options.limit,
-    });
-    return (async function* () {
-      for await (const page of pages) yield* page;
-    })();
+    return this.conflictHandling.resolutionsStream(options);
+  }
+
+  /** How many resolutions the history holds, or for one document (`history: true` only). */
+  async resolutionCount(docId?: string): Promise<number> {
+    return this.conflictHandling.resolutionCount(docId);
   }
 
   /** Reads a document: the winner, or the revision named by `rev`. */
-  async get(id: string, options: GetOptions = {}): Promise<Doc> {
+  async get<T extends object = Fields>(id: string, options: GetOptions = {}): Promise<Doc<NoInfer<T>>> {
     validateDocId(id);
     if (isLocalId(id)) {
       const doc = await this.local.get(id);
       if (!doc) throw notFound('missing');
-      return doc as Doc;
+      return doc as Doc<T>;
     }
     if (options.rev !== undefined) parseRev(options.rev);
     const [record] = await this.storage.getDocs([id]);
-    return this.reader.get(record, id, options);
+    return (await this.reader.get(record, id, options)) as Doc<T>;
   }
 
   /** Several revisions of a document (`open_revs`): every leaf with `'all'`, or the ones named. */
@@ -607,10 +545,12 @@ export class Database implements Peer {
     return this.reader.openRevs(record, id, revs, options);
   }
 
-  async allDocs(options: AllDocsOptions = {}): Promise<AllDocsResponse> {
-    const rows: AllDocsRow[] = [];
-    for await (const row of this.allDocsStream(options)) rows.push(row);
-    const response: AllDocsResponse = {
+  async allDocs<T extends object = Fields>(
+    options: AllDocsOptions = {},
+  ): Promise<AllDocsResponse<NoInfer<T>>> {
+    const rows: AllDocsRow<T>[] = [];
+    for await (const row of this.allDocsStream<T>(options)) rows.push(row);
+    const response: AllDocsResponse<T> = {
       total_rows: (await this.storage.stats()).docCount,
       offset: options.skip ?? 0,
       rows,
@@ -620,16 +560,24 @@ export class Database implements Peer {
   }
 
   /** `_all_docs` rows as a stream, for databases of any size. */
-  allDocsStream(options: AllDocsOptions = {}): AsyncIterable<AllDocsRow> {
-    return allDocsRows(this.storage, this.reader, options);
+  allDocsStream<T extends object = Fields>(
+    options: AllDocsOptions = {},
+  ): AsyncIterable<AllDocsRow<NoInfer<T>>> {
+    return allDocsRows(this.storage, this.reader, options) as AsyncIterable<AllDocsRow<T>>;
   }
 
   /**
    * The changes feed, collected (use `limit` on big databases, or `changesFeed` to stream).
    * With `longpoll`, waits up to `timeout` ms for a first change when there is none.
    */
-  async changes(
+  async changes<T extends object = Fields>(
     options: PeerChangesOptions & Pick<ChangesFeedOptions, 'conflicts_only'> = {},
+  ): Promise<ChangesResponse<number, NoInfer<T>>> {
+    return (await this.changesUntyped(options)) as ChangesResponse<number, T>;
+  }
+
+  private async changesUntyped(
+    options: PeerChangesOptions & Pick<ChangesFeedOptions, 'conflicts_only'>,
   ): Promise<ChangesResponse<number>> {
     const { longpoll, timeout, signal, ...feedOptions } = options;
     const response = await this.changesFeed(feedOptions).collect();
@@ -784,6 +732,26 @@ export class Database implements Peer {
     return stored === undefined ? {} : (JSON.parse(stored) as Record<string, unknown>);
   }
 
+  /** Whether a security object was ever stored (`getSecurity` answers `{}` either way). */
+  async hasSecurity(): Promise<boolean> {
+    return (await this.storage.getMeta('security')) !== undefined;
+  }
+
+  /**
+   * The automatic conflict resolution a server configured for this database (`PUT
+   * /{db}/_resolver`), kept in the database's own file so it survives restarts and goes away with
+   * the database; undefined when never configured.
+   */
+  async resolverChoice(): Promise<ResolverChoice | undefined> {
+    const stored = await this.storage.getMeta(RESOLVER_CHOICE);
+    return stored === undefined ? undefined : (JSON.parse(stored) as ResolverChoice);
+  }
+
+  /** Keeps the server's resolver configuration with the database (see `resolverChoice`). */
+  async saveResolverChoice(choice: ResolverChoice): Promise<void> {
+    await this.writes.run(() => this.storage.setMeta(RESOLVER_CHOICE, JSON.stringify(choice)));
+  }
+
   async setSecurity(security: Record<string, unknown>): Promise<void> {
     if (typeof security !== 'object' || security === null || Array.isArray(security)) {
       throw badRequest('The security object must be a JSON object');
@@ -817,11 +785,6 @@ function parseOrError(doc: NewDoc, newEdits: boolean): (ParsedDoc & { id: string
   } catch (err) {
     return Object.assign(toSetteeError(err), { docId: idOfInput(doc) });
   }
-}
-
-/** The revision the last write of a batch wrote (batches that call this are atomic). */
-function lastRev(results: readonly WriteResult[]): string {
-  return (results[results.length - 1] as WriteOk).rev;
 }
 
 function idOfInput(doc: unknown): string {

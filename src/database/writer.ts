@@ -34,6 +34,13 @@ export interface EditOptions {
   attachmentsFrom?: string;
 }
 
+/** What a caller has read of a document already: a batch reads none of it again. */
+export interface KnownDoc {
+  tree: RevTree;
+  /** Contents of some of its stored revisions, by revision id. */
+  contents: ReadonlyMap<string, RevisionContent>;
+}
+
 /** A document's tree as stored, and as this batch has changed it so far. */
 interface DocState {
   id: string;
@@ -41,6 +48,8 @@ interface DocState {
   tree: RevTree;
   /** Contents of the revisions this batch adds. */
   contents: Map<string, RevisionContent>;
+  /** Contents of stored revisions the caller had read already. */
+  known: ReadonlyMap<string, RevisionContent>;
   /** Revisions the batch added or altered; all of them when stemming ran. */
   touched: Set<string> | 'all';
 }
@@ -60,12 +69,21 @@ export class WriteBatch {
     private readonly revsLimit: number,
   ) {}
 
-  /** Reads the current trees of these documents. */
-  async load(ids: readonly string[]): Promise<void> {
+  /** Reads the current trees of these documents, but for what the caller has read (`known`). */
+  async load(ids: readonly string[], known: ReadonlyMap<string, KnownDoc> = new Map()): Promise<void> {
     const unique = [...new Set(ids)].filter((id) => !this.states.has(id));
     for (const id of unique) {
-      const stored = await this.trees.get(id);
-      this.states.set(id, { id, stored, tree: stored, contents: new Map(), touched: new Set() });
+      const read = known.get(id);
+      const stored = read?.tree ?? (await this.trees.get(id));
+      const knownContents: ReadonlyMap<string, RevisionContent> = read?.contents ?? new Map();
+      this.states.set(id, {
+        id,
+        stored,
+        tree: stored,
+        contents: new Map(),
+        known: knownContents,
+        touched: new Set(),
+      });
     }
   }
 
@@ -169,9 +187,11 @@ export class WriteBatch {
     return null;
   }
 
-  /** A revision's content: added by this batch, or stored. */
+  /** A revision's content: added by this batch, known to the caller, or stored. */
   private async contentOf(state: DocState, rev: string): Promise<RevisionContent | undefined> {
-    return state.contents.get(rev) ?? (await this.storage.getRevisions(state.id, [rev]))[0];
+    return (
+      state.contents.get(rev) ?? state.known.get(rev) ?? (await this.storage.getRevisions(state.id, [rev]))[0]
+    );
   }
 
   private state(id: string): DocState {
@@ -207,6 +227,7 @@ export class WriteBatch {
       id: write.record.id,
       seq: seqs[i]!,
       record: write.record,
+      tree: states[i]!.tree,
       // Most writes leave a single leaf: the stored tree is looked at only when it may matter.
       newlyConflicted: isConflicted(write.record) && !treeConflicted(states[i]!.stored),
     }));
@@ -218,6 +239,8 @@ export interface Committed {
   id: string;
   seq: number;
   record: Omit<DocRecord, 'seq'>;
+  /** Its revision tree as now stored. */
+  tree: RevTree;
   /** The document has conflicts now and had none before this write. */
   newlyConflicted: boolean;
 }

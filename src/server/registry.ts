@@ -10,6 +10,8 @@ import {
 import { join } from 'node:path';
 import { fileExists, notFound, SetteeError } from '../core/errors.js';
 import { Database, randomHex } from '../database/database.js';
+// The server keeps its databases in SQLite files: Database.open needs the backend installed.
+import '../storage/sqlite/open.js';
 import { ResolverSettings } from './resolvers.js';
 import { adminOnlySecurity, type SecurityObject, securityOf } from './security.js';
 
@@ -167,7 +169,7 @@ export class DatabaseRegistry {
     // Resolved conflicts keep their losing versions, for people to look back at.
     const opening = Database.open(this.pathOf(name), { name, history: true }).then(async (db) => {
       this.prepare?.(db);
-      if ((await db.storage.getMeta('security')) === undefined) await db.setSecurity(initial);
+      if (!(await db.hasSecurity())) await db.setSecurity(initial);
       await this.resolvers.restore(db);
       return db;
     });

@@ -5,7 +5,7 @@ import { fieldMerge } from '../conflicts/field-merge.js';
 import { couchdbDefault, lastWriterWins, type Resolver } from '../conflicts/resolvers.js';
 import { DEFAULT_FIELDS_FIELD } from '../conflicts/stamps.js';
 import { badRequest, SetteeError } from '../core/errors.js';
-import type { Database } from '../database/database.js';
+import type { Database, ResolverChoice } from '../database/database.js';
 import type { StampingOptions } from '../database/stamping.js';
 
 /**
@@ -14,13 +14,8 @@ import type { StampingOptions } from '../database/stamping.js';
  * with the database.
  */
 
-/** What `PUT /{db}/_resolver` takes and `GET` shows. */
-export interface ResolverConfig {
-  strategy: string;
-  options?: Record<string, unknown>;
-  /** Overrides how the strategy stamps writes: field names, or `false` for no stamping. */
-  stamping?: Pick<StampingOptions, 'field' | 'fields'> | false;
-}
+/** What `PUT /{db}/_resolver` takes and `GET` shows: what the database keeps. */
+export type ResolverConfig = ResolverChoice;
 
 /**
  * A strategy: builds a resolver from its options, and says how writes must be stamped for it to
@@ -38,7 +33,6 @@ export interface ResolverStatus extends ResolverConfig {
   reason?: string;
 }
 
-const META_KEY = 'settee_resolver';
 const NONE: ResolverConfig = Object.freeze({ strategy: 'couchdb' });
 
 const BUILT_IN: Readonly<Record<string, ResolverStrategy>> = {
@@ -81,16 +75,24 @@ export class ResolverSettings {
   async apply(db: Database, config: unknown): Promise<number> {
     const checked = this.check(config);
     const resolved = await this.install(db, checked);
-    await db.storage.setMeta(META_KEY, JSON.stringify(checked));
+    await db.saveResolverChoice(checked);
     this.failures.delete(db);
     return resolved;
+  }
+
+  /**
+   * The resolver of a strategy by name with its options, checked as `apply` checks them, for a
+   * one-off resolution (`POST /{db}/_resolve`) that leaves the database's configuration alone.
+   */
+  create(strategy: unknown, options?: unknown): Resolver {
+    return this.build(this.check({ strategy, ...(options === undefined ? {} : { options }) }));
   }
 
   /** Back to CouchDB's behaviour: no resolver, no stamping. */
   async reset(db: Database): Promise<void> {
     await db.setResolver(null);
     await db.setStamping(false);
-    await db.storage.setMeta(META_KEY, JSON.stringify(NONE));
+    await db.saveResolverChoice(NONE);
     this.failures.delete(db);
   }
 
@@ -112,19 +114,21 @@ export class ResolverSettings {
   }
 
   private async stored(db: Database): Promise<ResolverConfig> {
-    const text = await db.storage.getMeta(META_KEY);
-    return text === undefined ? NONE : (JSON.parse(text) as ResolverConfig);
+    return (await db.resolverChoice()) ?? NONE;
+  }
+
+  private build(config: ResolverConfig): Resolver {
+    try {
+      return this.strategies[config.strategy]!.create(config.options ?? {});
+    } catch (error) {
+      throw badRequest(`Invalid options for ${config.strategy}: ${(error as Error).message}`);
+    }
   }
 
   private async install(db: Database, config: ResolverConfig): Promise<number> {
     const strategy = this.strategies[config.strategy]!;
     const options = config.options ?? {};
-    let resolver: Resolver;
-    try {
-      resolver = strategy.create(options);
-    } catch (error) {
-      throw badRequest(`Invalid options for ${config.strategy}: ${(error as Error).message}`);
-    }
+    const resolver = this.build(config);
     const stamping = config.stamping ?? strategy.stamping?.(options) ?? false;
     await db.setStamping(stamping === false ? false : { ...stamping });
     // CouchDB's default writes nothing: no need to read every conflicted document's leaves.

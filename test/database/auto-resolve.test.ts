@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Doc } from '../../src/core/api.js';
 import { compareStamps, isStamp } from '../../src/conflicts/hlc.js';
 import { custom, fieldMerge, lastWriterWins } from '../../src/conflicts/index.js';
-import type { ConflictEvent } from '../../src/database/conflicts.js';
+import type { ConflictEvent } from '../../src/database/conflicts/index.js';
 import type { Database } from '../../src/database/database.js';
 import { replicate } from '../../src/replication/index.js';
 import { dbState } from '../replication/helpers.js';
@@ -297,12 +297,18 @@ describe('the history of resolutions', () => {
     expect((await b.resolutions()).rows).toEqual(rows);
   });
 
-  it('keeps nothing unless asked', async () => {
+  it('keeps nothing unless asked, and says so rather than answer an empty history', async () => {
     const a = await dbs.open();
     const b = await dbs.open();
     await concurrentEdits(a, b, 'doc', { a: { title: 'a' }, b: { title: 'b' } });
     await replicate(a, b).done;
-    await b.setResolver(lastWriterWins());
-    expect(await b.resolutions()).toEqual({ total_rows: 0, rows: [] });
+    expect(await b.setResolver(lastWriterWins())).toBe(1);
+    await expectError(b.resolutions(), 'bad_request', /history: true/);
+    await expectError(async () => b.resolutionsStream(), 'bad_request', /history: true/);
+    await expectError(b.resolutionCount('doc'), 'bad_request', /history: true/);
+    // Opened with history, the same file shows that nothing was recorded.
+    const kept = await dbs.reopen(b, { history: true });
+    expect(await kept.resolutions()).toEqual({ total_rows: 0, rows: [] });
+    expect(await kept.resolutionCount()).toBe(0);
   });
 });

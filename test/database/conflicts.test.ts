@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Doc } from '../../src/core/api.js';
-import type { ConflictEvent } from '../../src/database/conflicts.js';
+import type { ConflictEvent } from '../../src/database/conflicts/index.js';
 import type { Database } from '../../src/database/database.js';
 import { replicate } from '../../src/replication/index.js';
 import { dbState } from '../replication/helpers.js';

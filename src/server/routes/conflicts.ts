@@ -1,18 +1,44 @@
 import { badRequest } from '../../core/errors.js';
-import type { ResolveOptions } from '../../database/conflicts.js';
+import type { ResolveOptions } from '../../database/conflicts/index.js';
 import type { StoredResolution } from '../../storage/types.js';
 import type { DbContext, Methods } from '../context.js';
-import { boolParam, intParam, jsonBody, jsonObjectBody, jsonParam, sendJson, sendRows } from '../http.js';
+import { resolverOf } from './resolve-many.js';
+import {
+  boolParam,
+  intParam,
+  jsonBody,
+  jsonObjectBody,
+  jsonParam,
+  mapRows,
+  sendJson,
+  sendRows,
+} from '../http.js';
 
-/** `GET /{db}/_conflicts?startkey=&limit=`: the conflicted documents by id, streamed. */
+/**
+ * `GET /{db}/_conflicts?startkey=&limit=&prefix=`: the conflicted documents by id, streamed;
+ * with `prefix` (a plain string, not JSON), only those whose id starts with it. `total_rows`
+ * counts every conflicted document, as `_all_docs` counts every document whatever its range.
+ */
 export async function conflicts(ctx: DbContext): Promise<unknown> {
   const { db, query, reply } = ctx;
   const startkey = jsonParam(query, 'startkey') ?? jsonParam(query, 'start_key');
   if (startkey !== undefined && typeof startkey !== 'string')
     throw badRequest('startkey must be a JSON string');
+  const prefix = query.prefix ?? '';
+  // Ids sort by code point, so those with the prefix are one run from the prefix itself on.
+  const from = startkey === undefined || startkey < prefix ? prefix || undefined : startkey;
   // Opened before the reply, so a bad parameter is a 400 rather than a broken 200.
-  const rows = db.conflictsStream({ startkey, limit: intParam(query, 'limit') });
-  return sendRows(reply, `{"total_rows":${await db.storage.countConflicts()},"rows":[`, rows);
+  const rows = db.conflictsStream({ startkey: from, limit: intParam(query, 'limit') });
+  const matching = prefix === '' ? rows : takeWhile(rows, (row) => row.id.startsWith(prefix));
+  return sendRows(reply, `{"total_rows":${await db.conflictCount()},"rows":[`, matching);
+}
+
+/** The rows up to the first that fails `keep`: reading stops there. */
+async function* takeWhile<T>(rows: AsyncIterable<T>, keep: (row: T) => boolean): AsyncIterable<T> {
+  for await (const row of rows) {
+    if (!keep(row)) return;
+    yield row;
+  }
 }
 
 const RESOLVE_FIELDS = new Set(['merged', 'keep', 'losers']);
@@ -28,7 +54,7 @@ export async function resolve(ctx: DbContext): Promise<unknown> {
   const unknown = Object.keys(body).filter((key) => !RESOLVE_FIELDS.has(key));
   if (unknown.length > 0)
     throw badRequest(`Unknown fields: ${unknown.join(', ')} (use merged, keep, losers)`);
-  const by = `user:${ctx.userCtx.name ?? 'anonymous'}`;
+  const by = resolverOf(ctx);
   const result = await ctx.db.resolve(
     docIdOf(ctx),
     { ...(body as ResolveOptions), by },
@@ -38,8 +64,10 @@ export async function resolve(ctx: DbContext): Promise<unknown> {
 }
 
 /**
- * `GET /{db}/_resolve/{docid}`: the live versions of a document, the winner first, and their
- * common ancestor when the database still holds it — `{id, winner, leaves: [{rev, doc}], ancestor}`.
+ * `GET /{db}/_resolve/{docid}`: `Database.conflictVersions` — the live versions of a document,
+ * the winner first, their common ancestor when the database still holds it, and the deleted
+ * versions that contend with them: `{id, winner, leaves: [{rev, doc}], ancestor,
+ * deleted_leaves: [{rev, doc}], stamp_fields}`.
  */
 export async function versions(ctx: DbContext): Promise<unknown> {
   return sendJson(ctx.reply, 200, await ctx.db.conflictVersions(docIdOf(ctx)));
@@ -83,7 +111,7 @@ export async function resolutions(ctx: DbContext): Promise<unknown> {
     descending: boolParam(query, 'descending'),
   };
   const rows = db.resolutionsStream(options);
-  const total = await db.storage.countResolutions(id);
+  const total = await db.resolutionCount(id);
   return sendRows(reply, `{"total_rows":${total},"rows":[`, mapRows(rows, historyRow));
 }
 
@@ -100,10 +128,6 @@ function historyRow(entry: StoredResolution) {
       ...(attachments ? { _attachments: attachments } : {}),
     })),
   };
-}
-
-async function* mapRows<T, U>(rows: AsyncIterable<T>, map: (row: T) => U): AsyncIterable<U> {
-  for await (const row of rows) yield map(row);
 }
 
 /** The document id that follows the endpoint's name: `_resolve/_design/x` → `_design/x`. */

@@ -1,34 +1,8 @@
-import type { NewDoc } from '../core/api.js';
-import { badRequest, SetteeError } from '../core/errors.js';
-import { isRev } from '../core/revision.js';
-import { conflictRevs } from '../storage/records.js';
-import type { DocRecord, Storage } from '../storage/types.js';
-
-export interface ConflictsOptions {
-  /** First document id (inclusive), in raw code-point order. */
-  startkey?: string;
-  limit?: number;
-}
-
-/** A conflicted document: its winning revision and its other live leaves (`_conflicts`). */
-export interface ConflictRow {
-  id: string;
-  rev: string;
-  conflicts: string[];
-}
-
-export interface ConflictsResponse {
-  /** How many documents of the database are conflicted (not only the rows listed). */
-  total_rows: number;
-  rows: ConflictRow[];
-}
-
-/** What `onConflict` listeners receive when a write leaves a document newly conflicted. */
-export interface ConflictEvent {
-  id: string;
-  winner: string;
-  conflicts: string[];
-}
+import type { NewDoc } from '../../core/api.js';
+import { badRequest, SetteeError } from '../../core/errors.js';
+import { isRev } from '../../core/revision.js';
+import { conflictRevs } from '../../storage/records.js';
+import type { DocRecord } from '../../storage/types.js';
 
 export interface ResolveOptions {
   /**
@@ -58,20 +32,6 @@ export interface ResolveResult {
   deleted: string[];
 }
 
-/** Conflicted documents by id, a page of storage at a time. */
-export function conflictRows(storage: Storage, options: ConflictsOptions): AsyncIterable<ConflictRow> {
-  const { startkey, limit } = options;
-  if (startkey !== undefined && typeof startkey !== 'string') throw badRequest('startkey must be a string');
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-    throw badRequest('limit must be a non-negative integer');
-  }
-  return (async function* () {
-    for await (const page of storage.conflicts({ start: startkey, limit })) {
-      for (const record of page) yield { id: record.id, rev: record.winner, conflicts: conflictRevs(record) };
-    }
-  })();
-}
-
 /** Checks the shape of resolve's options before anything is read. */
 export function checkResolveOptions(options: ResolveOptions): void {
   const { merged, keep, losers, by } = options as Record<string, unknown>;
@@ -85,15 +45,20 @@ export function checkResolveOptions(options: ResolveOptions): void {
   }
 }
 
+/** The writes of a resolution by hand: the kept leaf, the live leaves it deletes, and the docs. */
+export interface ResolutionPlan {
+  keep: string;
+  losers: string[];
+  /** A tombstone under each loser, then the merged body (if any) under `keep`. */
+  docs: NewDoc[];
+}
+
 /**
  * The writes of a resolution against the document as it is now: a tombstone under each loser,
  * then the merged body under the kept leaf. Throws `conflict` when the caller's view of the
  * leaves is out of date.
  */
-export function planResolution(
-  record: DocRecord,
-  options: ResolveOptions,
-): { keep: string; losers: string[]; docs: NewDoc[] } {
+export function planResolution(record: DocRecord, options: ResolveOptions): ResolutionPlan {
   const keep = options.keep ?? record.winner;
   const live = record.leaves.filter((leaf) => !leaf.deleted).map((leaf) => leaf.rev);
   if (!live.includes(keep)) throw stale(`${keep} is not a live leaf of the document`);

@@ -1,0 +1,54 @@
+import type { NewDoc } from '../../core/api.js';
+import { planResolution as planLeafResolution } from '../../conflicts/plan.js';
+import { type Resolver, sameJson, sortLeaves, userFields } from '../../conflicts/resolvers.js';
+import type { EditOptions } from '../writer.js';
+import type { ReadLeaf } from './leaves.js';
+
+/** The writes of an automatic resolution, each with how it is written. */
+export interface AutomaticResolution {
+  /** The leaf the merged revision continues (CouchDB's winner). */
+  kept: string;
+  /** The live leaves it deletes. */
+  losers: string[];
+  writes: { doc: NewDoc; options: EditOptions }[];
+}
+
+/**
+ * What `resolver` makes of a document's leaves, as writes: a tombstone under each losing leaf and
+ * the merged body under the winner, none of them stamped — every replica holding the same leaves
+ * must write the same revisions. Null when the resolver keeps things as they are.
+ *
+ * The merged revision keeps the attachments of the leaf whose version it takes (the first, in
+ * winner order, whose fields equal the merged body), or else the winner's.
+ */
+export function planAutomaticResolution(
+  id: string,
+  leaves: readonly ReadLeaf[],
+  resolver: Resolver,
+): AutomaticResolution | null {
+  const plan = planLeafResolution(leaves, resolver.resolve(leaves));
+  if (!plan) return null;
+  const writes: AutomaticResolution['writes'] = plan.tombstones.map(({ parentRev }) => ({
+    doc: { _id: id, _rev: parentRev, _deleted: true },
+    options: {},
+  }));
+  const merged: NewDoc = { ...plan.merged.body, _id: id, _rev: plan.merged.parentRev };
+  const options: EditOptions = {};
+  if (plan.merged.deleted) merged._deleted = true;
+  else {
+    const sorted = sortLeaves(leaves) as ReadLeaf[];
+    const source =
+      sorted.find((leaf) => !leaf.deleted && sameJson(userFields(leaf.doc), plan.merged.body)) ??
+      sorted.find((leaf) => leaf.rev === plan.merged.parentRev);
+    if (source?.doc._attachments) {
+      merged._attachments = source.doc._attachments;
+      options.attachmentsFrom = source.rev;
+    }
+  }
+  writes.push({ doc: merged, options });
+  return {
+    kept: plan.merged.parentRev,
+    losers: plan.tombstones.map((write) => write.parentRev),
+    writes,
+  };
+}
