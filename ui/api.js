@@ -112,11 +112,15 @@ export async function conflictCount(name) {
   return (await request('GET', `${db(name)}/_conflicts?limit=0`)).total_rows;
 }
 
-/** A page of conflicted documents from `startkey` (inclusive): `{ total_rows, rows }`. */
-export function conflicts(name, { startkey, limit }) {
+/**
+ * A page of conflicted documents from `startkey` (inclusive), only those whose id starts with
+ * `prefix` when one is given: `{ total_rows, rows }` (total_rows counts them all).
+ */
+export function conflicts(name, { startkey, limit, prefix }) {
   // encodeURIComponent, not URLSearchParams: CouchDB reads `+` as a plus, not a space.
   let query = `limit=${limit}`;
   if (startkey !== undefined) query += `&startkey=${encodeURIComponent(JSON.stringify(startkey))}`;
+  if (prefix) query += `&prefix=${encodeURIComponent(prefix)}`;
   return request('GET', `${db(name)}/_conflicts?${query}`);
 }
 
@@ -128,4 +132,25 @@ export function versions(name, id) {
 /** One atomic resolution: `{ keep, losers }` or `{ merged, keep, losers }`. */
 export function resolve(name, id, body) {
   return request('POST', `${db(name)}/_resolve/${encodeURIComponent(id)}`, body);
+}
+
+/** The strategies `resolveMany` takes, and how many ids one request may name: `{ strategies, max_ids }`. */
+export function strategies(name) {
+  return request('GET', `${db(name)}/_resolve`);
+}
+
+/** Resolves each document of `ids` once with a strategy; one result per id, in order. */
+export function resolveMany(name, { strategy, options, ids }) {
+  return request('POST', `${db(name)}/_resolve`, { strategy, ids, ...(options ? { options } : {}) });
+}
+
+/**
+ * A page of the history of resolutions, newest first, older than `since` (a history position)
+ * when given, of one document when `doc` is: `{ total_rows, rows }`.
+ */
+export function resolutions(name, { doc, since, limit }) {
+  let query = `descending=true&limit=${limit}`;
+  if (since !== undefined) query += `&since=${since}`;
+  if (doc !== undefined) query += `&doc=${encodeURIComponent(doc)}`;
+  return request('GET', `${db(name)}/_resolutions?${query}`);
 }

@@ -3,6 +3,7 @@
 import * as api from './api.js';
 import { conflictListView } from './conflict-list.js';
 import { databasesView } from './databases.js';
+import { historyView } from './history.js';
 import { documentView } from './document.js';
 import { h, replaceChildren } from './dom.js';
 import { loginView } from './login.js';
@@ -102,6 +103,9 @@ function parseRoute(hash) {
   if (parts[0] === 'db' && parts[2] === 'security' && parts.length === 3) {
     return { name: 'security', db: parts[1] };
   }
+  if (parts[0] === 'db' && parts[2] === 'history' && parts.length <= 4) {
+    return { name: 'history', db: parts[1], id: parts[3] };
+  }
   if (parts[0] === 'db' && parts[2] === 'doc' && parts.length === 4) {
     return { name: 'document', db: parts[1], id: parts[3] };
   }
@@ -121,6 +125,7 @@ async function render() {
     if (target.name === 'users') await usersView(app, ticket);
     else if (target.name === 'security') await securityView(app, ticket, target.db);
     else if (target.name === 'conflicts') await conflictListView(app, ticket, target.db);
+    else if (target.name === 'history') await historyView(app, ticket, target.db, target.id);
     else if (target.name === 'document') await documentView(app, ticket, target.db, target.id);
     else await databasesView(app, ticket);
   } catch (error) {

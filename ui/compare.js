@@ -1,17 +1,24 @@
 // The side-by-side table of a conflicted document: one column per version (and the original,
 // when the server still has it), one row per field, and the merged result being built.
-import { labelOf, sourcesOf } from './diff.js';
+import { labelOf, sourcesOf, valueAt } from './diff.js';
 import { h } from './dom.js';
+import { localTime, stampOf } from './stamps.js';
 
 /**
- * `model`: `{ winner, leaves, ancestor, rows, attachments, merged, keepIndex, choice }`;
- * `actions`: `{ keepVersion(i), useValue(field, value), useAttachments(i), chooseMerged() }`.
+ * `model`: `{ winner, leaves, deleted, ancestor, rows, attachments, merged, keepIndex, choice,
+ * stamps }`; `actions`: `{ keepVersion(i), keepDeleted(i), useValue(path, value),
+ * useAttachments(i), chooseMerged() }`. Deleted versions (`model.deleted`) follow the live ones,
+ * labelled after them; they have no fields to compare, only the choice to keep the document
+ * deleted.
  */
 export function compareTable(model, actions) {
   return h(
     'table',
     // In "keep one version" mode the merge column steps back, so the choice reads at a glance.
-    { class: `compare${model.choice?.kind === 'version' ? ' mode-version' : ''}`, id: 'compare' },
+    {
+      class: `compare${model.choice && model.choice.kind !== 'merged' ? ' mode-version' : ''}`,
+      id: 'compare',
+    },
     h('thead', {}, headerRow(model, actions)),
     h(
       'tbody',
@@ -36,27 +43,75 @@ function headerRow(model, actions) {
           h('span', { class: 'col-sub' }, 'before the versions split'),
         )
       : null,
-    leaves.map((leaf, i) => {
-      const chosen = choice?.kind === 'version' && choice.index === i;
-      return h(
-        'th',
-        { class: `col-version${chosen ? ' chosen' : ''}`, scope: 'col', 'data-version': labelOf(i) },
-        h('span', { class: 'col-title' }, `Version ${labelOf(i)}`),
-        h('span', { class: 'col-sub' }, leaf.rev === model.winner ? 'shown to apps now' : 'not shown now'),
-        h('span', { class: 'rev', title: 'revision' }, shortRev(leaf.rev)),
-        h(
-          'button',
-          {
-            type: 'button',
-            class: `button button-small${chosen ? ' button-primary' : ''}`,
-            'aria-pressed': String(chosen),
-            on: { click: () => actions.keepVersion(i) },
-          },
-          chosen ? 'Keeping this version' : 'Keep this version',
-        ),
-      );
-    }),
+    leaves.map((leaf, i) =>
+      versionHeader(model, leaf, {
+        label: labelOf(i),
+        kind: 'col-version',
+        sub: leaf.rev === model.winner ? 'shown to apps now' : 'not shown now',
+        chosen: choice?.kind === 'version' && choice.index === i,
+        choose: () => actions.keepVersion(i),
+        words: ['Keeping this version', 'Keep this version'],
+      }),
+    ),
+    model.deleted.map((leaf, i) => deletedHeader(model, leaf, i, actions)),
     mergedHeader(model, actions),
+  );
+}
+
+/** A deleted version: when and where it was deleted, and the choice to keep it so. */
+function deletedHeader(model, leaf, i, actions) {
+  return versionHeader(model, leaf, {
+    label: labelOf(model.leaves.length + i),
+    kind: 'col-deleted',
+    sub: 'deleted the document',
+    chosen: model.choice?.kind === 'deleted' && model.choice.index === i,
+    choose: () => actions.keepDeleted(i),
+    words: ['Keeping it deleted', 'Keep deleted'],
+  });
+}
+
+/** A version's column head: its name, what it is, its stamp and revision, and its choice button. */
+function versionHeader(model, leaf, { label, kind, sub, chosen, choose, words }) {
+  return h(
+    'th',
+    { class: `${kind}${chosen ? ' chosen' : ''}`, scope: 'col', 'data-version': label },
+    h('span', { class: 'col-title' }, `Version ${label}`),
+    h('span', { class: 'col-sub' }, sub),
+    stampLine(leaf.doc, model.stamps),
+    h('span', { class: 'rev', title: 'revision' }, shortRev(leaf.rev)),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: `button button-small${chosen ? ' button-primary' : ''}`,
+        'aria-pressed': String(chosen),
+        on: { click: choose },
+      },
+      chosen ? words[0] : words[1],
+    ),
+  );
+}
+
+/** When and on which node a version was written, from its clock stamp. */
+function stampLine(doc, stampFields) {
+  const stamp = stampOf(doc, stampFields);
+  if (stamp === null) return h('span', { class: 'stamp stamp-none' }, 'unstamped');
+  return h(
+    'span',
+    { class: 'stamp' },
+    h('time', { datetime: new Date(stamp.wall).toISOString() }, localTime(stamp.wall)),
+    h('span', { class: 'origin' }, `from ${stamp.node}`),
+  );
+}
+
+/** The cells of the deleted versions in a field row: they have no fields. */
+function deletedCells(model) {
+  return model.deleted.map((_, i) =>
+    h(
+      'td',
+      { class: 'col-deleted', 'data-version': labelOf(model.leaves.length + i) },
+      h('span', { class: 'empty' }, '(deleted)'),
+    ),
   );
 }
 
@@ -86,7 +141,7 @@ function fieldRow(model, row, actions) {
   return h(
     'tr',
     { class: classes.join(' ').trim(), 'data-field': row.field },
-    h('th', { scope: 'row', class: 'col-field' }, row.field),
+    h('th', { scope: 'row', class: 'col-field' }, fieldName(row.path)),
     model.ancestor ? h('td', { class: 'col-original' }, valueNode(row.base)) : null,
     row.values.map((value, i) => {
       const inMerge = sources.includes(i);
@@ -101,7 +156,7 @@ function fieldRow(model, row, actions) {
               {
                 type: 'button',
                 class: 'button button-small button-use',
-                on: { click: () => actions.useValue(row.field, value) },
+                on: { click: () => actions.useValue(row.path, value) },
               },
               'Use this value',
             )
@@ -109,13 +164,20 @@ function fieldRow(model, row, actions) {
         row.differs && inMerge ? h('span', { class: 'tag tag-picked' }, '✓ in the merge') : null,
       );
     }),
+    deletedCells(model),
     h(
       'td',
       { class: 'col-merged' },
-      valueNode(model.merged[row.field]),
+      valueNode(valueAt(model.merged, row.path)),
       h('span', { class: 'source' }, sourceText(row, sources)),
     ),
   );
+}
+
+/** `address.zip`, the enclosing object's part quieter so the field itself stands out. */
+function fieldName(path) {
+  const parents = path.slice(0, -1).map((key) => `${key}.`);
+  return [parents.length > 0 ? h('span', { class: 'path-parent' }, parents.join('')) : null, path.at(-1)];
 }
 
 function versionCellClass(model, index, picked) {
@@ -167,6 +229,7 @@ function attachmentsRow(model, actions) {
         differs && kept ? h('span', { class: 'tag tag-picked' }, '✓ in the merge') : null,
       );
     }),
+    deletedCells(model),
     h('td', { class: 'col-merged' }, attachmentList(stubs[model.keepIndex])),
   );
 }

@@ -1,29 +1,48 @@
-// The conflicted documents of one database, a page at a time.
+// The conflicted documents of one database, a page at a time, searchable by the start of their
+// id; documents ticked (or all those matching) can be resolved at once with a strategy.
 import * as api from './api.js';
-import { crumbs, h, plural, route } from './dom.js';
+import { bulkBar } from './bulk.js';
+import { crumbs, dbTabs, h, pager, plural, route } from './dom.js';
 
 const PAGE_SIZE = 50;
 
-/** Shows the first page; the page buttons show the others without leaving the view. */
+/** Shows the first page; the page buttons and the search show others without leaving the view. */
 export async function conflictListView(app, ticket, db) {
-  // The start of every page seen so far, so "Previous" can go back without a reverse listing.
-  const starts = [undefined];
+  const offer = await api.strategies(db).catch(() => null);
+  const state = { prefix: '', starts: [undefined], index: 0, selected: new Set() };
   const showPage = async (index) => {
     try {
-      const page = await api.conflicts(db, { startkey: starts[index], limit: PAGE_SIZE + 1 });
+      const { prefix, starts } = state;
+      const page = await api.conflicts(db, { startkey: starts[index], limit: PAGE_SIZE + 1, prefix });
       // One row more than shown: its id is where the next page starts.
       const next = page.rows[PAGE_SIZE];
       if (next) starts[index + 1] = next.id;
       const rows = page.rows.slice(0, PAGE_SIZE);
-      app.show(ticket, ...content(db, page.total_rows, rows, { index, hasNext: Boolean(next), showPage }));
+      state.index = index;
+      state.selected.clear();
+      const paging = {
+        index,
+        pageSize: PAGE_SIZE,
+        shown: rows.length,
+        total: page.total_rows,
+        hasNext: Boolean(next),
+        showPage,
+      };
+      const bulk =
+        offer && rows.length > 0 ? bulkBar(app, db, offer, state, () => search(state.prefix)) : null;
+      app.show(ticket, ...content(db, page.total_rows, rows, { state, paging, search, bulk }));
     } catch (error) {
       app.fail(ticket, error);
     }
   };
+  const search = (prefix) => {
+    Object.assign(state, { prefix, starts: [undefined] });
+    return showPage(0);
+  };
   await showPage(0);
 }
 
-function content(db, total, rows, paging) {
+function content(db, total, rows, { state, paging, search, bulk }) {
   return [
     crumbs(db),
     h(
@@ -36,23 +55,73 @@ function content(db, total, rows, paging) {
         'Security',
       ),
     ),
-    h('p', { class: 'lead' }, summary(db, total)),
-    rows.length === 0 ? null : table(db, rows),
-    pager(total, rows.length, paging),
+    dbTabs(db, 'conflicts'),
+    h('p', { class: 'lead', id: 'list-summary' }, summary(db, total, rows.length, state.prefix)),
+    total === 0 ? null : searchForm(state.prefix, search),
+    bulk?.node ?? null,
+    rows.length === 0 ? null : table(db, rows, bulk),
+    pager(paging),
   ];
 }
 
-function summary(db, total) {
+function summary(db, total, shown, prefix) {
   if (total === 0) return `No conflicts here: every document in “${db}” has a single version.`;
+  if (prefix && shown === 0) return `No conflicted document’s id starts with “${prefix}”.`;
   const which = total === 1 ? '1 document has' : `${total} documents have`;
-  return `${which} versions that disagree. Open one to decide what to keep.`;
+  const found = prefix
+    ? ` Showing those whose id starts with “${prefix}”.`
+    : ' Open one to decide what to keep.';
+  return `${which} versions that disagree.${found}`;
 }
 
-function table(db, rows) {
+function searchForm(prefix, search) {
+  const input = h('input', {
+    id: 'search',
+    type: 'search',
+    value: prefix,
+    placeholder: 'Start of a document id',
+    'aria-label': 'Find documents whose id starts with',
+  });
+  return h(
+    'form',
+    {
+      class: 'search',
+      role: 'search',
+      on: {
+        submit: (event) => {
+          event.preventDefault();
+          search(input.value);
+        },
+      },
+    },
+    input,
+    h('button', { type: 'submit', class: 'button' }, 'Find'),
+    prefix
+      ? h(
+          'button',
+          { type: 'button', class: 'button button-quiet', on: { click: () => search('') } },
+          'Show all',
+        )
+      : null,
+  );
+}
+
+function table(db, rows, bulk) {
   return h(
     'table',
     { class: 'list-table', id: 'conflict-list' },
-    h('thead', {}, h('tr', {}, h('th', {}, 'Document'), h('th', {}, 'Versions'), h('th', {}))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        bulk ? h('th', { class: 'cell-select' }, bulk.pageBox()) : null,
+        h('th', {}, 'Document'),
+        h('th', {}, 'Versions'),
+        h('th', {}),
+      ),
+    ),
     h(
       'tbody',
       {},
@@ -61,28 +130,12 @@ function table(db, rows) {
         return h(
           'tr',
           { 'data-id': row.id },
+          bulk ? h('td', { class: 'cell-select' }, bulk.rowBox(row.id)) : null,
           h('td', {}, h('a', { href: link, class: 'doc-link' }, row.id)),
-          h('td', {}, plural(row.conflicts.length + 1, 'version')),
+          h('td', { class: 'cell-versions' }, plural(row.conflicts.length + 1, 'version')),
           h('td', { class: 'cell-action' }, h('a', { href: link, class: 'button button-small' }, 'Review')),
         );
       }),
     ),
   );
-}
-
-function pager(total, shown, { index, hasNext, showPage }) {
-  if (index === 0 && !hasNext) return null;
-  const first = index * PAGE_SIZE + 1;
-  const previous = h(
-    'button',
-    { type: 'button', class: 'button', disabled: index === 0, on: { click: () => showPage(index - 1) } },
-    '← Previous',
-  );
-  const next = h(
-    'button',
-    { type: 'button', class: 'button', disabled: !hasNext, on: { click: () => showPage(index + 1) } },
-    'Next →',
-  );
-  const range = h('span', { class: 'muted' }, `Showing ${first}–${first + shown - 1} of ${total}`);
-  return h('div', { class: 'pager' }, previous, range, next);
 }

@@ -50,24 +50,64 @@ export function labelOf(index) {
 
 /**
  * One row per field that any version or the ancestor has, in the order the winner lists them:
- * `{ field, values, base, differs, changed, contested }`. `values[i]` is version i's value
- * (undefined when it lacks the field); `changed[i]` whether it differs from the ancestor's
- * `base` (all false without an ancestor); `contested` whether a person has to choose (versions
- * changed it in different ways, or there is no ancestor to tell who changed it).
+ * `{ path, field, values, base, differs, changed, contested }`. `path` is the field's keys from
+ * the top (`['address', 'zip']`) and `field` their dotted name (`address.zip`): an object field
+ * is compared key by key when every version that has it holds an object with keys, so a
+ * changed zip code is one row, not the whole address. Anything else — a list, a value that is an
+ * object in one version and not in another — is compared whole: list items have no identity to
+ * match them by once their number differs. `values[i]` is version i's value (undefined when it
+ * lacks the field); `changed[i]` whether it differs from the ancestor's `base` (all false
+ * without an ancestor); `contested` whether a person has to choose (versions changed it in
+ * different ways, or there is no ancestor to tell who changed it).
  */
 export function compareVersions(leaves, ancestor, stamps = new Set()) {
   const bodies = leaves.map((leaf) => bodyOf(leaf.doc, stamps));
   const base = ancestor ? bodyOf(ancestor.doc, stamps) : undefined;
-  const fields = [...new Set([...bodies, base ?? {}].flatMap((body) => Object.keys(body)))];
-  return fields.map((field) => {
-    const values = bodies.map((body) => body[field]);
-    const baseValue = base?.[field];
+  return fieldPaths([...bodies, base]).map((path) => {
+    const values = bodies.map((body) => valueAt(body, path));
+    const baseValue = valueAt(base, path);
     const differs = values.some((value) => !sameValue(value, values[0]));
     const changed = values.map((value) => base !== undefined && !sameValue(value, baseValue));
     const changes = distinct(values.filter((_, i) => changed[i]));
     const contested = differs && (base === undefined || changes.length > 1);
-    return { field, values, base: baseValue, differs, changed, contested };
+    return { path, field: nameOf(path), values, base: baseValue, differs, changed, contested };
   });
+}
+
+/** The paths compared (see compareVersions) of the objects `values` hold at `prefix`. */
+function fieldPaths(values, prefix = []) {
+  const records = values.filter(isRecord);
+  const keys = [...new Set(records.flatMap((record) => Object.keys(record)))];
+  return keys.flatMap((key) => {
+    const inner = records.map((record) => ownValue(record, key));
+    const present = inner.filter((value) => value !== undefined);
+    const path = [...prefix, key];
+    return present.every(hasKeys) ? fieldPaths(present, path) : [path];
+  });
+}
+
+/** `address.zip`: the name of a field inside objects, as people read it. */
+export function nameOf(path) {
+  return path.join('.');
+}
+
+/** The value at `path` inside `body` (own fields only), or undefined. */
+export function valueAt(body, path) {
+  let value = body;
+  for (const key of path) value = isRecord(value) ? ownValue(value, key) : undefined;
+  return value;
+}
+
+function isRecord(value) {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function hasKeys(value) {
+  return isRecord(value) && Object.keys(value).length > 0;
+}
+
+function ownValue(record, key) {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function distinct(values) {
@@ -99,20 +139,27 @@ function digestsOf(byName) {
  * fields keep the winner's value until the person picks one.
  */
 export function suggestMerge(rows) {
-  const merged = {};
+  let merged = {};
   for (const row of rows) {
     const changedIndex = row.changed.findIndex(Boolean);
     const take = !row.contested && changedIndex >= 0 ? changedIndex : 0;
-    if (row.values[take] !== undefined) setField(merged, row.field, row.values[take]);
+    if (row.values[take] !== undefined) merged = withValue(merged, row.path, row.values[take]);
   }
   return merged;
 }
 
-/** A copy of `merged` with `field` set to `value`, or removed when `value` is undefined. */
-export function withField(merged, field, value) {
+/**
+ * A copy of `merged` with the field at `path` set to `value`, or removed when `value` is
+ * undefined; the objects on the way are copied (or created), never changed in place.
+ */
+export function withValue(merged, path, value) {
+  const [key, ...rest] = path;
   const copy = { ...merged };
-  if (value === undefined) delete copy[field];
-  else setField(copy, field, value);
+  if (rest.length > 0) {
+    const inner = ownValue(merged, key);
+    setField(copy, key, withValue(isRecord(inner) ? inner : {}, rest, value));
+  } else if (value === undefined) delete copy[key];
+  else setField(copy, key, value);
   return copy;
 }
 
@@ -126,17 +173,21 @@ function setField(object, field, value) {
 
 /** The indexes of the versions whose value the merged body has for this row. */
 export function sourcesOf(row, merged) {
-  const value = merged[row.field];
+  const value = valueAt(merged, row.path);
   return row.values.flatMap((candidate, i) => (sameValue(candidate, value) ? [i] : []));
 }
 
-/** Rows for every field of `merged` too, so fields typed in the JSON editor show in the table. */
+/**
+ * Rows for every field of `merged` too, so fields typed in the JSON editor show in the table: a
+ * field neither compared nor inside a field compared whole.
+ */
 export function withMergedFields(rows, merged, versionCount) {
-  const known = new Set(rows.map((row) => row.field));
-  const extra = Object.keys(merged)
-    .filter((field) => !known.has(field))
-    .map((field) => ({
-      field,
+  const covered = (path) => rows.some((row) => row.path.every((key, i) => path[i] === key));
+  const extra = fieldPaths([merged])
+    .filter((path) => !covered(path))
+    .map((path) => ({
+      path,
+      field: nameOf(path),
       values: Array(versionCount).fill(undefined),
       base: undefined,
       differs: false,

@@ -9,8 +9,8 @@ import {
   compareVersions,
   labelOf,
   suggestMerge,
-  withField,
   withMergedFields,
+  withValue,
 } from './diff.js';
 import { crumbs, h, plural, replaceChildren, route } from './dom.js';
 
@@ -46,6 +46,8 @@ function newModel(data) {
     id: data.id,
     winner: data.winner,
     leaves: data.leaves,
+    // Versions that deleted the document while the others were edited: keeping one keeps it deleted.
+    deleted: data.deleted_leaves ?? [],
     ancestor: data.ancestor,
     baseRows,
     rows: baseRows,
@@ -72,8 +74,9 @@ function documentPage(app, ticket, db, data) {
   };
   const actions = {
     keepVersion: (i) => update(() => (model.choice = { kind: 'version', index: i })),
+    keepDeleted: (i) => update(() => (model.choice = { kind: 'deleted', index: i })),
     chooseMerged: () => update(() => (model.choice = { kind: 'merged' })),
-    useValue: (field, value) => update(() => setMerged(withField(model.merged, field, value))),
+    useValue: (path, value) => update(() => setMerged(withValue(model.merged, path, value))),
     useAttachments: (i) => update(() => ((model.keepIndex = i), (model.choice = { kind: 'merged' }))),
     applyJson: (body) => update(() => setMerged(body)),
     startOver: () => update(() => Object.assign(model, newModel(data))),
@@ -89,7 +92,16 @@ function documentPage(app, ticket, db, data) {
   }
   update();
   return [
-    h('h1', {}, data.id),
+    h(
+      'div',
+      { class: 'view-head' },
+      h('h1', {}, data.id),
+      h(
+        'a',
+        { class: 'button button-small', id: 'doc-history-link', href: route('db', db, 'history', data.id) },
+        'History of this document',
+      ),
+    ),
     h('p', { class: 'lead', id: 'summary' }, summary(model)),
     h('p', { class: 'explain' }, explanation(model)),
     tableArea,
@@ -100,7 +112,10 @@ function documentPage(app, ticket, db, data) {
 
 function summary(model) {
   const differing = model.baseRows.filter((row) => row.differs).map((row) => row.field);
-  const first = `${plural(model.leaves.length, 'version')} of this document disagree.`;
+  const deletions = model.deleted.length;
+  const deleted =
+    deletions === 0 ? '' : ` ${deletions === 1 ? 'One version' : `${deletions} versions`} deleted it.`;
+  const first = `${plural(model.leaves.length, 'version')} of this document disagree.${deleted}`;
   if (differing.length > 0) {
     const shown = differing.slice(0, 6).join(', ');
     const more = differing.length > 6 ? ` and ${differing.length - 6} more` : '';
@@ -156,6 +171,11 @@ function describeChoice(model) {
   if (choice === null) {
     return 'Nothing chosen yet. Keep one version, or use values from several to build a merged result.';
   }
+  if (choice.kind === 'deleted') {
+    const names = capitalise(listOf(leaves.map((_, i) => `version ${labelOf(i)}`)));
+    const label = labelOf(leaves.length + choice.index);
+    return `You are keeping the document deleted, as version ${label} left it. ${names} will be removed (the server keeps them in its history).`;
+  }
   const kept = choice.kind === 'version' ? choice.index : model.keepIndex;
   if (choice.kind === 'version') {
     const others = leaves.map((_, i) => i).filter((i) => i !== kept);
@@ -191,6 +211,9 @@ function errorNote(error, actions) {
 /** The resolution request: one version as it is, or the merge as a child of the kept version. */
 function resolution(model) {
   const revs = model.leaves.map((leaf) => leaf.rev);
+  // Keeping a deletion: the winner is continued by a tombstone, the others get theirs.
+  if (model.choice.kind === 'deleted')
+    return { merged: { _deleted: true }, keep: revs[0], losers: revs.slice(1) };
   const keepIndex = model.choice.kind === 'version' ? model.choice.index : model.keepIndex;
   const keep = revs[keepIndex];
   const losers = revs.filter((rev) => rev !== keep);
@@ -209,7 +232,8 @@ async function save(app, ticket, db, model, update) {
     if (error.status === 401) return app.fail(ticket, error);
     return update(() => ((model.saving = false), (model.error = error)));
   }
-  app.notify(`Saved. “${model.id}” has a single version again.`, 'success', { keepAfterNavigation: true });
+  const outcome = model.choice.kind === 'deleted' ? 'is deleted now' : 'has a single version again';
+  app.notify(`Saved. “${model.id}” ${outcome}.`, 'success', { keepAfterNavigation: true });
   app.go(route('db', db));
 }
 

@@ -60,3 +60,42 @@ export function crumbs(db, last) {
 export function route(...parts) {
   return `#/${parts.map(encodeURIComponent).join('/')}`;
 }
+
+/** The tabs of a database's views: its conflicts and its history of resolutions. */
+export function dbTabs(db, current) {
+  const tab = (name, href, text) =>
+    h('a', { href, class: 'tab', 'data-tab': name, 'aria-current': current === name ? 'page' : null }, text);
+  return h(
+    'nav',
+    { class: 'tabs', 'aria-label': 'Database views' },
+    tab('conflicts', route('db', db), 'Conflicts'),
+    tab('history', route('db', db, 'history'), 'History'),
+  );
+}
+
+/**
+ * Previous/next buttons and "Showing 1–50 of 55" for a paged list, or null when it fits one
+ * page. `labels`: the two buttons' words, e.g. `['← Newer', 'Older →']`.
+ */
+export function pager({
+  index,
+  pageSize,
+  shown,
+  total,
+  hasNext,
+  showPage,
+  labels = ['← Previous', 'Next →'],
+}) {
+  if (index === 0 && !hasNext) return null;
+  const first = index * pageSize + 1;
+  const button = (text, disabled, target) =>
+    h('button', { type: 'button', class: 'button', disabled, on: { click: () => showPage(target) } }, text);
+  const range = h('span', { class: 'muted' }, `Showing ${first}–${first + shown - 1} of ${total}`);
+  return h(
+    'div',
+    { class: 'pager' },
+    button(labels[0], index === 0, index - 1),
+    range,
+    button(labels[1], !hasNext, index + 1),
+  );
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type TestServer, useServerPerFile } from './harness.js';
+import { custom } from '../../src/conflicts/resolvers.js';
+import { startServer, type TestServer, useServerPerFile } from './harness.js';
 
 let t: TestServer;
 let db = '';
@@ -67,6 +68,30 @@ describe('GET /{db}/_conflicts', () => {
     expect(next.rows.map((row) => row.id)).toEqual(['c', 'd']);
     expect((await conflictsOf('?start_key=%22d%22')).rows.map((row) => row.id)).toEqual(['d', 'e']);
     expect((await conflictsOf('?limit=0')).rows).toEqual([]);
+  });
+
+  it('lists only the ids starting with `prefix`, paged by startkey, and stops reading there', async () => {
+    // Ids sort by code point: an id past U+FFFF (an emoji) still follows its prefix, which an
+    // `endkey` of prefix + "\uffff" would miss.
+    const ids = ['ant', 'ap', 'apple', 'apricot', 'ap\u{1F600}', 'b'];
+    await replicated(
+      ...ids.flatMap((id): [string, string][] => [
+        [id, rev(1, 'a')],
+        [id, rev(1, 'b')],
+      ]),
+    );
+    const ofPrefix = async (query: string) => (await conflictsOf(query)).rows.map((row) => row.id);
+    expect(await ofPrefix('?prefix=ap')).toEqual(['ap', 'apple', 'apricot', 'ap\u{1F600}']);
+    const page = await conflictsOf('?prefix=ap&limit=2');
+    expect([page.total_rows, page.rows.map((row) => row.id)]).toEqual([6, ['ap', 'apple']]);
+    const next = `?prefix=ap&limit=2&startkey=${encodeURIComponent(JSON.stringify('apple\u0000'))}`;
+    expect(await ofPrefix(next)).toEqual(['apricot', 'ap\u{1F600}']);
+    // A startkey before the prefix starts at the prefix; one past it finds nothing.
+    expect(await ofPrefix('?prefix=apr&startkey=%22a%22')).toEqual(['apricot']);
+    expect(await ofPrefix('?prefix=ap&startkey=%22b%22')).toEqual([]);
+    expect(await ofPrefix(`?prefix=${encodeURIComponent('ap\u{1F600}')}`)).toEqual(['ap\u{1F600}']);
+    expect(await ofPrefix('?prefix=zz')).toEqual([]);
+    expect(await ofPrefix('?prefix=')).toEqual(ids);
   });
 
   it('refuses bad parameters with 400', async () => {
@@ -186,8 +211,227 @@ describe('POST /{db}/_resolve/{docid}', () => {
     });
     expect(text.status).toBe(415);
     expect((await t.fetch(`/${db}/_resolve/doc`, { method: 'PUT', body: '{}' })).status).toBe(405);
-    expect((await t.fetch(`/${db}/_resolve`, { method: 'POST', body: '{}' })).status).toBe(404);
+    expect((await t.fetch(`/${db}/_resolve`, { method: 'POST', body: '{}' })).status).toBe(400);
     expect((await fetch(`${t.url}/${db}/_resolve/doc`, { method: 'POST', body: '{}' })).status).toBe(401);
     expect((await conflictsOf()).total_rows).toBe(1);
+  });
+});
+
+/** A leaf written with its history (new_edits=false): `path` newest first, e.g. ['3-c', '2-b', '1-a']. */
+async function branch(id: string, path: string[], body: Json = {}): Promise<void> {
+  const [gen] = path[0]!.split('-');
+  const leaf = {
+    _id: id,
+    _rev: path[0],
+    _revisions: { start: Number(gen), ids: path.map((r) => r.split('-')[1]) },
+    ...body,
+  };
+  const res = await t.fetch(`/${db}/_bulk_docs`, {
+    method: 'POST',
+    body: JSON.stringify({ docs: [leaf], new_edits: false }),
+  });
+  expect(res.status).toBe(201);
+}
+
+describe('GET /{db}/_resolve/{docid}: deleted versions', () => {
+  it('lists every deleted leaf a resolution weighs, an older tombstone too, in winner order', async () => {
+    // 1-a → 2-x deleted long ago (unstamped, as a resolution's tombstone); 1-a → 2-y, then three
+    // replicas: two edit 2-y, one deletes it. The resolvers weigh both deletions (the sweep and a
+    // write alike), so a person sees both; the unstamped one never wins by last writer wins.
+    await branch('doc', [rev(2, 'x'), rev(1, 'a')], { _deleted: true });
+    await branch('doc', [rev(3, 'p'), rev(2, 'y'), rev(1, 'a')], { v: 'p' });
+    await branch('doc', [rev(3, 'q'), rev(2, 'y'), rev(1, 'a')], { v: 'q' });
+    await branch('doc', [rev(3, 'd'), rev(2, 'y'), rev(1, 'a')], { _deleted: true, settee_hlc: STAMP });
+    const answer = await getJson(`/${db}/_resolve/doc`);
+    expect((answer.leaves as { rev: string }[]).map((leaf) => leaf.rev)).toEqual([rev(3, 'q'), rev(3, 'p')]);
+    expect(answer.deleted_leaves).toEqual([
+      { rev: rev(3, 'd'), doc: { _id: 'doc', _rev: rev(3, 'd'), _deleted: true, settee_hlc: STAMP } },
+      { rev: rev(2, 'x'), doc: { _id: 'doc', _rev: rev(2, 'x'), _deleted: true } },
+    ]);
+  });
+
+  it('lists a deletion facing a single live version, and none once the document was re-created', async () => {
+    await branch('one', [rev(2, 'b'), rev(1, 'a')], { v: 1 });
+    await branch('one', [rev(2, 'c'), rev(1, 'a')], { _deleted: true });
+    expect((await getJson(`/${db}/_resolve/one`)).deleted_leaves).toEqual([
+      { rev: rev(2, 'c'), doc: { _id: 'one', _rev: rev(2, 'c'), _deleted: true } },
+    ]);
+    // A live leaf continuing a deletion was written by someone who saw the document deleted.
+    await branch('again', [rev(2, 'd'), rev(1, 'a')], { _deleted: true });
+    await branch('again', [rev(3, 'r'), rev(2, 'd'), rev(1, 'a')], { v: 'back' });
+    await branch('again', [rev(2, 'x'), rev(1, 'a')], { _deleted: true, settee_hlc: LATER });
+    expect((await getJson(`/${db}/_resolve/again`)).deleted_leaves).toEqual([]);
+  });
+});
+
+const STAMP = '001700000000000-0000-tablet';
+const LATER = '001700000060000-0000-laptop';
+
+async function resolveMany(body: unknown): Promise<Response> {
+  return t.fetch(`/${db}/_resolve`, { method: 'POST', body: JSON.stringify(body) });
+}
+
+describe('POST /{db}/_resolve: many documents with one strategy', () => {
+  it('resolves each listed document once, answering per document, and records who and how', async () => {
+    await branch('older-wins', [rev(1, 'a')], { v: 'early', settee_hlc: LATER });
+    await branch('older-wins', [rev(1, 'b')], { v: 'late', settee_hlc: STAMP });
+    await branch('deleted', [rev(2, 'b'), rev(1, 'a')], { v: 'edit', settee_hlc: STAMP });
+    await branch('deleted', [rev(2, 'c'), rev(1, 'a')], { v: 'edit 2', settee_hlc: STAMP });
+    await branch('deleted', [rev(2, 'd'), rev(1, 'a')], { _deleted: true, settee_hlc: LATER });
+    await branch('calm', [rev(1, 'a')], { v: 1 });
+    const res = await resolveMany({
+      strategy: 'last-writer-wins',
+      ids: ['older-wins', 'deleted', 'calm', 'gone'],
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([
+      // The later stamp is the loser in CouchDB's order: it is kept as it is, no new revision.
+      { ok: true, id: 'older-wins', rev: rev(1, 'a'), deleted: [rev(1, 'b')], resolved: true },
+      // A stamped deletion later than both edits: the document ends deleted.
+      { ok: true, id: 'deleted', rev: expect.stringMatching(/^3-/), deleted: [rev(2, 'b')], resolved: true },
+      { ok: true, id: 'calm', resolved: false, reason: 'The document has no conflict' },
+      { id: 'gone', error: 'not_found', reason: 'missing' },
+    ]);
+    expect(await getJson(`/${db}/older-wins?conflicts=true`)).toEqual({
+      _id: 'older-wins',
+      _rev: rev(1, 'a'),
+      v: 'early',
+      settee_hlc: LATER,
+    });
+    expect((await t.fetch(`/${db}/deleted`)).status).toBe(404);
+    expect(await conflictsOf()).toEqual({ total_rows: 0, rows: [] });
+    // Not the automatic resolver: a new conflict stays open.
+    expect(await getJson(`/${db}/_resolver`)).toEqual({ strategy: 'couchdb', active: true });
+    const history = (await getJson(`/${db}/_resolutions`)) as { rows: { id: string; by: string }[] };
+    expect(history.rows.map((row) => [row.id, row.by])).toEqual([
+      ['older-wins', 'resolver:last-writer-wins by user:admin'],
+      ['deleted', 'resolver:last-writer-wins by user:admin'],
+    ]);
+  });
+
+  it('with couchdb, keeps the version apps are shown and deletes the others', async () => {
+    await replicated(['doc', rev(1, 'a')], ['doc', rev(1, 'b')], ['doc', rev(1, 'c')]);
+    const res = await resolveMany({ strategy: 'couchdb', ids: ['doc'] });
+    expect(await res.json()).toEqual([
+      { ok: true, id: 'doc', rev: rev(1, 'c'), deleted: [rev(1, 'b'), rev(1, 'a')], resolved: true },
+    ]);
+  });
+
+  it('merges field by field with field-merge, continuing the winner', async () => {
+    await branch('doc', [rev(2, 'b'), rev(1, 'a')], {
+      name: 'new name',
+      city: 'Paris',
+      settee_fields: { name: LATER, city: STAMP },
+    });
+    await branch('doc', [rev(2, 'c'), rev(1, 'a')], {
+      name: 'old name',
+      city: 'Lyon',
+      settee_fields: { name: STAMP, city: LATER },
+    });
+    const [row] = (await (await resolveMany({ strategy: 'field-merge', ids: ['doc'] })).json()) as Json[];
+    expect(row).toMatchObject({ ok: true, resolved: true, rev: expect.stringMatching(/^3-/) });
+    expect(await getJson(`/${db}/doc?conflicts=true`)).toMatchObject({ name: 'new name', city: 'Lyon' });
+  });
+
+  it('reads each document when its turn comes: a repeated id finds it resolved', async () => {
+    await replicated(['doc', rev(1, 'a')], ['doc', rev(1, 'b')]);
+    const res = await resolveMany({ strategy: 'couchdb', ids: ['doc', 'doc'] });
+    expect(await res.json()).toEqual([
+      { ok: true, id: 'doc', rev: rev(1, 'b'), deleted: [rev(1, 'a')], resolved: true },
+      { ok: true, id: 'doc', resolved: false, reason: 'The document has no conflict' },
+    ]);
+  });
+
+  it('refuses bad requests with 400 and changes nothing', async () => {
+    await replicated(['doc', rev(1, 'a')], ['doc', rev(1, 'b')]);
+    const before = (await getJson(`/${db}`)).update_seq;
+    const tooMany = Array.from({ length: 101 }, (_, i) => `d${i}`);
+    const cases: [unknown, RegExp][] = [
+      [{ strategy: 'nope', ids: ['doc'] }, /^Unknown strategy "nope"/],
+      [{ ids: ['doc'] }, /^Unknown strategy undefined/],
+      [{ strategy: 'couchdb' }, /^ids must be an array/],
+      [{ strategy: 'couchdb', ids: 'doc' }, /^ids must be an array/],
+      [{ strategy: 'couchdb', ids: [1] }, /^ids must be an array/],
+      [{ strategy: 'couchdb', ids: tooMany }, /^At most 100 ids per request \(101 given\)/],
+      [{ strategy: 'couchdb', ids: ['doc'], by: 'me' }, /^Unknown fields: by/],
+      [{ strategy: 'crdt', ids: ['doc'] }, /^Invalid options for crdt: schema must be/],
+      [{ strategy: 'last-writer-wins', options: [], ids: ['doc'] }, /^options must be a JSON object/],
+    ];
+    for (const [body, reason] of cases) {
+      const res = await resolveMany(body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      const answer = (await res.json()) as Json;
+      expect(answer.error).toBe('bad_request');
+      expect(answer.reason).toMatch(reason);
+    }
+    expect((await t.fetch(`/${db}/_resolve`, { method: 'PUT', body: '{}' })).status).toBe(405);
+    expect((await getJson(`/${db}`)).update_seq).toBe(before);
+  });
+
+  it('weighs the leaves the automatic resolver weighs: a lone live version and a later deletion', async () => {
+    // Before, only documents with two live versions counted as conflicted here, while a write or
+    // the sweep with the same strategy deleted this one.
+    await branch('doc', [rev(2, 'b'), rev(1, 'a')], { v: 'edit', settee_hlc: STAMP });
+    await branch('doc', [rev(2, 'c'), rev(1, 'a')], { _deleted: true, settee_hlc: LATER });
+    await branch('kept', [rev(2, 'b'), rev(1, 'a')], { v: 'edit', settee_hlc: LATER });
+    await branch('kept', [rev(2, 'c'), rev(1, 'a')], { _deleted: true, settee_hlc: STAMP });
+    const res = await resolveMany({ strategy: 'last-writer-wins', ids: ['doc', 'kept'] });
+    expect(await res.json()).toEqual([
+      { ok: true, id: 'doc', rev: expect.stringMatching(/^3-/), deleted: [], resolved: true },
+      { ok: true, id: 'kept', resolved: false, reason: 'The document has no conflict' },
+    ]);
+    expect((await t.fetch(`/${db}/doc`)).status).toBe(404);
+    expect((await getJson(`/${db}/kept`)).v).toBe('edit');
+  });
+
+  it('passes the options to the strategy', async () => {
+    await branch('doc', [rev(1, 'a')], { v: 'a', when: LATER, settee_hlc: STAMP });
+    await branch('doc', [rev(1, 'b')], { v: 'b', when: STAMP, settee_hlc: LATER });
+    const res = await resolveMany({ strategy: 'last-writer-wins', options: { field: 'when' }, ids: ['doc'] });
+    expect(await res.json()).toEqual([
+      { ok: true, id: 'doc', rev: rev(1, 'a'), deleted: [rev(1, 'b')], resolved: true },
+    ]);
+  });
+});
+
+describe('GET /{db}/_resolve and custom strategies', () => {
+  it('names the strategies on offer, custom ones included, and resolves with them', async () => {
+    const longest = {
+      create: () =>
+        custom('longest', (leaves) => {
+          const live = leaves.filter((leaf) => !leaf.deleted);
+          const best = live.reduce((a, b) => (String(b.doc.v).length > String(a.doc.v).length ? b : a));
+          return { kind: 'merge', body: { v: `${String(best.doc.v)}!` } };
+        }),
+    };
+    const own = await startServer({ resolvers: { longest } });
+    try {
+      expect((await own.fetch('/shop', { method: 'PUT' })).status).toBe(201);
+      const offer = await own.fetch('/shop/_resolve');
+      expect(await offer.json()).toEqual({
+        strategies: ['couchdb', 'last-writer-wins', 'field-merge', 'crdt', 'longest'],
+        max_ids: 100,
+      });
+      const docs = [
+        { _id: 'doc', _rev: rev(1, 'a'), v: 'a long text' },
+        { _id: 'doc', _rev: rev(1, 'b'), v: 'short' },
+      ];
+      await own.fetch('/shop/_bulk_docs', {
+        method: 'POST',
+        body: JSON.stringify({ docs, new_edits: false }),
+      });
+      const res = await own.fetch('/shop/_resolve', {
+        method: 'POST',
+        body: JSON.stringify({ strategy: 'longest', ids: ['doc'] }),
+      });
+      expect(await res.json()).toEqual([
+        { ok: true, id: 'doc', rev: expect.stringMatching(/^2-/), deleted: [rev(1, 'a')], resolved: true },
+      ]);
+      const doc = (await (await own.fetch('/shop/doc?conflicts=true')).json()) as Json;
+      expect(doc).toEqual({ _id: 'doc', _rev: expect.stringMatching(/^2-/), v: 'a long text!' });
+      // The merge continues the winner (1-b): the other leaf is the one deleted.
+    } finally {
+      await own.stop();
+    }
   });
 });

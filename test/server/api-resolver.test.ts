@@ -632,6 +632,10 @@ describe('GET /{db}/_resolve/{docid}', () => {
         { rev: rev(2, 'a'), doc: { _id: 'doc', _rev: rev(2, 'a'), title: 'from a' } },
       ],
       ancestor: { rev: base._rev, doc: base },
+      // The deletion made beside the edits contends with them, as the resolvers weigh leaves.
+      deleted_leaves: [
+        { rev: rev(2, 'b'), doc: { _id: 'doc', _rev: rev(2, 'b'), _deleted: true, title: '' } },
+      ],
       stamp_fields: expect.arrayContaining(['settee_hlc', 'settee_fields']) as unknown,
     });
   });
@@ -639,7 +643,11 @@ describe('GET /{db}/_resolve/{docid}', () => {
   it('has one leaf and no ancestor without a conflict; 404 for a missing document', async () => {
     await ok('PUT', `/${db}/plain`, { v: 1 });
     const versions = await ok('GET', `/${db}/_resolve/plain`);
-    expect([(versions.leaves as unknown[]).length, versions.ancestor]).toEqual([1, null]);
+    expect([(versions.leaves as unknown[]).length, versions.ancestor, versions.deleted_leaves]).toEqual([
+      1,
+      null,
+      [],
+    ]);
     const missing = await call('GET', `/${db}/_resolve/nope`);
     expect([missing.status, missing.json.error]).toEqual([404, 'not_found']);
     const noDb = await call('GET', '/no_such_db/_resolve/doc');

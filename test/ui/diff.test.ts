@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 type Body = Record<string, unknown>;
 type Version = { rev: string; doc: Body };
 interface Row {
+  path: string[];
   field: string;
   values: unknown[];
   base: unknown;
@@ -24,7 +25,8 @@ interface DiffModule {
     ancestor: Version | null,
   ): { stubs: unknown[]; differs: boolean; changed: boolean[] };
   suggestMerge(rows: Row[]): Body;
-  withField(merged: Body, field: string, value: unknown): Body;
+  withValue(merged: Body, path: string[], value: unknown): Body;
+  valueAt(body: unknown, path: string[]): unknown;
   sourcesOf(row: Row, merged: Body): number[];
   withMergedFields(rows: Row[], merged: Body, versionCount: number): Row[];
 }
@@ -65,7 +67,7 @@ describe('ui/diff.js', () => {
     const a = version('2-a', JSON.parse('{"__proto__": {"x": 1}, "n": 1}') as Body);
     const b = version('2-b', JSON.parse('{"__proto__": {"x": 2}, "n": 1}') as Body);
     const rows = diff.compareVersions([a, b], null);
-    const merged = diff.withField(diff.suggestMerge(rows), '__proto__', { x: 2 });
+    const merged = diff.withValue(diff.suggestMerge(rows), ['__proto__'], { x: 2 });
     expect(JSON.stringify(merged)).toBe('{"__proto__":{"x":2},"n":1}');
     expect(Object.getPrototypeOf(merged)).toBe(Object.prototype);
     expect(JSON.stringify(diff.bodyOf(a.doc))).toBe('{"__proto__":{"x":1},"n":1}');
@@ -111,6 +113,7 @@ describe('ui/diff.js', () => {
     );
     expect(rows).toEqual([
       {
+        path: ['n'],
         field: 'n',
         values: [1, 2],
         base: undefined,
@@ -119,6 +122,7 @@ describe('ui/diff.js', () => {
         contested: true,
       },
       {
+        path: ['same'],
         field: 'same',
         values: [0, 0],
         base: undefined,
@@ -143,9 +147,9 @@ describe('ui/diff.js', () => {
     );
     const row = rows[0]!;
     expect(diff.sourcesOf(row, { n: 1 })).toEqual([0, 2]);
-    expect(diff.sourcesOf(row, diff.withField({ n: 1 }, 'n', 2))).toEqual([1]);
+    expect(diff.sourcesOf(row, diff.withValue({ n: 1 }, ['n'], 2))).toEqual([1]);
     expect(diff.sourcesOf(row, { n: 3 })).toEqual([]);
-    expect(diff.withField({ n: 1, m: 2 }, 'n', undefined)).toEqual({ m: 2 });
+    expect(diff.withValue({ n: 1, m: 2 }, ['n'], undefined)).toEqual({ m: 2 });
   });
 
   it('adds rows for fields only the merged body has', () => {
@@ -153,6 +157,51 @@ describe('ui/diff.js', () => {
     const all = diff.withMergedFields(rows, { n: 1, extra: true }, 2);
     expect(all.map((row) => row.field)).toEqual(['n', 'extra']);
     expect(all[1]).toMatchObject({ values: [undefined, undefined], differs: false });
+  });
+
+  it('compares the fields inside objects one by one, by their dotted path', () => {
+    const address = { street: '1 Main St', zip: '10001', geo: { lat: 1, lng: 2 } };
+    const base = version('1-o', { name: 'Ada', address });
+    const a = version('2-a', { name: 'Ada', address: { ...address, zip: '10002' } });
+    const b = version('2-b', { name: 'Ada B', address: { ...address, geo: { lat: 1, lng: 3 } } });
+    const rows = diff.compareVersions([a, b], base);
+    expect(rows.map((row) => row.field)).toEqual([
+      'name',
+      'address.street',
+      'address.zip',
+      'address.geo.lat',
+      'address.geo.lng',
+    ]);
+    const byField = Object.fromEntries(rows.map((row) => [row.field, row]));
+    expect(byField['address.zip']).toMatchObject({
+      path: ['address', 'zip'],
+      values: ['10002', '10001'],
+      base: '10001',
+      changed: [true, false],
+      contested: false,
+    });
+    expect(byField['address.street']).toMatchObject({ differs: false });
+    // Each side's change inside the same object is taken: no whole-object choice to make.
+    expect(diff.suggestMerge(rows)).toEqual({
+      name: 'Ada B',
+      address: { street: '1 Main St', zip: '10002', geo: { lat: 1, lng: 3 } },
+    });
+    const merged = diff.withValue(diff.suggestMerge(rows), ['address', 'zip'], '10001');
+    expect(diff.valueAt(merged, ['address', 'zip'])).toBe('10001');
+    expect(diff.sourcesOf(byField['address.zip']!, merged)).toEqual([1]);
+    // The value it was made from is untouched.
+    expect(diff.valueAt(diff.suggestMerge(rows), ['address', 'zip'])).toBe('10002');
+  });
+
+  it('compares whole a field that is not an object with keys in every version, and lists', () => {
+    const a = version('1-a', { address: { zip: '1' }, tags: ['a', 'b'], empty: {} });
+    const b = version('1-b', { address: 'unknown', tags: ['a'], empty: {} });
+    const rows = diff.compareVersions([a, b], null);
+    expect(rows.map((row) => row.field)).toEqual(['address', 'tags', 'empty']);
+    expect(rows[0]!.values).toEqual([{ zip: '1' }, 'unknown']);
+    // Typed in the JSON editor: a field inside one compared whole is covered by its row.
+    const all = diff.withMergedFields(rows, { address: { zip: '2' }, more: { x: 1 } }, 2);
+    expect(all.map((row) => row.field)).toEqual(['address', 'tags', 'empty', 'more.x']);
   });
 
   it('compares attachments by digest', () => {

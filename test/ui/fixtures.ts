@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
 import { Database } from '../../src/database/database.js';
 import { RemoteDatabase } from '../../src/remote/index.js';
 import { replicate } from '../../src/replication/index.js';
@@ -119,8 +119,9 @@ export async function freshPage(
   url: string,
   problems: string[],
   viewport = { width: 1280, height: 860 },
+  options: BrowserContextOptions = {},
 ): Promise<Page> {
-  const context = await browser.newContext({ viewport });
+  const context = await browser.newContext({ viewport, ...options });
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));

@@ -177,7 +177,7 @@ describe('the web page at /_ui/', () => {
         '3 documents have versions that disagree. Open one to decide what to keep.',
       );
       expect(await rowIds(page)).toEqual(['invoice-3', 'memo', 'order-17']);
-      expect(await text(page, '#conflict-list tbody tr[data-id="order-17"] td:nth-child(2)')).toBe(
+      expect(await text(page, '#conflict-list tbody tr[data-id="order-17"] td.cell-versions')).toBe(
         '2 versions',
       );
       await shot(page, '04-conflict-list');
