@@ -87,11 +87,12 @@ export function parseDocument(input: unknown): ParsedDoc {
   // Local documents have no history: their `0-N` revision is checked where they are stored.
   if (doc.id !== undefined && isLocalId(doc.id)) return doc;
   if (doc.rev !== undefined) parseRev(doc.rev);
-  if (revisions !== undefined) doc.path = pathFromRevisions(revisions);
-  else if (doc.rev !== undefined) doc.path = pathOfRev(doc.rev);
-  if (doc.rev !== undefined && doc.path !== undefined && pathLeaf(doc.path) !== doc.rev) {
-    throw badRequest('_rev does not match the latest revision in _revisions');
-  }
+  if (revisions !== undefined) {
+    // `_revisions` names the revision; a `_rev` beside it is ignored, as CouchDB does
+    // (couch_doc.erl, transfer_fields) and PouchDB's replicator relies on.
+    doc.path = pathFromRevisions(revisions);
+    doc.rev = pathLeaf(doc.path);
+  } else if (doc.rev !== undefined) doc.path = pathOfRev(doc.rev);
   return doc;
 }
 

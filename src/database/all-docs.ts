@@ -13,10 +13,25 @@ export function allDocsRows(
   options: AllDocsOptions,
 ): AsyncIterable<AllDocsRow> {
   const shape: ReadShape = { conflicts: options.conflicts, attachments: options.attachments };
-  const rows = options.keys
-    ? rowsByKeys(storage, reader, options.keys, options.include_docs, shape)
+  const keys = listedKeys(options);
+  const rows = keys
+    ? rowsByKeys(storage, reader, keys, options.include_docs, shape)
     : rowsByRange(storage, reader, options, shape);
   return skipAndLimit(rows, options);
+}
+
+/**
+ * The `keys` a listing reads, in the order it answers them (reversed when descending, as
+ * fabric_view_all_docs.erl does), or undefined for a range listing. CouchDB refuses `keys` with
+ * a key range (couch_mrview_util.erl, validate_args), unless `keys` is empty.
+ */
+export function listedKeys(options: AllDocsOptions): string[] | undefined {
+  const { keys } = options;
+  if (!keys || keys.length === 0) return keys;
+  if (options.key !== undefined || options.startkey !== undefined || options.endkey !== undefined) {
+    throw queryParseError('`keys` is incompatible with `key`, `start_key` and `end_key`');
+  }
+  return options.descending ? [...keys].reverse() : keys;
 }
 
 /** The rows `skip` and `limit` let through, as every `_all_docs`-shaped listing pages. */
@@ -40,18 +55,17 @@ export async function* skipAndLimit<Row>(
 
 /**
  * The ids a range listing reads: `key` alone, or `startkey` to `endkey` in the listing's
- * direction. A range that can hold nothing is a client mistake, refused as CouchDB refuses it.
+ * direction; undefined when the range is empty (start past end). CouchDB 3 lists no rows
+ * there for `_all_docs`: its "No rows can match" 400 is for views only.
  */
-export function idRange(options: AllDocsOptions): IdRange {
+export function idRange(options: AllDocsOptions): IdRange | undefined {
   const start = options.key ?? options.startkey;
   const end = options.key ?? options.endkey;
   for (const bound of [start, end]) {
     if (bound !== undefined && typeof bound !== 'string') throw badRequest('Document ids are strings');
   }
   if (start !== undefined && end !== undefined && (options.descending ? start < end : start > end)) {
-    throw queryParseError(
-      'No rows can match your key range, reverse your start_key and end_key or set descending=true',
-    );
+    return undefined;
   }
   return { start, end, inclusiveEnd: options.inclusive_end !== false, descending: options.descending };
 }
@@ -87,7 +101,9 @@ async function* rowsByRange(
   options: AllDocsOptions,
   shape: ReadShape,
 ): AsyncIterable<AllDocsRow> {
-  const scan = storage.docs({ ...idRange(options), withContent: options.include_docs });
+  const range = idRange(options);
+  if (!range) return;
+  const scan = storage.docs({ ...range, withContent: options.include_docs });
   for await (const page of scan) {
     for (const scanned of page) {
       if (scanned.deleted) continue;

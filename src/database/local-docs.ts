@@ -1,8 +1,9 @@
 import type { AllDocsOptions, AllDocsRow, LocalDoc, WriteOk } from '../core/api.js';
 import { isLocalId, type ParsedDoc } from '../core/document.js';
 import { badRequest, notFound } from '../core/errors.js';
+import { readLocal } from '../storage/derived.js';
 import type { LocalRecord, ScannedLocal, Storage } from '../storage/types.js';
-import { idRange, skipAndLimit } from './all-docs.js';
+import { idRange, listedKeys, skipAndLimit } from './all-docs.js';
 
 const LOCAL_REV = /^0-(\d{1,15})$/;
 
@@ -15,7 +16,7 @@ export class LocalDocs {
   constructor(private readonly storage: Storage) {}
 
   async get(id: string): Promise<LocalDoc | undefined> {
-    const record = await this.storage.getLocal(id);
+    const record = await readLocal(this.storage, id);
     return record && localDoc(id, record);
   }
 
@@ -24,22 +25,23 @@ export class LocalDocs {
    * ones reported) or by id range, read from storage a page at a time.
    */
   rows(options: AllDocsOptions): AsyncIterable<AllDocsRow> {
-    const rows = options.keys
-      ? this.rowsByKeys(options.keys, options.include_docs)
-      : this.rowsByRange(options);
+    const keys = listedKeys(options);
+    const rows = keys ? this.rowsByKeys(keys, options.include_docs) : this.rowsByRange(options);
     return skipAndLimit(rows, options);
   }
 
   private async *rowsByKeys(keys: string[], includeDocs: boolean | undefined): AsyncIterable<AllDocsRow> {
     for (const key of keys) {
       // A key outside `_local/` names a document, not a local one: not found in this listing.
-      const record = isLocalId(key) ? await this.storage.getLocal(key) : undefined;
+      const record = isLocalId(key) ? await readLocal(this.storage, key) : undefined;
       yield record ? localRow({ id: key, ...record }, includeDocs) : { key, error: 'not_found' };
     }
   }
 
   private async *rowsByRange(options: AllDocsOptions): AsyncIterable<AllDocsRow> {
-    const scan = this.storage.localDocs({ ...idRange(options), withBody: options.include_docs });
+    const range = idRange(options);
+    if (!range) return;
+    const scan = this.storage.localDocs({ ...range, withBody: options.include_docs });
     for await (const page of scan) {
       for (const scanned of page) yield localRow(scanned, options.include_docs);
     }
@@ -58,13 +60,14 @@ export class LocalDocs {
   /** Validates a write and returns it to run later, so a failing batch can write nothing. */
   async plan(doc: ParsedDoc & { id: string }): Promise<{ result: WriteOk; write: () => Promise<void> }> {
     if (doc.deleted) {
-      if (!(await this.storage.getLocal(doc.id))) throw notFound('missing');
+      if (!(await readLocal(this.storage, doc.id))) throw notFound('missing');
       return {
         result: { ok: true, id: doc.id, rev: '0-0' },
         write: () => this.storage.putLocal(doc.id, null),
       };
     }
-    if (doc.attachments) throw badRequest('Local documents cannot have attachments');
+    // A local document has a body only: CouchDB 3.5 accepts `_attachments` in a write and keeps
+    // the document without them (as seen in issue 11), and so do we.
     const next = localRevNumber(doc.rev) + 1;
     const record = { rev: next, body: JSON.stringify(doc.body) };
     return {

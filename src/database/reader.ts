@@ -141,8 +141,9 @@ function latestOf(tree: RevTree, rev: string): string[] {
  * ancestor of the one read — the receiver provably holds the others.
  */
 function attachmentSelection(shape: ReadShape, tree: RevTree | undefined, rev: string): AttachmentSelection {
-  if (shape.attachments) return { kind: 'all' };
-  if (!shape.atts_since || !tree) return { kind: 'stubs' };
+  // `atts_since` limits the data whether or not `attachments` is asked too (CouchDB's
+  // couch_db:apply_open_options2): a replicator asks with both and has the older bytes already.
+  if (!shape.atts_since || !tree) return { kind: shape.attachments ? 'all' : 'stubs' };
   const path = new Set(ancestry(tree, rev));
   const known = shape.atts_since.filter((since) => isRev(since) && path.has(since)).map(revGen);
   return { kind: 'since', gen: known.length > 0 ? Math.max(...known) : 0 };

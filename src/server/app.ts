@@ -24,6 +24,7 @@ import { databaseEndpoint, databaseMethods, reservedIdWrite } from './routes/dat
 import { attachmentMethods, documentMethods, localMethods } from './routes/documents.js';
 import { schedulerMethods } from './routes/replication.js';
 import { rootMethods, serverEndpoints } from './routes/server.js';
+import { unimplementedMethods } from './routes/unimplemented.js';
 import { isServerAdmin } from './security.js';
 import { isUiPath, serveUi } from './ui.js';
 import { UserStore } from './users.js';
@@ -229,7 +230,10 @@ export class SetteeServer {
         return run(rootMethods, ctx);
       case 'server':
         return run(
-          serverEndpoints[target.endpoint] ?? schedulerMethods(target.endpoint) ?? missingEndpoint(),
+          serverEndpoints[target.endpoint] ??
+            schedulerMethods(target.endpoint) ??
+            unimplementedMethods('server', target.endpoint) ??
+            missingEndpoint(),
           ctx,
         );
       case 'db':
@@ -294,7 +298,11 @@ function dbMethods(
 ): Methods<DbContext> {
   switch (target.kind) {
     case 'db-endpoint':
-      return databaseEndpoint(target.endpoint) ?? (method === 'PUT' ? reservedIdWrite : missingEndpoint());
+      return (
+        databaseEndpoint(target.endpoint) ??
+        unimplementedMethods('database', target.endpoint) ??
+        (method === 'PUT' ? reservedIdWrite : missingEndpoint())
+      );
     case 'local':
       return localMethods;
     case 'doc':

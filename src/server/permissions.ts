@@ -6,6 +6,7 @@
 import type { UserContext } from '../core/api.js';
 import { SetteeError } from '../core/errors.js';
 import type { Target } from './router.js';
+import { UNIMPLEMENTED_ROUTES, unimplementedRoute } from './routes/unimplemented.js';
 import { isDbAdmin, isMember, isServerAdmin, type SecurityObject } from './security.js';
 import { USER_PREFIX, USERS_DB } from './users.js';
 
@@ -64,6 +65,7 @@ export const ROUTES: readonly RouteRule[] = [
   rule('POST', '/{db}/_compact', 'db_admin'),
   rule('GET', '/{db}/_conflicts', 'member'),
   rule('GET', '/{db}/_resolutions', 'member'),
+  rule('GET POST', '/{db}/_resolve', 'member'),
   rule('GET POST', '/{db}/_resolve/{docid}', 'member'),
   rule('GET PUT DELETE', '/{db}/_resolver', 'db_admin'),
   rule('GET HEAD PUT DELETE', '/{db}/{docid}', 'member'),
@@ -78,6 +80,8 @@ export const ROUTES: readonly RouteRule[] = [
   rule('GET HEAD PUT POST DELETE', '/_users/…', 'server_admin'),
   rule('GET HEAD PUT DELETE', '/_replicator/{docid}', 'own_job'),
   rule('GET HEAD PUT POST DELETE', '/_replicator/…', 'server_admin'),
+  // CouchDB's endpoints Settee answers with 501, once the caller has the access they need.
+  ...UNIMPLEMENTED_ROUTES.map(({ methods, path, access }) => rule(methods, path, access)),
 ];
 
 const DB_ENDPOINT_PATTERNS = new Set(
@@ -110,6 +114,8 @@ export function routePattern(target: Target): string {
 function serverPattern(endpoint: string): string {
   const path = `/${endpoint}`;
   if (SERVER_PATTERNS.has(path)) return path;
+  const unimplemented = unimplementedRoute('server', endpoint);
+  if (unimplemented) return unimplemented.path;
   if (endpoint.startsWith('_scheduler/jobs/')) return '/_scheduler/jobs/{id}';
   if (endpoint.startsWith('_scheduler/docs/')) {
     const rest = endpoint.slice('_scheduler/docs/'.length);
@@ -132,6 +138,8 @@ function dbPattern(target: Exclude<Target, { kind: 'root' | 'server' }>): string
       return '/{db}';
     case 'db-endpoint': {
       if (target.endpoint.startsWith('_resolve/')) return '/{db}/_resolve/{docid}';
+      const unimplemented = unimplementedRoute('database', target.endpoint);
+      if (unimplemented) return unimplemented.path;
       return DB_ENDPOINT_PATTERNS.has(target.endpoint) ? `/{db}/${target.endpoint}` : '/{db}/_…';
     }
     case 'local':

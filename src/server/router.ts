@@ -1,5 +1,6 @@
 import { badRequest, notFound } from '../core/errors.js';
 import type { Query } from './http.js';
+import { DESIGN_ACTIONS } from './routes/unimplemented.js';
 
 /** What a request addresses, resolved from its raw path as CouchDB does. */
 export type Target =
@@ -28,13 +29,20 @@ export function resolveTarget(rawUrl: string): Target {
   const db = first;
   const [second, third, ...more] = rest;
   if (second === undefined) return { kind: 'db', db };
-  if (second === '_local' || second === '_design') {
+  if (second === '_local' || second === '_local/') {
+    if (third === undefined || third === '') throw badRequest(INVALID_LOCAL_ID);
+    return localTarget(db, `_local/${third}`, more);
+  }
+  if (second.startsWith('_local/')) return localTarget(db, second, [third, ...more]);
+  if (second === '_design') {
     if (third === undefined || third === '') throw notFound('missing');
     const id = `${second}/${third}`;
-    if (second === '_local') return { kind: 'local', db, id };
+    // `_design/{ddoc}/_view/…` and the like name a design document's function, not an attachment.
+    if (more[0] !== undefined && DESIGN_ACTIONS.has(more[0])) {
+      return { kind: 'db-endpoint', db, endpoint: `${id}/${more.join('/')}` };
+    }
     return more.length > 0 ? { kind: 'attachment', db, id, name: more.join('/') } : { kind: 'doc', db, id };
   }
-  if (second.startsWith('_local/')) return { kind: 'local', db, id: second };
   if (second.startsWith('_') && !second.startsWith('_design/')) {
     return {
       kind: 'db-endpoint',
@@ -46,6 +54,19 @@ export function resolveTarget(rawUrl: string): Target {
   return attachment.length > 0
     ? { kind: 'attachment', db, id: second, name: attachment.join('/') }
     : { kind: 'doc', db, id: second };
+}
+
+/** CouchDB's answers (chttpd_db.erl, db_req) for `/{db}/_local` without an id, and with more after it. */
+const INVALID_LOCAL_ID = 'Invalid _local document id.';
+const LOCAL_ATTACHMENTS = '_local documents do not accept attachments.';
+
+/**
+ * A local document, when nothing follows its id: local documents have no attachments, so a path
+ * that goes on is refused rather than read as the document itself (a DELETE would delete it).
+ */
+function localTarget(db: string, id: string, after: (string | undefined)[]): Target {
+  if (after.some((segment) => segment !== undefined)) throw badRequest(LOCAL_ATTACHMENTS);
+  return { kind: 'local', db, id };
 }
 
 function decodeSegment(segment: string): string {

@@ -183,10 +183,18 @@ describe('filters', () => {
   it('filter=_selector: POST body selector; missing selector is 400', async () => {
     const res = await changes('?filter=_selector', { method: 'POST', body: '{"selector":{"type":"x"}}' });
     expect(res.results.map((row) => row.id)).toEqual(['a', 'c']);
-    for (const body of ['{}', '{"selector":1}']) {
+    const missing = await t.fetch(`/${db}/_changes?filter=_selector`, { method: 'POST', body: '{}' });
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as Json).reason).toBe('Selector must be specified in POST payload');
+    // A selector that is not an object: couch_changes.erl, check_selector.
+    for (const selector of ['1', '"x"', '[]', '[{"type":"x"}]', 'null', 'true']) {
+      const body = `{"selector":${selector}}`;
       const bad = await t.fetch(`/${db}/_changes?filter=_selector`, { method: 'POST', body });
       expect(bad.status, body).toBe(400);
-      expect(((await bad.json()) as Json).reason).toBe('Selector must be specified in POST payload');
+      expect(await bad.json(), body).toEqual({
+        error: 'bad_request',
+        reason: 'Selector error: expected a JSON object',
+      });
     }
     expect((await t.fetch(`/${db}/_changes?filter=_selector`)).status).toBe(400);
   });
@@ -203,9 +211,14 @@ describe('filters', () => {
     expect((await changes('?filter=_design')).results.map((row) => row.id)).toEqual(['_design/app']);
   });
 
-  it('refuses unknown filters with 400', async () => {
-    for (const filter of ['app/by_type', '_view', 'nonsense']) {
-      expect((await t.fetch(`/${db}/_changes?filter=${filter}`)).status, filter).toBe(400);
+  it('refuses unknown filters with 400, design filters and _view with 501', async () => {
+    expect((await t.fetch(`/${db}/_changes?filter=nonsense`)).status).toBe(400);
+    for (const query of ['filter=app/by_type', 'filter=_view&view=app/by_type']) {
+      const res = await t.fetch(`/${db}/_changes?${query}`);
+      expect(res.status, query).toBe(501);
+      const body = (await res.json()) as Json;
+      expect(body.error, query).toBe('not_implemented');
+      expect(body.reason, query).toContain(query.slice('filter='.length).split('&')[0]!);
     }
   });
 });

@@ -71,6 +71,12 @@ function partsOf(contentType: string | undefined, body: Buffer, type = 'multipar
 
 const jsonOf = (part: MultipartPart) => JSON.parse(part.body.toString('utf8')) as Json;
 
+/**
+ * CouchDB's multipart `open_revs` answer carries every attachment's bytes: chttpd_db.erl,
+ * send_docs_multipart, adds `attachments` and `follows` to the options of every revision it
+ * sends, and db_doc_req passes `atts_since` to a read only without `open_revs` (its
+ * parse_doc_query keeps it apart from the options handed to fabric:open_revs).
+ */
 describe('GET open_revs with Accept: multipart/mixed', () => {
   it('sends docs as JSON parts, attachment data as nested multipart/related, missing revs as errors', async () => {
     await seed();
@@ -88,7 +94,7 @@ describe('GET open_revs with Accept: multipart/mixed', () => {
     // 2-B carries blob.bin (revpos 2 > 1): a nested multipart/related, doc JSON first.
     const [related, plain, missing] = parts as [MultipartPart, MultipartPart, MultipartPart];
     const inner = partsOf(related.headers['content-type'], related.body, 'multipart/related');
-    expect(inner).toHaveLength(2);
+    expect(inner).toHaveLength(3);
     expect(inner[0]!.headers['content-type']).toMatch(/^application\/json/);
     const doc = jsonOf(inner[0]!);
     expect(doc).toMatchObject({
@@ -100,9 +106,14 @@ describe('GET open_revs with Accept: multipart/mixed', () => {
     const atts = doc._attachments as Record<string, Json>;
     expect(atts['blob.bin']).toMatchObject({ follows: true, revpos: 2, length: BLOB.length });
     expect(atts['blob.bin']!.data).toBeUndefined();
-    expect(atts['old.txt']).toMatchObject({ stub: true, revpos: 1 });
-    expect(inner[1]!.body).toEqual(BLOB);
-    expect(inner[1]!.headers['content-disposition']).toContain('blob.bin');
+    // Older than atts_since, yet its bytes follow too, as CouchDB sends them.
+    expect(atts['old.txt']).toMatchObject({ follows: true, revpos: 1, length: OLD.length });
+    expect(atts['old.txt']!.stub).toBeUndefined();
+    const names = Object.keys(atts);
+    const bytesOf = (name: string) => inner[names.indexOf(name) + 1]!;
+    expect(bytesOf('blob.bin').body).toEqual(BLOB);
+    expect(bytesOf('blob.bin').headers['content-disposition']).toContain('blob.bin');
+    expect(bytesOf('old.txt').body).toEqual(OLD);
 
     expect(plain.headers['content-type']).toMatch(/^application\/json/);
     expect(jsonOf(plain)).toEqual({
@@ -116,7 +127,7 @@ describe('GET open_revs with Accept: multipart/mixed', () => {
     expect(jsonOf(missing)).toEqual({ missing: `3-${HASH_D}` });
   });
 
-  it('answers open_revs=all with every leaf, stubs only without atts_since', async () => {
+  it('answers open_revs=all with every leaf, attachments following without atts_since', async () => {
     await seed();
     const res = await raw(t.url, `/${db}/doc?open_revs=all&revs=true`, {
       headers: { accept: 'multipart/mixed' },
@@ -124,11 +135,15 @@ describe('GET open_revs with Accept: multipart/mixed', () => {
     expect(res.status).toBe(200);
     const parts = partsOf(res.headers['content-type'], res.body);
     expect(parts).toHaveLength(2);
-    for (const part of parts) expect(part.headers['content-type']).toBe('application/json');
-    const docs = parts.map(jsonOf);
-    expect(docs.map((doc) => doc._rev).sort()).toEqual([`2-${HASH_B}`, `2-${HASH_C}`]);
-    const withAtts = docs.find((doc) => doc._rev === `2-${HASH_B}`)!;
-    expect(withAtts._attachments).toMatchObject({ 'blob.bin': { stub: true }, 'old.txt': { stub: true } });
+    const types = parts.map((part) => part.headers['content-type']!);
+    const plain = parts[types.findIndex((type) => type === 'application/json')]!;
+    expect(jsonOf(plain)._rev).toBe(`2-${HASH_C}`);
+    const related = parts[types.findIndex((type) => type.startsWith('multipart/related'))]!;
+    const inner = partsOf(related.headers['content-type'], related.body, 'multipart/related');
+    const doc = jsonOf(inner[0]!);
+    expect(doc._rev).toBe(`2-${HASH_B}`);
+    expect(doc._attachments).toMatchObject({ 'blob.bin': { follows: true }, 'old.txt': { follows: true } });
+    expect(inner).toHaveLength(3);
   });
 
   it('sends every attachment with attachments=true, and latest=true resolves an inner rev', async () => {
@@ -235,6 +250,22 @@ describe('POST /_bulk_get with Accept: multipart/mixed', () => {
     });
     expect(wrongRev.headers['content-type']).toBe('application/json; error="true"');
     expect(jsonOf(wrongRev)).toMatchObject({ id: 'doc', rev: `9-${HASH_D}`, error: 'not_found' });
+  });
+
+  it('sends the data of every attachment the entry does not have by atts_since, without ?attachments', async () => {
+    // chttpd_db.erl send_docs_multipart_bulk_get: options get `attachments` and `follows`.
+    await seed();
+    const res = await raw(t.url, `/${db}/_bulk_get`, {
+      method: 'POST',
+      headers: { accept: 'multipart/mixed', 'content-type': 'application/json' },
+      body: JSON.stringify({ docs: [{ id: 'doc', rev: `2-${HASH_B}` }] }),
+    });
+    const [related] = partsOf(res.headers['content-type'], res.body);
+    const inner = partsOf(related!.headers['content-type'], related!.body, 'multipart/related');
+    const attachments = jsonOf(inner[0]!)._attachments as Record<string, Json>;
+    expect(attachments['blob.bin']).toMatchObject({ follows: true });
+    expect(attachments['old.txt']).toMatchObject({ follows: true });
+    expect(inner).toHaveLength(3);
   });
 
   it('sends every leaf of an entry without rev, and an empty request as no parts', async () => {

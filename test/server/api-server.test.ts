@@ -163,7 +163,7 @@ describe('authentication required', () => {
 
 describe('unknown paths and methods', () => {
   it('answers unknown server endpoints with 404 not_found', async () => {
-    for (const path of ['/_nothing', '/_nothing/deeper', '/_config/x']) {
+    for (const path of ['/_nothing', '/_nothing/deeper', '/_uuids/x', '/_session/x']) {
       const res = await t.fetch(path);
       expect(res.status, path).toBe(404);
       const body = (await res.json()) as { error: string; reason: string };
@@ -174,7 +174,7 @@ describe('unknown paths and methods', () => {
 
   it('answers unknown database endpoints with 404 not_found', async () => {
     await t.fetch('/db', { method: 'PUT' });
-    for (const path of ['/db/_nothing', '/db/_design', '/db/_local', '/db/_local/']) {
+    for (const path of ['/db/_nothing', '/db/_design', '/db/_all_docs/x', '/db/_security/x']) {
       const res = await t.fetch(path);
       expect(res.status, path).toBe(404);
       expect(await res.json()).toMatchObject({ error: 'not_found' });

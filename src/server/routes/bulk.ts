@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { AllDocsOptions, BulkGetRequest, NewDoc } from '../../core/api.js';
+import type { AllDocsOptions, BulkGetRequest, NewDoc, WriteResult } from '../../core/api.js';
 import { badRequest, SetteeError } from '../../core/errors.js';
 import type { DbContext } from '../context.js';
 import {
@@ -10,7 +10,6 @@ import {
   type Query,
   sendJson,
   sendRows,
-  sendText,
   stringArrayParam,
 } from '../http.js';
 import { MultipartMixedWriter, wantsMultipart } from '../multipart.js';
@@ -44,7 +43,23 @@ export async function bulkDocs(ctx: DbContext): Promise<unknown> {
   }
   const newEdits = body.new_edits !== false;
   const results = await ctx.db.bulkDocs(docs, { newEdits, userCtx: ctx.userCtx });
-  return sendJson(ctx.reply, 201, newEdits ? results : results.filter((result) => 'error' in result));
+  if (!newEdits)
+    return sendJson(
+      ctx.reply,
+      201,
+      results.filter((result) => 'error' in result),
+    );
+  return sendJson(ctx.reply, 201, results.map(editResult));
+}
+
+/**
+ * A row of an interactive `_bulk_docs`: a failure is `{id, error, reason}`, without the `rev`
+ * the client sent (chttpd_db.erl, update_doc_result_to_json/2); replicated writes keep it.
+ */
+function editResult(result: WriteResult): WriteResult {
+  if (!('error' in result)) return result;
+  const { rev: _sent, ...row } = result;
+  return row;
 }
 
 /** `POST /{db}/_bulk_get`: one result per entry, as JSON or (when asked) multipart/mixed, streamed. */
@@ -66,10 +81,13 @@ export async function bulkGet(ctx: DbContext): Promise<unknown> {
   };
   const entry = (i: number) => ({ docs: [body.docs[i]!] });
   if (wantsMultipart(ctx.request.headers.accept)) {
+    // Multipart answers carry the attachments' data, limited only by each entry's `atts_since`
+    // (chttpd_db.erl, send_docs_multipart_bulk_get adds `attachments`), as CouchDB's do.
+    const multipartOptions = { ...options, attachments: true };
     const writer = new MultipartMixedWriter();
     const parts = async function* () {
       for (let i = 0; i < body.docs.length; i++) {
-        const [result] = (await db.bulkGet(entry(i), options)).results;
+        const [result] = (await db.bulkGet(entry(i), multipartOptions)).results;
         for (const found of result!.docs) {
           if ('ok' in found) yield writer.docPart(found.ok, { docId: found.ok._id, revId: found.ok._rev });
           else yield writer.errorPart(found.error);
@@ -79,17 +97,14 @@ export async function bulkGet(ctx: DbContext): Promise<unknown> {
     };
     return reply.code(200).type(writer.contentType).send(Readable.from(parts()));
   }
+  // A few entries per read: fewer round trips through the database, memory still bounded.
   const json = async function* () {
-    yield '{"results":[';
-    // A few entries per read: fewer round trips through the database, memory still bounded.
     for (let start = 0; start < body.docs.length; start += BULK_GET_BATCH) {
       const docs = body.docs.slice(start, start + BULK_GET_BATCH);
-      const results = await db.bulkGetJson({ docs }, options);
-      for (const [j, result] of results.entries()) yield `${start + j > 0 ? ',\n' : '\n'}${result}`;
+      yield* await db.bulkGetJson({ docs }, options);
     }
-    yield '\n]}\n';
   };
-  return sendText(reply, 200, 'application/json', json());
+  return sendRows(reply, '{"results":[', { json: json() });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ChangeRow } from '../../core/api.js';
-import { badRequest } from '../../core/errors.js';
+import { badRequest, SetteeError } from '../../core/errors.js';
 import type { ChangesFeed, ChangesFeedOptions } from '../../database/changes.js';
 import type { Database } from '../../database/database.js';
 import { watchMembership } from '../access.js';
@@ -76,19 +76,31 @@ function feedOptions(ctx: DbContext): ChangesFeedOptions {
     }
     options.doc_ids = ids;
   } else if (filter === '_selector') {
-    const selector = body?.selector;
-    if (typeof selector !== 'object' || selector === null) {
-      throw badRequest('Selector must be specified in POST payload');
-    }
-    options.selector = selector as Record<string, unknown>;
+    options.selector = selectorOf(body);
   } else if (filter === '_design') {
     options.selector = { _id: { $regex: '^_design/' } };
   } else if (filter === '_conflicts') {
     options.conflicts_only = true;
+  } else if (filter === '_view' || filter?.includes('/')) {
+    // A design document's filter function (`ddoc/name`) or a view's map: both need design code.
+    throw new SetteeError('not_implemented', `Filter ${filter} is not implemented in Settee yet.`);
   } else if (filter !== undefined) {
     throw badRequest(`filter ${filter} is not supported: use _doc_ids, _selector, _design or _conflicts`);
   }
   return options;
+}
+
+/**
+ * The selector of `filter=_selector`, refused as CouchDB refuses it (couch_changes.erl,
+ * check_selector): absent, or not a JSON object.
+ */
+function selectorOf(body: Record<string, unknown> | undefined): Record<string, unknown> {
+  const selector = body?.selector;
+  if (selector === undefined) throw badRequest('Selector must be specified in POST payload');
+  if (typeof selector !== 'object' || selector === null || Array.isArray(selector)) {
+    throw badRequest('Selector error: expected a JSON object');
+  }
+  return selector as Record<string, unknown>;
 }
 
 /**

@@ -7,6 +7,7 @@ import { USERS_DB } from '../users.js';
 import { allDocs, bulkDocs, bulkGet, localDocs, missingRevs, revsDiff } from './bulk.js';
 import { changes } from './changes.js';
 import { conflicts, resolutions, resolve, resolver, versions } from './conflicts.js';
+import { resolveMany } from './resolve-many.js';
 import { docLocation } from './documents.js';
 
 function dbName(ctx: RequestContext): string {
@@ -48,6 +49,7 @@ export const databaseEndpoints: Record<string, Methods<DbContext>> = {
   _conflicts: { GET: conflicts },
   _resolver: resolver,
   _resolutions: { GET: resolutions },
+  _resolve: resolveMany,
   _all_docs: { GET: allDocs, POST: allDocs },
   _local_docs: { GET: localDocs, POST: localDocs },
   _bulk_docs: { POST: bulkDocs },

@@ -34,8 +34,18 @@ async function getDoc(ctx: DbContext): Promise<unknown> {
   const options = readOptions(query);
   if (query.open_revs !== undefined) {
     const revs = query.open_revs === 'all' ? 'all' : stringArrayParam(query, 'open_revs')!;
-    const results = await db.getOpenRevs(id, revs, options);
-    if (!wantsMultipart(request.headers.accept)) return sendJson(reply, 200, results);
+    const multipart = wantsMultipart(request.headers.accept);
+    // As CouchDB (chttpd_db.erl): db_doc_req hands `atts_since` to a read without `open_revs`
+    // only, and send_docs_multipart adds `attachments`, so a multipart answer carries every
+    // attachment's bytes. Its replicator asks so for each revision with attachments, and
+    // writes what it reads as it reads it.
+    const { atts_since: _ignored, ...openOptions } = options;
+    const results = await db.getOpenRevs(
+      id,
+      revs,
+      multipart ? { ...openOptions, attachments: true } : openOptions,
+    );
+    if (!multipart) return sendJson(reply, 200, results);
     const writer = new MultipartMixedWriter();
     const parts = results.map((result) =>
       'ok' in result ? writer.docPart(result.ok) : writer.errorPart({ missing: result.missing }),
