@@ -29,6 +29,7 @@ export interface Credentials {
 }
 
 export interface HttpClientOptions {
+  /** Credentials; they override any in the URL's userinfo. */
   auth?: Credentials;
   /** Log in with `POST /_session` and send the cookie instead of Basic auth on every request. */
   session?: boolean;

@@ -9,6 +9,7 @@ import type {
   ChangeRow,
   ChangesResponse,
   Doc,
+  Fields,
   GetOptions,
   LocalDoc,
   NewDoc,
@@ -18,9 +19,11 @@ import type {
   PeerInfo,
   RevsDiffRequest,
   RevsDiffResponse,
+  Seq,
   WriteOk,
   WriteResult,
 } from '../core/api.js';
+import { isLocalId } from '../core/document.js';
 import { badRequest } from '../core/errors.js';
 import { readChanges } from './changes-reader.js';
 import { RemoteError } from './errors.js';
@@ -31,27 +34,11 @@ import {
   type HttpRequest,
   type HttpResponse,
   type QueryValue,
-  type SentRequest,
   splitCredentials,
 } from './http.js';
 
-export interface RemoteDatabaseOptions {
-  /** Overrides credentials in the URL's userinfo. */
-  auth?: Credentials;
-  /** Cookie auth: log in with `POST /_session`, renew the session on 401. */
-  session?: boolean;
-  /** Retries of a transiently failing request (default 5). */
-  retries?: number;
-  /** Stall timeout of a request, in ms (default 30 000). */
-  timeoutMs?: number;
-  /** Send requests through this `fetch` (to watch or alter them) instead of undici's pool. */
-  fetch?: typeof fetch;
-  /** Told of every HTTP request as it is sent, retries included (to count or log them). */
-  onRequest?: (request: SentRequest) => void;
-  /** First backoff step in ms (default 250). */
-  backoffBaseMs?: number;
-  /** Longest wait between two attempts in ms, `Retry-After` included (default 60 000). */
-  backoffMaxMs?: number;
+/** The HTTP client's options (credentials, retries, timeouts, `fetch`…) and the database's own. */
+export interface RemoteDatabaseOptions extends HttpClientOptions {
   /** Heartbeat asked of longpoll feeds, in ms (default 10 000). */
   heartbeatMs?: number;
   /** false: never try `_bulk_get`, fetch with `open_revs` GETs (default true). */
@@ -96,20 +83,11 @@ export class RemoteDatabase implements Peer {
     this.dbSegment = parsed.dbSegment;
     this.name = decodeURIComponent(parsed.dbSegment);
     this.url = `${parsed.root}/${parsed.dbSegment}`;
-    const httpOptions: HttpClientOptions = {
-      auth: options.auth ?? parsed.auth,
-      session: options.session,
-      retries: options.retries,
-      timeoutMs: options.timeoutMs,
-      fetch: options.fetch,
-      onRequest: options.onRequest,
-      backoffBaseMs: options.backoffBaseMs,
-      backoffMaxMs: options.backoffMaxMs,
-    };
-    this.http = new HttpClient(parsed.root, httpOptions);
-    this.heartbeatMs = options.heartbeatMs ?? 10_000;
-    this.openRevsConcurrency = options.openRevsConcurrency ?? 6;
-    this.bulkGetUnsupportedUntil = options.useBulkGet === false ? Number.POSITIVE_INFINITY : 0;
+    const { heartbeatMs, useBulkGet, openRevsConcurrency, ...httpOptions } = options;
+    this.http = new HttpClient(parsed.root, { ...httpOptions, auth: options.auth ?? parsed.auth });
+    this.heartbeatMs = heartbeatMs ?? 10_000;
+    this.openRevsConcurrency = openRevsConcurrency ?? 6;
+    this.bulkGetUnsupportedUntil = useBulkGet === false ? Number.POSITIVE_INFINITY : 0;
   }
 
   /**
@@ -159,9 +137,19 @@ export class RemoteDatabase implements Peer {
    * Database does. Its stall timeout grows by that `timeout`: a server that ignores
    * `heartbeat` may stay silent that long.
    */
-  async changes(
+  async changes<T extends object = Fields>(
     options: PeerChangesOptions = {},
-    onRow?: (row: ChangeRow) => void,
+    onRow?: (row: ChangeRow<Seq, NoInfer<T>>) => void,
+  ): Promise<ChangesResponse<Seq, NoInfer<T>>> {
+    return (await this.changesUntyped(
+      options,
+      onRow as ((row: ChangeRow) => void) | undefined,
+    )) as ChangesResponse<Seq, T>;
+  }
+
+  private async changesUntyped(
+    options: PeerChangesOptions,
+    onRow: ((row: ChangeRow) => void) | undefined,
   ): Promise<ChangesResponse> {
     const { longpoll, signal } = options;
     const timeout = options.timeout ?? DEFAULT_LONGPOLL_TIMEOUT;
@@ -281,7 +269,10 @@ export class RemoteDatabase implements Peer {
    * `_bulk_docs`. With `newEdits: false` servers list only the failures: every other document
    * is reported written, so the answer always has one result per document, in input order.
    */
-  async bulkDocs(docs: NewDoc[], options: BulkDocsOptions = {}): Promise<WriteResult[]> {
+  async bulkDocs<T extends object = Fields>(
+    docs: NewDoc<T>[],
+    options: BulkDocsOptions = {},
+  ): Promise<WriteResult[]> {
     if (options.atomic) throw badRequest('atomic writes are not available over HTTP');
     if (docs.length === 0) return [];
     const newEdits = options.newEdits !== false;
@@ -292,13 +283,17 @@ export class RemoteDatabase implements Peer {
       // A repeated interactive write could conflict with itself or duplicate id-less documents.
       idempotent: !newEdits,
     });
-    return newEdits ? results : replicatedResults(docs, results);
+    return newEdits ? results : replicatedResults(docs as NewDoc[], results);
   }
 
-  /** A `_local` document (`_local/` prefix optional), or undefined when there is none. */
+  /**
+   * A `_local/` document, or undefined when there is none. An id outside `_local/` names no
+   * local document (as in a local Database): undefined, without asking.
+   */
   async getLocal(id: string): Promise<LocalDoc | undefined> {
+    if (!isLocalId(id)) return undefined;
     try {
-      return await this.http.json<LocalDoc>({ path: this.docPath(localId(id)) });
+      return await this.http.json<LocalDoc>({ path: this.docPath(id) });
     } catch (err) {
       if (err instanceof RemoteError && err.status === 404 && !isMissingDatabase(err)) return undefined;
       throw err;
@@ -307,23 +302,23 @@ export class RemoteDatabase implements Peer {
 
   /** Writes a `_local` document; as in CouchDB 3 the server keeps no history and checks no rev. */
   async putLocal(doc: LocalDoc | NewDoc): Promise<WriteOk> {
-    if (typeof doc._id !== 'string') throw badRequest('Local document ids start with _local/');
-    const id = localId(doc._id);
-    return this.http.json<WriteOk>({ method: 'PUT', path: this.docPath(id), json: { ...doc, _id: id } });
+    const id = doc._id;
+    if (typeof id !== 'string' || !isLocalId(id)) throw badRequest('Local document ids start with _local/');
+    return this.http.json<WriteOk>({ method: 'PUT', path: this.docPath(id), json: doc });
   }
 
   // --- conveniences, beyond the Peer surface ---------------------------------------------------
 
   /** Reads a document (the winner, or `options.rev`). */
-  async get(id: string, options: GetOptions = {}): Promise<Doc> {
+  async get<T extends object = Fields>(id: string, options: GetOptions = {}): Promise<Doc<NoInfer<T>>> {
     const { atts_since, ...flags } = options;
     const query: Record<string, QueryValue> = { ...flags };
     if (atts_since) query.atts_since = JSON.stringify(atts_since);
-    return this.http.json<Doc>({ path: this.docPath(id), query });
+    return this.http.json<Doc<T>>({ path: this.docPath(id), query });
   }
 
   /** Creates or updates one document; a conflict throws. Not retried once it may have arrived. */
-  async put(doc: NewDoc): Promise<WriteOk> {
+  async put<T extends object = Fields>(doc: NewDoc<T>): Promise<WriteOk> {
     if (typeof doc._id !== 'string') throw badRequest('Document must have an _id');
     return this.http.json<WriteOk>({
       method: 'PUT',
@@ -339,7 +334,9 @@ export class RemoteDatabase implements Peer {
     return this.http.json<WriteOk>(request);
   }
 
-  async allDocs(options: AllDocsOptions = {}): Promise<AllDocsResponse> {
+  async allDocs<T extends object = Fields>(
+    options: AllDocsOptions = {},
+  ): Promise<AllDocsResponse<NoInfer<T>>> {
     const { keys, ...rest } = options;
     const query: Record<string, QueryValue> = {};
     for (const [key, value] of Object.entries(rest)) {
@@ -367,10 +364,6 @@ export function encodeDocId(id: string): string {
     if (id.startsWith(prefix)) return prefix + encodeURIComponent(id.slice(prefix.length));
   }
   return encodeURIComponent(id);
-}
-
-function localId(id: string): string {
-  return id.startsWith('_local/') ? id : `_local/${id}`;
 }
 
 /**
@@ -424,10 +417,11 @@ function replicatedResults(docs: NewDoc[], answer: WriteResult[]): WriteResult[]
   });
 }
 
+/** The revision a replicated write stores: `_revisions` wins over `_rev`, as in CouchDB. */
 function revOf(doc: NewDoc): string {
-  if (typeof doc._rev === 'string') return doc._rev;
   const revisions = doc._revisions;
-  return revisions?.ids[0] ? `${revisions.start}-${revisions.ids[0]}` : '';
+  if (revisions?.ids[0]) return `${revisions.start}-${revisions.ids[0]}`;
+  return typeof doc._rev === 'string' ? doc._rev : '';
 }
 
 /** Maps with at most `limit` calls in flight, keeping the input order. */

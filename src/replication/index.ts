@@ -10,5 +10,6 @@ export {
   type ReplicationState,
   replicate,
 } from './replication.js';
+export { type Endpoint, type EndpointOptions, peerOf } from './endpoints.js';
 export { type ReplicationIdentity, replicationId } from './replication-id.js';
 export { type Direction, Sync, type SyncEvents, sync } from './sync.js';

@@ -1,11 +1,8 @@
 import type { Peer } from '../core/api.js';
 import { TypedEmitter } from './emitter.js';
-import {
-  Replication,
-  type ReplicationEvents,
-  type ReplicationOptions,
-  type ReplicationResult,
-} from './replication.js';
+import { type Endpoint, type EndpointOptions, peerOf } from './endpoints.js';
+import { Replication } from './replication.js';
+import type { ReplicationEvents, ReplicationOptions, ReplicationResult } from './types.js';
 
 export type Direction = 'push' | 'pull';
 
@@ -76,9 +73,19 @@ export class Sync extends TypedEmitter<SyncEvents> {
   }
 }
 
-/** Starts syncing `a` and `b` both ways. */
-export function sync(a: Peer, b: Peer, options: ReplicationOptions = {}): Sync {
-  return new Sync(a, b, options);
+/**
+ * Starts syncing `a` and `b` both ways. Either may be a database URL, as PouchDB takes them:
+ * it becomes one RemoteDatabase, with the options' `auth`, `session`, `fetch`…, that both
+ * directions share.
+ *
+ * @example
+ * const handle = sync(db, 'http://127.0.0.1:5984/shop', { live: true, auth: { username, password } });
+ * handle.on('change', ({ direction, change }) => console.log(direction, change.docs_written));
+ */
+export function sync(a: Peer, b: Peer, options?: ReplicationOptions): Sync;
+export function sync(a: Endpoint, b: Endpoint, options?: ReplicationOptions & EndpointOptions): Sync;
+export function sync(a: Endpoint, b: Endpoint, options: ReplicationOptions & EndpointOptions = {}): Sync {
+  return new Sync(peerOf(a, options), peerOf(b, options), options);
 }
 
 /** The most recent revisions written by one direction of a sync, bounded in memory. */

@@ -265,16 +265,18 @@ describe('RemoteDatabase against a Settee server', () => {
 
   it('bulkDocs with newEdits false reports every document, failures where the server says so', async () => {
     const db = await freshDb();
+    // An invalid document refuses the whole request, as CouchDB's _bulk_docs does.
+    await expect(db.bulkDocs([{ _id: '_bad', _rev: R(1, 'b') }], { newEdits: false })).rejects.toMatchObject({
+      status: 400,
+    });
     const docs: NewDoc[] = [
       { _id: 'x', _rev: R(1, 'a'), n: 1 },
-      { _id: '_bad', _rev: R(1, 'b') },
       { _id: 'y', _revisions: { start: 3, ids: ['c'.repeat(32), 'b'.repeat(32)] } },
     ];
     const results = await db.bulkDocs(docs, { newEdits: false });
-    expect(results).toHaveLength(3);
+    expect(results).toHaveLength(2);
     expect(results[0]).toEqual({ ok: true, id: 'x', rev: R(1, 'a') });
-    expect(results[1]).toMatchObject({ id: '_bad', error: 'illegal_docid' });
-    expect(results[2]).toEqual({ ok: true, id: 'y', rev: R(3, 'c') });
+    expect(results[1]).toEqual({ ok: true, id: 'y', rev: R(3, 'c') });
     // Re-sending known revisions is a no-op that still succeeds.
     expect(await db.bulkDocs([docs[0]!], { newEdits: false })).toEqual([results[0]]);
     expect((await db.get('y', { revs: true }))._revisions).toEqual({
@@ -297,7 +299,7 @@ describe('RemoteDatabase against a Settee server', () => {
     });
   });
 
-  it('local documents: missing is undefined; put and get round-trip, prefix optional', async () => {
+  it('local documents: missing is undefined; put and get round-trip, only under _local/', async () => {
     const db = await freshDb();
     expect(await db.getLocal('_local/cp')).toBeUndefined();
     const first = await db.putLocal({ _id: '_local/cp', last_seq: 5 });
@@ -305,7 +307,11 @@ describe('RemoteDatabase against a Settee server', () => {
     const stored = await db.getLocal('_local/cp');
     expect(stored).toEqual({ _id: '_local/cp', _rev: '0-1', last_seq: 5 });
     expect(await db.putLocal({ ...stored!, last_seq: 6 })).toMatchObject({ rev: '0-2' });
-    expect(await db.getLocal('cp')).toMatchObject({ last_seq: 6 });
+    // As a local Database: `cp` names no local document (and is not fetched as the document cp).
+    await db.put({ _id: 'cp', plain: true });
+    expect(await db.getLocal('cp')).toBeUndefined();
+    await expect(db.putLocal({ _id: 'cp', last_seq: 7 })).rejects.toMatchObject({ error: 'bad_request' });
+    expect(await db.getLocal('_local/cp')).toMatchObject({ last_seq: 6 });
     await db.putLocal({ _id: '_local/with/slash and space', x: 1 });
     expect(await db.getLocal('_local/with/slash and space')).toMatchObject({ x: 1 });
   });
