@@ -1,39 +1,62 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
-import { destination as pinoDestination, pino } from 'pino';
-import { Database } from '../database/database.js';
-import { SetteeServer } from '../server/app.js';
-import { loadResolverModules } from '../server/resolvers.js';
+// Node's storage for Database.open: SQLite files (see storage/sqlite/open.ts).
+import '../storage/sqlite/open.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Database } from '../database/database.js';
+import { describeFailure } from './failures.js';
+import { examples } from './help.js';
+import { openLocalDatabase } from './local-database.js';
+import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
 import { type ReplicateCommandOptions, replicateCommand, syncCommand } from './replicate.js';
-import { adminCredentials, jwtOptions, type ServeOptions } from './serve-options.js';
+import { serveCommand } from './serve.js';
+import type { ServeOptions } from './serve-options.js';
+import { counted } from './words.js';
 
 const program = new Command();
 program
   .name('settee')
   .description('An offline-first document database that syncs like CouchDB')
-  .version('0.1.0');
+  .version('0.1.0')
+  .addHelpText(
+    'after',
+    examples([
+      ['start a server on http://127.0.0.1:5984 over ./data', 'npx settee serve'],
+      [
+        'copy a server database into a local file',
+        'npx settee replicate http://admin:pw@127.0.0.1:5984/shop shop.sqlite --create-target',
+      ],
+      ['show a local database', 'npx settee info shop.sqlite'],
+      ['the options of one command', 'npx settee help serve'],
+    ]),
+  );
 
 program
   .command('info')
   .description("print a local database's info (doc_count, update_seq, sizes, …)")
   .argument('<file>', 'the SQLite file of the database')
+  .addHelpText('after', examples([['', 'npx settee info data/shop.sqlite']]))
   .action(async (file: string) => {
-    const db = await Database.open(file);
-    console.log(JSON.stringify(await db.info(), null, 2));
-    await db.close();
+    exit(
+      await withLocalDatabase(file, async (db) => {
+        console.log(JSON.stringify(await db.info(), null, 2));
+      }),
+    );
   });
 
 program
   .command('compact')
   .description('drop bodies of old revisions and unreferenced attachments of a local database')
-  .argument('<file>', 'the SQLite file of the database')
+  .argument('<file>', 'the SQLite file of the database (not one a running server holds open)')
+  .addHelpText('after', examples([['', 'npx settee compact data/shop.sqlite']]))
   .action(async (file: string) => {
-    const db = await Database.open(file);
-    const before = (await db.info()).sizes.file;
-    await db.compact();
-    const after = (await db.info()).sizes.file;
-    console.log(`compacted ${file}: ${before} → ${after} bytes`);
-    await db.close();
+    exit(
+      await withLocalDatabase(file, async (db) => {
+        const before = (await db.info()).sizes.file;
+        await db.compact();
+        const after = (await db.info()).sizes.file;
+        console.log(`compacted ${file}: ${before} → ${counted(after, 'byte')}`);
+      }),
+    );
   });
 
 program
@@ -92,38 +115,31 @@ program
     collect,
     [],
   )
+  .addOption(
+    new Option('--log-level <level>', 'which log lines to print (start-up lines always print)')
+      .choices(LOG_LEVELS)
+      .default('info'),
+  )
+  .addOption(
+    new Option('--log-format <format>', 'auto: readable lines on a terminal, JSON lines otherwise')
+      .choices(LOG_FORMATS)
+      .default('auto'),
+  )
+  .addHelpText(
+    'after',
+    examples([
+      ['first start: an admin is created and its password printed once', 'npx settee serve'],
+      [
+        'your own admin, port and folder, for a web app on another origin',
+        'npx settee serve --admin admin:s3cret --port 8080 --data /var/lib/settee --cors-origin http://localhost:3000',
+      ],
+      ['reset a lost admin password (stop the server first)', 'npx settee serve --admin admin:NEW-PASSWORD'],
+      ['only warnings and errors, as JSON', 'npx settee serve --log-level warn --log-format json'],
+    ]),
+  )
   .action(async (options: ServeOptions) => {
-    // Buffered, asynchronous writes: a line per request must not cost a write syscall each.
-    const destination = pinoDestination({ sync: false, minLength: 4096 });
-    const logger = pino({ name: 'settee' }, destination);
-    const server = await SetteeServer.create({
-      dataDir: options.data,
-      port: options.port,
-      host: options.host,
-      admin: await adminCredentials(options, process.env),
-      corsOrigins: options.corsOrigin,
-      allowSignup: options.allowSignup === true,
-      ...(options.perUserDbs ? { perUserDbs: { deleteWithUser: options.perUserDbsDelete === true } } : {}),
-      ...(await jwtOptions(options, process.env)),
-      secureCookies: options.secureCookies === true,
-      trustProxy: options.trustProxy,
-      lockout: { threshold: options.lockoutAttempts, durationMs: options.lockoutMinutes * 60_000 },
-      validation: { timeoutMs: options.validateTimeout },
-      maxRequestSize: options.maxRequestSize,
-      resolvers: await loadResolverModules(options.resolvers),
-      logger,
-    });
-    const url = await server.listen();
-    logger.info(`Settee is listening on ${url} (data in ${options.data})`);
-    const stop = async (signal: string) => {
-      logger.info(`${signal}: ending live feeds and finishing in-flight requests`);
-      await server.close();
-      logger.info('stopped');
-      destination.flushSync();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void stop('SIGINT'));
-    process.once('SIGTERM', () => void stop('SIGTERM'));
+    const status = await serveCommand(options);
+    if (status !== undefined) exit(status);
   });
 
 program
@@ -137,6 +153,27 @@ program
   .option('--create-target', 'create the target database when it does not exist')
   .option('--doc-ids <ids>', 'only these documents (comma-separated ids)', idList)
   .option('--selector <json>', 'only documents matching this Mango selector', jsonObject)
+  .addHelpText(
+    'after',
+    examples([
+      [
+        'push a local file to a server',
+        'npx settee replicate shop.sqlite http://admin:pw@127.0.0.1:5984/shop',
+      ],
+      [
+        'pull into a new local file',
+        'npx settee replicate http://admin:pw@127.0.0.1:5984/shop copy.sqlite --create-target',
+      ],
+      [
+        'keep following new changes',
+        'npx settee replicate http://admin:pw@127.0.0.1:5984/shop copy.sqlite --continuous',
+      ],
+      [
+        'only some documents',
+        `npx settee replicate shop.sqlite red.sqlite --create-target --selector '{"color":"red"}'`,
+      ],
+    ]),
+  )
   .action(async (source: string, target: string, options: ReplicateCommandOptions) => {
     exit(await replicateCommand(source, target, options));
   });
@@ -147,6 +184,16 @@ program
   .argument('<a>', 'one database')
   .argument('<b>', 'the other')
   .option('--continuous', 'keep syncing new changes until SIGINT or SIGTERM')
+  .addHelpText(
+    'after',
+    examples([
+      ['sync once', 'npx settee sync shop.sqlite http://admin:pw@127.0.0.1:5984/shop'],
+      [
+        'keep both sides in sync until Ctrl+C',
+        'npx settee sync shop.sqlite http://admin:pw@127.0.0.1:5984/shop --continuous',
+      ],
+    ]),
+  )
   .action(async (a: string, b: string, options: { continuous?: boolean }) => {
     exit(await syncCommand(a, b, options));
   });
@@ -177,6 +224,21 @@ function jsonObject(value: string): Record<string, unknown> {
     throw new InvalidArgumentError('expected a JSON object');
   }
   return parsed as Record<string, unknown>;
+}
+
+/** Runs `use` on the database file at `file`; resolves with the exit status. */
+async function withLocalDatabase(file: string, use: (db: Database) => Promise<void>): Promise<number> {
+  let db: Database | undefined;
+  try {
+    db = await openLocalDatabase(file, 'database');
+    await use(db);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`error: ${describeFailure(error)}\n`);
+    return 1;
+  } finally {
+    await db?.close();
+  }
 }
 
 /** Ends the process once output is written: idle keep-alive connections must not hold it open. */

@@ -3,12 +3,10 @@
  * command line (http(s) URLs, credentials allowed in them, or local database files), with a
  * progress bar on a terminal, plain lines otherwise, and a summary at the end.
  */
-import { existsSync } from 'node:fs';
 import cliProgress from 'cli-progress';
-import type { Peer } from '../core/api.js';
+import type { Peer, Seq } from '../core/api.js';
 import { describeError } from '../core/describe-error.js';
 import { SetteeError } from '../core/errors.js';
-import { Database } from '../database/database.js';
 import { RemoteDatabase } from '../remote/index.js';
 import { databaseUrlProblem, displayLocation, isUrl, openFailureOf } from '../remote/location.js';
 import { type ProgressTracker, trackedReplication } from '../replication/progress.js';
@@ -18,6 +16,9 @@ import type {
   ReplicationProgress,
   ReplicationResult,
 } from '../replication/replication.js';
+import { CommandError, describeFailure } from './failures.js';
+import { openLocalDatabase } from './local-database.js';
+import { counted } from './words.js';
 
 export interface ReplicateCommandOptions {
   continuous?: boolean;
@@ -41,9 +42,7 @@ export interface CommandIo {
 /** Exit status of an interrupted one-shot replication (128 + SIGINT). */
 const INTERRUPTED = 130;
 const LINE_INTERVAL_MS = 1000;
-
-/** A failure to report in one line, without a stack. */
-export class CommandError extends Error {}
+const CREATE_TARGET_HINT = ' (use --create-target to create it)';
 
 /** Replicates `source` into `target`; resolves with the exit status. */
 export async function replicateCommand(
@@ -116,7 +115,7 @@ function processIo(): CommandIo {
 }
 
 function fail(io: CommandIo, error: unknown): number {
-  io.stderr.write(`error: ${describeError(error)}\n`);
+  io.stderr.write(`error: ${describeFailure(error)}\n`);
   return 1;
 }
 
@@ -132,16 +131,10 @@ interface OpenedPeer {
 /** Opens one side: an http(s) URL, or the path of a local database file. */
 async function openPeer(location: string, role: string, create: boolean): Promise<OpenedPeer> {
   if (isUrl(location)) return openRemote(location, role, create);
-  if (!existsSync(location) && !create) {
-    const hint = role === 'target' ? ' (use --create-target to create it)' : '';
-    throw new CommandError(`${role} ${location}: no such database file${hint}`);
-  }
-  let db: Database;
-  try {
-    db = await Database.open(location);
-  } catch (error) {
-    throw new CommandError(`${role} ${location}: cannot open the database file: ${describeError(error)}`);
-  }
+  const db = await openLocalDatabase(location, role, {
+    create,
+    ...(role === 'target' ? { hintWhenMissing: CREATE_TARGET_HINT } : {}),
+  });
   return { peer: db, label: location, close: () => db.close() };
 }
 
@@ -176,10 +169,8 @@ async function openRemote(location: string, role: string, create: boolean): Prom
 function openFailure(error: unknown, role: string): string {
   const reason = error instanceof SetteeError ? error.reason : '';
   switch (openFailureOf(error)) {
-    case 'missing': {
-      const hint = role === 'target' ? ' (use --create-target to create it)' : '';
-      return `could not open the database: it does not exist${hint}`;
-    }
+    case 'missing':
+      return `could not open the database: it does not exist${role === 'target' ? CREATE_TARGET_HINT : ''}`;
     case 'unauthorized':
       return `unauthorized: ${reason} (check the credentials in the URL)`;
     case 'forbidden':
@@ -205,6 +196,8 @@ interface Running extends Direction {
   tracker: ProgressTracker;
   bar?: cliProgress.SingleBar;
   lastLine: number;
+  /** The highest tenth of the way (0–10) a printed line has shown. */
+  lastDecile: number;
   idle: boolean;
 }
 
@@ -223,12 +216,15 @@ class Run {
     this.bars = tty
       ? new cliProgress.MultiBar({
           stream: io.stdout,
-          format: '{name} [{bar}] {percentage}% | {rate} docs/s | written {written} | pending {pending}',
+          format: '{name} [{bar}] {percentage}% | {rate} | written {written} | pending {pending}',
           hideCursor: true,
           clearOnComplete: false,
           barsize: 16,
           fps: 5,
           gracefulExit: false,
+          // A message logged above the bars moves them down a line: every bar must be drawn
+          // again, or one left unchanged keeps its old place and is overwritten.
+          forceRedraw: true,
         })
       : undefined;
     this.running = directions.map((direction) => {
@@ -237,9 +233,13 @@ class Run {
         direction.to.peer,
         direction.options,
       );
-      const run: Running = { ...direction, replication, tracker, lastLine: 0, idle: false };
+      const run: Running = { ...direction, replication, tracker, lastLine: 0, lastDecile: 0, idle: false };
       run.bar = this.bars?.create(1, 0, this.payload(run));
       this.follow(run);
+      void tracker.started.then((seq) => {
+        if (seq !== 0 && seq !== '0')
+          this.log(`${run.name}: resuming from checkpoint at seq ${seqLabel(seq)}\n`);
+      });
       return run;
     });
   }
@@ -261,8 +261,8 @@ class Run {
       for (const run of this.running) run.replication.cancel();
       await Promise.allSettled(this.running.map((run) => run.replication.done));
     }
-    for (const run of this.running) if (run.bar) this.render(run, true);
-    this.bars?.stop();
+    for (const run of this.running) this.finalRender(run);
+    this.stopBars();
     const seconds = (Date.now() - this.started) / 1000;
     let status = 0;
     outcomes.forEach((outcome, i) => {
@@ -276,14 +276,16 @@ class Run {
       const result = outcome.status === 'fulfilled' ? outcome.value : undefined;
       this.io.stdout.write(`${this.summary(run, result, seconds)}\n`);
     });
-    if (this.denied > 0) this.io.stdout.write(`${this.denied} document(s) refused by the target\n`);
+    if (this.denied > 0) this.io.stdout.write(`${counted(this.denied, 'document')} refused by the target\n`);
     return status;
   }
 
   private follow(run: Running): void {
     const { replication } = run;
-    replication.on('change', () => {
-      run.idle = false;
+    replication.on('change', ({ docs }) => {
+      // A sync's other direction writes changes here that hold nothing new for this one:
+      // those leave it up to date, without a new "up to date" line for each.
+      if (docs.length > 0) run.idle = false;
       this.render(run, false);
     });
     replication.on('paused', ({ error }) => {
@@ -300,7 +302,10 @@ class Run {
     });
   }
 
-  /** Updates a bar, or prints a line at most once a second (`force`: now). */
+  /**
+   * Updates a bar, or prints a line: each time the percentage crosses a tenth, or, while the
+   * source does not say how much is left, at most once a second (`force`: now).
+   */
   private render(run: Running, force: boolean): void {
     if (run.bar) {
       const done = run.tracker.changesDone;
@@ -310,17 +315,28 @@ class Run {
       run.bar.update(complete ? Math.max(1, total) : done, this.payload(run));
       return;
     }
+    const percent = run.tracker.percent(run.replication.progress);
     const now = Date.now();
-    if (!force && now - run.lastLine < LINE_INTERVAL_MS) return;
+    const due =
+      force ||
+      (percent === undefined ? now - run.lastLine >= LINE_INTERVAL_MS : decileOf(percent) > run.lastDecile);
+    if (!due) return;
     run.lastLine = now;
+    if (percent !== undefined) run.lastDecile = Math.max(run.lastDecile, decileOf(percent));
     this.io.stdout.write(`${this.line(run)}\n`);
+  }
+
+  /** The bar at its final value, or the 100% line of a completed run that has not shown it yet. */
+  private finalRender(run: Running): void {
+    const complete = run.tracker.percent(run.replication.progress) === 100;
+    if (run.bar || (complete && run.lastDecile < 10)) this.render(run, true);
   }
 
   private payload(run: Running) {
     const progress = run.replication.progress;
     return {
       name: run.name,
-      rate: Math.round(run.tracker.docsPerSecond()),
+      rate: rateOf(run.tracker.docsPerSecond()),
       written: progress.docs_written,
       pending: progress.pending ?? '?',
     };
@@ -332,24 +348,53 @@ class Run {
     return (
       `${run.name}: read ${progress.docs_read}, written ${progress.docs_written}, ` +
       `failures ${progress.doc_write_failures}, pending ${progress.pending ?? '?'}, ` +
-      `${Math.round(run.tracker.docsPerSecond())} docs/s${percent === undefined ? '' : ` (${percent}%)`}`
+      `${rateOf(run.tracker.docsPerSecond())}${percent === undefined ? '' : ` (${percent}%)`}`
     );
   }
 
   private summary(run: Running, result: ReplicationResult | undefined, seconds: number): string {
     const progress = result ?? run.replication.progress;
     const outcome = !result ? 'failed' : result.status === 'complete' ? 'complete' : 'stopped';
-    const rate = seconds > 0 ? Math.round(progress.docs_written / seconds) : 0;
+    const rate = rateOf(seconds > 0 ? progress.docs_written / seconds : 0);
     return (
-      `${run.name}: replication ${outcome}: ${progress.docs_read} docs read, ` +
-      `${progress.docs_written} written, ${progress.doc_write_failures} failures ` +
-      `in ${seconds.toFixed(1)} s (${rate} docs/s)`
+      `${run.name}: replication ${outcome}: ${counted(progress.docs_read, 'doc')} read, ` +
+      `${progress.docs_written} written, ${counted(progress.doc_write_failures, 'failure')} ` +
+      `in ${seconds.toFixed(1)} s (${rate})`
     );
   }
 
-  /** A message above the bars, or a line of its own. */
+  /**
+   * A message above the bars, or a line of its own. Above the bars, it is drawn with them (the
+   * bars' own log, so lines and bars do not overwrite each other), at once.
+   */
   private log(text: string, error = false): void {
-    if (this.bars) this.bars.log(text);
-    else (error ? this.io.stderr : this.io.stdout).write(text);
+    if (!this.bars) {
+      (error ? this.io.stderr : this.io.stdout).write(text);
+      return;
+    }
+    this.bars.log(text);
+    if (this.bars.isActive) this.bars.update();
   }
+
+  /** Stops the bars, writing out what was logged since they were last drawn (cli-progress drops it). */
+  private stopBars(): void {
+    if (!this.bars) return;
+    this.bars.update();
+    this.bars.stop();
+  }
+}
+
+/** Documents per second, in words: "1 doc/s", "250 docs/s". */
+function rateOf(docsPerSecond: number): string {
+  return `${counted(Math.round(docsPerSecond), 'doc')}/s`;
+}
+
+/** 0–10: how many tenths of the way `percent` is. */
+function decileOf(percent: number): number {
+  return Math.floor(percent / 10);
+}
+
+/** A sequence as people read it: CouchDB's opaque `N-g1AAA…` by its number. */
+function seqLabel(seq: Seq): string {
+  return typeof seq === 'string' ? (/^(\d+)-/.exec(seq)?.[1] ?? seq) : String(seq);
 }

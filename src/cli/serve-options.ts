@@ -2,6 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { JwtOptions } from '../server/auth/jwt.js';
+import { generatedAdmin, parseAdminOption, storedAdminNames } from '../server/auth/state-file.js';
+import type { LogFormat, LogLevel } from './logger.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -25,6 +27,36 @@ export interface ServeOptions {
   corsOrigin: string[];
   maxRequestSize: number;
   resolvers: string[];
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+}
+
+/** Who the server admin is at start-up, and whether the password was made up just now. */
+export type AdminAtStart =
+  | { kind: 'configured'; name: string }
+  | { kind: 'stored'; names: string[] }
+  | { kind: 'generated'; name: string; password: string };
+
+/**
+ * The admin to start the server with (`credentials`, undefined to keep the stored ones): the
+ * configured one, else the ones stored in the data folder, else a new one generated here so
+ * that the start-up lines can show its password.
+ */
+export async function adminAtStart(
+  options: Pick<ServeOptions, 'admin' | 'adminFile' | 'data'>,
+  env: Env,
+): Promise<{ credentials: string | undefined; admin: AdminAtStart }> {
+  const configured = await adminCredentials(options, env);
+  if (configured !== undefined) {
+    return {
+      credentials: configured,
+      admin: { kind: 'configured', name: parseAdminOption(configured).name },
+    };
+  }
+  const names = await storedAdminNames(options.data);
+  if (names.length > 0) return { credentials: undefined, admin: { kind: 'stored', names } };
+  const { name, password } = generatedAdmin();
+  return { credentials: `${name}:${password}`, admin: { kind: 'generated', name, password } };
 }
 
 /** `--admin`, else `--admin-file`, else `$SETTEE_ADMIN`, else `$SETTEE_ADMIN_FILE`. */

@@ -12,7 +12,8 @@ import {
  * revisions found, the checkpointed sequence). It watches the replication's peers through thin
  * wrappers: every page of changes read is counted, and credited once its batch is written (the
  * replication's `change` event names the page by its `last_seq`), so pipelined reads are not
- * counted before their documents land.
+ * counted before their documents land. However far the replication reads ahead, every page read
+ * is credited: the percentage rises batch by batch and reaches 100 when the last one is written.
  *
  * @example
  * const { replication, tracker } = trackedReplication(source, target, { live: true });
@@ -29,26 +30,31 @@ export class ProgressTracker {
   checkpointedSeq: Seq | undefined;
   /** The session named in that checkpoint (this run's, once it wrote one). */
   checkpointSession: string | undefined;
-  /** Rows of pages read but not yet written, by the page's `last_seq`. */
+  /**
+   * Resolves with the sequence the replication's first read starts from: its checkpoint (or
+   * `since`), 0 when it starts from the beginning.
+   */
+  readonly started: Promise<Seq>;
+  private markStarted: ((seq: Seq) => void) | undefined;
+  /** Rows of pages read but not yet written, by the page's `last_seq`, in the order read. */
   private readonly pages = new Map<string, number>();
   /** `[time, docs_written]` samples, for the rate. */
   private samples: [number, number][] = [];
   private complete = false;
 
-  constructor(private readonly rateWindowMs = 5000) {}
+  constructor(private readonly rateWindowMs = 5000) {
+    this.started = new Promise((resolve) => (this.markStarted = resolve));
+  }
 
   /** The source as the replication should see it: the same Peer, every page of changes counted. */
   wrapSource(source: Peer): Peer {
-    const pages = this.pages;
     return {
       ...delegate(source),
       changes: async (options: PeerChangesOptions): Promise<ChangesResponse> => {
+        this.markStarted?.(options.since ?? 0);
+        this.markStarted = undefined;
         const response = await source.changes(options);
-        if (response.results.length > 0) {
-          pages.set(seqKey(response.last_seq), response.results.length);
-          // A page read by a run that then failed is never written: forget the oldest.
-          if (pages.size > 8) pages.delete(pages.keys().next().value as string);
-        }
+        if (response.results.length > 0) this.pages.set(seqKey(response.last_seq), response.results.length);
         return response;
       },
     };
@@ -78,9 +84,7 @@ export class ProgressTracker {
   attach(replication: Replication): this {
     this.samples = [[Date.now(), replication.progress.docs_written]];
     replication.on('change', (progress) => {
-      const key = seqKey(progress.last_seq);
-      this.changesDone += this.pages.get(key) ?? 0;
-      this.pages.delete(key);
+      this.credit(seqKey(progress.last_seq));
       this.sample(progress.docs_written);
     });
     replication.on('complete', (result) => {
@@ -106,6 +110,21 @@ export class ProgressTracker {
     const base = this.samples.findLast(([time]) => time <= windowStart) ?? this.samples[0]!;
     const elapsed = now - base[0];
     return elapsed <= 0 ? 0 : ((last[1] - base[1]) * 1000) / elapsed;
+  }
+
+  /**
+   * Credits the rows of the page ending at `key`. Pages read before it and still here were read
+   * by a run that failed before writing them (the next run reads them again): forgotten, so
+   * their rows are neither counted nor kept.
+   */
+  private credit(key: string): void {
+    const rows = this.pages.get(key);
+    if (rows === undefined) return;
+    for (const earlier of this.pages.keys()) {
+      this.pages.delete(earlier);
+      if (earlier === key) break;
+    }
+    this.changesDone += rows;
   }
 
   private sample(docsWritten: number, now = Date.now()): void {

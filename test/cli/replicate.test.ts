@@ -2,15 +2,13 @@
  * `settee replicate` and `settee sync`, run as child processes between local database files
  * and a running server.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database } from '../../src/database/database.js';
 import { ADMIN, startServer, type TestServer } from '../server/harness.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
+import { docsOf, launch, localFile as fileWith, settee } from './helpers.js';
 let t: TestServer;
 let dir: string;
 
@@ -23,34 +21,6 @@ afterAll(async () => {
   await t.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Starts `settee <args>`; `output` has what it printed so far. */
-function launch(args: string[]): { child: ChildProcess; output: () => Outcome; exited: Promise<Outcome> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<Outcome>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout, stderr })),
-  );
-  return { child, output: () => ({ code: child.exitCode, stdout, stderr }), exited };
-}
-
-const settee = (...args: string[]) => launch(args).exited;
 
 /** A database URL on the test server with the admin's credentials in it. */
 const dbUrl = (db: string) => `${t.url.replace('http://', `http://${ADMIN.name}:${ADMIN.password}@`)}/${db}`;
@@ -67,14 +37,8 @@ async function remoteIds(name: string): Promise<string[]> {
   return body.rows.map((row) => row.id);
 }
 
-/** A local database file holding `docs` (closed again, so the command can open it). */
-async function localFile(name: string, docs: Record<string, unknown>[] = []): Promise<string> {
-  const file = path.join(dir, `${name}.sqlite`);
-  const db = await Database.open(file);
-  if (docs.length > 0) await db.bulkDocs(docs);
-  await db.close();
-  return file;
-}
+const localFile = (name: string, docs: Record<string, unknown>[] = []) =>
+  fileWith(path.join(dir, `${name}.sqlite`), docs);
 
 async function localIds(file: string): Promise<string[]> {
   const db = await Database.open(file);
@@ -82,17 +46,6 @@ async function localIds(file: string): Promise<string[]> {
     return (await db.allDocs()).rows.map((row) => row.key);
   } finally {
     await db.close();
-  }
-}
-
-const docsOf = (prefix: string, n: number, extra: Record<string, unknown> = {}) =>
-  Array.from({ length: n }, (_, i) => ({ _id: `${prefix}${String(i).padStart(3, '0')}`, n: i, ...extra }));
-
-async function until(check: () => boolean, ms = 15_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
@@ -172,7 +125,7 @@ describe('settee replicate', { timeout: 60_000 }, () => {
     expect(fs.existsSync(path.join(dir, 'x.sqlite'))).toBe(false);
 
     expect(missingFile.code).toBe(1);
-    expect(missingFile.stderr).toContain('no such database file');
+    expect(missingFile.stderr).toContain(`source ${path.join(dir, 'nothing.sqlite')}: no database there`);
     expect(fs.existsSync(path.join(dir, 'nothing.sqlite'))).toBe(false);
 
     expect(missingTarget.code).toBe(1);
@@ -203,9 +156,9 @@ describe('settee replicate', { timeout: 60_000 }, () => {
     await createRemote('live-source', docsOf('d', 2));
     const copy = path.join(dir, 'live-copy.sqlite');
     const run = launch(['replicate', dbUrl('live-source'), copy, '--continuous', '--create-target']);
-    await until(() => run.output().stdout.includes('up to date'), 15_000, 'caught up');
+    await run.printed(({ stdout }) => stdout.includes('up to date'), 'caught up');
     await t.fetch('/live-source/later', { method: 'PUT', body: JSON.stringify({ v: 1 }) });
-    await until(() => /written 3/.test(run.output().stdout), 15_000, 'the new write');
+    await run.printed(({ stdout }) => /written 3/.test(stdout), 'the new write');
     run.child.kill('SIGINT');
     const outcome = await run.exited;
     expect(outcome.code).toBe(0);
@@ -234,7 +187,7 @@ describe('settee sync', { timeout: 60_000 }, () => {
     const a = await localFile('live-a', docsOf('a', 2));
     const b = await localFile('live-b', docsOf('b', 3));
     const run = launch(['sync', a, b, '--continuous']);
-    await until(() => (run.output().stdout.match(/up to date/g) ?? []).length >= 2, 15_000, 'both caught up');
+    await run.printed(({ stdout }) => (stdout.match(/up to date/g) ?? []).length >= 2, 'both caught up');
     // Idle, it must keep waiting (nothing but promises keeps a local replication alive).
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(run.output().code).toBeNull();

@@ -25,8 +25,19 @@ export interface AuthState {
   known: { name: string; password: string; hash: string }[];
 }
 
-function authFilePath(dataDir: string): string {
+/** Where the state of the server over `dataDir` is stored. */
+export function authFilePath(dataDir: string): string {
   return path.join(dataDir, '_settee', 'auth.json');
+}
+
+/** The names of the admins stored for `dataDir` (none before the first start). */
+export async function storedAdminNames(dataDir: string): Promise<string[]> {
+  return Object.keys((await readAuthFile(authFilePath(dataDir))).admins ?? {});
+}
+
+/** An admin for a server that has none: the name `admin` and a random password. */
+export function generatedAdmin(): { name: string; password: string } {
+  return { name: 'admin', password: randomBytes(18).toString('base64url') };
 }
 
 async function readAuthFile(file: string): Promise<Partial<AuthFile>> {
@@ -119,8 +130,7 @@ export async function loadAuthState(
       changed = true;
     }
   } else if (Object.keys(admins).length === 0) {
-    const name = 'admin';
-    const password = randomBytes(18).toString('base64url');
+    const { name, password } = generatedAdmin();
     const hash = await hashAdminPassword(password, options.iterations);
     admins = { [name]: hash };
     known.push({ name, password, hash });

@@ -1,0 +1,104 @@
+/**
+ * `settee serve`: the server over a data folder, with start-up lines that say at once where it
+ * listens, where its web page is and who its admin is, and a clean stop on SIGINT or SIGTERM.
+ */
+import { SetteeServer } from '../server/app.js';
+import { authFilePath } from '../server/auth/state-file.js';
+import { loadResolverModules } from '../server/resolvers.js';
+import { describeFailure } from './failures.js';
+import { createServerLog, type ServerLog, type StartupLine } from './logger.js';
+import { type AdminAtStart, adminAtStart, jwtOptions, type ServeOptions } from './serve-options.js';
+
+/** Starts the server; resolves once it listens (it runs until a signal), or with 1 if it cannot start. */
+export async function serveCommand(options: ServeOptions): Promise<number | undefined> {
+  const log = createServerLog(options.logLevel, options.logFormat, process.stdout.isTTY === true);
+  let server: SetteeServer;
+  let admin: AdminAtStart;
+  try {
+    const start = await adminAtStart(options, process.env);
+    admin = start.admin;
+    server = await SetteeServer.create({
+      dataDir: options.data,
+      port: options.port,
+      host: options.host,
+      admin: start.credentials,
+      corsOrigins: options.corsOrigin,
+      allowSignup: options.allowSignup === true,
+      ...(options.perUserDbs ? { perUserDbs: { deleteWithUser: options.perUserDbsDelete === true } } : {}),
+      ...(await jwtOptions(options, process.env)),
+      secureCookies: options.secureCookies === true,
+      trustProxy: options.trustProxy,
+      lockout: { threshold: options.lockoutAttempts, durationMs: options.lockoutMinutes * 60_000 },
+      validation: { timeoutMs: options.validateTimeout },
+      maxRequestSize: options.maxRequestSize,
+      resolvers: await loadResolverModules(options.resolvers),
+      logger: log.logger,
+    });
+  } catch (error) {
+    process.stderr.write(`error: cannot start the server: ${describeFailure(error)}\n`);
+    return 1;
+  }
+  try {
+    const url = await server.listen();
+    log.announce(startupLines(url, options.data, admin));
+  } catch (error) {
+    process.stderr.write(`error: cannot listen: ${describeFailure(error)}\n`);
+    await server.close();
+    return 1;
+  }
+  stopOnSignals(server, log);
+  return undefined;
+}
+
+function stopOnSignals(server: SetteeServer, log: ServerLog): void {
+  const stop = async (signal: string) => {
+    log.logger.info(`${signal}: ending live feeds and finishing in-flight requests`);
+    await server.close();
+    log.logger.info('stopped');
+    log.flushSync();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** What a person starting the server needs to know first, in plain words. */
+export function startupLines(url: string, dataDir: string, admin: AdminAtStart): StartupLine[] {
+  const ui = `${url}/_ui/`;
+  return [
+    { text: `Settee is listening on ${url}`, fields: { url } },
+    { text: `Web page: ${ui}`, fields: { ui } },
+    { text: `Data folder: ${dataDir}`, fields: { data: dataDir } },
+    ...adminLines(admin, authFilePath(dataDir)),
+    { text: 'Stop it with Ctrl+C.' },
+  ];
+}
+
+function adminLines(admin: AdminAtStart, stateFile: string): StartupLine[] {
+  switch (admin.kind) {
+    case 'configured':
+      return [{ text: `Server admin: "${admin.name}" (as configured)`, fields: { admin: admin.name } }];
+    case 'stored':
+      return [
+        {
+          text:
+            `Server admin: ${admin.names.map((name) => `"${name}"`).join(', ')} (stored in ${stateFile}; ` +
+            'lost the password? see "Resetting the admin password" in docs/cli.md)',
+          fields: { admin: admin.names.join(','), saved: stateFile },
+        },
+      ];
+    case 'generated':
+      return [
+        {
+          text: `No server admin was configured, so one was created: name "${admin.name}", password "${admin.password}"`,
+          fields: { admin: admin.name, password: admin.password },
+        },
+        {
+          text:
+            `Note the password now: it is not shown again (only its hash is saved, in ${stateFile}). ` +
+            `To choose your own, start with --admin ${admin.name}:PASSWORD.`,
+          fields: { saved: stateFile },
+        },
+      ];
+  }
+}
