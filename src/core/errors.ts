@@ -29,20 +29,38 @@ export const ERROR_STATUS = {
   too_long: 414,
   bad_content_type: 415,
   unknown_error: 500,
+  /** An endpoint of CouchDB's that Settee does not have (yet): the reason names the feature. */
+  not_implemented: 501,
   /** The server takes no new work now: it is stopping, or too busy for this client (retry later). */
   unavailable: 503,
 } as const;
 
 export type ErrorName = keyof typeof ERROR_STATUS;
 
+/**
+ * An error of Settee's catalogue. It has the fields of PouchDB's errors, so code written for
+ * PouchDB handles it unchanged: `name` is CouchDB's error name (`not_found`, `conflict`, …),
+ * `message` the reason, `status` the HTTP status; `error` and `reason` repeat them as CouchDB
+ * sends them. `instanceof SetteeError` tells Settee's errors from any other.
+ *
+ * @example
+ * try {
+ *   await db.get('nothing-here');
+ * } catch (err) {
+ *   if (err instanceof SetteeError && err.name === 'not_found') console.log(err.status); // 404
+ * }
+ */
 export class SetteeError extends Error {
+  /** CouchDB's error name, as the server sends it in `{"error"}`; equal to `name`. */
   readonly error: ErrorName;
+  /** Why, in words; equal to `message`. */
   readonly reason: string;
+  /** The HTTP status the server answers this error with. */
   readonly status: number;
 
   constructor(error: ErrorName, reason: string) {
-    super(`${error}: ${reason}`);
-    this.name = 'SetteeError';
+    super(reason);
+    this.name = error;
     this.error = error;
     this.reason = reason;
     this.status = ERROR_STATUS[error];

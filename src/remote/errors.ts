@@ -6,7 +6,14 @@
  */
 import { ERROR_STATUS, type ErrorName, SetteeError } from '../core/errors.js';
 
-/** An error answer of a remote server, as a SetteeError carrying the status it was sent with. */
+/** `remoteError` of an answer that named no error: `http_` and its status. */
+const HTTP_STATUS_PREFIX = 'http_';
+
+/**
+ * An error answer of a remote server, as a SetteeError carrying the status it was sent with.
+ * Its `name` is the error name the server sent (`timeout`, …, as PouchDB's HTTP errors have it),
+ * or the catalogue's `error` when the answer named none.
+ */
 export class RemoteError extends SetteeError {
   /** The HTTP status the server answered with (may differ from the catalogue's, e.g. 503). */
   override readonly status: number;
@@ -17,7 +24,7 @@ export class RemoteError extends SetteeError {
 
   constructor(error: ErrorName, reason: string, status: number, remoteError: string, retryAfterMs?: number) {
     super(error, reason);
-    this.name = 'RemoteError';
+    this.name = remoteError.startsWith(HTTP_STATUS_PREFIX) ? error : remoteError;
     this.status = status;
     this.remoteError = remoteError;
     this.retryAfterMs = retryAfterMs;
@@ -44,8 +51,8 @@ export function remoteError(status: number, body: unknown, retryAfterMs?: number
     string,
     unknown
   >;
-  const remoteName = typeof error === 'string' ? error : `http_${status}`;
-  const known = remoteName in ERROR_STATUS ? (remoteName as ErrorName) : undefined;
+  const remoteName = typeof error === 'string' ? error : `${HTTP_STATUS_PREFIX}${status}`;
+  const known = Object.hasOwn(ERROR_STATUS, remoteName) ? (remoteName as ErrorName) : undefined;
   const name = known ?? NAME_BY_STATUS[status] ?? 'unknown_error';
   const text =
     typeof reason === 'string' ? reason : typeof body === 'string' && body ? body : `HTTP ${status}`;
