@@ -14,8 +14,11 @@ export interface Attachment {
   data?: string;
 }
 
-/** A document as read from the database. */
-export interface Doc {
+/** Any JSON fields: what a document holds when its application type is not given. */
+export type Fields = Record<string, unknown>;
+
+/** The members CouchDB adds to a document it returns (`_id`, `_rev`, and those asked for). */
+export interface DocMeta {
   _id: string;
   _rev: string;
   _deleted?: true;
@@ -25,18 +28,25 @@ export interface Doc {
   _revisions?: { start: number; ids: string[] };
   _revs_info?: { rev: string; status: 'available' | 'missing' | 'deleted' }[];
   _local_seq?: number;
-  [field: string]: unknown;
 }
 
-/** A document as written: `_id` and `_rev` where known, any JSON fields. */
-export interface NewDoc {
+/**
+ * A document as read: the application's fields `T` and CouchDB's members, as PouchDB types it.
+ * `get<Sale>('s1')` gives a `Doc<Sale>`; without a type argument the fields are `unknown`.
+ */
+export type Doc<T extends object = Fields> = T & DocMeta;
+
+/** The members a document may carry when written: `_id` and `_rev` where known. */
+export interface NewDocMeta {
   _id?: string;
   _rev?: string;
   _deleted?: boolean;
   _attachments?: Record<string, unknown>;
   _revisions?: { start: number; ids: string[] };
-  [field: string]: unknown;
 }
+
+/** A document as written: the application's fields `T` and the members CouchDB reads. */
+export type NewDoc<T extends object = Fields> = T & NewDocMeta;
 
 export interface WriteOk {
   ok: true;
@@ -104,18 +114,18 @@ export interface AllDocsOptions {
   update_seq?: boolean;
 }
 
-export interface AllDocsRow {
+export interface AllDocsRow<T extends object = Fields> {
   id?: string;
   key: string;
   value?: { rev: string; deleted?: true };
-  doc?: Doc | null;
+  doc?: Doc<T> | null;
   error?: 'not_found';
 }
 
-export interface AllDocsResponse {
+export interface AllDocsResponse<T extends object = Fields> {
   total_rows: number;
   offset: number;
-  rows: AllDocsRow[];
+  rows: AllDocsRow<T>[];
   update_seq?: number;
 }
 
@@ -139,16 +149,16 @@ export interface ChangesOptions {
   selector?: Record<string, unknown>;
 }
 
-export interface ChangeRow<S extends Seq = Seq> {
+export interface ChangeRow<S extends Seq = Seq, T extends object = Fields> {
   seq: S;
   id: string;
   changes: { rev: string }[];
   deleted?: true;
-  doc?: Doc;
+  doc?: Doc<T>;
 }
 
-export interface ChangesResponse<S extends Seq = Seq> {
-  results: ChangeRow<S>[];
+export interface ChangesResponse<S extends Seq = Seq, T extends object = Fields> {
+  results: ChangeRow<S, T>[];
   last_seq: S;
   /** Changes after `last_seq`; absent when the server does not say (pouchdb-server, CouchDB 1). */
   pending?: number;
