@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from '../core/yield.js';
 import type { ChangesResponse, Peer, Seq } from '../core/api.js';
 import { type Batch, BatchPipeline } from './batch-pipeline.js';
 import { BatchWriter } from './batch-writer.js';
@@ -217,10 +218,4 @@ export class ReplicationRun {
     this.interruption = error;
     this.controller.abort();
   }
-}
-
-/** A macrotask boundary (setImmediate in Node; a zero timeout in browsers). */
-function yieldToEventLoop(): Promise<void> {
-  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
-  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
 }

@@ -19,7 +19,7 @@ import type { StoredNode } from '../core/rev-tree/diff.js';
  * - `getMeta`/`setMeta`: settings and identity, neither documents nor replicated.
  * - `putLocal`/`localDocs`: local documents, written without a sequence and, as checkpoints,
  *   without the sync a document write pays.
- * - `getAttachment`, `compact`, `close` and `destroy`.
+ * - `getAttachment`, `compaction`, `close` and `destroy`.
  *
  * What the database derives instead: a document's tree is a `getDocs` read `withTree` (its
  * summary comes along in the same read); a local document is a `localDocs` range of one id, and
@@ -89,10 +89,14 @@ export interface Storage {
   getAttachment(digest: string): Promise<Uint8Array | undefined>;
 
   /**
-   * Drops bodies of non-leaf revisions, and attachments that neither a stored body nor a
-   * history entry's losers refer to.
+   * A compaction, run one bounded step at a time: it drops bodies of non-leaf revisions and
+   * attachments that neither a stored body nor a history entry's losers refer to, and gives the
+   * space back to the disk. The database interleaves the steps with its writes (one write-queue
+   * turn per step), so a backend never blocks reads or writes for a whole compaction, and each
+   * step must be atomic: a crash between or during steps loses nothing. A backend that has
+   * nothing to do in steps may do everything in its first.
    */
-  compact(): Promise<void>;
+  compaction(): CompactionSteps;
   close(): Promise<void>;
   /** Closes and deletes everything this storage holds. */
   destroy(): Promise<void>;
@@ -208,10 +212,21 @@ export interface StorageStats {
   docCount: number;
   deletedCount: number;
   updateSeq: number;
-  /** Bytes on disk. */
+  /** Bytes on disk: every file of the database (a SQLite file's write-ahead log included). */
   fileSize: number;
-  /** Bytes of live data (file minus free pages). */
+  /**
+   * Bytes of live data: what the files would hold after a compaction (CouchDB's `sizes.active`),
+   * so that `fileSize - activeSize` is what compacting would give back.
+   */
   activeSize: number;
+}
+
+/** One compaction under way (see `Storage.compaction`). */
+export interface CompactionSteps {
+  /** Does one bounded, atomic step; resolves to false once the compaction is complete. */
+  step(): Promise<boolean>;
+  /** How far the compaction is, from 0 to 1. */
+  readonly progress: number;
 }
 
 export interface LocalRecord {

@@ -7,7 +7,17 @@ import { readLocal } from '../../src/storage/derived.js';
 import { SCHEMA_VERSION } from '../../src/storage/sqlite/schema.js';
 import { SqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 import type { Storage } from '../../src/storage/types.js';
-import { attMeta, collect, content, docWrite, leaf, newDoc, node, stored } from './conformance/helpers.js';
+import {
+  attMeta,
+  collect,
+  compactFully,
+  content,
+  docWrite,
+  leaf,
+  newDoc,
+  node,
+  stored,
+} from './conformance/helpers.js';
 import { runStorageTests } from './conformance.js';
 
 /** A fresh temp folder and a file path in it; every storage opened is closed by `cleanup`. */
@@ -72,6 +82,55 @@ describe('SqliteStorage', () => {
     } finally {
       raw.close();
     }
+  });
+
+  // `sizes.active` is the pages in use less this count: it must be what a scan would find, after
+  // edits (ancestors keep content), a dethroned winner (a leaf still), a pruned ancestor, and
+  // compaction (nothing left).
+  it('keeps count of the content compaction would reclaim, as a scan finds it', async () => {
+    const big = { pad: 'é'.repeat(500) };
+    const storage = place.open();
+    await storage.writeDocs([newDoc('a', '1-a', big), newDoc('b', '1-b', big)]);
+    await storage.writeDocs([
+      docWrite('a', [leaf('2-a')], {
+        added: [node('2-a', '1-a', { body: big })],
+        changed: [{ ...stored(node('1-a', null)), leaf: false }],
+      }),
+      docWrite('b', [leaf('2-x'), leaf('1-b')], {
+        added: [node('1-x', null, { body: big, leaf: false }), node('2-x', '1-x', { body: big })],
+      }),
+    ]);
+    await storage.writeDocs([
+      docWrite('a', [leaf('3-a')], {
+        added: [node('3-a', '2-a', { body: big })],
+        changed: [{ ...stored(node('2-a', null)), leaf: false }],
+        removed: ['1-a'],
+      }),
+    ]);
+    const scanned = () => {
+      const raw = new BetterSqlite3(place.file, { readonly: true });
+      try {
+        const kept = raw.prepare("SELECT value FROM meta WHERE key = 'garbage_bytes'").pluck().get();
+        const counted = raw
+          .prepare(
+            `SELECT COALESCE(SUM(octet_length(body) + COALESCE(octet_length(atts), 0)), 0) FROM revs
+             WHERE leaf = 0 AND body IS NOT NULL`,
+          )
+          .pluck()
+          .get();
+        return { kept: Number(kept), counted };
+      } finally {
+        raw.close();
+      }
+    };
+    await storage.close();
+    const before = scanned();
+    // 2-a and 1-x: two bodies of 1,000 bytes and their braces.
+    expect(before).toEqual({ kept: before.counted, counted: 2 * (JSON.stringify(big).length + 500) });
+    const reopened = place.open();
+    await compactFully(reopened);
+    await reopened.close();
+    expect(scanned()).toEqual({ kept: 0, counted: 0 });
   });
 
   it('destroy deletes the file and its WAL', async () => {
@@ -266,7 +325,7 @@ describe('SqliteStorage', () => {
         [history],
       );
       expect(seq).toBe(4);
-      await storage.compact();
+      await compactFully(storage);
       expect(await storage.getAttachment('md5-f')).toBeDefined();
       await storage.close();
 

@@ -64,9 +64,14 @@ export const databaseEndpoints: Record<string, Methods<DbContext>> = {
     },
   },
   _compact: {
+    // Answered at once, as CouchDB does: the compaction runs in the background, seen in
+    // `GET /{db}` (`compact_running`) and `/_active_tasks`. Asked again meanwhile, it joins.
     POST: async (ctx) => {
       requireJsonType(ctx.request);
-      await ctx.db.compact();
+      const { log } = ctx.request;
+      ctx.db
+        .compact()
+        .catch((error: unknown) => log.error({ err: error }, `compaction of ${ctx.db.name} failed`));
       return sendJson(ctx.reply, 202, { ok: true });
     },
   },

@@ -3,7 +3,10 @@ import type { Methods, RequestContext } from '../context.js';
 import { intParam, jsonObjectBody, sendJson } from '../http.js';
 import { REPLICATOR_DB } from '../replicator/index.js';
 
-/** `POST /_replicate`, `/_active_tasks`, `/_scheduler/jobs` and `/_scheduler/docs`. */
+/**
+ * `POST /_replicate`, `/_active_tasks` (replications and database compactions), `/_scheduler/jobs`
+ * and `/_scheduler/docs`.
+ */
 export const replicationEndpoints: Record<string, Methods> = {
   _replicate: {
     POST: async (ctx) => {
@@ -12,7 +15,11 @@ export const replicationEndpoints: Record<string, Methods> = {
     },
   },
   _active_tasks: {
-    GET: async (ctx) => sendJson(ctx.reply, 200, ctx.services.replications.activeTasks()),
+    GET: async (ctx) =>
+      sendJson(ctx.reply, 200, [
+        ...ctx.services.replications.activeTasks(),
+        ...(await ctx.services.registry.compactionTasks()),
+      ]),
   },
   '_scheduler/jobs': {
     GET: async (ctx) => sendJson(ctx.reply, 200, page(ctx, 'jobs', ctx.services.replications.jobs())),

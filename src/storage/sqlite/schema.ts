@@ -8,10 +8,20 @@ import type BetterSqlite3 from 'better-sqlite3';
  * The history of resolved conflicts is a table of its own, one row per entry, appended to and
  * never rewritten.
  *
- * The version is kept in SQLite's `user_version`; files of versions 2 (which left it at 0) and 3
- * are upgraded in place when opened.
+ * The version is kept in SQLite's `user_version`; files of versions 2 (which left it at 0), 3 and
+ * 4 are upgraded in place when opened.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
+
+/**
+ * The meta key of the bytes compaction would reclaim: the content still held by non-leaf
+ * revisions, kept up to date by every write in its own transaction (so `sizes.active` needs no
+ * scan). Since version 5: a Settee that did not keep it up to date must not write the file.
+ */
+export const GARBAGE_KEY = 'garbage_bytes';
+
+/** The bytes of a revs row's content, as the garbage count adds them up. */
+export const CONTENT_BYTES = 'COALESCE(octet_length(body), 0) + COALESCE(octet_length(atts), 0)';
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -100,6 +110,7 @@ export function openSchema(db: BetterSqlite3.Database): void {
 const UPGRADES: Partial<Record<number, (db: BetterSqlite3.Database) => void>> = {
   2: addConflictedFlag,
   // 3 → 4 adds the resolutions table and its index, which SCHEMA creates.
+  4: countGarbage,
 };
 
 /** A file's layout version: `user_version`, except that version 2 left it at 0 (as a new file has). */
@@ -122,4 +133,13 @@ function addConflictedFlag(db: BetterSqlite3.Database): void {
     WHERE leaves IS NOT NULL AND deleted = 0 AND EXISTS (
       SELECT 1 FROM json_each(docs.leaves) AS l
       WHERE json_extract(l.value, '$[1]') = 0 AND json_extract(l.value, '$[0]') <> docs.winner)`);
+}
+
+/** Version 4 → 5: the garbage count, from one scan of the revisions (only this once). */
+function countGarbage(db: BetterSqlite3.Database): void {
+  db.prepare(
+    `INSERT INTO meta (key, value) SELECT ?, COALESCE(SUM(${CONTENT_BYTES}), 0) FROM revs
+     WHERE leaf = 0 AND (body IS NOT NULL OR atts IS NOT NULL)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+  ).run(GARBAGE_KEY);
 }

@@ -1,10 +1,12 @@
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import type { StoredNode } from '../../core/rev-tree/diff.js';
 import { revGen } from '../../core/revision.js';
 import type {
   AttachmentBlob,
+  AttachmentMeta,
   ChangesScan,
+  CompactionSteps,
   ConflictsScan,
   DocRecord,
   DocsRead,
@@ -26,7 +28,8 @@ import type {
 } from '../types.js';
 import { keysetPages } from '../paging.js';
 import { isConflicted } from '../records.js';
-import { openSchema } from './schema.js';
+import { SqliteCompaction } from './compaction.js';
+import { CONTENT_BYTES, GARBAGE_KEY, openSchema } from './schema.js';
 
 export interface SqliteStorageOptions {
   /**
@@ -36,6 +39,9 @@ export interface SqliteStorageOptions {
   durability?: 'full' | 'normal';
 }
 
+/** The files SQLite keeps for a database at `path`: the file itself, its log and journals. */
+const FILE_SUFFIXES = ['', '-wal', '-shm', '-journal'];
+
 // Rows read per query when scanning: large enough to amortize the query, small enough that a
 // scan of any database keeps memory flat.
 const PAGE_SIZE = 512;
@@ -43,6 +49,7 @@ const PAGE_SIZE = 512;
 type DocRow = { id: string; seq: number; winner: string; deleted: number; leaves: string | null };
 type ScanRow = DocRow & { body?: string | null; atts?: string | null };
 type ResolutionRow = { seq: number; doc: string; entry: string };
+type MovedRow = { leaf: number; atts: string | null; bytes: number };
 type NodeRow = { rev: string; parent: string | null; node_deleted: number; leaf: number; has_body: number };
 
 /** The embedded default backend: one SQLite file per database, through better-sqlite3. */
@@ -54,6 +61,10 @@ export class SqliteStorage implements Storage {
   private deletedCount = 0;
   private updateSeq = 0;
   private nextDocKey = 1;
+  /** Bytes of content non-leaf revisions still hold: what compaction would reclaim. */
+  private garbageBytes = 0;
+  /** While a compaction sweeps attachments: every digest the writes refer to (see `noteAtts`). */
+  private writtenDigests: Set<string> | undefined;
   private readonly durability: 'full' | 'normal';
 
   constructor(path: string, options: SqliteStorageOptions = {}) {
@@ -76,6 +87,7 @@ export class SqliteStorage implements Storage {
       openSchema(this.db);
       this.docCount = Number(this.metaSync('doc_count') ?? 0);
       this.deletedCount = Number(this.metaSync('doc_del_count') ?? 0);
+      this.garbageBytes = Number(this.metaSync(GARBAGE_KEY) ?? 0);
       this.updateSeq = this.prepare('SELECT COALESCE(MAX(seq), 0) FROM docs').pluck().get() as number;
       this.nextDocKey = (this.prepare('SELECT COALESCE(MAX(doc), 0) FROM docs').pluck().get() as number) + 1;
     } catch (error) {
@@ -137,22 +149,34 @@ export class SqliteStorage implements Storage {
     blobs: readonly AttachmentBlob[] = [],
     history: readonly ResolutionRecord[] = [],
   ): Promise<number[]> {
-    const counters = [this.docCount, this.deletedCount, this.updateSeq, this.nextDocKey] as const;
+    const counters = [
+      this.docCount,
+      this.deletedCount,
+      this.updateSeq,
+      this.nextDocKey,
+      this.garbageBytes,
+    ] as const;
     try {
       return this.db.transaction(() => {
         const insertBlob = this.prepare('INSERT OR IGNORE INTO attachments (digest, data) VALUES (?, ?)');
         for (const blob of blobs) insertBlob.run(blob.digest, blob.data);
+        this.noteDigests(blobs.map((blob) => blob.digest));
         const seqs = writes.map((write) => this.writeDoc(write));
         const insertEntry = this.prepare('INSERT INTO resolutions (doc, entry, atts) VALUES (?, ?, ?)');
-        for (const record of history) insertEntry.run(record.docId, entryJson(record), loserDigests(record));
+        for (const record of history) {
+          const digests = loserDigests(record);
+          insertEntry.run(record.docId, entryJson(record), digests);
+          if (digests) this.noteDigests(JSON.parse(digests) as string[]);
+        }
         this.setMetaSync('doc_count', String(this.docCount));
         this.setMetaSync('doc_del_count', String(this.deletedCount));
+        this.setMetaSync(GARBAGE_KEY, String(this.garbageBytes));
         return seqs;
       })();
     } catch (error) {
       // The rollback undid the rows; the counters kept in memory must follow, or the next
       // commit would persist counts of documents that were never written.
-      [this.docCount, this.deletedCount, this.updateSeq, this.nextDocKey] = counters;
+      [this.docCount, this.deletedCount, this.updateSeq, this.nextDocKey, this.garbageBytes] = counters;
       throw error;
     }
   }
@@ -183,6 +207,7 @@ export class SqliteStorage implements Storage {
       );
     } else {
       const content = this.takeWinnerContent(doc, write, existing);
+      this.noteAtts(content.atts);
       if (existing) this.prepare('DELETE FROM docs WHERE seq = ?').run(existing.seq);
       this.prepare(
         `INSERT INTO docs (seq, doc, id, winner, deleted, leaves, body, atts, conflicted)
@@ -204,10 +229,13 @@ export class SqliteStorage implements Storage {
   ): { body: string | null; atts: string | null } {
     const { winner } = write.record;
     if (existing && !write.removed.includes(existing.winner)) {
-      this.prepare(
+      const moved = this.prepare(
         `UPDATE revs SET body = (SELECT body FROM docs WHERE seq = ?), atts = (SELECT atts FROM docs WHERE seq = ?)
-         WHERE doc = ? AND rev = ?`,
-      ).run(existing.seq, existing.seq, doc, existing.winner);
+         WHERE doc = ? AND rev = ? RETURNING leaf, atts, ${CONTENT_BYTES} AS bytes`,
+      ).get(existing.seq, existing.seq, doc, existing.winner) as MovedRow | undefined;
+      // An edit makes the old winner an ancestor: its content is compaction's to reclaim now.
+      if (moved && moved.leaf === 0) this.garbageBytes += moved.bytes;
+      this.noteAtts(moved?.atts ?? null);
     }
     const added = write.added.find((node) => node.rev === winner);
     if (added) return { body: added.content?.body ?? null, atts: attsJson(added.content?.attachments) };
@@ -217,14 +245,26 @@ export class SqliteStorage implements Storage {
     return { body: held?.body ?? null, atts: held?.atts ?? null };
   }
 
-  /** Applies a document's tree changes; the winner's content is kept in the document row instead. */
+  /**
+   * Applies a document's tree changes; the winner's content is kept in the document row instead.
+   * The garbage count follows the content of non-leaf revisions in and out.
+   */
   private writeRevs(doc: number, write: DocWrite): void {
-    const remove = this.prepare('DELETE FROM revs WHERE doc = ? AND rev = ?');
-    for (const rev of write.removed) remove.run(doc, rev);
+    const remove = this.prepare(
+      `DELETE FROM revs WHERE doc = ? AND rev = ? RETURNING leaf, ${CONTENT_BYTES} AS bytes`,
+    );
+    for (const rev of write.removed) {
+      const row = remove.get(doc, rev) as { leaf: number; bytes: number } | undefined;
+      if (row?.leaf === 0) this.garbageBytes -= row.bytes;
+    }
+    const held = this.prepare(`SELECT leaf, ${CONTENT_BYTES} AS bytes FROM revs WHERE doc = ? AND rev = ?`);
     const update = this.prepare(
       'UPDATE revs SET parent = ?, deleted = ?, leaf = ? WHERE doc = ? AND rev = ?',
     );
     for (const node of write.changed) {
+      const before = held.get(doc, node.rev) as { leaf: number; bytes: number } | undefined;
+      if (before && before.leaf !== (node.leaf ? 1 : 0))
+        this.garbageBytes += node.leaf ? -before.bytes : before.bytes;
       update.run(node.parent, node.deleted ? 1 : 0, node.leaf ? 1 : 0, doc, node.rev);
     }
     const insert = this.prepare(
@@ -232,16 +272,24 @@ export class SqliteStorage implements Storage {
     );
     for (const node of write.added) {
       const isWinner = node.rev === write.record.winner;
-      insert.run(
-        doc,
-        node.rev,
-        node.parent,
-        node.deleted ? 1 : 0,
-        node.leaf ? 1 : 0,
-        isWinner ? null : (node.content?.body ?? null),
-        isWinner ? null : attsJson(node.content?.attachments),
-      );
+      const body = isWinner ? null : (node.content?.body ?? null);
+      const atts = isWinner ? null : attsJson(node.content?.attachments);
+      insert.run(doc, node.rev, node.parent, node.deleted ? 1 : 0, node.leaf ? 1 : 0, body, atts);
+      if (!node.leaf) this.garbageBytes += utf8Bytes(body) + utf8Bytes(atts);
+      this.noteAtts(atts);
     }
+  }
+
+  /** Keeps the digests of attachment metadata being written, while a sweep asks for them. */
+  private noteAtts(atts: string | null): void {
+    if (!this.writtenDigests || atts === null) return;
+    this.noteDigests(
+      Object.values(JSON.parse(atts) as Record<string, AttachmentMeta>).map((meta) => meta.digest),
+    );
+  }
+
+  private noteDigests(digests: readonly string[]): void {
+    for (const digest of digests) this.writtenDigests?.add(digest);
   }
 
   private countDoc(deleted: boolean, delta: number): void {
@@ -360,6 +408,11 @@ export class SqliteStorage implements Storage {
       : 'SELECT d.id, d.seq, d.winner, d.deleted, d.leaves FROM docs d';
   }
 
+  /**
+   * The size on disk is every file of the database, the write-ahead log included. The live data
+   * is the pages in use less the content of non-leaf revisions (kept count of by every write): no
+   * scan, so `info()` stays cheap on a database of any size.
+   */
   async stats(): Promise<StorageStats> {
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     const pages = this.db.pragma('page_count', { simple: true }) as number;
@@ -368,8 +421,8 @@ export class SqliteStorage implements Storage {
       docCount: this.docCount,
       deletedCount: this.deletedCount,
       updateSeq: this.updateSeq,
-      fileSize: pages * pageSize,
-      activeSize: (pages - free) * pageSize,
+      fileSize: FILE_SUFFIXES.reduce((sum, suffix) => sum + sizeOnDisk(this.path + suffix), 0),
+      activeSize: Math.max(0, (pages - free) * pageSize - this.garbageBytes),
     };
   }
 
@@ -388,11 +441,11 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  private withoutSync(write: () => void): void {
+  private withoutSync<T>(write: () => T): T {
     if (this.durability !== 'full') return write();
     this.db.pragma('synchronous = NORMAL');
     try {
-      write();
+      return write();
     } finally {
       this.db.pragma('synchronous = FULL');
     }
@@ -404,16 +457,20 @@ export class SqliteStorage implements Storage {
     return data && new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
 
-  async compact(): Promise<void> {
-    this.db.transaction(() => {
-      this.db.exec('UPDATE revs SET body = NULL, atts = NULL WHERE leaf = 0 AND body IS NOT NULL');
-      this.db.exec(`DELETE FROM attachments WHERE digest NOT IN (
-        SELECT json_extract(a.value, '$.digest') FROM revs r, json_each(r.atts) a WHERE r.atts IS NOT NULL
-        UNION SELECT json_extract(a.value, '$.digest') FROM docs d, json_each(d.atts) a WHERE d.atts IS NOT NULL
-        UNION SELECT a.value FROM resolutions h, json_each(h.atts) a WHERE h.atts IS NOT NULL)`);
-    })();
-    this.db.pragma('incremental_vacuum');
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  /** Compaction in place, in steps (see `SqliteCompaction`). */
+  compaction(): CompactionSteps {
+    return new SqliteCompaction({
+      db: this.db,
+      prepare: (sql) => this.prepare(sql),
+      inStep: (work) => this.withoutSync(work),
+      reclaimed: (bytes) => {
+        this.garbageBytes = Math.max(0, this.garbageBytes - bytes);
+        this.setMetaSync(GARBAGE_KEY, String(this.garbageBytes));
+      },
+      followDigests: (written) => {
+        this.writtenDigests = written;
+      },
+    });
   }
 
   async close(): Promise<void> {
@@ -422,7 +479,7 @@ export class SqliteStorage implements Storage {
 
   async destroy(): Promise<void> {
     await this.close();
-    for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(this.path + suffix, { force: true });
+    for (const suffix of FILE_SUFFIXES) rmSync(this.path + suffix, { force: true });
   }
 
   private metaSync(key: string): string | undefined {
@@ -504,6 +561,14 @@ function idRangeClauses(
   }
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')} ` : '';
   return { clauses: `${where}ORDER BY ${column} ${descending ? 'DESC' : 'ASC'} LIMIT ?`, params };
+}
+
+function sizeOnDisk(file: string): number {
+  return statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+}
+
+function utf8Bytes(text: string | null): number {
+  return text === null ? 0 : Buffer.byteLength(text, 'utf8');
 }
 
 function attsJson(attachments: Record<string, unknown> | undefined): string | null {

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ConflictsScan, DocWrite } from '../../../src/storage/types.js';
 import {
+  compactFully,
   type Context,
   collect,
   compareCodePoints,
@@ -168,7 +169,7 @@ export function conflictsTests(t: Context): void {
           ],
         }),
       ]);
-      await t.storage.compact();
+      await compactFully(t.storage);
       expect(await t.storage.getRevisions('doc', ['1-a', '2-b', '2-x'])).toEqual([
         undefined,
         content({ v: 2 }),

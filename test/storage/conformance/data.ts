@@ -3,6 +3,7 @@ import { readLocal } from '../../../src/storage/derived.js';
 import {
   attMeta,
   byRev,
+  compactFully,
   type Context,
   collect,
   content,
@@ -10,6 +11,7 @@ import {
   leaf,
   newDoc,
   node,
+  numberedId,
   stored,
   treeOf,
 } from './helpers.js';
@@ -150,7 +152,7 @@ export function compactTests(t: Context): void {
         newDoc('single'),
       ]);
       const before = await t.storage.stats();
-      await t.storage.compact();
+      await compactFully(t.storage);
       const revs = ['1-a', '2-b', '3-c', '2-x', '3-y'];
       expect(await t.storage.getRevisions('doc', revs)).toEqual([
         undefined,
@@ -186,7 +188,7 @@ export function compactTests(t: Context): void {
         ],
         ['old', 'shared', 'new', 'other', 'orphan'].map((digest) => ({ digest, data: new Uint8Array([1]) })),
       );
-      await t.storage.compact();
+      await compactFully(t.storage);
       const held = async (digest: string) => (await t.storage.getAttachment(digest)) !== undefined;
       expect(await held('old')).toBe(false);
       expect(await held('orphan')).toBe(false);
@@ -198,6 +200,49 @@ export function compactTests(t: Context): void {
       expect(await reopened.getRevisions('doc', ['1-a', '2-b'])).toEqual([
         undefined,
         content({}, meta('shared', 'new')),
+      ]);
+    });
+
+    // Between any two steps, one document gains a higher branch without attachments: its old
+    // winner stays a leaf (a conflict) and keeps its attachment, which compaction must not drop
+    // though the content moved while the step before was looking elsewhere. And one document is
+    // edited: its new body is held, its old one may go.
+    it('keeps every leaf body and blob whatever writes come between its steps', async () => {
+      const count = 1200; // enough for a backend to take several steps over each table
+      const atts = (i: number) => ({ 'f.bin': attMeta(`md5-${i}`, 1) });
+      const writes = Array.from({ length: count }, (_, i) =>
+        docWrite(numberedId(i), [leaf('1-w')], {
+          added: [node('1-w', null, { body: { i }, attachments: atts(i) })],
+        }),
+      );
+      const blobs = writes.map((_, i) => ({ digest: `md5-${i}`, data: new Uint8Array([i % 256]) }));
+      await t.storage.writeDocs(writes, blobs);
+      await t.storage.writeDocs([newDoc('edited', '1-a', { n: 1 })]);
+      const steps = t.storage.compaction();
+      let between = 0;
+      for (; await steps.step(); between++) {
+        const branch = [
+          node('1-x', null, { leaf: false }),
+          node('2-x', '1-x', { body: { branch: between } }),
+        ];
+        await t.storage.writeDocs([
+          docWrite(numberedId(between), [leaf('2-x'), leaf('1-w')], { added: branch }),
+          docWrite('edited', [leaf(`${between + 2}-a`)], {
+            added: [node(`${between + 2}-a`, `${between + 1}-a`, { body: { n: between + 2 } })],
+            changed: [
+              { ...stored(node(`${between + 1}-a`, between === 0 ? null : `${between}-a`)), leaf: false },
+            ],
+          }),
+        ]);
+      }
+      expect(between).toBeGreaterThan(0);
+      for (let i = 0; i < count; i++) {
+        const id = numberedId(i);
+        expect(await t.storage.getRevisions(id, ['1-w'])).toEqual([content({ i }, atts(i))]);
+        expect(await t.storage.getAttachment(`md5-${i}`), id).toBeDefined();
+      }
+      expect(await t.storage.getRevisions('edited', [`${between + 1}-a`])).toEqual([
+        content({ n: between + 1 }),
       ]);
     });
   });

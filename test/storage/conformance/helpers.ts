@@ -128,3 +128,9 @@ export function numberedId(n: number): string {
 export function byRev(nodes: readonly StoredNode[]): StoredNode[] {
   return [...nodes].sort((a, b) => (a.rev < b.rev ? -1 : a.rev > b.rev ? 1 : 0));
 }
+
+/** Runs a compaction to its end, step after step, as the database does. */
+export async function compactFully(storage: Storage): Promise<void> {
+  const steps = storage.compaction();
+  while (await steps.step());
+}

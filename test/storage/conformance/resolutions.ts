@@ -1,7 +1,17 @@
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ResolutionRecord, ResolutionsScan, StoredResolution } from '../../../src/storage/types.js';
-import { attMeta, type Context, collect, docWrite, leaf, newDoc, node, stored } from './helpers.js';
+import {
+  attMeta,
+  compactFully,
+  type Context,
+  collect,
+  docWrite,
+  leaf,
+  newDoc,
+  node,
+  stored,
+} from './helpers.js';
 
 /** A history entry for `docId`, told apart from others by `n`. */
 function entry(docId: string, n: number, losers: ResolutionRecord['losers'] = []): ResolutionRecord {
@@ -185,13 +195,13 @@ export function resolutionsTests(t: Context): void {
       const blobs = ['md5-loser', 'md5-orphan'].map((digest) => ({ digest, data: new Uint8Array([4, 2]) }));
       await t.storage.writeDocs([conflict], blobs);
       await t.storage.writeDocs([resolution], [], [history]);
-      await t.storage.compact();
+      await compactFully(t.storage);
       // The loser's revision body is gone, as compaction promises; its history entry keeps it.
       expect(await t.storage.getRevisions('doc', ['1-x'])).toEqual([undefined]);
       expect(Array.from((await t.storage.getAttachment('md5-loser')) ?? [])).toEqual([4, 2]);
       expect(await t.storage.getAttachment('md5-orphan')).toBeUndefined();
       const s = await t.reopen();
-      await s.compact();
+      await compactFully(s);
       expect(await s.getAttachment('md5-loser')).toBeDefined();
       const [read] = await collect(s.resolutions({ docId: 'doc' }));
       expect(read).toMatchObject({ ...history, seq: read?.seq });
@@ -201,7 +211,7 @@ export function resolutionsTests(t: Context): void {
       const { conflict, resolution } = conflictAndResolution('doc', attMeta('md5-loser', 2));
       await t.storage.writeDocs([conflict], [{ digest: 'md5-loser', data: new Uint8Array([4, 2]) }]);
       await t.storage.writeDocs([resolution]);
-      await t.storage.compact();
+      await compactFully(t.storage);
       expect(await t.storage.getAttachment('md5-loser')).toBeUndefined();
     });
 
