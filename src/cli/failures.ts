@@ -14,10 +14,28 @@ const SYSTEM_FAILURES: Record<string, string> = {
   SQLITE_CORRUPT: 'the database file is damaged',
   SQLITE_READONLY: 'the database file cannot be written (check its permissions)',
   SQLITE_CANTOPEN: 'the database file cannot be opened (check the path and its permissions)',
+  SQLITE_FULL: 'the disk is full',
+  SQLITE_IOERR_LOCK:
+    'the database file cannot be locked (a read-only folder, or a file system without locks?)',
   EADDRINUSE: 'another program listens there already; choose another --port or stop it',
   EADDRNOTAVAIL: 'this machine has no such address; check --host',
   EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'the disk is full',
+  ENOTDIR: 'a part of the path is a file, not a folder',
 };
+
+/**
+ * Why `settee serve` could not start, in one line. Once its data folder has been found
+ * writable, a database that SQLite finds locked is held by another process: say which folder.
+ */
+export function describeStartFailure(error: unknown, dataDir: string): string {
+  if ((error as { code?: unknown } | undefined)?.code === 'SQLITE_BUSY') {
+    return `the data folder ${dataDir} is in use by another process (another \`settee serve\`?); stop it, or choose another --data`;
+  }
+  return describeFailure(error);
+}
 
 /** Anything thrown, as one line: known system failures in words, with what to do about them. */
 export function describeFailure(error: unknown): string {

@@ -5,9 +5,16 @@
 import { SetteeServer } from '../server/app.js';
 import { authFilePath } from '../server/auth/state-file.js';
 import { loadResolverModules } from '../server/resolvers.js';
-import { describeFailure } from './failures.js';
+import { checkDataFolder } from './data-folder.js';
+import { describeFailure, describeStartFailure } from './failures.js';
 import { createServerLog, type ServerLog, type StartupLine } from './logger.js';
-import { type AdminAtStart, adminAtStart, jwtOptions, type ServeOptions } from './serve-options.js';
+import {
+  type AdminAtStart,
+  adminAtStart,
+  autoCompactionOptions,
+  jwtOptions,
+  type ServeOptions,
+} from './serve-options.js';
 
 /** Starts the server; resolves once it listens (it runs until a signal), or with 1 if it cannot start. */
 export async function serveCommand(options: ServeOptions): Promise<number | undefined> {
@@ -15,6 +22,7 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
   let server: SetteeServer;
   let admin: AdminAtStart;
   try {
+    checkDataFolder(options.data);
     const start = await adminAtStart(options, process.env);
     admin = start.admin;
     server = await SetteeServer.create({
@@ -31,11 +39,12 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
       lockout: { threshold: options.lockoutAttempts, durationMs: options.lockoutMinutes * 60_000 },
       validation: { timeoutMs: options.validateTimeout },
       maxRequestSize: options.maxRequestSize,
+      ...autoCompactionOptions(options),
       resolvers: await loadResolverModules(options.resolvers),
       logger: log.logger,
     });
   } catch (error) {
-    process.stderr.write(`error: cannot start the server: ${describeFailure(error)}\n`);
+    process.stderr.write(`error: cannot start the server: ${describeStartFailure(error, options.data)}\n`);
     return 1;
   }
   try {

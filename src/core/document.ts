@@ -39,6 +39,35 @@ const IGNORED_ON_INPUT = new Set(['_conflicts', '_deleted_conflicts', '_revs_inf
 
 const LONE_SURROGATE = /\p{Cs}/u;
 
+// What an HTTP header value may hold (RFC 9110 field-value: tab, visible ASCII, space, obs-text)
+// and exactly what Node accepts in one: a content type outside it could never be served.
+const NOT_IN_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** True when `value` can be sent as an HTTP header value. */
+export function isHeaderValue(value: string): boolean {
+  return !NOT_IN_HEADER_VALUE.test(value);
+}
+
+/**
+ * The `Content-Type` to serve a stored attachment with: versions before content types were
+ * checked stored any string, and one HTTP cannot carry is served as bytes rather than a 500.
+ */
+export function servableContentType(stored: string | undefined): string {
+  return stored !== undefined && isHeaderValue(stored) ? stored : 'application/octet-stream';
+}
+
+/**
+ * Refuses an attachment's content type that HTTP cannot carry (a line break, a character beyond
+ * Latin-1): it is the attachment's `Content-Type` when read. CouchDB stores any string
+ * (couch_att.erl, `from_json`: `content_type` taken as given); an attachment that can be written
+ * but never read back is worse than a refusal, on every write path, replication included.
+ */
+export function checkContentType(name: string, contentType: string): void {
+  if (!isHeaderValue(contentType)) {
+    throw badRequest(`Attachment ${name}: content_type must be a valid HTTP header value`);
+  }
+}
+
 /** Validates a document id: a non-empty string, `_`-prefixed only for `_design/` and `_local/`. */
 export function validateDocId(id: unknown): string {
   if (typeof id !== 'string') throw illegalDocId('Document id must be a string');
@@ -84,6 +113,7 @@ export function parseDocument(input: unknown): ParsedDoc {
     else if (key === '_attachments') doc.attachments = parseAttachments(value);
     else if (!IGNORED_ON_INPUT.has(key)) throw docValidation(`Bad special document member: ${key}`);
   }
+  assertJsonBody(doc.body, input);
   // Local documents have no history: their `0-N` revision is checked where they are stored.
   if (doc.id !== undefined && isLocalId(doc.id)) return doc;
   if (doc.rev !== undefined) parseRev(doc.rev);
@@ -94,6 +124,44 @@ export function parseDocument(input: unknown): ParsedDoc {
     doc.rev = pathLeaf(doc.path);
   } else if (doc.rev !== undefined) doc.path = pathOfRev(doc.rev);
   return doc;
+}
+
+/**
+ * Refuses what JSON cannot hold, which only the embedded API can be handed (a parsed body never
+ * holds it): a BigInt, or an object inside itself. Either would make the write fail half-way, as a
+ * TypeError. Functions, symbols and `undefined` follow JSON's rule: the field is not written.
+ * Iterative, so a body nested deeper than the stack is left to fail where it is hashed, as before.
+ *
+ * @param input the document as given, which a field may also point back to
+ */
+function assertJsonBody(body: Record<string, unknown>, input: object): void {
+  const enclosing = new Set<object>([input]);
+  const stack: ({ value: unknown; path: string } | { leaving: object })[] = Object.entries(body)
+    .reverse()
+    .map(([key, value]) => ({ value, path: key }));
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if ('leaving' in item) {
+      enclosing.delete(item.leaving);
+      continue;
+    }
+    const { value, path } = item;
+    if (typeof value === 'bigint')
+      throw badRequest(`Document field ${path} is a BigInt, which JSON cannot hold`);
+    if (typeof value !== 'object' || value === null) continue;
+    // What a `toJSON` gives is written in its place (a Date's string): that is what must be JSON.
+    if ('toJSON' in value && typeof value.toJSON === 'function') {
+      stack.push({ value: value.toJSON() as unknown, path });
+      continue;
+    }
+    if (enclosing.has(value)) {
+      throw badRequest(`Document field ${path} refers to an object that contains it (a circular structure)`);
+    }
+    enclosing.add(value);
+    stack.push({ leaving: value });
+    for (const [key, child] of Object.entries(value).reverse())
+      stack.push({ value: child, path: `${path}.${key}` });
+  }
 }
 
 function parseDeleted(value: unknown): boolean {
@@ -128,5 +196,8 @@ function parseAttachment(name: string, att: unknown): AttachmentInput {
   else if (fields.stub === true) result.stub = true;
   else if (fields.follows === true) result.follows = true;
   else throw badRequest(`Attachment ${name} needs data, stub or follows`);
+  // A stub's type is not written (the stored one is kept): an attachment stored by an earlier
+  // version with such a type can still be carried along by echoing its stub.
+  if (!result.stub) checkContentType(name, contentType);
   return result;
 }

@@ -1,6 +1,6 @@
 import { canonicalJson } from './canonical-json.js';
 import { md5Hex } from './md5.js';
-import { formatRev, revGen } from './revision.js';
+import { childGeneration, formatRev } from './revision.js';
 
 /** What identifies an attachment in a revision's hash. */
 export interface AttachmentIdentity {
@@ -30,5 +30,5 @@ export function newRevisionId(content: RevisionContent): string {
     .map((att) => [att.name, att.contentType, att.digest])
     .sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
   const hash = md5Hex(canonicalJson([content.deleted, content.parentRev, content.body, attachments]));
-  return formatRev(content.parentRev === null ? 1 : revGen(content.parentRev) + 1, hash);
+  return formatRev(childGeneration(content.parentRev), hash);
 }

@@ -24,7 +24,15 @@ import type {
   WriteResult,
 } from '../core/api.js';
 import { encodeBase64 } from '../core/base64.js';
-import { DESIGN_PREFIX, isLocalId, type ParsedDoc, parseDocument, validateDocId } from '../core/document.js';
+import {
+  checkContentType,
+  DESIGN_PREFIX,
+  servableContentType,
+  isLocalId,
+  type ParsedDoc,
+  parseDocument,
+  validateDocId,
+} from '../core/document.js';
 import { badRequest, notFound, toSetteeError } from '../core/errors.js';
 import { isRev, parseRev } from '../core/revision.js';
 import type { Resolver } from '../conflicts/resolvers.js';
@@ -32,6 +40,7 @@ import { openPlatformStorage, type PlatformStorageOptions } from '../storage/pla
 import type { ResolutionRecord, Storage, StoredResolution } from '../storage/types.js';
 import { allDocsRows } from './all-docs.js';
 import { ChangesFeed, type ChangesFeedOptions } from './changes.js';
+import { type CompactionStatus, Compactor, type CompactOptions } from './compaction.js';
 import {
   type ConflictEvent,
   ConflictHandling,
@@ -58,6 +67,7 @@ import { applyWriteHook, type WriteHook } from './write-hook.js';
 import { type Committed, type EditOptions, type KnownDoc, requirePath, WriteBatch } from './writer.js';
 
 export type { ResolutionsOptions } from './conflicts/index.js';
+export type { CompactionStatus, CompactOptions } from './compaction.js';
 
 export interface DatabaseOptions {
   /** The database's name, as `info().db_name` reports it. */
@@ -118,6 +128,7 @@ export class Database implements Peer {
   private readonly writes = new SerialQueue();
   private readonly notifier = new WriteNotifier();
   private readonly conflictHandling: ConflictHandling;
+  private readonly compactor: Compactor;
   private stamper: Stamper | undefined;
   private keepHistory = false;
   private writeHook: WriteHook | undefined;
@@ -136,6 +147,8 @@ export class Database implements Peer {
     this.reader = new DocReader(storage, this.trees, () => this.revsLimit);
     this.local = new LocalDocs(storage);
     this.conflictHandling = new ConflictHandling(this.conflictHost());
+    // Compaction drops bodies: cached trees would still claim to hold them.
+    this.compactor = new Compactor(storage, this.writes, () => this.trees.clear());
   }
 
   /**
@@ -150,7 +163,13 @@ export class Database implements Peer {
   /** A database over any Storage backend. */
   static async fromStorage(storage: Storage, name: string, options: DatabaseOptions = {}): Promise<Database> {
     const db = new Database(storage, name);
-    await db.init(options);
+    try {
+      await db.init(options);
+    } catch (error) {
+      // A database that could not be set up (a full disk) must not keep its file open.
+      await storage.close().catch(() => undefined);
+      throw error;
+    }
     return db;
   }
 
@@ -186,7 +205,7 @@ export class Database implements Peer {
       purge_seq: 0,
       sizes: { file: stats.fileSize, external: stats.activeSize, active: stats.activeSize },
       instance_start_time: this.instanceStartTime,
-      compact_running: false,
+      compact_running: this.compactor.status !== undefined,
       uuid: this.uuid,
       revs_limit: this.revsLimit,
     };
@@ -665,10 +684,14 @@ export class Database implements Peer {
     if (!att) throw notFound('Document is missing attachment');
     const data = await this.storage.getAttachment(att.digest);
     if (!data) throw notFound('Document is missing attachment');
-    return { data, contentType: att.content_type, digest: att.digest };
+    return { data, contentType: servableContentType(att.content_type), digest: att.digest };
   }
 
-  /** Adds or replaces one attachment, writing a new revision of the document. */
+  /**
+   * Adds or replaces one attachment, writing a new revision of the document (`rev`, or none for
+   * a new document). `bad_request` when `data` is not bytes or `contentType` is not a string an
+   * HTTP header can carry.
+   */
   async putAttachment(
     id: string,
     name: string,
@@ -677,6 +700,8 @@ export class Database implements Peer {
     contentType: string,
     context: WriteContext = {},
   ) {
+    validateDocId(id);
+    checkAttachmentArguments(name, data, contentType);
     const doc: NewDoc = rev === undefined ? { _id: id } : await this.get(id, { rev });
     const attachments: Record<string, unknown> = { ...(doc._attachments ?? {}) };
     attachments[name] = { content_type: contentType, data: encodeBase64(data) };
@@ -696,13 +721,21 @@ export class Database implements Peer {
     return this.put({ ...doc, _attachments: rest }, context);
   }
 
-  /** Drops bodies of non-leaf revisions and unreferenced attachments; trees are kept. */
-  async compact(): Promise<void> {
-    await this.writes.run(async () => {
-      await this.storage.compact();
-      // Compaction drops bodies: cached trees would still claim to hold them.
-      this.trees.clear();
-    });
+  /**
+   * Drops bodies of non-leaf revisions and unreferenced attachments (trees are kept) and gives
+   * the space back to the disk; resolves once done. It runs in short steps between which reads
+   * and writes go on; a call while a compaction runs joins it rather than starting another.
+   *
+   * @example
+   * await db.compact({ onProgress: (percent) => console.log(`${percent}%`) });
+   */
+  async compact(options: CompactOptions = {}): Promise<void> {
+    await this.compactor.compact(options);
+  }
+
+  /** The compaction under way (its progress, when it started), or undefined when none runs. */
+  compactionStatus(): CompactionStatus | undefined {
+    return this.compactor.status;
   }
 
   getRevsLimit(): number {
@@ -760,6 +793,7 @@ export class Database implements Peer {
   }
 
   async close(): Promise<void> {
+    await this.compactor.stop();
     await this.writes.run(async () => {
       // So that a clock whose wall time went back meanwhile still stamps after what it issued.
       const last = this.stamper?.clock.last;
@@ -770,6 +804,7 @@ export class Database implements Peer {
 
   /** Closes the database and deletes its data. */
   async destroy(): Promise<void> {
+    await this.compactor.stop();
     await this.writes.run(() => this.storage.destroy());
   }
 }
@@ -785,6 +820,14 @@ function parseOrError(doc: NewDoc, newEdits: boolean): (ParsedDoc & { id: string
   } catch (err) {
     return Object.assign(toSetteeError(err), { docId: idOfInput(doc) });
   }
+}
+
+/** `putAttachment`'s arguments as a JavaScript caller may pass them, whatever their types say. */
+function checkAttachmentArguments(name: unknown, data: unknown, contentType: unknown): void {
+  if (typeof name !== 'string') throw badRequest('Attachment name must be a string');
+  if (!(data instanceof Uint8Array)) throw badRequest(`Attachment ${name}: data must be a Uint8Array`);
+  if (typeof contentType !== 'string') throw badRequest(`Attachment ${name}: content_type must be a string`);
+  checkContentType(name, contentType);
 }
 
 function idOfInput(doc: unknown): string {

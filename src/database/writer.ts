@@ -8,7 +8,7 @@ import { collectLeaves } from '../core/rev-tree/leaves.js';
 import { mergePath } from '../core/rev-tree/merge.js';
 import { stem } from '../core/rev-tree/stem.js';
 import type { RevPath, RevTree } from '../core/rev-tree/types.js';
-import { parseRev, revGen } from '../core/revision.js';
+import { childGeneration, parseRev, revGen } from '../core/revision.js';
 import type {
   AttachmentBlob,
   AttachmentMeta,
@@ -92,7 +92,7 @@ export class WriteBatch {
     const state = this.state(parsed.id);
     const parentRev = chooseParent(state.tree, parsed.rev);
     const doc = options.stamper ? await this.stamped(state, parsed, parentRev, options.stamper) : parsed;
-    const gen = parentRev === null ? 1 : revGen(parentRev) + 1;
+    const gen = childGeneration(parentRev);
     const stubsFrom = options.attachmentsFrom ?? parentRev;
     const base = stubsFrom === null ? undefined : await this.attachmentsOf(state, [stubsFrom]);
     const attachments = resolveAttachments(doc.id, doc.attachments, base, gen, false);

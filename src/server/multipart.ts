@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import type { Doc } from '../core/api.js';
 import { decodeBase64 } from '../core/base64.js';
+import { servableContentType } from '../core/document.js';
 import { badRequest } from '../core/errors.js';
 
 export interface MultipartPart {
@@ -408,8 +409,11 @@ function splitAttachments(doc: Doc): { json: Buffer; following: FollowingAttachm
       }
       const decoded = decodeBase64(att.data, name);
       const bytes = Buffer.from(decoded.buffer, decoded.byteOffset, decoded.byteLength);
-      const contentType = att.content_type ?? 'application/octet-stream';
-      const stub: Record<string, unknown> = { content_type: contentType, revpos: att.revpos };
+      const contentType = servableContentType(att.content_type);
+      const stub: Record<string, unknown> = {
+        content_type: att.content_type ?? contentType,
+        revpos: att.revpos,
+      };
       if (att.digest !== undefined) stub.digest = att.digest;
       stub.length = bytes.length;
       stub.follows = true;

@@ -5,6 +5,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -112,10 +113,24 @@ export class DatabaseRegistry {
    */
   async create(name: string, security: SecurityObject = adminOnlySecurity()): Promise<Database> {
     validateDbName(name);
-    if (this.exists(name)) throw fileExists();
+    if (this.open.has(name)) throw fileExists();
+    const path = this.pathOf(name);
     // The file is created private before SQLite opens it; SQLite gives its journal the same mode.
-    closeSync(openSync(this.pathOf(name), 'a', PRIVATE_FILE));
-    return this.openDb(name, security);
+    // Exclusively: of two creations at once, one gets 412 rather than both opening one file.
+    try {
+      closeSync(openSync(path, 'wx', PRIVATE_FILE));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw fileExists();
+      throw error;
+    }
+    try {
+      return await this.openDb(name, security);
+    } catch (error) {
+      // A creation that failed (a full disk, an I/O error) leaves no database behind: a file
+      // left here would be listed by `_all_dbs` and make the next `PUT` answer 412.
+      removeDatabaseFiles(path);
+      throw error;
+    }
   }
 
   async delete(name: string): Promise<void> {
@@ -155,6 +170,28 @@ export class DatabaseRegistry {
     for (const listener of [...this.securityListeners]) listener(name);
   }
 
+  /**
+   * `/_active_tasks` entries of the compactions running in open databases, with the fields of
+   * CouchDB's (`couch_bt_engine_compactor` adds them; `couch_task_status` adds the times, in seconds).
+   */
+  async compactionTasks(): Promise<Record<string, unknown>[]> {
+    const opened = await Promise.allSettled(this.open.values());
+    return opened.flatMap((result) => {
+      const status = result.status === 'fulfilled' ? result.value.compactionStatus() : undefined;
+      if (result.status !== 'fulfilled' || !status) return [];
+      return [
+        {
+          type: 'database_compaction',
+          node: 'nonode@nohost',
+          database: result.value.name,
+          progress: status.progress,
+          started_on: Math.floor(status.startedOn / 1000),
+          updated_on: Math.floor(status.updatedOn / 1000),
+        },
+      ];
+    });
+  }
+
   async closeAll(): Promise<void> {
     const all = [...this.open.values()];
     this.open.clear();
@@ -168,10 +205,16 @@ export class DatabaseRegistry {
   private openDb(name: string, initial: SecurityObject = adminOnlySecurity()): Promise<Database> {
     // Resolved conflicts keep their losing versions, for people to look back at.
     const opening = Database.open(this.pathOf(name), { name, history: true }).then(async (db) => {
-      this.prepare?.(db);
-      if (!(await db.hasSecurity())) await db.setSecurity(initial);
-      await this.resolvers.restore(db);
-      return db;
+      try {
+        this.prepare?.(db);
+        if (!(await db.hasSecurity())) await db.setSecurity(initial);
+        await this.resolvers.restore(db);
+        return db;
+      } catch (error) {
+        // Not usable: it must not stay open, holding the file's lock.
+        await db.close().catch(() => undefined);
+        throw error;
+      }
     });
     this.open.set(name, opening);
     opening.catch(() => this.open.delete(name));
@@ -180,6 +223,20 @@ export class DatabaseRegistry {
 
   private pathOf(name: string): string {
     return join(this.dataDir, fileNameOf(name));
+  }
+}
+
+/**
+ * Removes a database's file and the ones SQLite keeps beside it, as far as it can: the failure
+ * that brought us here is what the caller must hear, and what is not a file is not ours.
+ */
+function removeDatabaseFiles(path: string): void {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) {
+    try {
+      unlinkSync(path + suffix);
+    } catch {
+      // Absent, or not a file (a folder of that name): nothing of this database to remove.
+    }
   }
 }
 

@@ -20,9 +20,20 @@ export interface Launched {
   exited: Promise<Outcome>;
 }
 
-/** Starts `settee <args>` from the sources, stdout and stderr piped (so not a terminal). */
-export function launch(args: string[]): Launched {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+/**
+ * Starts `settee <args>` from the sources, stdout and stderr piped (so not a terminal); `prefix`
+ * runs it through another command (e.g. `setpriv` to run it as another user).
+ */
+export function launch(args: string[], prefix: readonly string[] = []): Launched {
+  const [command, ...commandArgs] = [
+    ...prefix,
+    process.execPath,
+    '--import',
+    'tsx',
+    'src/cli/main.ts',
+    ...args,
+  ];
+  const child = spawn(command!, commandArgs, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,5 @@
 import { badRequest } from '../errors.js';
-import { formatRev, parseRev } from '../revision.js';
+import { formatRev, MAX_GENERATION, parseRev } from '../revision.js';
 import { collectLeaves } from './leaves.js';
 import type { Leaf, Revisions, RevPath, RevTree } from './types.js';
 
@@ -56,8 +56,9 @@ export function revsInfo(
 export function pathFromRevisions(revisions: unknown): RevPath {
   if (typeof revisions !== 'object' || revisions === null) throw badRequest('_revisions must be an object');
   const { start, ids } = revisions as { start?: unknown; ids?: unknown };
-  if (typeof start !== 'number' || !Number.isInteger(start) || start < 1) {
-    throw badRequest('_revisions.start must be a positive integer');
+  // A start past MAX_GENERATION was already rounded by JSON.parse: it names no revision exactly.
+  if (typeof start !== 'number' || !Number.isSafeInteger(start) || start < 1) {
+    throw badRequest(`_revisions.start must be a positive integer of at most ${MAX_GENERATION}`);
   }
   if (!Array.isArray(ids) || ids.length === 0 || ids.length > start) {
     throw badRequest('_revisions.ids must be a non-empty array no longer than _revisions.start');
