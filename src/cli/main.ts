@@ -9,7 +9,7 @@ import { openLocalDatabase } from './local-database.js';
 import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
 import { type ReplicateCommandOptions, replicateCommand, syncCommand } from './replicate.js';
 import { serveCommand } from './serve.js';
-import type { ServeOptions } from './serve-options.js';
+import { byteSize, compactionRatio, type ServeOptions } from './serve-options.js';
 import { counted } from './words.js';
 
 const program = new Command();
@@ -109,6 +109,17 @@ program
     [],
   )
   .option('--max-request-size <bytes>', 'largest request body', integer, 256 * 1024 * 1024)
+  .addOption(
+    new Option('--auto-compact <on|off>', 'compact databases whose files hold much more than their data')
+      .choices(['on', 'off'])
+      .default('on'),
+  )
+  .option(
+    '--auto-compact-ratio <n>',
+    'compact once the files are n times the live data (default 2)',
+    compactionRatio,
+  )
+  .option('--auto-compact-min-size <size>', 'and would free at least this much (default 16MB)', byteSize)
   .option(
     '--resolvers <module>',
     'a JavaScript module of conflict resolution strategies for PUT /{db}/_resolver (repeatable)',

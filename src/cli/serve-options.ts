@@ -1,6 +1,8 @@
 /** The options of `settee serve` that need more than commander: credentials from files and the environment. */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import type { AutoCompactionOptions } from '../server/auto-compaction.js';
 import type { JwtOptions } from '../server/auth/jwt.js';
 import { generatedAdmin, parseAdminOption, storedAdminNames } from '../server/auth/state-file.js';
 import type { LogFormat, LogLevel } from './logger.js';
@@ -29,6 +31,9 @@ export interface ServeOptions {
   resolvers: string[];
   logLevel: LogLevel;
   logFormat: LogFormat;
+  autoCompact: 'on' | 'off';
+  autoCompactRatio?: number;
+  autoCompactMinSize?: number;
 }
 
 /** Who the server admin is at start-up, and whether the password was made up just now. */
@@ -90,4 +95,34 @@ export async function jwtOptions(
       ...(options.jwtRolesClaim === undefined ? {} : { rolesClaimPath: options.jwtRolesClaim }),
     },
   };
+}
+
+/** `--auto-compact*` as the server takes them: `false` when off, else only the thresholds given. */
+export function autoCompactionOptions(
+  options: Pick<ServeOptions, 'autoCompact' | 'autoCompactRatio' | 'autoCompactMinSize'>,
+): { autoCompaction: AutoCompactionOptions | false } {
+  if (options.autoCompact === 'off') return { autoCompaction: false };
+  return {
+    autoCompaction: {
+      ...(options.autoCompactRatio === undefined ? {} : { ratio: options.autoCompactRatio }),
+      ...(options.autoCompactMinSize === undefined ? {} : { minSlackBytes: options.autoCompactMinSize }),
+    },
+  };
+}
+
+/** `--auto-compact-ratio`: how many times the live data the files may hold, at least 1. */
+export function compactionRatio(value: string): number {
+  const ratio = Number(value);
+  if (!Number.isFinite(ratio) || ratio < 1) throw new InvalidArgumentError('expected a number of at least 1');
+  return ratio;
+}
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$/i;
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** A size in bytes, or with a unit: `16MB`, `16M` and `16MiB` all mean 16 × 1024² bytes. */
+export function byteSize(value: string): number {
+  const match = SIZE.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected a size such as 16MB, 512KB or 1048576');
+  return Math.round(Number(match[1]) * UNITS[match[2]!.toLowerCase()]!);
 }

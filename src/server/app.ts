@@ -13,6 +13,7 @@ import { HashScheduler } from './auth/hash-scheduler.js';
 import { Auth, DEFAULT_ITERATIONS } from './auth/index.js';
 import type { JwtOptions } from './auth/jwt.js';
 import type { DbContext, Methods, RequestContext, ServerServices } from './context.js';
+import { type AutoCompactionOptions, type AutoCompactor, startAutoCompaction } from './auto-compaction.js';
 import { applyCors } from './cors.js';
 import { errorReply, sendJson } from './http.js';
 import { accessFor } from './permissions.js';
@@ -68,6 +69,8 @@ export interface ServerOptions {
   trustProxy?: string[];
   /** Limits of each validation function call: time (default 5 s) and memory (default 64 MiB). */
   validation?: { timeoutMs?: number; memoryBytes?: number };
+  /** Compaction of databases whose files hold much more than their live data; `false` turns it off. */
+  autoCompaction?: AutoCompactionOptions | false;
 }
 
 // Every method a client may send reaches dispatch, so an unsupported one gets CouchDB's 405 with
@@ -95,6 +98,7 @@ export class SetteeServer {
     private readonly options: ServerOptions,
     /** Runs the validation functions of design documents. */
     private readonly validator: DesignWorkerPool,
+    private readonly compactor: AutoCompactor | undefined,
   ) {
     this.origins = new Set(options.corsOrigins ?? []);
   }
@@ -136,7 +140,9 @@ export class SetteeServer {
       replications,
       users,
     };
-    const server = new SetteeServer(app, services, options, validator);
+    // The server's own databases are open by now; the ones opened later are followed as they open.
+    const compactor = startAutoCompaction(registry, options.autoCompaction, ['_users', '_replicator'], log);
+    const server = new SetteeServer(app, services, options, validator, compactor);
     server.shutdown.signal.addEventListener('abort', () => shutdownController.abort());
     server.configure();
     return server;
@@ -270,6 +276,7 @@ export class SetteeServer {
    * live feeds (with their final last_seq), lets in-flight requests finish, closes databases.
    */
   async close(): Promise<void> {
+    const compactionStopped = this.compactor?.stop();
     await this.services.replications.stop();
     this.shutdown.abort();
     // Connections become idle only once their live feeds have ended, after close() began:
@@ -287,6 +294,7 @@ export class SetteeServer {
       clearInterval(sweep);
     }
     await this.services.users.close();
+    await compactionStopped;
     await this.services.registry.closeAll();
     await this.validator.close();
   }

@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Database } from '../../src/database/database.js';
+import { revisionHistory, runUntilKilled } from './child.js';
 
 const CHILD = join(import.meta.dirname, 'writer-child.ts');
 const folders: string[] = [];
@@ -21,29 +21,13 @@ async function writeThenKill(
   mode: 'single' | 'bulk',
   count: number,
 ): Promise<Map<string, string>> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, path, mode], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
   const acknowledged = new Map<string, string>();
-  let buffered = '';
   let seen = 0;
-  await new Promise<void>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve();
-      else reject(new Error(`writer exited early with ${code ?? signal}`));
-    });
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        const [id, rev] = line.split(' ');
-        if (!id || !rev) continue;
-        acknowledged.set(id, rev);
-        if (++seen === count) child.kill('SIGKILL');
-      }
-    });
+  await runUntilKilled(CHILD, [path, mode], (line, kill) => {
+    const [id, rev] = line.split(' ');
+    if (!id || !rev) return;
+    acknowledged.set(id, rev);
+    if (++seen === count) kill();
   });
   return acknowledged;
 }
@@ -61,8 +45,7 @@ describe('durability', () => {
       for (const [id, rev] of acknowledged) {
         const doc = await db.get(id, { revs: true });
         // The writer may have committed more after its last acknowledged line, never less.
-        const history = doc._revisions!.ids.map((hash, i) => `${doc._revisions!.start - i}-${hash}`);
-        expect(history).toContain(rev);
+        expect(revisionHistory(doc)).toContain(rev);
       }
       const info = await db.info();
       expect(info.doc_count).toBeGreaterThanOrEqual(acknowledged.size);
