@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Database } from '../../src/database/database.js';
 import { revisionHistory, runUntilKilled } from './child.js';
+import { mulberry32 } from '../faults/fault-proxy.js';
 
 const CHILD = join(import.meta.dirname, 'compaction-child.ts');
 const ROUNDS = 6;
@@ -14,18 +15,6 @@ const folders: string[] = [];
 afterEach(() => {
   for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
 });
-
-/** A small seeded generator (mulberry32): uniform numbers in [0, 1). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Acked {
   rev: string;
@@ -98,7 +87,7 @@ describe('kill -9 during compaction', () => {
     const folder = mkdtempSync(join(tmpdir(), 'settee-compaction-kill-'));
     folders.push(folder);
     const path = join(folder, 'db.sqlite');
-    const random = seeded(SEED);
+    const random = mulberry32(SEED);
     const acked = new Map<string, Acked>();
     let nextN = 0;
     const killedAt: number[] = [];
