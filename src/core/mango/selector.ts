@@ -9,9 +9,11 @@
  *   including `{}` and arrays, is an implicit `$eq`.
  * - Field names are dotted paths (`"a.b.c"`); `\.` is a literal dot. A numeric segment indexes an
  *   array (`"tags.0"`). Empty segments are rejected.
- * - Comparisons (`$eq $ne $gt $gte $lt $lte`) use {@link collate}, so they also order across types:
- *   `{"$gt": 1}` matches any string, array or object. `$eq` compares whole values: `{"a": 1}`
- *   does not match `{"a": [1]}`.
+ * - Comparisons (`$eq $ne $gt $gte $lt $lte`, and the membership tests of `$in $nin`) use
+ *   {@link collate}, so they also order across types: `{"$gt": 1}` matches any string, array or
+ *   object, and strings equal under Unicode collation are equal (`"é"` and `"e\u0301"`). `$eq`
+ *   compares whole values: `{"a": 1}` does not match `{"a": [1]}`. `$all` alone tests exact
+ *   equality (mango_selector.erl matches it with `lists:member`, not with the collation).
  * - A missing field matches nothing except `$exists: false`; in particular `$ne` and `$nin` require
  *   the field to exist. A path through a scalar (`"a.b"` on `{"a": 5}`) counts as missing, so it
  *   does match `$exists: false`, where CouchDB answers false for such "bad paths".
@@ -27,7 +29,8 @@
  *   argument), and `{"$not": {}}` matches nothing.
  */
 import { badRequest } from '../errors.js';
-import { collate } from './collate.js';
+import { collate, collateStrings } from './collate.js';
+import { compileRegex } from './regex.js';
 
 /** A Mango selector as found in a request body. */
 export type Selector = Record<string, unknown>;
@@ -43,7 +46,7 @@ export interface CompiledSelector {
  *
  * Supported operators: `$eq $ne $gt $gte $lt $lte $in $nin $exists $type $size $mod $regex
  * $beginsWith $all $elemMatch $allMatch $keyMapMatch` and the combinators `$and $or $nor $not`.
- * `$regex` uses JavaScript `RegExp` syntax, accepting a leading PCRE-style `(?i)`, `(?m)` or `(?s)`.
+ * `$regex` uses RE2 syntax (see {@link compileRegex}).
  *
  * @throws {SetteeError} `bad_request` when the selector is not an object, uses an unknown operator,
  *   gives an operator a wrong argument or names an invalid field.
@@ -226,23 +229,10 @@ function modCondition(arg: unknown, op: string): Condition {
 
 function regexCondition(arg: unknown, op: string): Condition {
   if (typeof arg !== 'string') throw badArgument(op, 'a regular expression string');
-  const regex = toRegExp(arg, op);
-  return { test: (value) => typeof value === 'string' && regex.test(value) };
-}
-
-/** CouchDB patterns are PCRE, where leading inline flags like `(?i)` are common; JS lacks them. */
-const INLINE_FLAGS = /^\(\?([ims]+)\)/;
-
-function toRegExp(pattern: string, op: string): RegExp {
-  const inline = INLINE_FLAGS.exec(pattern);
-  const source = inline ? pattern.slice(inline[0].length) : pattern;
-  try {
-    // Never the `g` or `y` flag: they would make `test` stateful between documents.
-    return new RegExp(source, inline?.[1] ?? '');
-  } catch (err) {
-    const detail = err instanceof Error ? ` (${err.message})` : '';
-    throw badArgument(op, `a valid regular expression${detail}`);
-  }
+  const found = compileRegex(arg, (detail) =>
+    badArgument(op, `a regular expression RE2 accepts (${detail})`),
+  );
+  return { test: (value) => typeof value === 'string' && found(value) };
 }
 
 function beginsWithCondition(arg: unknown, op: string): Condition {
@@ -253,10 +243,10 @@ function beginsWithCondition(arg: unknown, op: string): Condition {
 function allCondition(arg: unknown, op: string): Condition {
   const values = requireArray(op, arg);
   if (values.length === 0) return { test: never };
-  const wanted = values.map(equalTo);
+  const wanted = values.map(exactly);
   // CouchDB (like MongoDB) also lets `[[x, y]]` match a field that equals `[x, y]`.
   const [first] = values;
-  const whole = values.length === 1 && isArray(first) ? equalTo(first) : never;
+  const whole = values.length === 1 && isArray(first) ? exactly(first) : never;
   return {
     test: (value) => isArray(value) && (wanted.every((equals) => value.some(equals)) || whole(value)),
   };
@@ -288,18 +278,49 @@ function compileSubSelector(op: string, arg: unknown): Test {
 // Values
 
 function equalTo(expected: unknown): Test {
-  // For scalars, collation equality is plain identity (0 and -0 included), which is cheaper.
+  if (typeof expected === 'string') {
+    return (value) =>
+      value === expected || (typeof value === 'string' && collateStrings(value, expected) === 0);
+  }
+  // For other scalars, collation equality is plain identity (0 and -0 included), which is cheaper.
   if (isScalar(expected)) return (value) => value === expected;
   return (value) => collate(value, expected) === 0;
 }
 
 function memberOf(values: readonly unknown[]): Test {
-  if (values.every(isScalar)) {
-    const members = new Set<unknown>(values);
-    return (value) => members.has(value);
+  if (!values.every(isScalar)) {
+    const tests = values.map(equalTo);
+    return (value) => tests.some((equals) => equals(value));
   }
-  const tests = values.map(equalTo);
-  return (value) => tests.some((equals) => equals(value));
+  const members = new Set<unknown>(values);
+  const strings = values.filter((member): member is string => typeof member === 'string');
+  const unplainStrings = strings.filter((member) => !isPlainText(member));
+  // A set lookup decides between plain strings; only the others need the collator.
+  const collatesWithMember = (value: string) =>
+    (isPlainText(value) ? unplainStrings : strings).some((member) => collateStrings(value, member) === 0);
+  return (value) => members.has(value) || (typeof value === 'string' && collatesWithMember(value));
+}
+
+/**
+ * Printable ASCII and whitespace: every such character has its own collation weights (no
+ * ignorables, no contractions), so two plain strings collate equal only when identical.
+ */
+const PLAIN_TEXT = /^[\t-\r -~]*$/;
+
+function isPlainText(value: string): boolean {
+  return PLAIN_TEXT.test(value);
+}
+
+/** Exact JSON equality, object key order included, as Erlang's term match in `lists:member`. */
+function exactly(expected: unknown): Test {
+  if (isScalar(expected)) return (value) => value === expected;
+  return (value) => isSameJson(value, expected);
+}
+
+function isSameJson(a: unknown, b: unknown): boolean {
+  if (isArray(a) && isArray(b)) return a.length === b.length && a.every((item, i) => isSameJson(item, b[i]));
+  if (isRecord(a) && isRecord(b)) return isSameJson(Object.entries(a), Object.entries(b));
+  return a === b;
 }
 
 function negate(test: Test): Test {
