@@ -46,8 +46,10 @@ function newModel(data) {
     id: data.id,
     winner: data.winner,
     leaves: data.leaves,
-    // Versions that deleted the document while the others were edited: keeping one keeps it deleted.
-    deleted: data.deleted_leaves ?? [],
+    // Versions that deleted the document while the others were edited: keeping one keeps it
+    // deleted. Not the tombstones an earlier resolution left on its losers (`retired`): nobody
+    // deleted the document then.
+    deleted: (data.deleted_leaves ?? []).filter((leaf) => !leaf.retired),
     ancestor: data.ancestor,
     baseRows,
     rows: baseRows,

@@ -273,3 +273,29 @@ describe('one rule for the leaves a resolution weighs', () => {
     });
   }
 });
+
+describe('the tombstones a resolution leaves', () => {
+  it('are flagged retired where it was written and where it was replicated to', async () => {
+    const here = await dbs.open();
+    const there = await dbs.open();
+    await here.bulkDocs([leafOf('x', ['2-a', '1-o'], { v: 'a' }), leafOf('x', ['2-b', '1-o'], { v: 'b' })], {
+      newEdits: false,
+    });
+    const loser = leafOf('x', ['2-a'])._rev!;
+    expect((await here.resolve('x')).deleted).toEqual([loser]);
+    // The kept version is edited apart afterwards: a new conflict, beside the old tombstone.
+    await here.bulkDocs(
+      [leafOf('x', ['3-p', '2-b', '1-o'], { v: 'p' }), leafOf('x', ['3-q', '2-b', '1-o'], { v: 'q' })],
+      { newEdits: false },
+    );
+    await replicate(here, there).done;
+    for (const db of [here, there]) {
+      const [tombstone, ...others] = (await db.conflictVersions('x')).deleted_leaves;
+      // Still among the leaves a resolution weighs; only flagged for the people shown them.
+      expect(others).toEqual([]);
+      expect(tombstone).toMatchObject({ doc: { _deleted: true }, retired: true });
+      const [read] = await db.getOpenRevs('x', [tombstone!.rev], { revs: true });
+      expect(read && 'ok' in read && read.ok._revisions?.ids[1]).toBe(loser.split('-')[1]);
+    }
+  });
+});

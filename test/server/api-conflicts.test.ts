@@ -262,6 +262,35 @@ describe('GET /{db}/_resolve/{docid}: deleted versions', () => {
     await branch('again', [rev(2, 'x'), rev(1, 'a')], { _deleted: true, settee_hlc: LATER });
     expect((await getJson(`/${db}/_resolve/again`)).deleted_leaves).toEqual([]);
   });
+
+  it('flags the tombstone an earlier resolution left on its loser as retired, not a deletion', async () => {
+    // Resolved once: 2-b kept, 2-a retired by an empty tombstone.
+    await branch('twice', [rev(2, 'a'), rev(1, 'o')], { v: 'a' });
+    await branch('twice', [rev(2, 'b'), rev(1, 'o')], { v: 'b' });
+    const resolved = await t.fetch(`/${db}/_resolve/twice`, { method: 'POST', body: '{}' });
+    expect(await resolved.json()).toMatchObject({ rev: rev(2, 'b'), deleted: [rev(2, 'a')] });
+    const [tombstone] = (await getJson(`/${db}/_resolve/twice`)).deleted_leaves as { rev: string }[];
+    expect(tombstone).toEqual({
+      rev: expect.stringMatching(/^3-/) as unknown,
+      doc: { _id: 'twice', _rev: tombstone!.rev, _deleted: true },
+      retired: true,
+    });
+    // Split again: 2-b edited twice and deleted by a plain client (empty, unstamped, but beside
+    // the edits of the same revision); a stamped deletion on a branch no live version continues.
+    await branch('twice', [rev(3, 'p'), rev(2, 'b'), rev(1, 'o')], { v: 'p' });
+    await branch('twice', [rev(3, 'q'), rev(2, 'b'), rev(1, 'o')], { v: 'q' });
+    await branch('twice', [rev(3, 'd'), rev(2, 'b'), rev(1, 'o')], { _deleted: true });
+    await branch('twice', [rev(3, 'z'), rev(2, 'z'), rev(1, 'o')], { _deleted: true, settee_hlc: STAMP });
+    const shown = (await getJson(`/${db}/_resolve/twice`)).deleted_leaves as {
+      rev: string;
+      retired?: true;
+    }[];
+    expect(Object.fromEntries(shown.map((leaf) => [leaf.rev, leaf.retired ?? false]))).toEqual({
+      [tombstone!.rev]: true,
+      [rev(3, 'd')]: false,
+      [rev(3, 'z')]: false,
+    });
+  });
 });
 
 const STAMP = '001700000000000-0000-tablet';

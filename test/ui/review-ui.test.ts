@@ -178,6 +178,38 @@ describe('reviewing a conflict', () => {
     const leaves = await getJson<{ leaves: unknown[] }>(t, '/people/_resolve/bob');
     expect(leaves.leaves).toEqual([]);
   });
+
+  it(
+    'hides the tombstones an earlier resolution left, and still lists a real deletion',
+    { timeout: TIMEOUT },
+    async () => {
+      // Resolved once (2-b kept, 2-a retired with a tombstone), then split again: two replicas
+      // edited 2-b, a plain client deleted it (no stamp, no body, as CouchDB's DELETE writes).
+      await createDb('resolved');
+      await writeRevisions('resolved', [{ id: 'dee', path: [rev(1, 'o')], body: { name: 'Dee' } }]);
+      await writeRevisions('resolved', [
+        { id: 'dee', path: [rev(2, 'a'), rev(1, 'o')], body: { name: 'Dee A' } },
+        { id: 'dee', path: [rev(2, 'b'), rev(1, 'o')], body: { name: 'Dee B' } },
+      ]);
+      const res = await t.fetch('/resolved/_resolve/dee', { method: 'POST', body: '{}' });
+      expect(await res.json()).toMatchObject({ rev: rev(2, 'b'), deleted: [rev(2, 'a')] });
+      await writeRevisions('resolved', [
+        { id: 'dee', path: [rev(3, 'p'), rev(2, 'b'), rev(1, 'o')], body: { name: 'Dee P' } },
+        { id: 'dee', path: [rev(3, 'q'), rev(2, 'b'), rev(1, 'o')], body: { name: 'Dee Q' } },
+        { id: 'dee', path: [rev(3, 'd'), rev(2, 'b'), rev(1, 'o')], body: { _deleted: true } },
+      ]);
+      const page = await open('#/db/resolved/doc/dee');
+      await page.locator('#compare').waitFor();
+      expect(await text(page, '#summary')).toMatch(
+        /^2 versions of this document disagree\. One version deleted it\./,
+      );
+      const deleted = page.locator('#compare thead th.col-deleted');
+      expect(await deleted.count()).toBe(1);
+      expect(await deleted.getAttribute('data-version')).toBe('C');
+      expect(await deleted.locator('.rev').innerText()).toBe(`3-${'d'.repeat(8)}…`);
+      expect(await page.locator('#compare tr[data-field="name"] td.col-deleted').count()).toBe(1);
+    },
+  );
 });
 
 describe('the history tab', () => {

@@ -8,6 +8,6 @@ export type { AutomaticResolution } from './automatic.js';
 export type { ResolveWithOptions, ResolveWithResult } from './chosen.js';
 export { ConflictHandling, type ConflictHost, type ResolutionBatch } from './handling.js';
 export type { ResolutionResult, ResolutionsOptions } from './history.js';
-export type { ConflictVersion, ConflictVersions, ReadLeaf } from './leaves.js';
+export type { ConflictVersion, ConflictVersions, DeletedVersion, ReadLeaf } from './leaves.js';
 export type { ConflictEvent, ConflictRow, ConflictsOptions, ConflictsResponse } from './listing.js';
 export type { ResolveOptions, ResolveResult } from './manual.js';

@@ -1,7 +1,7 @@
 import type { Doc } from '../../core/api.js';
-import { commonAncestor } from '../../core/rev-tree/history.js';
+import { ancestry, commonAncestor } from '../../core/rev-tree/history.js';
 import type { RevTree } from '../../core/rev-tree/types.js';
-import { DEFAULT_STAMP_FIELD, type Leaf } from '../../conflicts/resolvers.js';
+import { DEFAULT_STAMP_FIELD, type Leaf, userFields } from '../../conflicts/resolvers.js';
 import { DEFAULT_FIELDS_FIELD } from '../../conflicts/stamps.js';
 import type { DocRecord, RevisionContent, Storage } from '../../storage/types.js';
 import type { DocReader } from '../reader.js';
@@ -12,6 +12,15 @@ export interface ConflictVersion {
   rev: string;
   /** The whole revision as `get` reads it, attachments as stubs. */
   doc: Doc;
+}
+
+/** A deleted version of a conflicted document. */
+export interface DeletedVersion extends ConflictVersion {
+  /**
+   * Present (true) on a tombstone that retired a losing version rather than deleted the
+   * document: one as a resolution writes it (see {@link isRetired}). People need not see it.
+   */
+  retired?: true;
 }
 
 /** Everything a person needs to resolve a conflict by hand (`GET /{db}/_resolve/{docid}`). */
@@ -27,9 +36,10 @@ export interface ConflictVersions {
   ancestor: ConflictVersion | null;
   /**
    * The deleted leaves that take part in a resolution (see {@link contenders}): a person may keep
-   * one, that is, keep the document deleted. In CouchDB's winner order.
+   * one, that is, keep the document deleted. In CouchDB's winner order; the tombstones an
+   * earlier resolution left on its losers are flagged `retired`.
    */
-  deleted_leaves: ConflictVersion[];
+  deleted_leaves: DeletedVersion[];
   /**
    * Body fields that hold clock stamps rather than what people wrote (the defaults, and the ones
    * this database stamps): a person resolving need not see them, and a merge carries them over.
@@ -133,12 +143,30 @@ export async function conflictVersions(
   const { read, leaves } = await readContenders(storage, reader, record, tree, held ? [base] : []);
   const [ancestor] = held ? versionsOf(reader, read, [base]) : [];
   const deleted = leaves.filter((leaf) => leaf.deleted);
+  const continued = new Set(live.flatMap((rev) => ancestry(tree, rev)));
   return {
     id: record.id,
     winner: record.winner,
     leaves: versionsOf(reader, read, live),
     ancestor: ancestor ?? null,
-    deleted_leaves: deleted.map(({ rev, doc }) => ({ rev, doc })),
+    deleted_leaves: deleted.map((leaf): DeletedVersion => {
+      const version = { rev: leaf.rev, doc: leaf.doc };
+      return isRetired(tree, continued, leaf) ? { ...version, retired: true } : version;
+    }),
     stamp_fields: [...new Set([DEFAULT_STAMP_FIELD, DEFAULT_FIELDS_FIELD, ...stampFields])],
   };
+}
+
+/**
+ * Whether a deleted leaf retired a losing version rather than deleted the document: a tombstone
+ * as a resolution writes one on each loser — no body, hence no stamp (`planResolution`, and the
+ * resolvers' `merge`; a CouchDB client resolving by hand writes the same) — over a revision no
+ * live leaf continues (not in `continued`, the live leaves' ancestry): a branch that lost. A
+ * deletion beside an edit of the same revision, or one carrying a stamp or fields, deleted the
+ * document. Read from the tree and the body alone, so every replica says the same, of a
+ * resolution replicated from elsewhere too.
+ */
+function isRetired(tree: RevTree, continued: ReadonlySet<string>, { rev, doc }: ReadLeaf): boolean {
+  const parent = tree.get(rev)?.parent;
+  return parent != null && !continued.has(parent) && Object.keys(userFields(doc)).length === 0;
 }

@@ -67,7 +67,8 @@ export async function resolve(ctx: DbContext): Promise<unknown> {
  * `GET /{db}/_resolve/{docid}`: `Database.conflictVersions` — the live versions of a document,
  * the winner first, their common ancestor when the database still holds it, and the deleted
  * versions that contend with them: `{id, winner, leaves: [{rev, doc}], ancestor,
- * deleted_leaves: [{rev, doc}], stamp_fields}`.
+ * deleted_leaves: [{rev, doc, retired?}], stamp_fields}` (`retired: true` on a tombstone an
+ * earlier resolution left on a losing version).
  */
 export async function versions(ctx: DbContext): Promise<unknown> {
   return sendJson(ctx.reply, 200, await ctx.db.conflictVersions(docIdOf(ctx)));
