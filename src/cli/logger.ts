@@ -21,8 +21,12 @@ export interface ServerLog {
   logger: Logger;
   /** Prints start-up lines now, at any log level (the generated admin password is in them). */
   announce(lines: StartupLine[]): void;
-  /** Writes out whatever is still buffered (before the process exits). */
-  flushSync(): void;
+  /**
+   * Writes out whatever is still buffered (before the process exits). Resolves once it is
+   * written, or once the output turns out closed (its reader exited: `settee serve | head`),
+   * what is left then being dropped; never rejects.
+   */
+  flush(): Promise<void>;
 }
 
 /** pino's number of `warn`: lines from this level up are written out at once. */
@@ -32,6 +36,7 @@ const PERIODIC_FLUSH_MS = 2000;
 
 /** `auto`: pretty on a terminal, JSON when stdout is a pipe or a file. */
 export function createServerLog(level: LogLevel, format: LogFormat, stdoutIsTty: boolean): ServerLog {
+  dropWritesToClosedPipe(process.stdout);
   const pretty = format === 'pretty' || (format === 'auto' && stdoutIsTty);
   return pretty ? prettyLog(level) : jsonLog(level);
 }
@@ -55,8 +60,20 @@ function prettyLog(level: LogLevel): ServerLog {
     announce: (lines) => {
       for (const { text } of lines) process.stdout.write(`${text}\n`);
     },
-    flushSync: () => undefined,
+    // Written at once (`sync`): nothing is left to write.
+    flush: () => Promise.resolve(),
   };
+}
+
+/**
+ * A reader that went away (`settee serve | head -3`) fails later writes with EPIPE, emitted as
+ * an `error` event: unhandled, it would end the server. Those lines are dropped; any other
+ * error is thrown as it would have been.
+ */
+function dropWritesToClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
 }
 
 /**
@@ -97,6 +114,9 @@ function jsonLog(level: LogLevel): ServerLog {
       for (const { text, fields } of lines) announcer.info(fields ?? {}, text);
       flushNow();
     },
-    flushSync: () => destination.flushSync(),
+    // Not `destination.flushSync()`: on a closed pipe it retries the failing write forever
+    // (sonic-boom 4 sleeps and retries on any error but EAGAIN), so the server would never stop.
+    // An asynchronous flush ends on the EPIPE instead, and pino then drops every later write.
+    flush: () => new Promise((resolve) => destination.flush(() => resolve())),
   };
 }

@@ -44,16 +44,14 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
       logger: log.logger,
     });
   } catch (error) {
-    process.stderr.write(`error: cannot start the server: ${describeStartFailure(error, options.data)}\n`);
-    return 1;
+    return failed(log, `cannot start the server: ${describeStartFailure(error, options.data)}`);
   }
   try {
     const url = await server.listen();
     log.announce(startupLines(url, options.data, admin));
   } catch (error) {
-    process.stderr.write(`error: cannot listen: ${describeFailure(error)}\n`);
     await server.close();
-    return 1;
+    return failed(log, `cannot listen: ${describeFailure(error)}`);
   }
   stopOnSignals(server, log);
   return undefined;
@@ -64,11 +62,18 @@ function stopOnSignals(server: SetteeServer, log: ServerLog): void {
     log.logger.info(`${signal}: ending live feeds and finishing in-flight requests`);
     await server.close();
     log.logger.info('stopped');
-    log.flushSync();
+    await log.flush();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Says why the server cannot run, in one line, once what it logged is written out; returns 1. */
+async function failed(log: ServerLog, reason: string): Promise<number> {
+  process.stderr.write(`error: ${reason}\n`);
+  await log.flush();
+  return 1;
 }
 
 /** What a person starting the server needs to know first, in plain words. */
