@@ -89,6 +89,29 @@ export interface Storage {
   getAttachment(digest: string): Promise<Uint8Array | undefined>;
 
   /**
+   * Secondary indexes — Mango JSON indexes and map/reduce views alike: each a table of rows
+   * sorted by their key's bytes, then document id, that the database brings up to date from the
+   * changes feed (`seq` is how far). A backend keeps them as real sorted indexes (a B-tree for
+   * SQLite) and never computes keys: the database encodes them (`core/mango/key-encoding.ts`).
+   */
+  indexes(): Promise<IndexState[]>;
+  /**
+   * The index named `name`, created empty when absent. One stored with a different signature
+   * (its definition or the key encoding changed) is emptied and starts again from sequence 0.
+   */
+  openIndex(name: string, signature: string): Promise<IndexState>;
+  /**
+   * In one atomic write: replaces every row of each listed document by its new rows (none: the
+   * document leaves the index) and advances the index to `seq`. Index writes skip the sync a
+   * document write pays: an index lost to a power cut is rebuilt from the documents.
+   */
+  updateIndex(name: string, update: IndexUpdate): Promise<void>;
+  /** An index's rows within a byte range of keys, by key then document id, in pages. */
+  scanIndex(name: string, scan: IndexScan): AsyncIterable<IndexRow[]>;
+  /** Removes an index and its rows (nothing happens when absent). */
+  dropIndex(name: string): Promise<void>;
+
+  /**
    * A compaction, run one bounded step at a time: it drops bodies of non-leaf revisions and
    * attachments that neither a stored body nor a history entry's losers refer to, and gives the
    * space back to the disk. The database interleaves the steps with its writes (one write-queue
@@ -272,5 +295,54 @@ export interface ResolutionsScan {
   /** only entries with seq > after (ascending) or < after (descending) */
   after?: number;
   descending?: boolean;
+  limit?: number;
+}
+
+/** An index as the storage keeps it. */
+export interface IndexState {
+  name: string;
+  signature: string;
+  /** The update sequence the index reflects: documents changed after it are not in it yet. */
+  seq: number;
+  /** How many rows the index holds. */
+  rows: number;
+}
+
+/** One row a document puts in an index. */
+export interface IndexEntry {
+  /** The key's bytes: rows sort by them (memcmp order). */
+  key: Uint8Array;
+  /** False when the bytes only place the key near its neighbours (see `encodeKey`). */
+  exact: boolean;
+  /** The key itself, as JSON. */
+  keyJson: string;
+  /** The value, as JSON; null for indexes without values (Mango's). */
+  valueJson: string | null;
+}
+
+/** An index row as a scan reads it. */
+export interface IndexRow extends IndexEntry {
+  docId: string;
+  /** The document's summary and winning content, with `withDocs` (absent if gone since). */
+  doc?: ScannedDoc;
+}
+
+export interface IndexUpdate {
+  /** The update sequence the index reflects after this write. */
+  seq: number;
+  /** Each document's complete set of rows (an empty list removes the document). */
+  docs: { id: string; rows: IndexEntry[] }[];
+}
+
+export interface IndexScan {
+  /** The first key in scan order (inclusive); absent: from the start. */
+  start?: Uint8Array;
+  /** The last key in scan order; absent: to the end. */
+  end?: Uint8Array;
+  /** Whether rows whose key equals `end` are read. Default true. */
+  inclusiveEnd?: boolean;
+  descending?: boolean;
+  /** Join each row's document (summary and winning content). */
+  withDocs?: boolean;
   limit?: number;
 }

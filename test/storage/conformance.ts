@@ -3,6 +3,7 @@ import type { Storage } from '../../src/storage/types.js';
 import { attachmentTests, compactTests, localTests, statsTests } from './conformance/data.js';
 import { conflictsTests } from './conformance/conflicts.js';
 import type { Context } from './conformance/helpers.js';
+import { indexTests } from './conformance/indexes.js';
 import { atomicityTests, lifecycleTests } from './conformance/lifecycle.js';
 import { resolutionsTests } from './conformance/resolutions.js';
 import { changesTests, docsTests, localDocsTests, pagingTests } from './conformance/scans.js';
@@ -79,5 +80,6 @@ export function runStorageTests(name: string, makeStorage: () => Promise<Storage
     lifecycleTests(t);
     atomicityTests(t);
     resolutionsTests(t);
+    indexTests(t);
   });
 }

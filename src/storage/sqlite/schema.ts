@@ -8,10 +8,13 @@ import type BetterSqlite3 from 'better-sqlite3';
  * The history of resolved conflicts is a table of its own, one row per entry, appended to and
  * never rewritten.
  *
- * The version is kept in SQLite's `user_version`; files of versions 2 (which left it at 0), 3 and
- * 4 are upgraded in place when opened.
+ * Secondary indexes (Mango indexes, views) have a registry row each and a table each, created by
+ * `indexes.ts` as they are defined.
+ *
+ * The version is kept in SQLite's `user_version`; files of versions 2 (which left it at 0), 3, 4
+ * and 5 are upgraded in place when opened.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /**
  * The meta key of the bytes compaction would reclaim: the content still held by non-leaf
@@ -79,6 +82,15 @@ CREATE TABLE IF NOT EXISTS resolutions (
 
 -- One document's history, in order, without a scan.
 CREATE INDEX IF NOT EXISTS resolutions_doc ON resolutions (doc, seq);
+
+-- Secondary indexes (since version 6): each has a table ix_<num> of its rows (see indexes.ts).
+CREATE TABLE IF NOT EXISTS indexes (
+  num       INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: names the index's table
+  name      TEXT NOT NULL UNIQUE,
+  signature TEXT NOT NULL,                     -- the definition it was built from
+  seq       INTEGER NOT NULL,                  -- the update sequence it reflects
+  rows      INTEGER NOT NULL
+);
 `;
 
 /**
@@ -111,6 +123,7 @@ const UPGRADES: Partial<Record<number, (db: BetterSqlite3.Database) => void>> = 
   2: addConflictedFlag,
   // 3 → 4 adds the resolutions table and its index, which SCHEMA creates.
   4: countGarbage,
+  // 5 → 6 adds the indexes registry, which SCHEMA creates.
 };
 
 /** A file's layout version: `user_version`, except that version 2 left it at 0 (as a new file has). */

@@ -14,6 +14,10 @@ import type {
   DocWrite,
   FetchedDoc,
   IdRange,
+  IndexRow,
+  IndexScan,
+  IndexState,
+  IndexUpdate,
   LeafRecord,
   LocalDocsScan,
   LocalRecord,
@@ -29,6 +33,7 @@ import type {
 import { keysetPages } from '../paging.js';
 import { isConflicted } from '../records.js';
 import { SqliteCompaction } from './compaction.js';
+import { IndexTables } from './indexes.js';
 import { CONTENT_BYTES, GARBAGE_KEY, openSchema } from './schema.js';
 
 export interface SqliteStorageOptions {
@@ -66,12 +71,18 @@ export class SqliteStorage implements Storage {
   /** While a compaction sweeps attachments: every digest the writes refer to (see `noteAtts`). */
   private writtenDigests: Set<string> | undefined;
   private readonly durability: 'full' | 'normal';
+  private readonly indexTables: IndexTables;
 
   constructor(path: string, options: SqliteStorageOptions = {}) {
     this.path = path;
     // A second opener fails at once rather than waiting for a lock that is held for good.
     this.db = new BetterSqlite3(path, { timeout: 0 });
     this.durability = options.durability ?? 'full';
+    this.indexTables = new IndexTables({
+      db: this.db,
+      withoutSync: (write) => this.withoutSync(write),
+      toScanned: (row) => toScanned(row),
+    });
     try {
       // One process owns a database file: a second opener fails instead of writing behind our back.
       // Set before the first access, so the lock is taken at open and the WAL index lives in memory
@@ -455,6 +466,26 @@ export class SqliteStorage implements Storage {
     const data = this.prepare('SELECT data FROM attachments WHERE digest = ?').pluck().get(digest) as
       Buffer | undefined;
     return data && new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  async indexes(): Promise<IndexState[]> {
+    return this.indexTables.all();
+  }
+
+  async openIndex(name: string, signature: string): Promise<IndexState> {
+    return this.indexTables.open(name, signature);
+  }
+
+  async updateIndex(name: string, update: IndexUpdate): Promise<void> {
+    this.indexTables.update(name, update);
+  }
+
+  scanIndex(name: string, scan: IndexScan): AsyncIterable<IndexRow[]> {
+    return this.indexTables.scan(name, scan);
+  }
+
+  async dropIndex(name: string): Promise<void> {
+    this.indexTables.drop(name);
   }
 
   /** Compaction in place, in steps (see `SqliteCompaction`). */

@@ -1,0 +1,217 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { IndexEntry, IndexRow, IndexScan, IndexState, IndexUpdate, ScannedDoc } from '../types.js';
+import { keysetPages } from '../paging.js';
+
+/** What the index tables need of the storage that holds them. */
+export interface IndexTablesHost {
+  db: BetterSqlite3.Database;
+  /** Runs a write without the sync of a document commit. */
+  withoutSync<T>(write: () => T): T;
+  /** Turns a joined document row into the scanned document (see SqliteStorage). */
+  toScanned(row: JoinedDocRow): ScannedDoc;
+}
+
+/** The document columns an index scan joins, prefixed so they cannot clash with the row's. */
+export interface JoinedDocRow {
+  id: string;
+  seq: number;
+  winner: string;
+  deleted: number;
+  leaves: string | null;
+  body: string | null;
+  atts: string | null;
+}
+
+type RegistryRow = { num: number; name: string; signature: string; seq: number; rows: number };
+type RowOfIndex = {
+  row: number;
+  key: Buffer;
+  doc_id: string;
+  exact: number;
+  key_json: string;
+  value: string | null;
+};
+type JoinedRow = RowOfIndex & { d_seq: number | null } & Partial<Record<`d_${string}`, unknown>>;
+
+/** Rows per read of an index scan: as for document scans, memory stays flat. */
+const PAGE_SIZE = 512;
+
+/**
+ * Secondary indexes in SQLite: a registry row per index and a table per index, `ix_<num>`,
+ * whose B-tree on (key, doc_id) keeps the rows sorted as queries read them; a second B-tree on
+ * doc_id finds a document's rows when it changes. Keys are BLOBs compared with memcmp, encoded
+ * by the database so that byte order is CouchDB's collation order.
+ *
+ * Numbers come from AUTOINCREMENT, so a dropped index's table name is never reused while a
+ * statement prepared for it might still be cached.
+ */
+export class IndexTables {
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+
+  constructor(private readonly host: IndexTablesHost) {}
+
+  all(): IndexState[] {
+    return (
+      this.prepare('SELECT num, name, signature, seq, rows FROM indexes ORDER BY name').all() as RegistryRow[]
+    ).map(toState);
+  }
+
+  open(name: string, signature: string): IndexState {
+    const found = this.find(name);
+    if (found && found.signature === signature) return toState(found);
+    this.host.db.transaction(() => {
+      if (found) this.dropTable(found.num);
+      this.prepare('DELETE FROM indexes WHERE name = ?').run(name);
+      const { num } = this.prepare(
+        'INSERT INTO indexes (name, signature, seq, rows) VALUES (?, ?, 0, 0) RETURNING num',
+      ).get(name, signature) as { num: number };
+      this.createTable(num);
+    })();
+    return { name, signature, seq: 0, rows: 0 };
+  }
+
+  update(name: string, update: IndexUpdate): void {
+    const index = this.require(name);
+    const table = tableName(index.num);
+    this.host.withoutSync(() =>
+      this.host.db.transaction(() => {
+        const remove = this.prepare(`DELETE FROM ${table} WHERE doc_id = ?`);
+        const insert = this.prepare(
+          `INSERT INTO ${table} (key, doc_id, exact, key_json, value) VALUES (?, ?, ?, ?, ?)`,
+        );
+        let rows = index.rows;
+        for (const doc of update.docs) {
+          rows -= remove.run(doc.id).changes;
+          for (const entry of doc.rows) insertRow(insert, doc.id, entry);
+          rows += doc.rows.length;
+        }
+        this.prepare('UPDATE indexes SET seq = ?, rows = ? WHERE num = ?').run(update.seq, rows, index.num);
+      })(),
+    );
+  }
+
+  scan(name: string, scan: IndexScan): AsyncIterable<IndexRow[]> {
+    const table = tableName(this.require(name).num);
+    const descending = scan.descending === true;
+    const [next, last, order] = descending ? ['<', '>', 'DESC'] : ['>', '<', 'ASC'];
+    const join = scan.withDocs
+      ? `, d.seq AS d_seq, d.id AS d_id, d.winner AS d_winner, d.deleted AS d_deleted, d.leaves AS d_leaves,
+           d.body AS d_body, d.atts AS d_atts FROM ${table} i LEFT JOIN docs d ON d.id = i.doc_id`
+      : ` FROM ${table} i`;
+    const select = `SELECT i.rowid AS row, i.key, i.doc_id, i.exact, i.key_json, i.value${join}`;
+    const bounds: string[] = [];
+    const boundParams: unknown[] = [];
+    if (scan.end !== undefined) {
+      bounds.push(`i.key ${last}${scan.inclusiveEnd === false ? '' : '='} ?`);
+      boundParams.push(asBuffer(scan.end));
+    }
+    const orderBy = `ORDER BY i.key ${order}, i.doc_id ${order}, i.rowid ${order} LIMIT ?`;
+    return keysetPages<IndexRow & { row: number }, [Uint8Array, string, number]>(
+      (after, count) => {
+        const where = [...bounds];
+        const params = [...boundParams];
+        if (after) {
+          where.push(`(i.key, i.doc_id, i.rowid) ${next} (?, ?, ?)`);
+          params.push(asBuffer(after[0]), after[1], after[2]);
+        } else if (scan.start !== undefined) {
+          where.push(`i.key ${next}= ?`);
+          params.push(asBuffer(scan.start));
+        }
+        const sql = `${select}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ${orderBy}`;
+        return (this.prepare(sql).all(...params, count) as JoinedRow[]).map((row) => this.toRow(row));
+      },
+      (row) => [row.key, row.docId, row.row],
+      { pageSize: PAGE_SIZE, limit: scan.limit },
+    );
+  }
+
+  drop(name: string): void {
+    const found = this.find(name);
+    if (!found) return;
+    this.host.db.transaction(() => {
+      this.dropTable(found.num);
+      this.prepare('DELETE FROM indexes WHERE num = ?').run(found.num);
+    })();
+  }
+
+  private toRow(row: JoinedRow): IndexRow & { row: number } {
+    const indexRow: IndexRow & { row: number } = {
+      row: row.row,
+      key: new Uint8Array(row.key.buffer, row.key.byteOffset, row.key.byteLength),
+      exact: row.exact === 1,
+      keyJson: row.key_json,
+      valueJson: row.value,
+      docId: row.doc_id,
+    };
+    if (row.d_seq !== undefined && row.d_seq !== null) {
+      indexRow.doc = this.host.toScanned({
+        id: row.d_id as string,
+        seq: row.d_seq,
+        winner: row.d_winner as string,
+        deleted: row.d_deleted as number,
+        leaves: row.d_leaves as string | null,
+        body: row.d_body as string | null,
+        atts: row.d_atts as string | null,
+      });
+    }
+    return indexRow;
+  }
+
+  private find(name: string): RegistryRow | undefined {
+    return this.prepare('SELECT num, name, signature, seq, rows FROM indexes WHERE name = ?').get(name) as
+      RegistryRow | undefined;
+  }
+
+  private require(name: string): RegistryRow {
+    const found = this.find(name);
+    if (!found) throw new Error(`No index named ${name} (open it first)`);
+    return found;
+  }
+
+  private createTable(num: number): void {
+    const table = tableName(num);
+    this.host.db.exec(`
+      CREATE TABLE ${table} (
+        key      BLOB NOT NULL,
+        doc_id   TEXT NOT NULL,
+        exact    INTEGER NOT NULL,
+        key_json TEXT NOT NULL,
+        value    TEXT
+      );
+      CREATE INDEX ${table}_key ON ${table} (key, doc_id);
+      CREATE INDEX ${table}_doc ON ${table} (doc_id);`);
+  }
+
+  private dropTable(num: number): void {
+    const table = tableName(num);
+    this.host.db.exec(`DROP TABLE IF EXISTS ${table}`);
+    // Statements on the dropped table must not be found again.
+    for (const sql of [...this.statements.keys()]) if (sql.includes(table)) this.statements.delete(sql);
+  }
+
+  private prepare(sql: string): BetterSqlite3.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.host.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+function tableName(num: number): string {
+  return `ix_${num}`;
+}
+
+function toState(row: RegistryRow): IndexState {
+  return { name: row.name, signature: row.signature, seq: row.seq, rows: row.rows };
+}
+
+function insertRow(insert: BetterSqlite3.Statement, docId: string, entry: IndexEntry): void {
+  insert.run(asBuffer(entry.key), docId, entry.exact ? 1 : 0, entry.keyJson, entry.valueJson);
+}
+
+/** better-sqlite3 binds BLOBs from Buffers: a view over the same bytes, no copy. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,158 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { IndexEntry, IndexScan } from '../../../src/storage/types.js';
+import { type Context, collect, content, newDoc } from './helpers.js';
+
+/** A row with a key of these bytes (the storage orders by bytes and never reads them). */
+function entry(bytes: number[], value: unknown = null, exact = true): IndexEntry {
+  return {
+    key: Uint8Array.from(bytes),
+    exact,
+    keyJson: JSON.stringify(bytes),
+    valueJson: value === null ? null : JSON.stringify(value),
+  };
+}
+
+/** Conformance: secondary index tables — registry, replacement of a document's rows, sorted scans. */
+export function indexTests(t: Context): void {
+  describe('indexes', () => {
+    const rowsOf = async (scan: IndexScan = {}, name = 'ix') =>
+      (await collect(t.storage.scanIndex(name, scan))).map((row) => `${row.keyJson}:${row.docId}`);
+
+    beforeEach(async () => {
+      await t.storage.openIndex('ix', 'sig-1');
+    });
+
+    it('opens empty, lists itself, and keeps what it holds across a reopen', async () => {
+      expect(await t.storage.indexes()).toEqual([{ name: 'ix', signature: 'sig-1', seq: 0, rows: 0 }]);
+      await t.storage.updateIndex('ix', { seq: 7, docs: [{ id: 'a', rows: [entry([2]), entry([1])] }] });
+      const reopened = await t.reopen();
+      expect(await reopened.openIndex('ix', 'sig-1')).toEqual({
+        name: 'ix',
+        signature: 'sig-1',
+        seq: 7,
+        rows: 2,
+      });
+      expect(await rowsOf()).toEqual(['[1]:a', '[2]:a']);
+    });
+
+    it('orders by key bytes (memcmp: shorter prefix first), then by document id', async () => {
+      await t.storage.updateIndex('ix', {
+        seq: 3,
+        docs: [
+          { id: 'b', rows: [entry([5, 1]), entry([5])] },
+          { id: 'a', rows: [entry([5, 1]), entry([0xff])] },
+          { id: 'c', rows: [entry([5])] },
+        ],
+      });
+      expect(await rowsOf()).toEqual(['[5]:b', '[5]:c', '[5,1]:a', '[5,1]:b', '[255]:a']);
+      expect(await rowsOf({ descending: true })).toEqual(['[255]:a', '[5,1]:b', '[5,1]:a', '[5]:c', '[5]:b']);
+    });
+
+    it('keeps two equal rows of one document (a view may emit a key twice)', async () => {
+      await t.storage.updateIndex('ix', {
+        seq: 1,
+        docs: [{ id: 'a', rows: [entry([1], 'x'), entry([1], 'y')] }],
+      });
+      const rows = await collect(t.storage.scanIndex('ix', {}));
+      expect(rows.map((row) => row.valueJson).sort()).toEqual(['"x"', '"y"']);
+      expect((await t.storage.indexes())[0]?.rows).toBe(2);
+    });
+
+    it('scans a byte range: start inclusive, end inclusive or not, in either direction, with a limit', async () => {
+      await t.storage.updateIndex('ix', {
+        seq: 1,
+        docs: [1, 2, 3, 4, 5].map((n) => ({ id: `d${n}`, rows: [entry([n])] })),
+      });
+      const key = (n: number) => Uint8Array.from([n]);
+      expect(await rowsOf({ start: key(2), end: key(4) })).toEqual(['[2]:d2', '[3]:d3', '[4]:d4']);
+      expect(await rowsOf({ start: key(2), end: key(4), inclusiveEnd: false })).toEqual(['[2]:d2', '[3]:d3']);
+      expect(await rowsOf({ start: key(4), end: key(2), descending: true })).toEqual([
+        '[4]:d4',
+        '[3]:d3',
+        '[2]:d2',
+      ]);
+      expect(await rowsOf({ start: key(4), end: key(2), descending: true, inclusiveEnd: false })).toEqual([
+        '[4]:d4',
+        '[3]:d3',
+      ]);
+      expect(await rowsOf({ start: key(2), limit: 2 })).toEqual(['[2]:d2', '[3]:d3']);
+      expect(await rowsOf({ end: Uint8Array.from([2, 0]) })).toEqual(['[1]:d1', '[2]:d2']);
+    });
+
+    it('replaces all of a document’s rows on each update, and an empty list removes it', async () => {
+      await t.storage.updateIndex('ix', { seq: 1, docs: [{ id: 'a', rows: [entry([1]), entry([2])] }] });
+      await t.storage.updateIndex('ix', {
+        seq: 2,
+        docs: [
+          { id: 'a', rows: [entry([3])] },
+          { id: 'b', rows: [entry([1])] },
+        ],
+      });
+      expect(await rowsOf()).toEqual(['[1]:b', '[3]:a']);
+      await t.storage.updateIndex('ix', { seq: 3, docs: [{ id: 'a', rows: [] }] });
+      expect(await rowsOf()).toEqual(['[1]:b']);
+      expect(await t.storage.indexes()).toEqual([{ name: 'ix', signature: 'sig-1', seq: 3, rows: 1 }]);
+    });
+
+    it('reads every row exactly once across many pages, equal keys included', async () => {
+      const docs = Array.from({ length: 1500 }, (_, n) => ({
+        id: `d${String(n).padStart(4, '0')}`,
+        rows: [entry([n % 3])],
+      }));
+      await t.storage.updateIndex('ix', { seq: 1, docs });
+      const rows = await rowsOf();
+      expect(rows).toHaveLength(1500);
+      expect(new Set(rows).size).toBe(1500);
+      const expected = docs
+        .map((doc) => `${doc.rows[0]!.keyJson}:${doc.id}`)
+        .sort((a, b) => (a < b ? -1 : 1));
+      expect(rows).toEqual(expected);
+      expect((await rowsOf({ descending: true })).reverse()).toEqual(expected);
+    });
+
+    it('joins each row’s document, current at the time of the scan, and none for a document gone', async () => {
+      await t.storage.writeDocs([newDoc('a', '1-a', { n: 1 })]);
+      await t.storage.updateIndex('ix', {
+        seq: 1,
+        docs: [
+          { id: 'a', rows: [entry([1])] },
+          { id: 'zz', rows: [entry([2])] },
+        ],
+      });
+      const [withDoc, without] = await collect(t.storage.scanIndex('ix', { withDocs: true }));
+      expect(withDoc?.doc).toMatchObject({
+        id: 'a',
+        seq: 1,
+        winner: '1-a',
+        deleted: false,
+        content: content({ n: 1 }),
+      });
+      expect(without?.docId).toBe('zz');
+      expect(without?.doc).toBeUndefined();
+      expect((await collect(t.storage.scanIndex('ix', {})))[0]?.doc).toBeUndefined();
+    });
+
+    it('empties an index whose signature changed, and leaves other indexes alone', async () => {
+      await t.storage.openIndex('other', 'o');
+      await t.storage.updateIndex('ix', { seq: 4, docs: [{ id: 'a', rows: [entry([1])] }] });
+      await t.storage.updateIndex('other', { seq: 4, docs: [{ id: 'a', rows: [entry([1])] }] });
+      expect(await t.storage.openIndex('ix', 'sig-2')).toEqual({
+        name: 'ix',
+        signature: 'sig-2',
+        seq: 0,
+        rows: 0,
+      });
+      expect(await rowsOf()).toEqual([]);
+      expect(await rowsOf({}, 'other')).toEqual(['[1]:a']);
+    });
+
+    it('drops an index and its rows; opening it again starts empty', async () => {
+      await t.storage.updateIndex('ix', { seq: 4, docs: [{ id: 'a', rows: [entry([1])] }] });
+      await t.storage.dropIndex('ix');
+      await t.storage.dropIndex('never-opened');
+      expect(await t.storage.indexes()).toEqual([]);
+      expect(await t.storage.openIndex('ix', 'sig-1')).toMatchObject({ seq: 0, rows: 0 });
+      expect(await rowsOf()).toEqual([]);
+    });
+  });
+}
