@@ -1,8 +1,8 @@
 /**
  * The JavaScript of design documents, in a QuickJS/WebAssembly sandbox with limits per call.
  *
- * `engine.ts` and `validation.ts` import nothing of Node (a browser build may import them
- * directly); `pool.ts` runs them in Node worker threads.
+ * `engine.ts`, `validation.ts`, `views.ts` and `runner.ts` import nothing of Node (a browser
+ * build may import them directly); `pool.ts` runs them in Node worker threads.
  */
 export {
   DEFAULT_LIMITS,
@@ -32,3 +32,28 @@ export {
   type ValidationSandbox,
   type ValidationUserCtx,
 } from './validation.js';
+export type {
+  DesignFailure,
+  DesignFailureKind,
+  DesignFunction,
+  DesignRunner,
+  FilterFunction,
+  FilterReq,
+  FilterRequest,
+  MapFunction,
+  MapOutcome,
+  MapRequest,
+  MapRow,
+  ReduceCall,
+  ReduceFunction,
+  ReduceOutcome,
+  ReduceRequest,
+} from './runner.js';
+export {
+  MAX_LIMIT_FAILURES_PER_BATCH,
+  runFilters,
+  runMaps,
+  runReduce,
+  runReduces,
+  type ViewSandbox,
+} from './views.js';

@@ -1,11 +1,21 @@
 /**
  * Design functions off the event loop: a few worker threads, each with one sandbox, take
- * validation batches in turn. A function that loops holds a worker, never the server.
+ * batches (validations, maps, reduces, filters) in turn. A function that loops holds a
+ * worker, never the server.
  */
 import { Worker, type WorkerOptions } from 'node:worker_threads';
-import { DEFAULT_LIMITS, type SandboxLimits } from './sandbox-types.js';
+import { SetteeError } from '../core/errors.js';
 import { DesignPoolClosedError } from './errors.js';
-import type { DesignLog, ValidateMessage, WorkerMessage, WorkerSetup } from './messages.js';
+import type { DesignJobs, DesignLog, JobKind, JobMessage, WorkerMessage, WorkerSetup } from './messages.js';
+import type {
+  DesignRunner,
+  FilterRequest,
+  MapOutcome,
+  MapRequest,
+  ReduceOutcome,
+  ReduceRequest,
+} from './runner.js';
+import { DEFAULT_LIMITS, type SandboxLimits } from './sandbox-types.js';
 import type { ValidationOutcome, ValidationRequest } from './validation.js';
 
 /** Options of {@link DesignWorkerPool}. */
@@ -32,10 +42,12 @@ const NATIVE_STACK_RATIO = 32;
 /** How long a worker may take to load its engine (tsx under tests included). */
 const STARTUP_MS = 30_000;
 
+/** A batch of any kind, on its way to a worker or in one. */
 interface Job {
-  readonly id: number;
-  readonly request: ValidationRequest;
-  readonly resolve: (outcomes: ValidationOutcome[]) => void;
+  readonly message: JobMessage;
+  readonly resolve: (result: DesignJobs[JobKind]['result']) => void;
+  /** Answers a batch that could not run: validations are refused, other kinds reject. */
+  readonly fail: (reason: string) => void;
 }
 
 /** One worker thread and what it is doing. */
@@ -51,20 +63,23 @@ interface Slot {
 }
 
 /**
- * Runs `validate_doc_update` batches in worker threads.
+ * Runs `validate_doc_update`, map, reduce and filter batches in worker threads.
  *
  * Each batch is one message each way. Batches queue while every worker is busy. A worker that
  * makes no progress for `timeoutMs + stallGraceMs` (its engine stuck where its own time limit
- * cannot reach) or that dies is terminated and replaced; the items of its batch are refused
- * with `unknown_error`, later batches run on the new worker. Idle workers do not keep the
- * process alive. Workers start as batches need them, up to `workers`.
+ * cannot reach) or that dies is terminated and replaced; the items of a validation batch in it
+ * are refused with `unknown_error`, a batch of another kind rejects with a `SetteeError`
+ * `unknown_error` (an index or a feed must not record a batch that did not run); later batches
+ * run on the new worker. Idle workers do not keep the process alive. Workers start as batches
+ * need them, up to `workers`.
  *
  * @example
  * const pool = new DesignWorkerPool({ timeoutMs: 1000 });
  * const outcomes = await pool.validate({ functions, items, userCtx, secObj });
+ * const rows = await pool.map({ functions: [{ key, source: 'function (doc) { emit(doc.type) }' }], docs });
  * await pool.close();
  */
-export class DesignWorkerPool {
+export class DesignWorkerPool implements DesignRunner {
   private readonly limits: Partial<SandboxLimits>;
   private readonly stallMs: number;
   private readonly slots: (Slot | undefined)[];
@@ -92,23 +107,71 @@ export class DesignWorkerPool {
    * function does; rejects with {@link DesignPoolClosedError} after {@link close}.
    */
   validate(request: ValidationRequest): Promise<ValidationOutcome[]> {
-    if (this.closed) return Promise.reject(new DesignPoolClosedError());
-    if (request.items.length === 0) return Promise.resolve([]);
-    if (request.functions.length === 0) return Promise.resolve(request.items.map(() => ({ ok: true })));
-    return new Promise((resolve) => {
-      this.queue.push({ id: this.nextId++, request, resolve });
-      this.pump();
-    });
+    const { items, functions } = request;
+    const nothingToRun = items.length === 0 || functions.length === 0 ? items.map(() => ACCEPTED) : undefined;
+    return this.enqueue('validate', request, nothingToRun, (reason) => refusals(items, reason));
   }
 
-  /** Stops every worker. Batches not yet answered are refused with `unknown_error`. */
+  /**
+   * Maps every document with every function (see `runMaps`): per document, one outcome per
+   * function. Rejects after {@link close}, or when the batch could not run.
+   */
+  map(request: MapRequest): Promise<MapOutcome[][]> {
+    const { docs, functions } = request;
+    return this.enqueue(
+      'map',
+      request,
+      docs.length === 0 || functions.length === 0 ? docs.map(() => []) : undefined,
+    );
+  }
+
+  /** Runs a reduce function once per call (see `runReduces`). Rejects as {@link map} does. */
+  reduce(request: ReduceRequest): Promise<ReduceOutcome[]> {
+    return this.enqueue('reduce', request, request.calls.length === 0 ? [] : undefined);
+  }
+
+  /**
+   * Whether each document passes the filter (see `runFilters`); why a function failed on a
+   * document goes to `onLog`. Rejects as {@link map} does.
+   */
+  filter(request: FilterRequest): Promise<boolean[]> {
+    return this.enqueue('filter', request, request.docs.length === 0 ? [] : undefined);
+  }
+
+  /**
+   * Stops every worker. Validation batches not yet answered are refused with `unknown_error`;
+   * batches of other kinds reject.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const job of this.queue.splice(0)) refuseAll(job, 'the design worker pool was closed');
+    for (const job of this.queue.splice(0)) job.fail('the design worker pool was closed');
     const running = this.slots.flatMap((slot) => (slot ? [slot] : []));
     for (const slot of running) this.discard(slot, 'was closed with the pool');
     await Promise.all(running.map((slot) => slot.worker.terminate()));
+  }
+
+  /**
+   * Queues a batch, unless the pool is closed or there is `nothingToRun` (the answer then).
+   * `refuse` answers a batch that cannot run; without it, the promise rejects.
+   */
+  private enqueue<K extends JobKind>(
+    type: K,
+    request: DesignJobs[K]['request'],
+    nothingToRun?: DesignJobs[K]['result'],
+    refuse?: (reason: string) => DesignJobs[K]['result'],
+  ): Promise<DesignJobs[K]['result']> {
+    if (this.closed) return Promise.reject(new DesignPoolClosedError());
+    if (nothingToRun) return Promise.resolve(nothingToRun);
+    return new Promise((resolve, reject) => {
+      const fail = (reason: string): void =>
+        refuse
+          ? resolve(refuse(reason))
+          : reject(new SetteeError('unknown_error', `the ${type} batch could not run: ${reason}`));
+      const message = { type, id: this.nextId++, request } as JobMessage;
+      this.queue.push({ message, resolve: resolve as Job['resolve'], fail });
+      this.pump();
+    });
   }
 
   /** Hands queued batches to idle workers, and starts workers for the batches left waiting. */
@@ -155,14 +218,10 @@ export class DesignWorkerPool {
 
   private dispatch(slot: Slot, job: Job): void {
     try {
-      slot.worker.postMessage({
-        type: 'validate',
-        id: job.id,
-        request: job.request,
-      } satisfies ValidateMessage);
+      slot.worker.postMessage(job.message);
     } catch (error) {
       // Not JSON-like (a function, a symbol): the batch cannot cross to the thread.
-      return refuseAll(job, `the batch cannot be sent to a worker: ${(error as Error).message}`);
+      return job.fail(`the batch cannot be sent to a worker: ${(error as Error).message}`);
     }
     slot.job = job;
     this.watch(slot);
@@ -196,17 +255,17 @@ export class DesignWorkerPool {
       return this.pump();
     }
     const job = slot.job;
-    if (!job || job.id !== message.id) return;
+    if (!job || job.message.id !== message.id) return;
     this.settle(slot);
     for (const log of message.logs) this.emitLog(log);
-    if (message.type === 'validated') job.resolve(message.outcomes);
-    else refuseAll(job, `the design worker failed: ${message.message}`);
+    if (message.type === 'answered') job.resolve(message.result);
+    else job.fail(`the design worker failed: ${message.message}`);
     if (message.retire) this.discard(slot, 'retired');
     else this.pump();
   }
 
   /**
-   * Takes a worker out of the pool and terminates it: its batch is refused with `reason`, and
+   * Takes a worker out of the pool and terminates it: its batch fails with `reason`, and
    * if it never came up (and no other worker is up) the waiting batches too: a worker that
    * cannot start would fail again, so they are answered rather than left to loop; the next
    * `validate` tries anew. Later batches go to a new worker.
@@ -218,9 +277,9 @@ export class DesignWorkerPool {
     if (index >= 0) this.slots[index] = undefined;
     const job = slot.job;
     this.settle(slot);
-    if (job) refuseAll(job, `the design worker ${reason}`);
+    job?.fail(`the design worker ${reason}`);
     if (!slot.ready && !this.slots.some((other) => other?.ready)) {
-      for (const waiting of this.queue.splice(0)) refuseAll(waiting, `the design worker ${reason}`);
+      for (const waiting of this.queue.splice(0)) waiting.fail(`the design worker ${reason}`);
     }
     void slot.worker.terminate();
     if (!this.closed) this.pump();
@@ -251,14 +310,15 @@ export class DesignWorkerPool {
   }
 }
 
-function refuseAll(job: Job, reason: string): void {
-  job.resolve(
-    job.request.items.map(() => ({
-      ok: false,
-      error: 'unknown_error',
-      reason: `validate_doc_update could not run: ${reason}`,
-    })),
-  );
+const ACCEPTED: ValidationOutcome = Object.freeze({ ok: true });
+
+function refusals(items: readonly unknown[], reason: string): ValidationOutcome[] {
+  const refusal: ValidationOutcome = {
+    ok: false,
+    error: 'unknown_error',
+    reason: `validate_doc_update could not run: ${reason}`,
+  };
+  return items.map(() => ({ ...refusal }));
 }
 
 /**

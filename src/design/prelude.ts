@@ -1,7 +1,8 @@
 /**
  * The JavaScript that runs inside each sandbox realm before a design function is compiled:
  * CouchDB's globals (`log`, `isArray`, `toJSON`, `sum`, a `require` that refuses) and the
- * invoker through which every call goes.
+ * invoker through which every call goes; and the wrappers that give map and filter functions
+ * what CouchDB's query server gives them (see {@link asMapFunction}, {@link asFilterFunction}).
  *
  * The invoker takes the arguments as one JSON string and answers one string, so a call costs
  * two string copies across the WebAssembly boundary instead of a handle per value. Its answer
@@ -117,4 +118,48 @@ export function asExpression(source: string): string {
   const trimmed = source.trimEnd();
   const body = trimmed.endsWith(';') ? trimmed.slice(0, -1) : trimmed;
   return `(${body}\n)`;
+}
+
+/**
+ * A map function's source wrapped so that it compiles to `(doc) → rows`: `emit` is in its
+ * scope (a closure, as each realm holds one function, so rows cannot mix), the rows of a call
+ * are its answer, and a throw loses the rows emitted before it (share/server/views.js,
+ * `mapDoc`, answers `[]` then). The document is deeply frozen first, as CouchDB's QuickJS
+ * query server does (dispatch-quickjs.js `seal` is `Object.freeze`, applied recursively by
+ * util.js `recursivelySeal`): a write to it is ignored, or a TypeError in strict code.
+ *
+ * The wrapper's head shares the source's first line, so the line numbers of errors stay
+ * those of the source (the columns of its first line are shifted).
+ */
+export function asMapFunction(source: string): string {
+  return (
+    `(function () { var settee$rows = [], settee$freezeObject = Object.freeze, settee$keysOf = Object.keys; ` +
+    `function emit(key, value) { settee$rows.push([key, value]); } var settee$map = ${asExpression(source)};
+  function settee$freeze(doc) {
+    for (var pending = [doc]; pending.length > 0; ) {
+      var value = pending.pop();
+      if (typeof value !== 'object' || value === null) continue;
+      settee$freezeObject(value);
+      for (var keys = settee$keysOf(value), i = 0; i < keys.length; i++) pending.push(value[keys[i]]);
+    }
+    return doc;
+  }
+  return typeof settee$map !== 'function' ? settee$map : function mapDoc(doc) {
+    settee$rows = [];
+    settee$map(settee$freeze(doc));
+    return settee$rows;
+  };
+})()`
+  );
+}
+
+/**
+ * A filter function's source wrapped so that it answers a boolean: CouchDB keeps
+ * `(fun(doc, req) && true) || false` (share/server/filter.js), and a truthy value that is not
+ * JSON (a function) must pass too.
+ */
+export function asFilterFunction(source: string): string {
+  return `(function () { var settee$filter = ${asExpression(source)};
+  return typeof settee$filter !== 'function' ? settee$filter : function filterDoc(doc, req) { return !!settee$filter(doc, req); };
+})()`;
 }

@@ -4,8 +4,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { JsSandbox } from './engine.js';
-import type { DesignLog, ValidateMessage, WorkerMessage, WorkerSetup } from './messages.js';
+import type { DesignJobs, DesignLog, JobKind, JobMessage, WorkerMessage, WorkerSetup } from './messages.js';
+import type { FilterRequest } from './runner.js';
 import { runValidations, type ValidationSandbox } from './validation.js';
+import { runFilters, runMaps, runReduces } from './views.js';
 
 /** The logs of one batch, at most `max` of them: a function logging in a loop cannot flood. */
 class LogCollector {
@@ -41,18 +43,35 @@ const ticking: ValidationSandbox = {
   callJson: (key, argsJson) => afterwardsTick(() => sandbox.callJson(key, argsJson)),
 };
 
-port.on('message', (message: ValidateMessage) => port.postMessage(answer(message)));
+/** How each kind of batch runs on the sandbox. */
+const handlers: { [K in JobKind]: (request: DesignJobs[K]['request']) => DesignJobs[K]['result'] } = {
+  validate: ({ functions, items, userCtx, secObj }) =>
+    runValidations(ticking, functions, items, userCtx, secObj),
+  map: ({ functions, docs }) => runMaps(ticking, functions, docs),
+  reduce: ({ fn, calls }) => runReduces(ticking, fn, calls),
+  filter: runFilterBatch,
+};
+
+port.on('message', (message: JobMessage) => port.postMessage(answer(message)));
 port.postMessage({ type: 'ready' } satisfies WorkerMessage);
 
-function answer({ id, request }: ValidateMessage): WorkerMessage {
+function answer<K extends JobKind>({ type, id, request }: JobMessage<K>): WorkerMessage {
   try {
-    const { functions, items, userCtx, secObj } = request;
-    const outcomes = runValidations(ticking, functions, items, userCtx, secObj);
-    return { type: 'validated', id, outcomes, logs: logs.take(), retire: sandbox.broken };
+    const result = (handlers[type] as (request: DesignJobs[K]['request']) => DesignJobs[K]['result'])(
+      request,
+    );
+    return { type: 'answered', id, result, logs: logs.take(), retire: sandbox.broken };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return { type: 'failed', id, message, logs: logs.take(), retire: true };
   }
+}
+
+// A document a filter fails on does not pass; the log says why, as CouchDB logs a map's throw.
+function runFilterBatch({ fn, docs, req }: FilterRequest): boolean[] {
+  return runFilters(ticking, fn, docs, req, (failure, index) =>
+    logs.add(fn.key, `filter failed on doc._id ${String(docs[index]?._id)}: ${failure.message}`),
+  );
 }
 
 function afterwardsTick<T>(work: () => T): T {

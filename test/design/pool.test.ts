@@ -3,10 +3,16 @@
  * round trip per batch, limits that never reach the server's event loop, and the cache kept
  * across batches. One pool for the file.
  */
+import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type DesignLog, DesignWorkerPool, type ValidationOutcome } from '../../src/design/index.js';
-import { fn, newDocs, request, SEC_OBJ, TYPED, USER_CTX } from './helpers.js';
+import {
+  type DesignLog,
+  DesignPoolClosedError,
+  DesignWorkerPool,
+  type ValidationOutcome,
+} from '../../src/design/index.js';
+import { fn, NATIVE_HOG, newDocs, request, SEC_OBJ, TYPED, USER_CTX } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const logs: DesignLog[] = [];
@@ -168,5 +174,162 @@ describe('DesignWorkerPool: cache and logs', () => {
     const mine = logs.filter((log) => log.key === chatty.key);
     expect(mine).toHaveLength(1000);
     expect(logs.at(-1)).toEqual({ key: '', message: '(500 more log messages dropped)' });
+  });
+});
+
+describe('DesignWorkerPool: views and filters', () => {
+  let counter = 0;
+  const viewFn = (source: string) => ({ key: `_design/views@1-${++counter}/views/v`, source });
+
+  it('maps a batch: per document, one outcome per function, failures on their document only', async () => {
+    const byType = viewFn('function (doc) { if (doc.bad) throw "bad"; emit(doc.type, 1) }');
+    const ids = viewFn('function (doc) { emit(doc._id) }');
+    const docs = [
+      { _id: 'a', type: 'sale' },
+      { _id: 'b', bad: true },
+      { _id: 'c', type: 'job' },
+    ];
+    expect(await pool.map({ functions: [byType, ids], docs })).toEqual([
+      [
+        { ok: true, rows: [['sale', 1]] },
+        { ok: true, rows: [['a', null]] },
+      ],
+      [
+        { ok: false, failure: 'thrown', message: 'threw bad' },
+        { ok: true, rows: [['b', null]] },
+      ],
+      [
+        { ok: true, rows: [['job', 1]] },
+        { ok: true, rows: [['c', null]] },
+      ],
+    ]);
+  });
+
+  it('times out a looping map function on its document only, the event loop free', async () => {
+    const loops = viewFn('function (doc) { while (doc.loop) {} emit(doc._id, 1) }');
+    const docs = [{ _id: 'a', loop: true }, { _id: 'b' }];
+    const { result, turns } = await whileCounting(pool.map({ functions: [loops], docs }));
+    expect(result).toEqual([
+      [{ ok: false, failure: 'timeout', message: 'timed out after 200 ms' }],
+      [{ ok: true, rows: [['b', 1]] }],
+    ]);
+    expect(turns).toBeGreaterThan(0);
+  });
+
+  it('reduces many groups in one batch', async () => {
+    const total = viewFn(
+      'function (keys, values, rereduce) { return rereduce ? sum(values) : values.length }',
+    );
+    const outcomes = await pool.reduce({
+      fn: total,
+      calls: [
+        {
+          keys: [
+            ['a', 'd1'],
+            ['a', 'd2'],
+          ],
+          values: [5, 6],
+          rereduce: false,
+        },
+        { keys: null, values: [2, 3], rereduce: true },
+      ],
+    });
+    expect(outcomes).toEqual([
+      { ok: true, value: 2 },
+      { ok: true, value: 5 },
+    ]);
+  });
+
+  it('filters with the request given, and logs why a document failed', async () => {
+    const byQuery = viewFn(
+      'function (doc, req) { if (doc.bad) throw new Error("bad"); return doc.type === req.query.type }',
+    );
+    const docs = [
+      { _id: 'a', type: 'sale' },
+      { _id: 'b', type: 'job' },
+      { _id: 'c', bad: true },
+    ];
+    const passes = await pool.filter({
+      fn: byQuery,
+      docs,
+      req: { query: { type: 'sale' }, userCtx: USER_CTX },
+    });
+    expect(passes).toEqual([true, false, false]);
+    expect(logs.filter((log) => log.key === byQuery.key).map((log) => log.message)).toEqual([
+      expect.stringMatching(/^filter failed on doc\._id c: Error: bad/),
+    ]);
+  });
+
+  it('answers without a worker when there is nothing to run', async () => {
+    const ids = viewFn('function (doc) { emit(doc._id) }');
+    expect(await pool.map({ functions: [], docs: [{ _id: 'a' }, { _id: 'b' }] })).toEqual([[], []]);
+    expect(await pool.map({ functions: [ids], docs: [] })).toEqual([]);
+    expect(await pool.reduce({ fn: ids, calls: [] })).toEqual([]);
+    expect(await pool.filter({ fn: ids, docs: [], req: {} })).toEqual([]);
+  });
+
+  it('rejects a batch that cannot cross to a worker thread, and goes on', async () => {
+    const ids = viewFn('function (doc) { emit(doc._id) }');
+    await expect(
+      pool.map({ functions: [ids], docs: [{ _id: 'a', notJson: () => 1 }] }),
+    ).rejects.toMatchObject({
+      name: 'unknown_error',
+      status: 500,
+      message: expect.stringContaining('the map batch could not run: the batch cannot be sent to a worker'),
+    });
+    expect(await pool.map({ functions: [ids], docs: [{ _id: 'a' }] })).toEqual([
+      [{ ok: true, rows: [['a', null]] }],
+    ]);
+  });
+});
+
+describe('DesignWorkerPool: view batches on a worker that fails', () => {
+  it('sends one message per batch, rejects the batch of a stuck worker, and runs the next on a new one', async () => {
+    const posted: unknown[] = [];
+    const own = new DesignWorkerPool({
+      timeoutMs: 200,
+      stallGraceMs: 300,
+      createWorker: (entry, options) => {
+        const worker = new Worker(entry, options);
+        const post = worker.postMessage.bind(worker);
+        worker.postMessage = (message: unknown) => (posted.push(message), post(message));
+        return worker;
+      },
+    });
+    try {
+      const ids = { key: '_design/own@1-a/views/ids', source: 'function (doc) { emit(doc._id) }' };
+      const docs = Array.from({ length: 100 }, (_, i) => ({ _id: `d${i}` }));
+      const outcomes = await own.map({ functions: [ids], docs });
+      expect(outcomes.map(([outcome]) => outcome)).toEqual(
+        docs.map((doc) => ({ ok: true, rows: [[doc._id, null]] })),
+      );
+      expect(posted).toHaveLength(1);
+
+      const hog = { key: '_design/own@1-a/views/hog', source: NATIVE_HOG };
+      await expect(own.map({ functions: [hog], docs: [{ _id: 'x' }] })).rejects.toMatchObject({
+        name: 'unknown_error',
+        message: expect.stringMatching(/^the map batch could not run: the design worker made no progress/),
+      });
+      expect(
+        await own.filter({ fn: { key: 'f', source: 'function () { return true }' }, docs: [{}], req: {} }),
+      ).toEqual([true]);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('rejects view batches after close, and those queued when it closes', async () => {
+    const own = new DesignWorkerPool({ timeoutMs: 200 });
+    const ids = { key: '_design/own@1-b/views/ids', source: 'function (doc) { emit(doc._id) }' };
+    // The expectation is attached before the pool closes, so the rejection is never unhandled.
+    const queued = expect(own.map({ functions: [ids], docs: [{ _id: 'a' }] })).rejects.toMatchObject({
+      name: 'unknown_error',
+      message: 'the map batch could not run: the design worker pool was closed',
+    });
+    await own.close();
+    await queued;
+    await expect(
+      own.reduce({ fn: ids, calls: [{ keys: null, values: [1], rereduce: true }] }),
+    ).rejects.toBeInstanceOf(DesignPoolClosedError);
   });
 });
