@@ -360,7 +360,7 @@ const MISSING: unique symbol = Symbol('missing');
 const ARRAY_INDEX = /^(?:0|[1-9]\d*)$/;
 
 /** Splits a field name on unescaped dots; `\.` stands for a literal dot in a key. */
-function parseField(field: string): string[] {
+export function parseField(field: string): string[] {
   const parts: string[] = [];
   let current = '';
   for (let i = 0; i < field.length; i++) {
