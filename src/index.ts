@@ -26,6 +26,8 @@ export { Database, type DatabaseOptions } from './database/database.js';
 export { SqliteStorage, type SqliteStorageOptions } from './storage/sqlite/sqlite-storage.js';
 // The Node entry: `Database.open` opens SQLite files (importing the module installs them).
 export { openSqliteFile } from './storage/sqlite/open.js';
+// …and runs views and filter functions in a worker thread's sandbox (importing installs it).
+import './design/install-node.js';
 export {
   installPlatformStorage,
   type PlatformStorageOptions,

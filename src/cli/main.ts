@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Node's storage for Database.open: SQLite files (see storage/sqlite/open.ts).
 import '../storage/sqlite/open.js';
+// …and its sandbox for views and filter functions (see design/install-node.ts).
+import '../design/install-node.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Database } from '../database/database.js';
 import { describeFailure } from './failures.js';

@@ -81,6 +81,10 @@ export function validateDocId(id: unknown): string {
   return id;
 }
 
+export function isDesignId(id: string): boolean {
+  return id.startsWith(DESIGN_PREFIX);
+}
+
 export function isLocalId(id: string): boolean {
   return id.startsWith(LOCAL_PREFIX);
 }

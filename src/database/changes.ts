@@ -1,4 +1,5 @@
-import type { ChangeRow, ChangesOptions, ChangesResponse } from '../core/api.js';
+import type { ChangeRow, ChangesOptions, ChangesResponse, Doc } from '../core/api.js';
+import type { DesignRunner } from '../design/runner.js';
 import { badRequest } from '../core/errors.js';
 import { type CompiledSelector, compileSelector } from '../core/mango/index.js';
 import { countChanges } from '../storage/derived.js';
@@ -27,6 +28,10 @@ export interface FeedSource {
   reader: DocReader;
   notifier: WriteNotifier;
   updateSeq(): number;
+  /** Where filter functions and `_view` filters' map functions run. */
+  design(): DesignRunner;
+  /** The design documents (filters and views are read from them). */
+  designDocs(): Promise<readonly Doc[]>;
 }
 
 /**

@@ -36,6 +36,7 @@ import {
 import { badRequest, notFound, toSetteeError } from '../core/errors.js';
 import { isRev, parseRev } from '../core/revision.js';
 import type { Resolver } from '../conflicts/resolvers.js';
+import type { DesignRunner } from '../design/runner.js';
 import { openPlatformStorage, type PlatformStorageOptions } from '../storage/platform.js';
 import type { ResolutionRecord, Storage, StoredResolution } from '../storage/types.js';
 import { allDocsRows } from './all-docs.js';
@@ -57,6 +58,17 @@ import {
   type ResolveWithResult,
 } from './conflicts/index.js';
 import { LocalDocs } from './local-docs.js';
+import { platformDesignRunner } from './queries/design-platform.js';
+import { Queries } from './queries/engine.js';
+import type { IndexingStatus } from './queries/index-builder.js';
+import type {
+  CreateIndexRequest,
+  CreateIndexResponse,
+  FindRequestBody,
+  FindResponse,
+  IndexList,
+} from './queries/mango.js';
+import type { ExplainBody } from '../core/mango/index.js';
 import { SerialQueue, WriteNotifier } from './notifier.js';
 import { bulkGetResultJson } from './doc-json.js';
 import { bulkGet, revsDiff } from './peer-reads.js';
@@ -83,6 +95,11 @@ export interface DatabaseOptions {
   resolver?: Resolver;
   /** Keep the losing versions of every resolved conflict, readable with `resolutions()`. */
   history?: boolean;
+  /**
+   * Where the JavaScript of views and filter functions runs; default: the platform's sandbox
+   * (in Node, a shared worker thread with QuickJS), started when first needed.
+   */
+  design?: DesignRunner;
 }
 
 /** Edits and history entries that travel with a batch of writes. */
@@ -129,9 +146,11 @@ export class Database implements Peer {
   private readonly notifier = new WriteNotifier();
   private readonly conflictHandling: ConflictHandling;
   private readonly compactor: Compactor;
+  private readonly queries: Queries;
   private stamper: Stamper | undefined;
   private keepHistory = false;
   private writeHook: WriteHook | undefined;
+  private designRunner: DesignRunner | undefined;
   private designCache: Promise<Doc[]> | undefined;
   private seq = 0;
   private revsLimit = DEFAULT_REVS_LIMIT;
@@ -149,6 +168,16 @@ export class Database implements Peer {
     this.conflictHandling = new ConflictHandling(this.conflictHost());
     // Compaction drops bodies: cached trees would still claim to hold them.
     this.compactor = new Compactor(storage, this.writes, () => this.trees.clear());
+    this.queries = new Queries({
+      name,
+      storage,
+      updateSeq: () => this.seq,
+      toDoc: (scanned, options = {}) =>
+        this.reader.build(scanned, scanned.id, scanned.winner, scanned.content, options),
+      designDocs: () => this.designDocs(),
+      design: () => this.design(),
+      bulkDocs: (docs) => this.bulkDocs(docs),
+    });
   }
 
   /**
@@ -184,6 +213,7 @@ export class Database implements Peer {
     this.seq = (await storage.stats()).updateSeq;
     if (options.stamping) await this.setStamping(options.stamping);
     this.keepHistory = options.history === true;
+    this.designRunner = options.design;
     if (options.resolver) await this.setResolver(options.resolver);
   }
 
@@ -293,6 +323,16 @@ export class Database implements Peer {
    */
   setWriteHook(hook: WriteHook | undefined): void {
     this.writeHook = hook;
+  }
+
+  /** Sets where the JavaScript of views and filter functions runs (see `DatabaseOptions.design`). */
+  setDesignRunner(runner: DesignRunner): void {
+    this.designRunner = runner;
+  }
+
+  /** Where views and filter functions run: the one set, or the platform's. */
+  private design(): DesignRunner {
+    return (this.designRunner ??= platformDesignRunner());
   }
 
   /**
@@ -630,7 +670,14 @@ export class Database implements Peer {
   /** The changes feed as a stream; with `live`, it goes on emitting writes until `signal` aborts. */
   changesFeed(options: ChangesFeedOptions = {}): ChangesFeed {
     return new ChangesFeed(
-      { storage: this.storage, reader: this.reader, notifier: this.notifier, updateSeq: () => this.seq },
+      {
+        storage: this.storage,
+        reader: this.reader,
+        notifier: this.notifier,
+        updateSeq: () => this.seq,
+        design: () => this.design(),
+        designDocs: () => this.designDocs(),
+      },
       options,
     );
   }
@@ -729,6 +776,59 @@ export class Database implements Peer {
    * @example
    * await db.compact({ onProgress: (percent) => console.log(`${percent}%`) });
    */
+  // Queries: Mango
+
+  /**
+   * A Mango query, as `POST /{db}/_find` and PouchDB's `find` take it: `selector`, `fields`,
+   * `sort`, `limit`, `skip`, `bookmark`, `use_index`, `conflicts`, `execution_stats`…
+   *
+   * @example
+   * await db.createIndex({ index: { fields: ['till', 'at'] } });
+   * const { docs } = await db.find({ selector: { till: 't1', at: { $gte: '2026-12-06' } }, sort: ['till', 'at'] });
+   */
+  async find<T extends object = Fields>(request: FindRequestBody): Promise<FindResponse<NoInfer<T>>> {
+    return (await this.queries.mango.find(asJson(request))) as FindResponse<T>;
+  }
+
+  /** How `find` would answer a request: the index it would use and the range it would read. */
+  async explain(request: FindRequestBody): Promise<ExplainBody> {
+    return this.queries.mango.explain(asJson(request));
+  }
+
+  /**
+   * Creates a JSON index (`POST /{db}/_index`), stored as a `language: "query"` design
+   * document; the same definition again answers `exists`.
+   */
+  async createIndex(request: CreateIndexRequest): Promise<CreateIndexResponse> {
+    return this.queries.mango.create(asJson(request));
+  }
+
+  /** The indexes `find` may use, `_all_docs` first (`GET /{db}/_index`). */
+  async getIndexes(): Promise<IndexList> {
+    return this.queries.mango.list();
+  }
+
+  /** Deletes a JSON index (`DELETE /{db}/_index/{ddoc}/json/{name}`). */
+  async deleteIndex(index: { ddoc: string; name: string }): Promise<{ ok: true }> {
+    await this.queries.mango.delete(index.ddoc, index.name);
+    return { ok: true };
+  }
+
+  /** The secondary index builds under way (views and Mango indexes), for `_active_tasks`. */
+  indexingStatus(): IndexingStatus[] {
+    return this.queries.indexing();
+  }
+
+  /**
+   * `_view_cleanup`: drops the stored indexes no design document defines any longer (an edited
+   * view's old index, a deleted Mango index). Resolves to how many were dropped.
+   */
+  async viewCleanup(): Promise<number> {
+    return (await this.queries.cleanup()).length;
+  }
+
+  // Queries: views
+
   async compact(options: CompactOptions = {}): Promise<void> {
     await this.compactor.compact(options);
   }
@@ -842,4 +942,12 @@ function idOf(error: Error): string {
 /** 32 random lowercase hex characters, like CouchDB's uuids. */
 export function randomHex(): string {
   return crypto.randomUUID().replaceAll('-', '');
+}
+
+/**
+ * A request object as its JSON would read: what an embedded caller writes as `{bookmark: undefined}`
+ * is, as over HTTP, no bookmark at all.
+ */
+function asJson(request: object): unknown {
+  return JSON.parse(JSON.stringify(request));
 }

@@ -354,7 +354,11 @@ async function openAccounts(
     log: warn,
   };
   const validator = new DesignWorkerPool(options.validation ?? {});
-  registry.prepare = (db) => db.setWriteHook(writeRulesFor(db, { registry, users: usersOptions, validator }));
+  registry.prepare = (db) => {
+    db.setWriteHook(writeRulesFor(db, { registry, users: usersOptions, validator }));
+    // Views and filter functions run in the same pool of sandboxes as validation.
+    db.setDesignRunner(validator);
+  };
   const users = new UserStore(registry, usersOptions);
   await users.open();
   const auth = await Auth.open(options.dataDir, {

@@ -1,0 +1,35 @@
+/**
+ * A database's queries: Mango (`_find`, `_index`), over secondary indexes the storage
+ * keeps and one builder brings up to date from the changes feed.
+ */
+import type { IndexState } from '../../storage/types.js';
+import type { QueryHost } from './host.js';
+import { IndexBuilder, type IndexingStatus } from './index-builder.js';
+import { MangoQueries } from './mango.js';
+
+export class Queries {
+  readonly builder: IndexBuilder;
+  readonly mango: MangoQueries;
+
+  constructor(private readonly host: QueryHost) {
+    this.builder = new IndexBuilder(host);
+    this.mango = new MangoQueries(host, this.builder);
+  }
+
+  /** The index builds under way (`_active_tasks`). */
+  indexing(): IndexingStatus[] {
+    return this.builder.status();
+  }
+
+  /**
+   * `_view_cleanup`: drops every stored index that no design document defines any longer (an
+   * edited view's old index, a deleted Mango index). Returns the names dropped.
+   */
+  async cleanup(): Promise<string[]> {
+    const ddocs = await this.host.designDocs();
+    const wanted = new Set(this.mango.storedNames(ddocs));
+    const unused = (await this.host.storage.indexes()).filter((index: IndexState) => !wanted.has(index.name));
+    for (const index of unused) await this.host.storage.dropIndex(index.name);
+    return unused.map((index) => index.name);
+  }
+}
