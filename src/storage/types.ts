@@ -110,6 +110,14 @@ export interface Storage {
   scanIndex(name: string, scan: IndexScan): AsyncIterable<IndexRow[]>;
   /** Removes an index and its rows (nothing happens when absent). */
   dropIndex(name: string): Promise<void>;
+  /**
+   * The documents with a row in an index's byte range that changed after `since`, each once at
+   * its latest sequence, by sequence, with their winning content, in pages: what a changes feed
+   * filtered by a selector reads when an index serves the selector, instead of every change.
+   * Resolves to `undefined` when more than `maxDocs` documents qualify (reading the changes is
+   * then as cheap, and the list of them would not stay small).
+   */
+  indexChanges(name: string, scan: IndexChangesScan): Promise<IndexChanges | undefined>;
 
   /**
    * A compaction, run one bounded step at a time: it drops bodies of non-leaf revisions and
@@ -345,4 +353,22 @@ export interface IndexScan {
   /** Join each row's document (summary and winning content). */
   withDocs?: boolean;
   limit?: number;
+}
+
+export interface IndexChangesScan {
+  /** The byte range of keys (both ends inclusive; absent: open). */
+  start?: Uint8Array;
+  end?: Uint8Array;
+  since: number;
+  /** Above this many documents, answer `undefined`. */
+  maxDocs: number;
+}
+
+export interface IndexChanges {
+  /**
+   * The update sequence the documents were chosen at: a change after it is not among them (a
+   * feed that ends here goes on from this sequence and misses nothing).
+   */
+  asOf: number;
+  docs: AsyncIterable<ScannedDoc[]>;
 }

@@ -18,8 +18,14 @@ export interface IndexGroup {
   /** Names what is being built, in `_active_tasks` (a design document's id). */
   label: string;
   indexes: readonly { name: string; signature: string }[];
-  /** Each live, non-design document's rows, per document then per index of the group. */
+  /** Each non-design document's rows, per document then per index of the group. */
   map(docs: readonly Doc[]): Promise<IndexEntry[][][]>;
+  /**
+   * Map deleted documents too (their tombstones, `_deleted: true` with whatever body they kept).
+   * Views never see them (CouchDB's view updater skips them); a Mango index holds the tombstones
+   * that have its fields, so a changes feed filtered by a selector can read deletions from it.
+   */
+  includeDeleted?: boolean;
 }
 
 /** An index build under way, as `_active_tasks` shows it. */
@@ -106,7 +112,7 @@ export class IndexBuilder {
    */
   private async index(group: IndexGroup, page: readonly ScannedDoc[]): Promise<void> {
     const seq = page[page.length - 1]!.seq;
-    const live = page.filter(isIndexable);
+    const live = page.filter((scanned) => isIndexable(scanned, group.includeDeleted === true));
     // Map functions see `_conflicts`, as CouchDB's (the classic view of conflicted documents).
     const mapped = await group.map(live.map((scanned) => this.host.toDoc(scanned, { conflicts: true })));
     const rowsOf = new Map(live.map((scanned, at) => [scanned.id, mapped[at]!]));
@@ -121,11 +127,11 @@ export class IndexBuilder {
 }
 
 /**
- * Deleted documents leave every index, and design documents are never in one (as in CouchDB's
- * view updater, which does not pass them to map functions).
+ * Design documents are never in an index (CouchDB's view updater does not pass them to map
+ * functions), nor deleted documents unless the group asks for them.
  */
-function isIndexable(scanned: ScannedDoc): scanned is ScannedWithContent {
-  return !scanned.deleted && scanned.content !== undefined && !isDesignId(scanned.id);
+function isIndexable(scanned: ScannedDoc, includeDeleted: boolean): scanned is ScannedWithContent {
+  return (includeDeleted || !scanned.deleted) && scanned.content !== undefined && !isDesignId(scanned.id);
 }
 
 function groupKey(group: IndexGroup): string {

@@ -14,6 +14,8 @@ import type {
   DocWrite,
   FetchedDoc,
   IdRange,
+  IndexChanges,
+  IndexChangesScan,
   IndexRow,
   IndexScan,
   IndexState,
@@ -486,6 +488,10 @@ export class SqliteStorage implements Storage {
 
   async dropIndex(name: string): Promise<void> {
     this.indexTables.drop(name);
+  }
+
+  async indexChanges(name: string, scan: IndexChangesScan): Promise<IndexChanges | undefined> {
+    return this.indexTables.changes(name, scan, this.updateSeq);
   }
 
   /** Compaction in place, in steps (see `SqliteCompaction`). */

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { IndexEntry, IndexScan } from '../../../src/storage/types.js';
-import { type Context, collect, content, newDoc } from './helpers.js';
+import { type Context, collect, content, docWrite, leaf, newDoc, node } from './helpers.js';
 
 /** A row with a key of these bytes (the storage orders by bytes and never reads them). */
 function entry(bytes: number[], value: unknown = null, exact = true): IndexEntry {
@@ -153,6 +153,52 @@ export function indexTests(t: Context): void {
       expect(await t.storage.indexes()).toEqual([]);
       expect(await t.storage.openIndex('ix', 'sig-1')).toMatchObject({ seq: 0, rows: 0 });
       expect(await rowsOf()).toEqual([]);
+    });
+
+    it('lists the documents of a key range changed after since, by sequence, each once', async () => {
+      await t.storage.writeDocs(['a', 'b', 'c', 'd'].map((id) => newDoc(id)));
+      await t.storage.updateIndex('ix', {
+        seq: 4,
+        docs: [
+          { id: 'a', rows: [entry([1]), entry([3])] },
+          { id: 'b', rows: [entry([2])] },
+          { id: 'c', rows: [entry([9])] },
+          { id: 'd', rows: [entry([2])] },
+        ],
+      });
+      await t.storage.writeDocs([
+        docWrite('b', [leaf('2-b')], { added: [node('2-b', '1-a', { body: { v: 2 } })] }),
+      ]);
+      const found = await t.storage.indexChanges('ix', {
+        start: Uint8Array.from([1]),
+        end: Uint8Array.from([3]),
+        since: 1,
+        maxDocs: 10,
+      });
+      expect(found?.asOf).toBe(5);
+      const docs = await collect(found!.docs);
+      expect(docs.map((doc) => [doc.id, doc.seq])).toEqual([
+        ['d', 4],
+        ['b', 5],
+      ]);
+      expect(docs[1]?.content).toEqual(content({ v: 2 }));
+      const open = await t.storage.indexChanges('ix', { since: 0, maxDocs: 10 });
+      expect((await collect(open!.docs)).map((doc) => doc.id)).toEqual(['a', 'c', 'd', 'b']);
+    });
+
+    it('answers undefined above maxDocs, and skips a document changed after the list was made', async () => {
+      await t.storage.writeDocs(['a', 'b', 'c'].map((id) => newDoc(id)));
+      await t.storage.updateIndex('ix', {
+        seq: 3,
+        docs: ['a', 'b', 'c'].map((id) => ({ id, rows: [entry([1])] })),
+      });
+      expect(await t.storage.indexChanges('ix', { since: 0, maxDocs: 2 })).toBeUndefined();
+      const found = await t.storage.indexChanges('ix', { since: 0, maxDocs: 3 });
+      await t.storage.writeDocs([
+        docWrite('a', [leaf('2-a')], { added: [node('2-a', '1-a', { body: {} })] }),
+      ]);
+      expect((await collect(found!.docs)).map((doc) => doc.id)).toEqual(['b', 'c']);
+      expect(found?.asOf).toBe(3);
     });
   });
 }
