@@ -23,6 +23,13 @@ export type {
   ResolveWithResult,
 } from './database/conflicts/index.js';
 export { Database, type DatabaseOptions } from './database/database.js';
+export type {
+  DesignDocInfo,
+  ViewOptions,
+  ViewResponse,
+  ViewResultRow,
+  ViewStream,
+} from './database/queries/views.js';
 export { SqliteStorage, type SqliteStorageOptions } from './storage/sqlite/sqlite-storage.js';
 // The Node entry: `Database.open` opens SQLite files (importing the module installs them).
 export { openSqliteFile } from './storage/sqlite/open.js';

@@ -9,6 +9,10 @@ export const ERROR_STATUS = {
   illegal_database_name: 400,
   doc_validation: 400,
   query_parse_error: 400,
+  /** A design document's function that does not compile (couch_query_servers.erl `try_compile`). */
+  compilation_error: 400,
+  /** A design document CouchDB would not have stored (couch_mrview.erl `validate`). */
+  invalid_design_doc: 400,
   // Mango's (`_find`, `_index`, `_explain`): CouchDB's names from mango_error.erl, all 400.
   invalid_key: 400,
   missing_required_key: 400,

@@ -60,6 +60,16 @@ import {
 import { LocalDocs } from './local-docs.js';
 import { platformDesignRunner } from './queries/design-platform.js';
 import { Queries } from './queries/engine.js';
+import {
+  collectView,
+  type DesignDocInfo,
+  splitViewPath,
+  type ViewOptions,
+  type ViewResponse,
+  type ViewStream,
+  viewQueryOf,
+} from './queries/views.js';
+import type { ViewQuery } from '../core/views/params.js';
 import type { IndexingStatus } from './queries/index-builder.js';
 import type {
   CreateIndexRequest,
@@ -768,14 +778,6 @@ export class Database implements Peer {
     return this.put({ ...doc, _attachments: rest }, context);
   }
 
-  /**
-   * Drops bodies of non-leaf revisions and unreferenced attachments (trees are kept) and gives
-   * the space back to the disk; resolves once done. It runs in short steps between which reads
-   * and writes go on; a call while a compaction runs joins it rather than starting another.
-   *
-   * @example
-   * await db.compact({ onProgress: (percent) => console.log(`${percent}%`) });
-   */
   // Queries: Mango
 
   /**
@@ -829,6 +831,44 @@ export class Database implements Peer {
 
   // Queries: views
 
+  /**
+   * Queries a design document's view, as PouchDB's `db.query('ddoc/view', options)` and
+   * `GET /{db}/_design/{ddoc}/_view/{view}` do: map rows `{id, key, value, doc?}` with
+   * `total_rows` and `offset`, or reduced rows `{key, value}` with `reduce`, `group`,
+   * `group_level`. The view's index is brought up to date first unless `update` says otherwise.
+   *
+   * @throws SetteeError `not_found` for a missing design document (`missing`) or view
+   *   (`missing_named_view`); `query_parse_error` (400) for options that cannot work together.
+   * @example
+   * await db.put({ _id: '_design/sales', views: { by_till: { map: 'function (doc) { emit(doc.till, doc.total) }', reduce: '_sum' } } });
+   * const { rows } = await db.query('sales/by_till', { group: true }); // [{ key: 't1', value: 42 }, …]
+   */
+  async query<T extends object = Fields>(view: string, options: ViewOptions = {}): Promise<ViewResponse<T>> {
+    const [ddoc, name] = splitViewPath(view);
+    return collectView<T>(await this.viewStream(ddoc, name, viewQueryOf(options)));
+  }
+
+  /**
+   * A view's answer as a stream (for the server): the header fields, then rows read from the
+   * index as they are pulled. `q` comes from `parseViewQuery`.
+   */
+  viewStream(ddoc: string, view: string, q: ViewQuery): Promise<ViewStream> {
+    return this.queries.views.query(ddoc, view, q);
+  }
+
+  /** `GET /{db}/_design/{ddoc}/_info`: the state of a design document's view index. */
+  designDocInfo(ddoc: string): Promise<DesignDocInfo> {
+    return this.queries.views.info(ddoc);
+  }
+
+  /**
+   * Drops bodies of non-leaf revisions and unreferenced attachments (trees are kept) and gives
+   * the space back to the disk; resolves once done. It runs in short steps between which reads
+   * and writes go on; a call while a compaction runs joins it rather than starting another.
+   *
+   * @example
+   * await db.compact({ onProgress: (percent) => console.log(`${percent}%`) });
+   */
   async compact(options: CompactOptions = {}): Promise<void> {
     await this.compactor.compact(options);
   }

@@ -1,19 +1,22 @@
 /**
- * A database's queries: Mango (`_find`, `_index`), over secondary indexes the storage
+ * A database's queries: Mango (`_find`, `_index`) and views, over secondary indexes the storage
  * keeps and one builder brings up to date from the changes feed.
  */
 import type { IndexState } from '../../storage/types.js';
 import type { QueryHost } from './host.js';
 import { IndexBuilder, type IndexingStatus } from './index-builder.js';
 import { MangoQueries } from './mango.js';
+import { ViewQueries } from './views.js';
 
 export class Queries {
   readonly builder: IndexBuilder;
   readonly mango: MangoQueries;
+  readonly views: ViewQueries;
 
   constructor(private readonly host: QueryHost) {
     this.builder = new IndexBuilder(host);
     this.mango = new MangoQueries(host, this.builder);
+    this.views = new ViewQueries(host, this.builder);
   }
 
   /** The index builds under way (`_active_tasks`). */
@@ -27,7 +30,7 @@ export class Queries {
    */
   async cleanup(): Promise<string[]> {
     const ddocs = await this.host.designDocs();
-    const wanted = new Set(this.mango.storedNames(ddocs));
+    const wanted = new Set([...this.mango.storedNames(ddocs), ...this.views.storedNames(ddocs)]);
     const unused = (await this.host.storage.indexes()).filter((index: IndexState) => !wanted.has(index.name));
     for (const index of unused) await this.host.storage.dropIndex(index.name);
     return unused.map((index) => index.name);
