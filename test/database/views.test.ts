@@ -12,42 +12,13 @@ import type { ViewOptions } from '../../src/database/queries/views.js';
 import { DesignWorkerPool } from '../../src/design/pool.js';
 import type { DesignRunner, MapRequest } from '../../src/design/runner.js';
 import { mulberry32 } from '../faults/fault-proxy.js';
+import { COLLATION_SPECIFICATION } from '../core/couchdb-collation.js';
 import { expectError, rev, useTempDatabases, writeReplicated } from './helpers.js';
 
 const dbs = useTempDatabases();
 
-/**
- * The "Collation Specification" sequence of CouchDB's docs (src/docs/src/ddocs/views/
- * collation.rst), already strictly ordered.
- */
-const COLLATION_TABLE: unknown[] = [
-  null,
-  false,
-  true,
-  1,
-  2,
-  3.5,
-  4,
-  'a',
-  'A',
-  'aa',
-  'b',
-  'B',
-  'ba',
-  'bb',
-  ['a'],
-  ['b'],
-  ['b', 'c'],
-  ['b', 'c', 'a'],
-  ['b', 'd'],
-  ['b', 'd', 'e'],
-  { a: 1 },
-  { a: 2 },
-  { b: 1 },
-  { b: 2 },
-  { b: 2, a: 1 },
-  { b: 2, c: 2 },
-];
+/** CouchDB's collation table, already strictly ordered. */
+const COLLATION_TABLE = COLLATION_SPECIFICATION;
 
 const BY_KEY = 'function (doc) { if (doc.k !== undefined) emit(doc.k, doc.v === undefined ? null : doc.v); }';
 
