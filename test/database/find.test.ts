@@ -77,6 +77,32 @@ describe('Database.find with JSON indexes', () => {
     expect(ids((await db.find({ selector: { status: 'open' } })).docs)).toEqual([]);
   });
 
+  it('builds a large index in pages: writes and reads go on meanwhile, and it shows as a task', async () => {
+    const db = await dbs.open();
+    for (let batch = 0; batch < 8; batch++) {
+      await db.bulkDocs(Array.from({ length: 1000 }, (_, n) => ({ _id: `b${batch}-${n}`, n })));
+    }
+    // Creating the index starts its build in the background; the query joins it.
+    await db.createIndex({ index: { fields: ['n'] }, ddoc: 'big', name: 'n' });
+    let built = false;
+    const building = db
+      .find({ selector: { n: { $gte: 990 } }, use_index: ['big', 'n'], limit: 1000 })
+      .then((answer) => {
+        built = true;
+        return answer;
+      });
+    const tasks = db.indexingStatus();
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]).toMatchObject({ label: '_design/big', totalChanges: 8001 });
+    await db.put({ _id: 'during', n: 995 });
+    await db.get('b0-1');
+    expect(built).toBe(false);
+    const answer = await building;
+    expect(answer.warning).toBeUndefined();
+    expect(answer.docs.length).toBe(81);
+    expect(db.indexingStatus()).toEqual([]);
+  });
+
   it('pages with bookmarks through every match exactly once', async () => {
     const db = await dbs.open();
     await db.bulkDocs(Array.from({ length: 57 }, (_, n) => ({ _id: `d${n}`, group: n % 2, rank: n % 5 })));
