@@ -31,6 +31,8 @@ export const ERROR_STATUS = {
   invalid_field: 400,
   invalid_index: 400,
   no_usable_index: 400,
+  /** `POST /{db}/_index` into a design document of another language (mango_util:load_ddoc). */
+  invalid_ddoc_lang: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

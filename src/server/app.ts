@@ -23,9 +23,11 @@ import { ResolverSettings, type ResolverStrategy } from './resolvers.js';
 import { queryOf, resolveTarget, type Target } from './router.js';
 import { databaseEndpoint, databaseMethods, reservedIdWrite } from './routes/databases.js';
 import { attachmentMethods, documentMethods, localMethods } from './routes/documents.js';
+import { queryEndpoint } from './routes/queries.js';
 import { schedulerMethods } from './routes/replication.js';
 import { rootMethods, serverEndpoints } from './routes/server.js';
 import { unimplementedMethods } from './routes/unimplemented.js';
+import { viewEndpoint } from './routes/views.js';
 import { isServerAdmin } from './security.js';
 import { isUiPath, serveUi } from './ui.js';
 import { UserStore } from './users.js';
@@ -308,6 +310,8 @@ function dbMethods(
     case 'db-endpoint':
       return (
         databaseEndpoint(target.endpoint) ??
+        queryEndpoint(target.endpoint) ??
+        viewEndpoint(target.endpoint) ??
         unimplementedMethods('database', target.endpoint) ??
         (method === 'PUT' ? reservedIdWrite : missingEndpoint())
       );

@@ -68,6 +68,16 @@ export const ROUTES: readonly RouteRule[] = [
   rule('GET POST', '/{db}/_resolve', 'member'),
   rule('GET POST', '/{db}/_resolve/{docid}', 'member'),
   rule('GET PUT DELETE', '/{db}/_resolver', 'db_admin'),
+  rule('POST', '/{db}/_find', 'member'),
+  rule('POST', '/{db}/_explain', 'member'),
+  rule('GET', '/{db}/_index', 'member'),
+  // Indexes are design documents, which only database admins may write (couch_db.erl,
+  // validate_doc_update: check_is_admin for `_design/` ids).
+  rule('POST', '/{db}/_index', 'db_admin'),
+  rule('DELETE', '/{db}/_index/{ddoc}/json/{name}', 'db_admin'),
+  rule('POST', '/{db}/_index/_bulk_delete', 'db_admin'),
+  rule('GET POST', '/{db}/_design_docs', 'member'),
+  rule('POST', '/{db}/_view_cleanup', 'db_admin'),
   rule('GET HEAD PUT DELETE', '/{db}/{docid}', 'member'),
   rule('GET HEAD PUT DELETE', '/{db}/{docid}/{attachment}', 'member'),
   rule('GET PUT DELETE', '/{db}/_local/{docid}', 'member'),
@@ -75,6 +85,9 @@ export const ROUTES: readonly RouteRule[] = [
   rule('PUT DELETE', '/{db}/_design/{ddoc}', 'db_admin'),
   rule('GET HEAD', '/{db}/_design/{ddoc}/{attachment}', 'member'),
   rule('PUT DELETE', '/{db}/_design/{ddoc}/{attachment}', 'db_admin'),
+  rule('GET POST', '/{db}/_design/{ddoc}/_view/{view}', 'member'),
+  rule('POST', '/{db}/_design/{ddoc}/_view/{view}/queries', 'member'),
+  rule('GET', '/{db}/_design/{ddoc}/_info', 'member'),
   rule('GET HEAD PUT', '/_users/org.couchdb.user:{name}', 'own_user'),
   rule('DELETE', '/_users/org.couchdb.user:{name}', 'server_admin'),
   rule('GET HEAD PUT POST DELETE', '/_users/…', 'server_admin'),
@@ -132,12 +145,22 @@ function usersPattern(target: Exclude<Target, { kind: 'root' | 'server' }>): str
   return '/_users/…';
 }
 
+/** Database endpoints whose path holds names (the rest match their table path as they are). */
+const ENDPOINT_PATTERNS: readonly [RegExp, string][] = [
+  [/^_index\/(?!_bulk_delete$)./, '/{db}/_index/{ddoc}/json/{name}'],
+  [/^_design\/.+\/_view\/[^/]+\/queries$/, '/{db}/_design/{ddoc}/_view/{view}/queries'],
+  [/^_design\/.+\/_view\/[^/]+$/, '/{db}/_design/{ddoc}/_view/{view}'],
+  [/^_design\/.+\/_info$/, '/{db}/_design/{ddoc}/_info'],
+];
+
 function dbPattern(target: Exclude<Target, { kind: 'root' | 'server' }>): string {
   switch (target.kind) {
     case 'db':
       return '/{db}';
     case 'db-endpoint': {
       if (target.endpoint.startsWith('_resolve/')) return '/{db}/_resolve/{docid}';
+      const patterned = ENDPOINT_PATTERNS.find(([matches]) => matches.test(target.endpoint));
+      if (patterned) return patterned[1];
       const unimplemented = unimplementedRoute('database', target.endpoint);
       if (unimplemented) return unimplemented.path;
       return DB_ENDPOINT_PATTERNS.has(target.endpoint) ? `/{db}/${target.endpoint}` : '/{db}/_…';

@@ -171,25 +171,16 @@ export class DatabaseRegistry {
   }
 
   /**
-   * `/_active_tasks` entries of the compactions running in open databases, with the fields of
-   * CouchDB's (`couch_bt_engine_compactor` adds them; `couch_task_status` adds the times, in seconds).
+   * `/_active_tasks` entries of the open databases' background work: compactions (with the fields
+   * of CouchDB's `couch_bt_engine_compactor`) and index builds (those of `couch_mrview_updater`:
+   * `design_document`, `changes_done`, `total_changes`, `progress`). `couch_task_status` adds the
+   * times, in seconds.
    */
-  async compactionTasks(): Promise<Record<string, unknown>[]> {
+  async databaseTasks(): Promise<Record<string, unknown>[]> {
     const opened = await Promise.allSettled(this.open.values());
-    return opened.flatMap((result) => {
-      const status = result.status === 'fulfilled' ? result.value.compactionStatus() : undefined;
-      if (result.status !== 'fulfilled' || !status) return [];
-      return [
-        {
-          type: 'database_compaction',
-          node: 'nonode@nohost',
-          database: result.value.name,
-          progress: status.progress,
-          started_on: Math.floor(status.startedOn / 1000),
-          updated_on: Math.floor(status.updatedOn / 1000),
-        },
-      ];
-    });
+    return opened.flatMap((result) =>
+      result.status === 'fulfilled' ? [...compactionTasks(result.value), ...indexerTasks(result.value)] : [],
+    );
   }
 
   async closeAll(): Promise<void> {
@@ -248,4 +239,31 @@ function loadServerUuid(path: string): string {
   const uuid = randomHex();
   writeFileSync(path, `${JSON.stringify({ uuid })}\n`);
   return uuid;
+}
+
+function compactionTasks(db: Database): Record<string, unknown>[] {
+  const status = db.compactionStatus();
+  if (!status) return [];
+  return [{ type: 'database_compaction', ...taskCommon(db, status), progress: status.progress }];
+}
+
+function indexerTasks(db: Database): Record<string, unknown>[] {
+  return db.indexingStatus().map((status) => ({
+    type: 'indexer',
+    ...taskCommon(db, status),
+    design_document: status.label,
+    changes_done: status.changesDone,
+    total_changes: status.totalChanges,
+    // As couch_mrview_updater: 0 with nothing to read, else the share read, in whole percent.
+    progress: status.totalChanges === 0 ? 0 : Math.floor((status.changesDone * 100) / status.totalChanges),
+  }));
+}
+
+function taskCommon(db: Database, times: { startedOn: number; updatedOn: number }): Record<string, unknown> {
+  return {
+    node: 'nonode@nohost',
+    database: db.name,
+    started_on: Math.floor(times.startedOn / 1000),
+    updated_on: Math.floor(times.updatedOn / 1000),
+  };
 }

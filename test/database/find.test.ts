@@ -195,7 +195,13 @@ describe('Database.find with JSON indexes', () => {
     expect((await db.getIndexes()).indexes.map((index) => index.name)).toEqual(['_all_docs', 'b']);
     await db.deleteIndex({ ddoc: 'two', name: 'b' });
     await expectError(db.get('_design/two'), 'not_found');
-    await expectError(db.deleteIndex({ ddoc: 'two', name: 'b' }), 'not_found', 'Index not found');
+    await expectError(db.deleteIndex({ ddoc: 'two', name: 'b' }), 'not_found', 'missing');
+    await db.put({ _id: '_design/js', views: {} });
+    await expectError(
+      db.createIndex({ index: { fields: ['a'] }, ddoc: 'js' }),
+      'invalid_ddoc_lang',
+      'Existing design doc has an invalid language: <<"javascript">>',
+    );
     expect(await db.viewCleanup()).toBeGreaterThanOrEqual(2);
   });
 

@@ -63,6 +63,22 @@ async function memberJob(): Promise<{ id: string; rev: string }> {
   return { id, rev: rev as string };
 }
 
+/** A Mango index of the shared database, in a design document of its own. */
+async function freshIndex(): Promise<{ ddoc: string; name: string }> {
+  const name = fresh('index');
+  await admin('POST', `/${DB}/_index`, { index: { fields: [name] }, ddoc: name, name });
+  return { ddoc: name, name };
+}
+
+/** A design document of the shared database with a view `v`. */
+async function freshView(): Promise<string> {
+  const ddoc = fresh('views');
+  await admin('PUT', `/${DB}/_design/${ddoc}`, {
+    views: { v: { map: 'function (doc) { emit(doc._id); }' } },
+  });
+  return `/${DB}/_design/${ddoc}`;
+}
+
 async function current(path: string): Promise<Record<string, unknown>> {
   return admin('GET', path);
 }
@@ -122,6 +138,31 @@ const EXAMPLES: Record<string, () => Promise<Example>> = {
   'GET /{db}/_resolver': async () => ({ path: `/${DB}/_resolver` }),
   'PUT /{db}/_resolver': async () => ({ path: `/${DB}/_resolver`, body: { strategy: 'couchdb' } }),
   'DELETE /{db}/_resolver': async () => ({ path: `/${DB}/_resolver` }),
+  'POST /{db}/_find': async () => ({ path: `/${DB}/_find`, body: { selector: {} } }),
+  'POST /{db}/_explain': async () => ({ path: `/${DB}/_explain`, body: { selector: {} } }),
+  'GET /{db}/_index': async () => ({ path: `/${DB}/_index` }),
+  'POST /{db}/_index': async () => ({ path: `/${DB}/_index`, body: { index: { fields: [fresh('field')] } } }),
+  'DELETE /{db}/_index/{ddoc}/json/{name}': async () => {
+    const { ddoc, name } = await freshIndex();
+    return { path: `/${DB}/_index/${ddoc}/json/${name}` };
+  },
+  'POST /{db}/_index/_bulk_delete': async () => ({
+    path: `/${DB}/_index/_bulk_delete`,
+    body: { docids: [(await freshIndex()).ddoc] },
+  }),
+  'GET /{db}/_design_docs': async () => ({ path: `/${DB}/_design_docs` }),
+  'POST /{db}/_design_docs': async () => ({ path: `/${DB}/_design_docs`, body: { keys: ['_design/x'] } }),
+  'POST /{db}/_view_cleanup': async () => ({ path: `/${DB}/_view_cleanup`, body: {} }),
+  'GET /{db}/_design/{ddoc}/_view/{view}': async () => ({ path: `${await freshView()}/_view/v` }),
+  'POST /{db}/_design/{ddoc}/_view/{view}': async () => ({
+    path: `${await freshView()}/_view/v`,
+    body: { keys: ['x'] },
+  }),
+  'POST /{db}/_design/{ddoc}/_view/{view}/queries': async () => ({
+    path: `${await freshView()}/_view/v/queries`,
+    body: { queries: [{ limit: 1 }] },
+  }),
+  'GET /{db}/_design/{ddoc}/_info': async () => ({ path: `${await freshView()}/_info` }),
   'GET /{db}/{docid}': async () => ({ path: `/${DB}/${(await freshDoc()).id}` }),
   'HEAD /{db}/{docid}': async () => ({ path: `/${DB}/${(await freshDoc()).id}` }),
   'PUT /{db}/{docid}': async () => ({ path: `/${DB}/${fresh('put')}`, body: { put: true } }),

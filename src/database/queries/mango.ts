@@ -167,9 +167,11 @@ export class MangoQueries {
         return { result: 'exists', id: index.ddoc, name: index.name };
       }
       if (ddoc && ddoc.language !== 'query') {
+        // mango_error.erl's words for it (the language as an Erlang term, JavaScript by default).
+        const language = typeof ddoc.language === 'string' ? ddoc.language : 'javascript';
         throw new SetteeError(
-          'bad_request',
-          `Design document ${index.ddoc} holds views, not Mango indexes: name another ddoc.`,
+          'invalid_ddoc_lang',
+          `Existing design doc has an invalid language: <<"${language}">>`,
         );
       }
       const views = { ...(ddoc?.views as object | undefined), ...indexToDesignDoc(index).views };
@@ -187,7 +189,8 @@ export class MangoQueries {
     for (let attempt = 1; ; attempt++) {
       const ddoc = (await this.host.designDocs()).find((doc) => doc._id === id);
       const found = ddoc && indexesFromDesignDoc(ddoc).some((index) => index.name === name);
-      if (!ddoc || !found) throw notFound('Index not found');
+      // mango_httpd.erl answers a missing index with `{not_found, missing}`.
+      if (!ddoc || !found) throw notFound('missing');
       const views = { ...(ddoc.views as Record<string, unknown>) };
       delete views[name];
       const edit: NewDoc =

@@ -125,9 +125,17 @@ function checkBulkGetEntries(entries: unknown[]): void {
 export async function allDocs(ctx: DbContext): Promise<unknown> {
   const options = listingOptions(ctx);
   const info = await ctx.db.info();
-  const seq = options.update_seq ? `,"update_seq":${info.update_seq}` : '';
-  const head = `{"total_rows":${info.doc_count},"offset":${options.skip ?? 0}${seq},"rows":[`;
-  return sendRows(ctx.reply, head, ctx.db.allDocsStream(options));
+  return sendRows(
+    ctx.reply,
+    listingHead(info.doc_count, options, info.update_seq),
+    ctx.db.allDocsStream(options),
+  );
+}
+
+/** The opening of an `_all_docs`-shaped listing, up to its `"rows":[`. */
+export function listingHead(totalRows: number, options: AllDocsOptions, updateSeq: number): string {
+  const seq = options.update_seq ? `,"update_seq":${updateSeq}` : '';
+  return `{"total_rows":${totalRows},"offset":${options.skip ?? 0}${seq},"rows":[`;
 }
 
 /**
@@ -145,7 +153,7 @@ export async function localDocs(ctx: DbContext): Promise<unknown> {
 }
 
 /** The options of an `_all_docs`-shaped listing: the query string, and a POST body's `keys`. */
-function listingOptions(ctx: DbContext): AllDocsOptions {
+export function listingOptions(ctx: DbContext): AllDocsOptions {
   const options = allDocsOptions(ctx.query);
   if (ctx.request.method === 'POST') {
     const body = jsonObjectBody(ctx.request);

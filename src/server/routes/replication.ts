@@ -18,7 +18,7 @@ export const replicationEndpoints: Record<string, Methods> = {
     GET: async (ctx) =>
       sendJson(ctx.reply, 200, [
         ...ctx.services.replications.activeTasks(),
-        ...(await ctx.services.registry.compactionTasks()),
+        ...(await ctx.services.registry.databaseTasks()),
       ]),
   },
   '_scheduler/jobs': {

@@ -43,11 +43,6 @@ export const UNIMPLEMENTED_ROUTES: readonly UnimplementedRoute[] = [
     'Full-text search (_search_analyze)',
     /^_search_analyze$/,
   ),
-  route('POST', '/{db}/_find', 'member', 'Mango queries (_find)', /^_find$/),
-  route('POST', '/{db}/_explain', 'member', 'Mango queries (_explain)', /^_explain$/),
-  route('GET', '/{db}/_index', 'member', 'Mango indexes (_index)', /^_index$/),
-  route('POST', '/{db}/_index', 'db_admin', 'Mango indexes (_index)', /^_index$/),
-  route('DELETE', '/{db}/_index/…', 'db_admin', 'Mango indexes (_index)', /^_index\/./),
   route('POST', '/{db}/_purge', 'db_admin', 'Purging (_purge)', /^_purge$/),
   route(
     'GET',
@@ -63,10 +58,7 @@ export const UNIMPLEMENTED_ROUTES: readonly UnimplementedRoute[] = [
     'Purging (_purged_infos_limit)',
     /^_purged_infos_limit$/,
   ),
-  route('POST', '/{db}/_view_cleanup', 'db_admin', 'Views (_view_cleanup)', /^_view_cleanup$/),
   route('POST', '/{db}/_compact/{ddoc}', 'db_admin', 'View compaction (_compact/{ddoc})', /^_compact\/./),
-  route('GET POST', '/{db}/_design/{ddoc}/_view/{view}', 'member', 'Views (_view)', designAction('_view')),
-  route('GET', '/{db}/_design/{ddoc}/_info', 'member', 'View index info (_info)', designAction('_info')),
   route(
     'GET POST',
     '/{db}/_design/{ddoc}/_show/…',
