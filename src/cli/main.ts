@@ -166,6 +166,9 @@ program
   .option('--create-target', 'create the target database when it does not exist')
   .option('--doc-ids <ids>', 'only these documents (comma-separated ids)', idList)
   .option('--selector <json>', 'only documents matching this Mango selector', jsonObject)
+  .option('--filter <ddoc/name>', "only documents the source's filter function passes, or _view")
+  .option('--view <ddoc/view>', 'with --filter _view: only documents this view emits for')
+  .option('--query-params <json>', "the filter function's req.query", jsonObject)
   .addHelpText(
     'after',
     examples([
@@ -184,6 +187,10 @@ program
       [
         'only some documents',
         `npx settee replicate shop.sqlite red.sqlite --create-target --selector '{"color":"red"}'`,
+      ],
+      [
+        "through the source's filter function",
+        `npx settee replicate shop.sqlite sales.sqlite --create-target --filter app/by_type --query-params '{"type":"sale"}'`,
       ],
     ]),
   )

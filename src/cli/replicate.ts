@@ -25,6 +25,10 @@ export interface ReplicateCommandOptions {
   createTarget?: boolean;
   docIds?: string[];
   selector?: Record<string, unknown>;
+  /** A design filter of the source (`ddoc/name` or `_view`), its view and query params. */
+  filter?: string;
+  view?: string;
+  queryParams?: Record<string, unknown>;
 }
 
 export interface SyncCommandOptions {
@@ -62,6 +66,9 @@ export async function replicateCommand(
       create_target: options.createTarget === true,
       ...(options.docIds ? { doc_ids: options.docIds } : {}),
       ...(options.selector ? { selector: options.selector } : {}),
+      ...(options.filter !== undefined ? { filter: options.filter } : {}),
+      ...(options.view !== undefined ? { view: options.view } : {}),
+      ...(options.queryParams ? { query_params: options.queryParams } : {}),
     };
     io.stdout.write(`replicating ${from.label} → ${to.label}${options.continuous ? ' (continuous)' : ''}\n`);
     const run = new Run(io, [{ name: 'replicate', from, to, options: replicationOptions }]);

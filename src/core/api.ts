@@ -147,6 +147,15 @@ export interface ChangesOptions {
   doc_ids?: string[];
   /** A Mango selector: only documents whose winning revision matches. */
   selector?: Record<string, unknown>;
+  /**
+   * A design document's filter function, `ddoc/name` (`filters.name` of `_design/ddoc`), or
+   * `_view` with `view`: only the revisions it passes. Exclusive of `selector` and `doc_ids`.
+   */
+  filter?: string;
+  /** With `filter: '_view'`: `ddoc/view`, whose map function must emit for a document to pass. */
+  view?: string;
+  /** With `filter`: what the filter function finds in `req.query` (over HTTP: query parameters). */
+  query_params?: Record<string, unknown>;
 }
 
 export interface ChangeRow<S extends Seq = Seq, T extends object = Fields> {

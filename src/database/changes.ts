@@ -1,12 +1,18 @@
 import type { ChangeRow, ChangesOptions, ChangesResponse, Doc } from '../core/api.js';
-import type { DesignRunner } from '../design/runner.js';
+import type { DesignRunner, FilterReq } from '../design/runner.js';
 import { badRequest } from '../core/errors.js';
-import { type CompiledSelector, compileSelector } from '../core/mango/index.js';
 import { countChanges } from '../storage/derived.js';
 import { isConflicted } from '../storage/records.js';
 import type { ScannedDoc, Storage } from '../storage/types.js';
+import {
+  type DesignFilterName,
+  designFilter,
+  parseDesignFilter,
+  type RevisionFilter,
+  selectorFilter,
+} from './change-filters.js';
 import type { WriteNotifier } from './notifier.js';
-import { type DocReader, docFromBody } from './reader.js';
+import type { DocReader } from './reader.js';
 
 /**
  * Within this many sequences of the end, `pending` is counted exactly. Counting is a range scan
@@ -20,6 +26,12 @@ export interface ChangesFeedOptions extends ChangesOptions {
   signal?: AbortSignal;
   /** Only documents that are conflicted (a live leaf besides the winner) at their latest seq. */
   conflicts_only?: boolean;
+  /**
+   * With a filter function: the rest of the request object it gets as `req` (CouchDB's
+   * `userCtx`, `headers`, `method`, `path`, `info`…), which the server builds from the HTTP
+   * request. `req.query` is always `query_params` (`{}` without).
+   */
+  filter_req?: FilterReq;
 }
 
 /** What a changes feed needs of its database. */
@@ -38,43 +50,65 @@ export interface FeedSource {
  * A changes feed: an async iterable of rows, each document once at its latest sequence. It
  * reads storage a page at a time, so any database streams in flat memory; in live mode it then
  * waits for writes and goes on. `lastSeq` tells where it got to (what `last_seq` reports).
+ * Iterating it again goes on from there.
+ *
+ * A design filter (`filter`, `view`) is read from the design document once, when the feed
+ * starts: a live feed keeps the function it started with, as CouchDB's does (its
+ * couch_changes:configure_filter opens the design document once per request).
  */
 export class ChangesFeed implements AsyncIterable<ChangeRow<number>> {
   lastSeq: number;
-  private readonly selector: CompiledSelector | undefined;
   private readonly docIds: Set<string> | undefined;
+  private readonly designFilterName: DesignFilterName | undefined;
+  private revisionFilter: Promise<RevisionFilter | undefined> | undefined;
 
   constructor(
     private readonly source: FeedSource,
     private readonly options: ChangesFeedOptions,
   ) {
     this.lastSeq = parseSince(options.since, source.updateSeq());
-    this.selector = options.selector === undefined ? undefined : compileSelector(options.selector);
     this.docIds = options.doc_ids && new Set(options.doc_ids);
     if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 0)) {
       throw badRequest('limit must be a non-negative integer');
     }
+    if (options.filter !== undefined) {
+      if (options.selector !== undefined || options.doc_ids !== undefined) {
+        throw badRequest('`selector`, `filter` and `doc_ids` are mutually exclusive');
+      }
+      this.designFilterName = parseDesignFilter(options.filter, options.view);
+    }
+    // Compiled now, so that a bad selector is a 400 before anything is read or sent.
+    if (options.selector !== undefined)
+      this.revisionFilter = Promise.resolve(selectorFilter(options.selector));
+  }
+
+  /**
+   * Opens the design filter, if any: a missing design document or function is a `not_found`.
+   * Iterating does it too; the server calls it first, to answer 404 rather than a broken 200.
+   */
+  async prepare(): Promise<void> {
+    await this.filter();
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<ChangeRow<number>> {
     const { options, source } = this;
+    const filter = await this.filter();
     let remaining = options.limit ?? Number.POSITIVE_INFINITY;
-    const filtered =
-      this.selector !== undefined || this.docIds !== undefined || options.conflicts_only === true;
+    const filtered = filter !== undefined || this.docIds !== undefined || options.conflicts_only === true;
     while (remaining > 0) {
       const scan = source.storage.changes({
         since: this.lastSeq,
         descending: options.descending,
         limit: filtered ? undefined : remaining,
-        withContent: options.include_docs || this.selector !== undefined,
+        withContent: options.include_docs || filter !== undefined,
       });
       for await (const page of scan) {
-        for (const scanned of page) {
+        const rows = await this.rowsOf(page, filter);
+        for (const [i, scanned] of page.entries()) {
           this.lastSeq = scanned.seq;
-          const row = this.toRow(scanned);
-          const ready = row instanceof Promise ? await row : row;
-          if (!ready) continue;
-          yield ready;
+          const row = rows[i];
+          if (!row) continue;
+          yield row;
           if (--remaining === 0 || options.signal?.aborted) return;
         }
       }
@@ -104,16 +138,76 @@ export class ChangesFeed implements AsyncIterable<ChangeRow<number>> {
     return Math.round(distance * held);
   }
 
-  /** A scanned document as a row, or nothing when filtered out; synchronous unless it must read more. */
-  private toRow(scanned: ScannedDoc): ChangeRow<number> | undefined | Promise<ChangeRow<number> | undefined> {
+  /** The selector's or design function's filter, opened once per feed. */
+  private filter(): Promise<RevisionFilter | undefined> {
+    this.revisionFilter ??= this.openDesignFilter();
+    return this.revisionFilter;
+  }
+
+  private async openDesignFilter(): Promise<RevisionFilter | undefined> {
+    if (!this.designFilterName) return undefined;
+    const req = { ...this.options.filter_req, query: this.options.query_params ?? {} };
+    const designDocs = await this.source.designDocs();
+    return designFilter(this.designFilterName, designDocs, this.source.design(), req);
+  }
+
+  /** A page's rows, one per scanned document, undefined where filtered out. */
+  private async rowsOf(
+    page: readonly ScannedDoc[],
+    filter: RevisionFilter | undefined,
+  ): Promise<(ChangeRow<number> | undefined)[]> {
+    const candidates = page.map((scanned) => this.candidateRevs(scanned));
+    const passing = filter ? await this.passingRevs(page, candidates, filter) : candidates;
+    return Promise.all(
+      page.map((scanned, i) => {
+        const revs = passing[i];
+        return revs && revs.length > 0 ? this.withDoc(scanned, revs) : undefined;
+      }),
+    );
+  }
+
+  /** The revisions a row would list, before any content filter; none when filtered out already. */
+  private candidateRevs(scanned: ScannedDoc): string[] | undefined {
     if (this.docIds && !this.docIds.has(scanned.id)) return undefined;
     if (this.options.conflicts_only && !isConflicted(scanned)) return undefined;
-    const revs =
-      this.options.style === 'all_docs' ? scanned.leaves.map((leaf) => leaf.rev) : [scanned.winner];
-    if (!this.selector) return this.withDoc(scanned, revs);
-    return this.matchingRevs(scanned, revs, this.selector).then((matching) =>
-      matching.length === 0 ? undefined : this.withDoc(scanned, matching),
+    return this.options.style === 'all_docs' ? scanned.leaves.map((leaf) => leaf.rev) : [scanned.winner];
+  }
+
+  /**
+   * With a filter, a row lists only the revisions that pass it (CouchDB's filter_revs): every
+   * candidate revision of the page is judged in one call.
+   */
+  private async passingRevs(
+    page: readonly ScannedDoc[],
+    candidates: readonly (string[] | undefined)[],
+    filter: RevisionFilter,
+  ): Promise<string[][]> {
+    const docs = await Promise.all(
+      page.map((scanned, i) => (candidates[i] ? this.revisionDocs(scanned, candidates[i]) : [])),
     );
+    const verdicts = await filter.test(docs.flat());
+    let next = 0;
+    return docs.map((revisionDocs) =>
+      revisionDocs.filter(() => verdicts[next++] === true).map((doc) => doc._rev),
+    );
+  }
+
+  /**
+   * The revisions as a filter sees them, as CouchDB opens them for one (couch_changes:open_revs,
+   * `[deleted, conflicts]`): a tombstone is its body with `_deleted: true`, attachments are
+   * stubs, the winner lists `_conflicts`. A revision whose body is gone is left out.
+   */
+  private async revisionDocs(scanned: ScannedDoc, revs: string[]): Promise<Doc[]> {
+    const contents =
+      revs.length === 1 && revs[0] === scanned.winner && scanned.content
+        ? [scanned.content]
+        : await this.source.storage.getRevisions(scanned.id, revs);
+    return revs.flatMap((rev, i) => {
+      const content = contents[i];
+      return content
+        ? [this.source.reader.build(scanned, scanned.id, rev, content, { conflicts: true })]
+        : [];
+    });
   }
 
   private withDoc(scanned: ScannedDoc, revs: string[]): ChangeRow<number> | Promise<ChangeRow<number>> {
@@ -133,26 +227,6 @@ export class ChangesFeed implements AsyncIterable<ChangeRow<number>> {
     return reader.read(scanned, scanned.id, scanned.winner, shape, undefined, scanned.content).then((doc) => {
       if (doc) row.doc = doc;
       return row;
-    });
-  }
-
-  /** With a selector, a row lists only the leaves whose revision matches it. */
-  private async matchingRevs(
-    scanned: ScannedDoc,
-    revs: string[],
-    selector: CompiledSelector,
-  ): Promise<string[]> {
-    const contents =
-      revs.length === 1 && revs[0] === scanned.winner
-        ? [scanned.content]
-        : await this.source.storage.getRevisions(scanned.id, revs);
-    return revs.filter((rev, i) => {
-      const content = contents[i];
-      if (!content) return false;
-      const deleted = scanned.leaves.find((leaf) => leaf.rev === rev)?.deleted;
-      const doc = docFromBody(scanned.id, rev, content.body);
-      if (deleted) doc._deleted = true;
-      return selector.matches(doc);
     });
   }
 }

@@ -649,25 +649,27 @@ export class Database implements Peer {
     options: PeerChangesOptions & Pick<ChangesFeedOptions, 'conflicts_only'>,
   ): Promise<ChangesResponse<number>> {
     const { longpoll, timeout, signal, ...feedOptions } = options;
-    const response = await this.changesFeed(feedOptions).collect();
+    let response = await this.changesFeed(feedOptions).collect();
     if (!longpoll || response.results.length > 0 || signal?.aborted) return response;
-    // A write may have landed while the empty answer was being read: only then wait.
-    if (this.seq <= response.last_seq) {
-      // A plain timer, unlike AbortSignal.timeout's, keeps the process alive: a live
-      // replication between local databases must not let Node exit while it waits.
-      const waited = new AbortController();
-      const timer = setTimeout(() => waited.abort(), timeout ?? 60_000);
-      const onAbort = () => waited.abort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        await this.nextChange(waited.signal);
-      } finally {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+    // A plain timer, unlike AbortSignal.timeout's, keeps the process alive: a live replication
+    // between local databases must not let Node exit while it waits.
+    const waited = new AbortController();
+    const timer = setTimeout(() => waited.abort(), timeout ?? 60_000);
+    const onAbort = () => waited.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      // Writes a filter leaves out do not end the wait: only a change to report, or the timeout.
+      while (response.results.length === 0 && !waited.signal.aborted) {
+        // A write may have landed while the empty answer was being read: only then wait.
+        if (this.seq <= response.last_seq) await this.nextChange(waited.signal);
+        if (waited.signal.aborted) break;
+        response = await this.changesFeed({ ...feedOptions, since: response.last_seq }).collect();
       }
-      if (waited.signal.aborted) return response;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     }
-    return this.changesFeed({ ...feedOptions, since: response.last_seq }).collect();
+    return response;
   }
 
   async peerId(): Promise<string> {

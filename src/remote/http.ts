@@ -271,7 +271,10 @@ export class HttpClient {
   url(request: Pick<HttpRequest, 'path' | 'query'>): string {
     const path = request.path === '' ? '/' : `/${request.path}`;
     const params = Object.entries(request.query ?? {}).filter(([, value]) => value !== undefined);
-    const query = params.map(([key, value]) => `${key}=${encodeURIComponent(String(value))}`).join('&');
+    // Keys are encoded too: a filter's query_params may name any key.
+    const query = params
+      .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`)
+      .join('&');
     return `${this.baseUrl}${path}${query ? `?${query}` : ''}`;
   }
 

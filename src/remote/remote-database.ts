@@ -192,8 +192,13 @@ export class RemoteDatabase implements Peer {
     let json: unknown;
     if (doc_ids) [query.filter, json] = ['_doc_ids', { doc_ids }];
     else if (selector) [query.filter, json] = ['_selector', { selector }];
-    const method = json === undefined ? 'GET' : 'POST';
-    return { method, path: `${this.dbSegment}/_changes`, query, json };
+    const path = `${this.dbSegment}/_changes`;
+    if (json === undefined && options.filter !== undefined) {
+      // As CouchDB's replicator asks: the query params beside the feed's own (which win a clash).
+      Object.assign(query, { filter: options.filter, view: options.view });
+      return { method: 'GET', path, query: { ...filterQueryParams(options.query_params), ...query } };
+    }
+    return { method: json === undefined ? 'GET' : 'POST', path, query, json };
   }
 
   async revsDiff(request: RevsDiffRequest): Promise<RevsDiffResponse> {
@@ -436,4 +441,13 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/** `query_params` as URL parameters: strings as they are, other values as JSON (`5`, `true`, `{…}`). */
+function filterQueryParams(params: Record<string, unknown> | undefined): Record<string, QueryValue> {
+  const query: Record<string, QueryValue> = {};
+  for (const [key, value] of Object.entries(params ?? {})) {
+    if (value !== undefined) query[key] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return query;
 }

@@ -96,13 +96,15 @@ export class BatchPipeline {
   }
 
   private readChanges(since: Seq, longpoll: boolean): Promise<ChangesResponse> {
-    const { doc_ids, selector, heartbeat_timeout } = this.options;
+    const { doc_ids, selector, filter, view, query_params, heartbeat_timeout } = this.options;
     return this.source.changes({
       since,
       limit: this.batchSize,
       style: 'all_docs',
       ...(doc_ids ? { doc_ids: [...doc_ids] } : {}),
       ...(selector ? { selector } : {}),
+      // The source applies a design filter; the target never sees what it leaves out.
+      ...(filter !== undefined ? { filter, view, query_params } : {}),
       ...(longpoll ? { longpoll: true, timeout: heartbeat_timeout ?? DEFAULT_HEARTBEAT_TIMEOUT } : {}),
       signal: this.signal,
     });

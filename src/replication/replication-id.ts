@@ -1,11 +1,18 @@
 import SparkMD5 from 'spark-md5';
 import type { Peer } from '../core/api.js';
 import { canonicalJson } from '../core/canonical-json.js';
+import { filterCode } from './filter-code.js';
 
 /** What distinguishes one replication from another between the same two databases. */
 export interface ReplicationIdentity {
   doc_ids?: readonly string[];
   selector?: Record<string, unknown>;
+  /** A design document's filter function on the source, `ddoc/name`, or `_view` (with `view`). */
+  filter?: string;
+  /** With `filter: '_view'`: `ddoc/view`; the source passes what the view's map emits for. */
+  view?: string;
+  /** With `filter`: handed to the filter function as `req.query` (over HTTP, query parameters). */
+  query_params?: Record<string, unknown>;
   /** Settee's own option; part of the id only when set, so PouchDB's ids stay reproducible. */
   skip_deleted_on_first_pull?: boolean;
 }
@@ -14,8 +21,12 @@ export interface ReplicationIdentity {
  * The replication id as PouchDB computes it (pouchdb-generate-replication-id): the base64 md5 of
  * both peers' ids and the filter, with `/` and `+` made safe for a `_local/` doc id. A
  * replication that PouchDB checkpointed between two URLs therefore resumes under Settee, and
- * the other way round. Unlike PouchDB, selectors are hashed from canonical JSON, so key order
- * cannot lose a checkpoint (pouchdb#6226); credentials and `live` never enter the id.
+ * the other way round. Unlike PouchDB, selectors and query params are hashed from canonical
+ * JSON, so key order cannot lose a checkpoint (pouchdb#6226); credentials and `live` never
+ * enter the id. A filter function enters it by its source text, fetched from the source, as
+ * CouchDB does (couch_replicator_ids), where PouchDB hashes its name: editing the function then
+ * starts over rather than resuming a checkpoint the old one wrote (so such ids differ from
+ * PouchDB's). `_view` enters as PouchDB and CouchDB put it: the name and the view.
  */
 export async function replicationId(
   source: Peer,
@@ -26,9 +37,19 @@ export async function replicationId(
   const docIds = identity.doc_ids ? [...identity.doc_ids].sort().join(',') : '';
   const selector = identity.selector ? canonicalJson(identity.selector) : '';
   const skipDeleted = identity.skip_deleted_on_first_pull ? 'skip_deleted_on_first_pull' : '';
-  const data = sourceId + targetId + docIds + selector + skipDeleted;
+  const data = sourceId + targetId + (await filterPart(source, identity)) + docIds + selector + skipDeleted;
   const digest = btoa(SparkMD5.hashBinary(binaryString(data), true));
   return `_local/${digest.replaceAll('/', '.').replaceAll('+', '_')}`;
+}
+
+/** What a design filter adds to the id: PouchDB's `filter + view + query_params` layout. */
+async function filterPart(
+  source: Peer,
+  { filter, view, query_params }: ReplicationIdentity,
+): Promise<string> {
+  if (filter === undefined) return '';
+  const fn = filter === '_view' ? `_view${view ?? ''}` : await filterCode(source, filter);
+  return fn + (query_params ? canonicalJson(query_params) : '');
 }
 
 /**

@@ -112,6 +112,43 @@ describe('settee replicate', { timeout: 60_000 }, () => {
     expect(bad.stderr).toMatch(/--selector/);
   });
 
+  it('filters through the source’s design document with --filter and --query-params, or --view', async () => {
+    const file = await localFile('by-function', [
+      {
+        _id: '_design/app',
+        filters: { by_color: 'function (doc, req) { return doc.color === req.query.color; }' },
+        views: { reds: { map: 'function (doc) { if (doc.color === "red") emit(doc._id, null); }' } },
+      },
+      ...docsOf('red', 2, { color: 'red' }),
+      ...docsOf('blue', 2, { color: 'blue' }),
+    ]);
+    const params = JSON.stringify({ color: 'blue' });
+    const byFunction = await settee(
+      'replicate',
+      file,
+      dbUrl('by-function'),
+      '--create-target',
+      '--filter',
+      'app/by_color',
+      '--query-params',
+      params,
+    );
+    expect(byFunction.code).toBe(0);
+    expect(await remoteIds('by-function')).toEqual(['blue000', 'blue001']);
+    const byView = await settee(
+      'replicate',
+      file,
+      dbUrl('by-view'),
+      '--create-target',
+      '--filter',
+      '_view',
+      '--view',
+      'app/reds',
+    );
+    expect(byView.code).toBe(0);
+    expect(await remoteIds('by-view')).toEqual(['red000', 'red001']);
+  });
+
   it('fails with a clear message for a missing source or target', async () => {
     const file = await localFile('errors', docsOf('d', 2));
     const [missingRemote, missingFile, missingTarget] = await Promise.all([

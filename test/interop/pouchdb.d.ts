@@ -129,6 +129,10 @@ declare module 'pouchdb' {
       batches_limit?: number;
       checkpoint?: false | 'source' | 'target';
       back_off_function?: (delay: number) => number;
+      /** A design filter of the source (`ddoc/name` or `_view`), its view and query params. */
+      filter?: string;
+      view?: string;
+      query_params?: Record<string, unknown>;
     }
     interface ReplicationResult {
       ok: boolean;

@@ -184,7 +184,7 @@ describe('POST /_replicate', () => {
     expect(
       (await post(t, '/_replicate', { source: 'a', target: 'a', doc_ids: ['x'], selector: {} })).status,
     ).toBe(400);
-    expect((await post(t, '/_replicate', { source: 'a', target: 'a', filter: 'd/f' })).status).toBe(400);
+    expect((await post(t, '/_replicate', { source: 'a', target: 'a', filter: 'nonsense' })).status).toBe(400);
     expect((await post(t, '/_replicate', { source: 'ftp://host/db', target: 'a' })).status).toBe(400);
     expect((await post(t, '/_replicate', { source: 'a', target: 'a', doc_ids: 'x' })).status).toBe(400);
   });

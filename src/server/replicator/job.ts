@@ -8,7 +8,7 @@ import { type ProgressTracker, trackedReplication } from '../../replication/prog
 import type { Replication, ReplicationProgress, ReplicationResult } from '../../replication/replication.js';
 import type { Prepared } from './peers.js';
 import { ADMIN_ROLE } from '../security.js';
-import { REPLICATOR_DB, type ReplicationSpec } from './spec.js';
+import { identityOf, REPLICATOR_DB, type ReplicationSpec } from './spec.js';
 
 /** Scheduler states, as CouchDB names them. */
 export type SchedulerState = 'initializing' | 'pending' | 'running' | 'crashing' | 'completed' | 'failed';
@@ -82,8 +82,7 @@ export class Job {
       live: spec.continuous,
       retry,
       create_target: spec.create_target,
-      ...(spec.doc_ids ? { doc_ids: spec.doc_ids } : {}),
-      ...(spec.selector ? { selector: spec.selector } : {}),
+      ...identityOf(spec),
       ...(prepared.since !== undefined ? { since: prepared.since } : {}),
     });
     this.replication = replication;

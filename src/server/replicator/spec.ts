@@ -27,6 +27,10 @@ export interface ReplicationSpec {
   create_target: boolean;
   doc_ids?: string[];
   selector?: Record<string, unknown>;
+  /** A design filter on the source, `ddoc/name` or `_view` (with `view`), and its query params. */
+  filter?: string;
+  view?: string;
+  query_params?: Record<string, unknown>;
   since_seq?: Seq;
 }
 
@@ -39,6 +43,7 @@ const DEFINING_FIELDS = [
   'create_target_params',
   'doc_ids',
   'filter',
+  'view',
   'query_params',
   'selector',
   'since_seq',
@@ -60,9 +65,6 @@ export function parseReplicationSpec(body: Record<string, unknown>): Replication
   const target = parseEndpoint(body.target, 'target');
   const filters = (['doc_ids', 'filter', 'selector'] as const).filter((f) => body[f] != null);
   if (filters.length > 1) throw badRequest('`doc_ids`, `filter`, `selector` are mutually exclusive');
-  if (body.filter != null) {
-    throw badRequest('Filter functions are not supported by Settee; use `doc_ids` or `selector`');
-  }
   if (body.winning_revs_only === true) throw badRequest('`winning_revs_only` is not supported by Settee');
   const spec: ReplicationSpec = {
     source,
@@ -77,6 +79,7 @@ export function parseReplicationSpec(body: Record<string, unknown>): Replication
       throw badRequest('`selector` must be an object');
     spec.selector = selector as Record<string, unknown>;
   }
+  if (body.filter != null) Object.assign(spec, parseFilter(body));
   if (body.since_seq != null) {
     if (typeof body.since_seq !== 'number' && typeof body.since_seq !== 'string') {
       throw badRequest('`since_seq` must be a sequence (a number or a string)');
@@ -84,6 +87,32 @@ export function parseReplicationSpec(body: Record<string, unknown>): Replication
     spec.since_seq = body.since_seq;
   }
   return spec;
+}
+
+/**
+ * `filter` with its `query_params`; for `_view`, the view is `view` (PouchDB's field) or
+ * `query_params.view` (where CouchDB's replicator reads it, couch_replicator_filters:view_type).
+ */
+function parseFilter(
+  body: Record<string, unknown>,
+): Pick<ReplicationSpec, 'filter' | 'view' | 'query_params'> {
+  const { filter, query_params } = body;
+  if (typeof filter !== 'string' || !/^(_view|[^/]+\/.+)$/.test(filter)) {
+    throw badRequest('Invalid filter. Must match `ddocname/filtername`.');
+  }
+  if (query_params != null && (typeof query_params !== 'object' || Array.isArray(query_params))) {
+    throw badRequest('`query_params` must be an object');
+  }
+  const params = (query_params ?? undefined) as Record<string, unknown> | undefined;
+  const view = body.view ?? params?.view;
+  if (filter === '_view' && (typeof view !== 'string' || !/^[^/]+\/[^/]+$/.test(view))) {
+    throw badRequest('Invalid `view` parameter.');
+  }
+  return {
+    filter,
+    ...(filter === '_view' ? { view: view as string } : {}),
+    ...(params ? { query_params: params } : {}),
+  };
 }
 
 function parseDocIds(ids: unknown): string[] {
@@ -146,6 +175,17 @@ export function identityOf(spec: ReplicationSpec): ReplicationIdentity {
   return {
     ...(spec.doc_ids ? { doc_ids: spec.doc_ids } : {}),
     ...(spec.selector ? { selector: spec.selector } : {}),
+    ...filterOf(spec),
+  };
+}
+
+/** A spec's design filter as replication options (none without a filter). */
+function filterOf(spec: ReplicationSpec): Pick<ReplicationIdentity, 'filter' | 'view' | 'query_params'> {
+  if (spec.filter === undefined) return {};
+  return {
+    filter: spec.filter,
+    ...(spec.view !== undefined ? { view: spec.view } : {}),
+    ...(spec.query_params ? { query_params: spec.query_params } : {}),
   };
 }
 

@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream';
 import type { ChangeRow } from '../../core/api.js';
-import { badRequest, SetteeError } from '../../core/errors.js';
+import { badRequest } from '../../core/errors.js';
 import type { ChangesFeed, ChangesFeedOptions } from '../../database/changes.js';
 import type { Database } from '../../database/database.js';
 import { watchMembership } from '../access.js';
 import type { DbContext } from '../context.js';
 import { HEARTBEAT, withHeartbeats } from '../feeds.js';
-import { boolParam, FLUSH, intParam, jsonBody, sendText, stringArrayParam } from '../http.js';
+import { boolParam, FLUSH, intParam, jsonBody, type Query, sendText, stringArrayParam } from '../http.js';
 
 const MAX_TIMEOUT = 60_000;
 type Feed = 'normal' | 'longpoll' | 'continuous' | 'eventsource';
@@ -16,6 +16,7 @@ export async function changes(ctx: DbContext): Promise<unknown> {
   const { query, request, reply, db } = ctx;
   const feed = feedOf(query.feed);
   const options = feedOptions(ctx);
+  if (options.filter !== undefined) options.filter_req = await filterRequest(ctx);
   const asked = query.heartbeat === 'true' ? MAX_TIMEOUT : intParam(query, 'heartbeat');
   // Node's timers fire at once beyond 2^31 ms: cap it (a more frequent heartbeat is harmless).
   const heartbeat = asked === undefined ? undefined : Math.min(asked, MAX_TIMEOUT);
@@ -32,13 +33,15 @@ export async function changes(ctx: DbContext): Promise<unknown> {
   request.raw.socket.setNoDelay(true);
 
   const live = feed === 'continuous' || feed === 'eventsource';
-  // Opened before the reply, so a bad `since`, selector or limit is a 400 rather than a broken 200.
+  // Opened before the reply, so a bad `since`, selector or limit is a 400 and a missing filter
+  // function a 404, rather than a broken 200.
   const first = db.changesFeed(live ? { ...options, live: true, signal } : options);
+  await first.prepare();
   // Live feeds may stay silent until a change: send the headers now so clients see the feed open.
   const flushHeaders = () => reply.raw.headersSent || reply.raw.flushHeaders();
   reply.header('cache-control', 'must-revalidate');
   if (!live) {
-    const poll = pollFeed(db, first, options, feed === 'longpoll', heartbeat, timeout, signal);
+    const poll = pollFeed(db, first, feed === 'longpoll', heartbeat, timeout, signal);
     return sendText(reply, 200, 'application/json', poll);
   }
   const chunks = liveFeed(first, feed, heartbeat, timeout, () => stop.abort(), flushHeaders);
@@ -81,13 +84,57 @@ function feedOptions(ctx: DbContext): ChangesFeedOptions {
     options.selector = { _id: { $regex: '^_design/' } };
   } else if (filter === '_conflicts') {
     options.conflicts_only = true;
-  } else if (filter === '_view' || filter?.includes('/')) {
-    // A design document's filter function (`ddoc/name`) or a view's map: both need design code.
-    throw new SetteeError('not_implemented', `Filter ${filter} is not implemented in Settee yet.`);
-  } else if (filter !== undefined) {
-    throw badRequest(`filter ${filter} is not supported: use _doc_ids, _selector, _design or _conflicts`);
+  } else if (filter !== undefined && filter !== '') {
+    // `_view` or a design document's `ddoc/name` (the feed refuses other names with CouchDB's
+    // reasons); the function finds the request's query parameters in `req.query`.
+    Object.assign(options, { filter, view: query.view, query_params: filterQuery(query) });
   }
   return options;
+}
+
+/** Query parameters CouchDB hands a filter function as JSON values (chttpd_external:json_query_keys). */
+const JSON_QUERY_KEYS = ['key', 'startkey', 'endkey', 'descending'];
+
+/** The request's query parameters as `req.query`: strings, but for CouchDB's JSON-valued keys. */
+function filterQuery(query: Query): Record<string, unknown> {
+  const parsed: Record<string, unknown> = { ...query };
+  for (const key of JSON_QUERY_KEYS) {
+    const value = query[key];
+    if (value === undefined) continue;
+    try {
+      parsed[key] = JSON.parse(value);
+    } catch {
+      throw badRequest(`Query parameter \`${key}\` is not valid JSON`);
+    }
+  }
+  return parsed;
+}
+
+/**
+ * The rest of CouchDB's request object for a filter function (chttpd_external:json_req_obj):
+ * `info`, `method`, `path`, `requested_path`, `raw_path`, `headers`, `peer`, `body` and
+ * `userCtx` (`{db, name, roles}`). Left out: `uuid`, `id`, `form`, `cookie`, `secObj`, and the
+ * `authorization` and `cookie` headers: a design document's author is a database admin, and
+ * must not read the credentials of whoever reads the feed.
+ */
+async function filterRequest(ctx: DbContext): Promise<Record<string, unknown>> {
+  const { request, db, userCtx } = ctx;
+  const path = request.url.split('?')[0]!.split('/').filter(Boolean).map(decodeURIComponent);
+  const headers = Object.fromEntries(
+    Object.entries(request.headers).filter(([name]) => name !== 'authorization' && name !== 'cookie'),
+  );
+  const body = request.method === 'POST' ? JSON.stringify(jsonBody(request) ?? {}) : 'undefined';
+  return {
+    info: await db.info(),
+    method: request.method,
+    path,
+    requested_path: path,
+    raw_path: request.url,
+    headers,
+    peer: request.ip,
+    body,
+    userCtx: { db: db.name, name: userCtx.name, roles: userCtx.roles },
+  };
 }
 
 /**
@@ -109,15 +156,13 @@ function selectorOf(body: Record<string, unknown> | undefined): Record<string, u
  */
 async function* pollFeed(
   db: Database,
-  first: ChangesFeed,
-  options: ChangesFeedOptions,
+  feed: ChangesFeed,
   longpoll: boolean,
   heartbeat: number | undefined,
   timeout: number,
   signal: AbortSignal,
 ): AsyncGenerator<string | typeof FLUSH> {
   yield '{"results":[\n';
-  let feed = first;
   let sent = 0;
   for await (const row of feed) yield `${sent++ > 0 ? ',\n' : ''}${JSON.stringify(row)}`;
   const deadline = heartbeat === undefined ? Date.now() + timeout : Number.POSITIVE_INFINITY;
@@ -133,7 +178,7 @@ async function* pollFeed(
       yield '\n';
       continue;
     }
-    feed = db.changesFeed({ ...options, since: feed.lastSeq });
+    // The same feed reads on from where it got to, with the filter function it started with.
     for await (const row of feed) yield `${sent++ > 0 ? ',\n' : ''}${JSON.stringify(row)}`;
   }
   yield `\n],\n"last_seq":${feed.lastSeq},"pending":${await feed.pending()}}\n`;
