@@ -3,7 +3,8 @@ import type { DesignRunner, FilterReq } from '../design/runner.js';
 import { badRequest } from '../core/errors.js';
 import { countChanges } from '../storage/derived.js';
 import { isConflicted } from '../storage/records.js';
-import type { ScannedDoc, Storage } from '../storage/types.js';
+import type { IndexChanges, ScannedDoc, Storage } from '../storage/types.js';
+import type { Selector } from '../core/mango/index.js';
 import {
   type DesignFilterName,
   designFilter,
@@ -44,6 +45,11 @@ export interface FeedSource {
   design(): DesignRunner;
   /** The design documents (filters and views are read from them). */
   designDocs(): Promise<readonly Doc[]>;
+  /**
+   * The documents after `since` that may match a selector, from an index that serves it, or
+   * `undefined` to read every change (see `queries/selector-changes.ts`).
+   */
+  selectorChanges?(selector: Selector, since: number, allLeaves: boolean): Promise<IndexChanges | undefined>;
 }
 
 /**
@@ -95,6 +101,21 @@ export class ChangesFeed implements AsyncIterable<ChangeRow<number>> {
     const filter = await this.filter();
     let remaining = options.limit ?? Number.POSITIVE_INFINITY;
     const filtered = filter !== undefined || this.docIds !== undefined || options.conflicts_only === true;
+    const indexed = await this.indexedCandidates();
+    if (indexed) {
+      for await (const page of indexed.docs) {
+        const rows = await this.rowsOf(page, filter);
+        for (const [i, scanned] of page.entries()) {
+          this.lastSeq = scanned.seq;
+          const row = rows[i];
+          if (!row) continue;
+          yield row;
+          if (--remaining === 0 || options.signal?.aborted) return;
+        }
+      }
+      // Every change up to the index's sequence that could match has been read: go on from there.
+      this.lastSeq = Math.max(this.lastSeq, indexed.asOf);
+    }
     while (remaining > 0) {
       const scan = source.storage.changes({
         since: this.lastSeq,
@@ -116,6 +137,17 @@ export class ChangesFeed implements AsyncIterable<ChangeRow<number>> {
       if (source.updateSeq() <= this.lastSeq) await source.notifier.next(options.signal);
       if (options.signal?.aborted) return;
     }
+  }
+
+  /**
+   * With a selector, the documents an index names as possible matches, instead of every change
+   * (a plain ascending read of the changes: `doc_ids` and `conflicts_only` read them all).
+   */
+  private async indexedCandidates(): Promise<IndexChanges | undefined> {
+    const { options, source } = this;
+    if (options.selector === undefined || !source.selectorChanges) return undefined;
+    if (options.descending || this.docIds || options.conflicts_only) return undefined;
+    return source.selectorChanges(options.selector, this.lastSeq, options.style === 'all_docs');
   }
 
   /** Runs the feed to its end and collects CouchDB's response (use a limit on big databases). */

@@ -60,6 +60,7 @@ import {
 import { LocalDocs } from './local-docs.js';
 import { platformDesignRunner } from './queries/design-platform.js';
 import { Queries } from './queries/engine.js';
+import { selectorChanges } from './queries/selector-changes.js';
 import {
   collectView,
   type DesignDocInfo,
@@ -689,6 +690,8 @@ export class Database implements Peer {
         updateSeq: () => this.seq,
         design: () => this.design(),
         designDocs: () => this.designDocs(),
+        selectorChanges: (selector, since, allLeaves) =>
+          selectorChanges(this.storage, this.queries.mango, selector, since, allLeaves),
       },
       options,
     );

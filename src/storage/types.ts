@@ -114,8 +114,8 @@ export interface Storage {
    * The documents with a row in an index's byte range that changed after `since`, each once at
    * its latest sequence, by sequence, with their winning content, in pages: what a changes feed
    * filtered by a selector reads when an index serves the selector, instead of every change.
-   * Resolves to `undefined` when more than `maxDocs` documents qualify (reading the changes is
-   * then as cheap, and the list of them would not stay small).
+   * Resolves to `undefined` when the range holds more than `maxRows` rows: reading it would cost
+   * more than the caller saves (and the list of documents would not stay small).
    */
   indexChanges(name: string, scan: IndexChangesScan): Promise<IndexChanges | undefined>;
 
@@ -360,8 +360,8 @@ export interface IndexChangesScan {
   start?: Uint8Array;
   end?: Uint8Array;
   since: number;
-  /** Above this many documents, answer `undefined`. */
-  maxDocs: number;
+  /** Above this many rows in the range, answer `undefined`. */
+  maxRows: number;
 }
 
 export interface IndexChanges {

@@ -122,8 +122,8 @@ interface Candidate {
 }
 
 /**
- * At most this many documents are read from an index for a filtered changes feed: the list of
- * their sequences is held in memory (8 bytes each) while the feed pages through them.
+ * At most this many index rows are read for a filtered changes feed: the list of the documents'
+ * sequences is held in memory (8 bytes each) while the feed pages through them.
  */
 const MAX_INDEXED_CHANGES = 100_000;
 
@@ -131,6 +131,9 @@ const MAX_INDEXED_CHANGES = 100_000;
 const DESIGN_WRITE_ATTEMPTS = 5;
 
 export class MangoQueries {
+  /** At most this many documents are read from an index for a filtered changes feed. */
+  readonly maxIndexedChanges = MAX_INDEXED_CHANGES;
+
   constructor(
     private readonly host: QueryHost,
     private readonly builder: IndexBuilder,
@@ -209,9 +212,10 @@ export class MangoQueries {
    * document against the selector; the index only narrows which documents are read.
    */
   async changesMatching(selector: Selector, since: number): Promise<IndexChanges | undefined> {
+    // The index is worth it when its range holds fewer rows than there are changes to read.
     const changes = this.host.updateSeq() - since;
-    const maxDocs = Math.min(MAX_INDEXED_CHANGES, Math.floor(changes / 2));
-    if (maxDocs < 1) return undefined;
+    const maxRows = Math.min(MAX_INDEXED_CHANGES, Math.floor(changes / 2));
+    if (maxRows < 1) return undefined;
     let plan: QueryPlan;
     try {
       plan = planQuery(parseFindRequest({ selector }), await this.indexes(), { dbname: this.host.name });
@@ -221,7 +225,7 @@ export class MangoQueries {
     if (plan.index.type === 'special' || plan.range === null) return undefined;
     await this.builder.update(indexGroup(plan.index));
     const { start, end } = byteRange(plan, false, undefined);
-    return this.host.storage.indexChanges(storageName(plan.index), { start, end, since, maxDocs });
+    return this.host.storage.indexChanges(storageName(plan.index), { start, end, since, maxRows });
   }
 
   /** `POST /{db}/_explain`: how `_find` would answer this request. */

@@ -135,28 +135,34 @@ export class IndexTables {
   }
 
   /**
-   * The qualifying sequences are read in one statement (a consistent snapshot: nothing else
-   * runs on the connection meanwhile), at most `maxDocs + 1` numbers; the documents then in pages
-   * by sequence. A document changed since the snapshot is at a later sequence: a page skips it.
+   * First a count of the range's rows, bounded, on the covering B-tree; then the qualifying
+   * sequences in one statement (a consistent snapshot: nothing else runs on the connection
+   * meanwhile), at most as many as the range has rows; then the documents in pages by sequence.
+   * A document changed since the snapshot is at a later sequence: a page skips it.
    */
   changes(name: string, scan: IndexChangesScan, asOf: number): IndexChanges | undefined {
     const table = tableName(this.require(name).num);
-    const where = ['d.seq > ?'];
-    const params: unknown[] = [scan.since];
+    const range: string[] = [];
+    const params: unknown[] = [];
     if (scan.start !== undefined) {
-      where.push('i.key >= ?');
+      range.push('i.key >= ?');
       params.push(asBuffer(scan.start));
     }
     if (scan.end !== undefined) {
-      where.push('i.key <= ?');
+      range.push('i.key <= ?');
       params.push(asBuffer(scan.end));
     }
+    const inRange = range.length > 0 ? `WHERE ${range.join(' AND ')}` : '';
+    const rows = this.prepare(`SELECT COUNT(*) FROM (SELECT 1 FROM ${table} i ${inRange} LIMIT ?)`)
+      .pluck()
+      .get(...params, scan.maxRows + 1) as number;
+    if (rows > scan.maxRows) return undefined;
     const seqs = this.prepare(
-      `SELECT DISTINCT d.seq FROM ${table} i JOIN docs d ON d.id = i.doc_id WHERE ${where.join(' AND ')} LIMIT ?`,
+      `SELECT DISTINCT d.seq FROM ${table} i JOIN docs d ON d.id = i.doc_id
+       WHERE ${[...range, 'd.seq > ?'].join(' AND ')}`,
     )
       .pluck()
-      .all(...params, scan.maxDocs + 1) as number[];
-    if (seqs.length > scan.maxDocs) return undefined;
+      .all(...params, scan.since) as number[];
     seqs.sort((a, b) => a - b);
     return { asOf, docs: this.docsAt(seqs) };
   }

@@ -173,7 +173,7 @@ export function indexTests(t: Context): void {
         start: Uint8Array.from([1]),
         end: Uint8Array.from([3]),
         since: 1,
-        maxDocs: 10,
+        maxRows: 10,
       });
       expect(found?.asOf).toBe(5);
       const docs = await collect(found!.docs);
@@ -182,18 +182,18 @@ export function indexTests(t: Context): void {
         ['b', 5],
       ]);
       expect(docs[1]?.content).toEqual(content({ v: 2 }));
-      const open = await t.storage.indexChanges('ix', { since: 0, maxDocs: 10 });
+      const open = await t.storage.indexChanges('ix', { since: 0, maxRows: 10 });
       expect((await collect(open!.docs)).map((doc) => doc.id)).toEqual(['a', 'c', 'd', 'b']);
     });
 
-    it('answers undefined above maxDocs, and skips a document changed after the list was made', async () => {
+    it('answers undefined when the range holds more than maxRows rows, and skips a document changed after the list was made', async () => {
       await t.storage.writeDocs(['a', 'b', 'c'].map((id) => newDoc(id)));
       await t.storage.updateIndex('ix', {
         seq: 3,
         docs: ['a', 'b', 'c'].map((id) => ({ id, rows: [entry([1])] })),
       });
-      expect(await t.storage.indexChanges('ix', { since: 0, maxDocs: 2 })).toBeUndefined();
-      const found = await t.storage.indexChanges('ix', { since: 0, maxDocs: 3 });
+      expect(await t.storage.indexChanges('ix', { since: 0, maxRows: 2 })).toBeUndefined();
+      const found = await t.storage.indexChanges('ix', { since: 0, maxRows: 3 });
       await t.storage.writeDocs([
         docWrite('a', [leaf('2-a')], { added: [node('2-a', '1-a', { body: {} })] }),
       ]);
