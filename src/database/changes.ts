@@ -103,15 +103,9 @@ export class ChangesFeed implements AsyncIterable<ChangeRow<number>> {
     const filtered = filter !== undefined || this.docIds !== undefined || options.conflicts_only === true;
     const indexed = await this.indexedCandidates();
     if (indexed) {
-      for await (const page of indexed.docs) {
-        const rows = await this.rowsOf(page, filter);
-        for (const [i, scanned] of page.entries()) {
-          this.lastSeq = scanned.seq;
-          const row = rows[i];
-          if (!row) continue;
-          yield row;
-          if (--remaining === 0 || options.signal?.aborted) return;
-        }
+      for await (const row of this.pageRows(indexed.docs, filter)) {
+        yield row;
+        if (--remaining === 0 || options.signal?.aborted) return;
       }
       // Every change up to the index's sequence that could match has been read: go on from there.
       this.lastSeq = Math.max(this.lastSeq, indexed.asOf);
@@ -123,19 +117,28 @@ export class ChangesFeed implements AsyncIterable<ChangeRow<number>> {
         limit: filtered ? undefined : remaining,
         withContent: options.include_docs || filter !== undefined,
       });
-      for await (const page of scan) {
-        const rows = await this.rowsOf(page, filter);
-        for (const [i, scanned] of page.entries()) {
-          this.lastSeq = scanned.seq;
-          const row = rows[i];
-          if (!row) continue;
-          yield row;
-          if (--remaining === 0 || options.signal?.aborted) return;
-        }
+      for await (const row of this.pageRows(scan, filter)) {
+        yield row;
+        if (--remaining === 0 || options.signal?.aborted) return;
       }
       if (!options.live || options.descending || options.signal?.aborted) return;
       if (source.updateSeq() <= this.lastSeq) await source.notifier.next(options.signal);
       if (options.signal?.aborted) return;
+    }
+  }
+
+  /** The rows of scanned pages that pass; `lastSeq` follows every document read, passing or not. */
+  private async *pageRows(
+    pages: AsyncIterable<ScannedDoc[]>,
+    filter: RevisionFilter | undefined,
+  ): AsyncGenerator<ChangeRow<number>> {
+    for await (const page of pages) {
+      const rows = await this.rowsOf(page, filter);
+      for (const [i, scanned] of page.entries()) {
+        this.lastSeq = scanned.seq;
+        const row = rows[i];
+        if (row) yield row;
+      }
     }
   }
 
