@@ -8,6 +8,7 @@ import {
   compareBytes,
   encodeKey,
   encodePrefixBounds,
+  MAX_KEY_BYTES,
 } from '../../src/core/mango/index.js';
 
 const bytesOf = (value: unknown) => encodeKey(value).bytes;
@@ -252,6 +253,22 @@ describe('LOWEST_KEY and HIGHEST_KEY', () => {
       expect(compareBytes(LOWEST_KEY, bytesOf(value))).toBeLessThan(0);
       expect(compareBytes(bytesOf(value), HIGHEST_KEY)).toBeLessThan(0);
     }
+  });
+});
+
+describe('encodeKey: long keys', () => {
+  it('cuts keys at MAX_KEY_BYTES, lossy but still in order', () => {
+    const long = (tail: string) => 'k'.repeat(2000) + tail;
+    const keys = [long('a'), long('b'), ['x', long('a')], ['x', long('b')], ['y']];
+    for (const key of keys) expect(encodeKey(key).bytes.length).toBeLessThanOrEqual(MAX_KEY_BYTES);
+    expect(encodeKey(long('a')).exact).toBe(false);
+    for (let i = 1; i < keys.length; i++) {
+      expect(compareBytes(encodeKey(keys[i - 1]).bytes, encodeKey(keys[i]).bytes)).toBeLessThanOrEqual(0);
+    }
+    const { low, high } = encodePrefixBounds([long('')]);
+    const inside = encodeKey([long('zzz'), 5]).bytes;
+    expect(compareBytes(low, inside)).toBeLessThanOrEqual(0);
+    expect(compareBytes(inside, high)).toBeLessThanOrEqual(0);
   });
 });
 

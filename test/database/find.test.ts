@@ -153,6 +153,16 @@ describe('Database.find with JSON indexes', () => {
     );
   });
 
+  it('finds and orders values longer than a key holds (keys are cut, rows re-sorted)', async () => {
+    const db = await dbs.open();
+    const long = (tail: string) => 'p'.repeat(3000) + tail;
+    await db.bulkDocs(['c', 'a', 'b'].map((tail) => ({ _id: tail, path: long(tail) })));
+    await db.createIndex({ index: { fields: ['path'] } });
+    const sorted = await db.find({ selector: { path: { $gt: null } }, sort: ['path'] });
+    expect(ids(sorted.docs)).toEqual(['a', 'b', 'c']);
+    expect(ids((await db.find({ selector: { path: long('b') } })).docs)).toEqual(['b']);
+  });
+
   it('keeps an index across a reopen and a compaction: update=false answers from it as stored', async () => {
     let db = await dbs.open();
     await db.bulkDocs(Array.from({ length: 10 }, (_, n) => ({ _id: `k${n}`, n })));

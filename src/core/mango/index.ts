@@ -8,6 +8,7 @@ export {
   compareBytes,
   encodeKey,
   encodePrefixBounds,
+  MAX_KEY_BYTES,
 } from './key-encoding.js';
 export type { CompiledSelector, Selector } from './selector.js';
 export { compileSelector } from './selector.js';

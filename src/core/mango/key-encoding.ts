@@ -93,8 +93,17 @@ function buildClasses(): string[][] {
 export function encodeKey(value: unknown): EncodedKey {
   const writer = new KeyWriter();
   writeValue(writer, value);
-  return { bytes: writer.finish(), exact: writer.exact };
+  const bytes = writer.finish();
+  if (bytes.length <= MAX_KEY_BYTES) return { bytes, exact: writer.exact };
+  return { bytes: bytes.subarray(0, MAX_KEY_BYTES), exact: false };
 }
+
+/**
+ * Keys are cut to this many bytes: a B-tree entry has a size limit (PostgreSQL's is about 2.7 KB,
+ * the document id included), and a prefix of bytes keeps byte order monotone, so a cut key is
+ * merely lossy — rows sharing it are put in order by their JSON keys, as for any lossy key.
+ */
+export const MAX_KEY_BYTES = 1024;
 
 /**
  * Bounds of every array key that starts with `prefix`: `low <= key <= high` for each array whose
@@ -109,7 +118,8 @@ export function encodePrefixBounds(prefix: readonly unknown[]): { low: Uint8Arra
   const writer = new KeyWriter();
   writer.push(TAG_ARRAY);
   for (const element of prefix) writeValue(writer, element);
-  const low = writer.finish();
+  // Cut as stored keys are: every key starting with the prefix is then at least `low`.
+  const low = writer.finish().subarray(0, MAX_KEY_BYTES);
   const high = new Uint8Array(low.length + 1);
   high.set(low);
   high[low.length] = AFTER;
