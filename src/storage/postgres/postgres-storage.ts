@@ -1,0 +1,459 @@
+import type pg from 'pg';
+import { SetteeError } from '../../core/errors.js';
+import { keysetPages } from '../paging.js';
+import type {
+  AttachmentBlob,
+  ChangesScan,
+  CompactionSteps,
+  ConflictsScan,
+  DocRecord,
+  DocsRead,
+  DocsScan,
+  DocWrite,
+  FetchedDoc,
+  IdRange,
+  IndexChanges,
+  IndexChangesScan,
+  IndexRow,
+  IndexScan,
+  IndexState,
+  IndexUpdate,
+  LocalDocsScan,
+  LocalRecord,
+  ResolutionRecord,
+  ResolutionsScan,
+  RevisionContent,
+  ScannedDoc,
+  ScannedLocal,
+  Storage,
+  StorageStats,
+  StoredResolution,
+} from '../types.js';
+import { PostgresCompaction } from './compaction.js';
+import { PostgresIndexes } from './indexes.js';
+import {
+  DOC_COLUMNS,
+  type DocRow,
+  type NodeRow,
+  type ResolutionRow,
+  SCANNED_DOC_FROM,
+  type ScanRow,
+  toContent,
+  toNode,
+  toRecord,
+  toResolution,
+  toScanned,
+} from './rows.js';
+import { migrate } from './schema.js';
+import { asBytes, idBytes, idText, inTransaction, type Queryable, rowsOf, run } from './sql.js';
+import { writeBatch } from './writes.js';
+
+// Rows read per query when scanning: large enough to amortize the round trip, small enough that
+// a scan of any database keeps memory flat.
+const PAGE_SIZE = 512;
+
+const SUMMARY_FROM = `SELECT ${DOC_COLUMNS} FROM settee.docs d`;
+
+type CounterRow = {
+  update_seq: number;
+  doc_count: number;
+  deleted_count: number;
+  content_bytes: number;
+  garbage_bytes: number;
+};
+
+/**
+ * A database kept in PostgreSQL, beside every other database of the servers that share it (see
+ * `schema.ts` for the layout). The pool is the server's, shared by all its databases: this object
+ * holds no connection of its own and no state that another server could change behind its back;
+ * every count and sequence is read from the database.
+ *
+ * @example
+ * const pool = new pg.Pool({ connectionString: process.env.SETTEE_POSTGRES });
+ * const storage = await PostgresStorage.open(pool, 'orders');
+ * await storage.writeDocs(writes);
+ */
+export class PostgresStorage implements Storage {
+  private readonly indexTables: PostgresIndexes;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    /** The database's key in every table. */
+    private readonly db: number,
+    readonly name: string,
+  ) {
+    this.indexTables = new PostgresIndexes(pool, db);
+  }
+
+  /**
+   * Opens the database called `name` in the pool's PostgreSQL, creating it when absent (and the
+   * tables, or their upgrade, on the pool's first use).
+   */
+  static async open(pool: pg.Pool, name: string): Promise<PostgresStorage> {
+    await migrate(pool);
+    const db =
+      (await databaseKey(pool, name)) ??
+      (await createDatabase(pool, name)) ??
+      (await databaseKey(pool, name));
+    if (db === undefined)
+      throw new SetteeError('not_found', `Database ${name} was deleted while it was being opened`);
+    return new PostgresStorage(pool, db, name);
+  }
+
+  /** The names of the databases the pool's PostgreSQL holds, in code-point order (`_all_dbs`). */
+  static async names(pool: pg.Pool): Promise<string[]> {
+    await migrate(pool);
+    const rows = await rowsOf<{ name: string }>(
+      pool,
+      'SELECT name FROM settee.databases ORDER BY name COLLATE "C"',
+    );
+    return rows.map((row) => row.name);
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const [row] = await rowsOf<{ value: string }>(
+      this.on(),
+      'SELECT value FROM settee.meta WHERE db = $1 AND key = $2',
+      [this.db, key],
+    );
+    return row?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await run(
+      this.on(),
+      `INSERT INTO settee.meta (db, key, value) VALUES ($1, $2, $3)
+       ON CONFLICT (db, key) DO UPDATE SET value = excluded.value`,
+      [this.db, key, value],
+    );
+  }
+
+  async getDocs(ids: readonly string[], read: DocsRead = {}): Promise<(FetchedDoc | undefined)[]> {
+    if (ids.length === 0) return [];
+    const byId = read.withTree ? await this.docsWithTrees(ids) : await this.summaries(ids);
+    return ids.map((id) => byId.get(id));
+  }
+
+  private async summaries(ids: readonly string[]): Promise<Map<string, FetchedDoc>> {
+    const rows = await rowsOf<DocRow>(
+      this.on(),
+      `${SUMMARY_FROM} WHERE d.db = $1 AND d.id = ANY($2::bytea[])`,
+      [this.db, ids.map(idBytes)],
+    );
+    return new Map(rows.map((row) => [idText(row.id), toRecord(row)]));
+  }
+
+  /** Summaries and trees in one statement, a row per node. */
+  private async docsWithTrees(ids: readonly string[]): Promise<Map<string, FetchedDoc>> {
+    const rows = await rowsOf<DocRow & NodeRow>(
+      this.on(),
+      `SELECT ${DOC_COLUMNS}, r.rev, r.parent, r.deleted AS node_deleted, r.leaf, r.body IS NOT NULL AS has_body
+       FROM settee.docs d JOIN settee.revs r ON r.doc = d.doc WHERE d.db = $1 AND d.id = ANY($2::bytea[])`,
+      [this.db, ids.map(idBytes)],
+    );
+    const byId = new Map<string, FetchedDoc>();
+    for (const row of rows) {
+      const id = idText(row.id);
+      let fetched = byId.get(id);
+      if (!fetched) byId.set(id, (fetched = { ...toRecord(row), tree: [] }));
+      fetched.tree!.push(toNode(row));
+    }
+    return byId;
+  }
+
+  async getRevisions(id: string, revs: readonly string[]): Promise<(RevisionContent | undefined)[]> {
+    if (revs.length === 0) return [];
+    const rows = await rowsOf<{ rev: string; body: string; atts: string | null }>(
+      this.on(),
+      `SELECT r.rev, r.body, r.atts FROM settee.docs d JOIN settee.revs r ON r.doc = d.doc
+       WHERE d.db = $1 AND d.id = $2 AND r.rev = ANY($3::text[]) AND r.body IS NOT NULL`,
+      [this.db, idBytes(id), revs],
+    );
+    const byRev = new Map(rows.map((row) => [row.rev, toContent(row.body, row.atts)]));
+    return revs.map((rev) => byRev.get(rev));
+  }
+
+  /** One transaction per call; see `writeBatch` for the locks that order concurrent writers. */
+  async writeDocs(
+    writes: readonly DocWrite[],
+    blobs: readonly AttachmentBlob[] = [],
+    history: readonly ResolutionRecord[] = [],
+  ): Promise<number[]> {
+    this.on();
+    return inTransaction(this.pool, (client) => writeBatch(client, this.db, writes, blobs, history));
+  }
+
+  changes(options: ChangesScan): AsyncIterable<ScannedDoc[]> {
+    const descending = options.descending === true;
+    const select = options.withContent ? SCANNED_DOC_FROM : SUMMARY_FROM;
+    const sql = `${select} WHERE d.db = $1 AND d.seq ${descending ? '< $2 AND d.seq > $3' : '> $2'}
+      ORDER BY d.seq ${descending ? 'DESC' : 'ASC'} LIMIT $${descending ? 4 : 3}`;
+    return this.pages(
+      async (after, count) => {
+        const bounds = descending
+          ? [after ?? Number.MAX_SAFE_INTEGER, options.since]
+          : [after ?? options.since];
+        return (await rowsOf<ScanRow>(this.on(), sql, [this.db, ...bounds, count])).map(toScanned);
+      },
+      (doc) => doc.seq,
+      options.limit,
+    );
+  }
+
+  docs(options: DocsScan): AsyncIterable<ScannedDoc[]> {
+    const select = options.withContent ? SCANNED_DOC_FROM : SUMMARY_FROM;
+    return this.idPages(options, 'd.id', async (clauses, params) =>
+      (await rowsOf<ScanRow>(this.on(), `${select} WHERE d.db = $1 ${clauses}`, params)).map(toScanned),
+    );
+  }
+
+  localDocs(options: LocalDocsScan): AsyncIterable<ScannedLocal[]> {
+    const select = `SELECT ${options.withBody ? 'id, rev, body' : 'id, rev'} FROM settee.local_docs WHERE db = $1`;
+    return this.idPages(options, 'id', async (clauses, params) =>
+      (
+        await rowsOf<{ id: Buffer; rev: number; body?: string }>(this.on(), `${select} ${clauses}`, params)
+      ).map((row) => ({ ...row, id: idText(row.id) })),
+    );
+  }
+
+  /** A keyset scan of the id `column` within `range`; `read` runs a page's clauses (`AND … LIMIT`). */
+  private idPages<Row extends { id: string }>(
+    range: IdRange,
+    column: string,
+    read: (clauses: string, params: unknown[]) => Promise<Row[]>,
+  ): AsyncIterable<Row[]> {
+    return this.pages<Row, string>(
+      (after, count) => {
+        const params: unknown[] = [this.db];
+        return read(idRangeClauses(column, range, after, count, params), params);
+      },
+      (row) => row.id,
+    );
+  }
+
+  conflicts(options: ConflictsScan): AsyncIterable<DocRecord[]> {
+    // Each condition is its partial index's, so PostgreSQL reads only the index's rows.
+    const which = options.deletedLeaves ? 'd.leaves IS NOT NULL' : 'd.conflicted';
+    return this.pages<DocRecord, string>(
+      async (after, count) => {
+        const from = after ?? options.start;
+        const params: unknown[] = [this.db, count];
+        const start =
+          from === undefined
+            ? ''
+            : `AND d.id ${after === undefined ? '>=' : '>'} $${params.push(idBytes(from))}`;
+        const sql = `${SUMMARY_FROM} WHERE d.db = $1 AND ${which} ${start} ORDER BY d.id LIMIT $2`;
+        return (await rowsOf<DocRow>(this.on(), sql, params)).map(toRecord);
+      },
+      (doc) => doc.id,
+      options.limit,
+    );
+  }
+
+  async countConflicts(): Promise<number> {
+    return this.count('SELECT COUNT(*) AS count FROM settee.docs WHERE db = $1 AND conflicted', [this.db]);
+  }
+
+  resolutions(scan: ResolutionsScan): AsyncIterable<StoredResolution[]> {
+    const descending = scan.descending === true;
+    const params: unknown[] = [this.db];
+    const doc = scan.docId === undefined ? '' : `AND doc = $${params.push(idBytes(scan.docId))}`;
+    const from = scan.after ?? (descending ? Number.MAX_SAFE_INTEGER : 0);
+    const sql = `SELECT seq, doc, entry FROM settee.resolutions WHERE db = $1 ${doc}
+      AND seq ${descending ? '<' : '>'} $${params.length + 1} ORDER BY seq ${descending ? 'DESC' : 'ASC'} LIMIT $${params.length + 2}`;
+    return this.pages(
+      async (after, count) =>
+        (await rowsOf<ResolutionRow>(this.on(), sql, [...params, after ?? from, count])).map(toResolution),
+      (entry) => entry.seq,
+      scan.limit,
+    );
+  }
+
+  async countResolutions(docId?: string): Promise<number> {
+    return docId === undefined
+      ? this.count('SELECT COUNT(*) AS count FROM settee.resolutions WHERE db = $1', [this.db])
+      : this.count('SELECT COUNT(*) AS count FROM settee.resolutions WHERE db = $1 AND doc = $2', [
+          this.db,
+          idBytes(docId),
+        ]);
+  }
+
+  /**
+   * Counts and sizes from the database's counter row, as of the last commit: no scan. The sizes
+   * are the bytes of content held (bodies, attachment metadata, blobs) rather than of table files,
+   * which every database shares: `fileSize` all of it, `activeSize` less what compaction drops.
+   */
+  async stats(): Promise<StorageStats> {
+    const [counter] = await rowsOf<CounterRow>(
+      this.on(),
+      `SELECT update_seq, doc_count, deleted_count, content_bytes, garbage_bytes FROM settee.databases WHERE db = $1`,
+      [this.db],
+    );
+    if (!counter) throw new SetteeError('not_found', 'Database does not exist.');
+    return {
+      docCount: counter.doc_count,
+      deletedCount: counter.deleted_count,
+      updateSeq: counter.update_seq,
+      fileSize: counter.content_bytes,
+      activeSize: Math.max(0, counter.content_bytes - counter.garbage_bytes),
+    };
+  }
+
+  /**
+   * Local documents are replication checkpoints: losing the newest to a crash of the machine only
+   * makes a replication read a batch again, so their commit does not wait for the disk.
+   */
+  async putLocal(id: string, record: LocalRecord | null): Promise<void> {
+    this.on();
+    await inTransaction(
+      this.pool,
+      async (client) => {
+        if (record === null) {
+          await run(client, 'DELETE FROM settee.local_docs WHERE db = $1 AND id = $2', [
+            this.db,
+            idBytes(id),
+          ]);
+        } else {
+          await run(
+            client,
+            `INSERT INTO settee.local_docs (db, id, rev, body) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (db, id) DO UPDATE SET rev = excluded.rev, body = excluded.body`,
+            [this.db, idBytes(id), record.rev, record.body],
+          );
+        }
+      },
+      { synchronousCommit: false },
+    );
+  }
+
+  async getAttachment(digest: string): Promise<Uint8Array | undefined> {
+    const [row] = await rowsOf<{ data: Buffer }>(
+      this.on(),
+      'SELECT data FROM settee.attachments WHERE db = $1 AND digest = $2',
+      [this.db, digest],
+    );
+    return row && asBytes(row.data);
+  }
+
+  indexes(): Promise<IndexState[]> {
+    this.on();
+    return this.indexTables.all();
+  }
+
+  openIndex(name: string, signature: string): Promise<IndexState> {
+    this.on();
+    return this.indexTables.open(name, signature);
+  }
+
+  updateIndex(name: string, update: IndexUpdate): Promise<void> {
+    this.on();
+    return this.indexTables.update(name, update);
+  }
+
+  scanIndex(name: string, scan: IndexScan): AsyncIterable<IndexRow[]> {
+    this.on();
+    return this.indexTables.scan(name, scan);
+  }
+
+  dropIndex(name: string): Promise<void> {
+    this.on();
+    return this.indexTables.drop(name);
+  }
+
+  indexChanges(name: string, scan: IndexChangesScan): Promise<IndexChanges | undefined> {
+    this.on();
+    return this.indexTables.changes(name, scan);
+  }
+
+  compaction(): CompactionSteps {
+    this.on();
+    return new PostgresCompaction(this.pool, this.db);
+  }
+
+  /** This database is done with; the pool stays open for the server's other databases. */
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  /**
+   * Deletes the database: its registry row first (so the name can be created again at once, as a
+   * new database with a new key), then its rows in every table, in one transaction.
+   */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    await inTransaction(this.pool, async (client) => {
+      await run(client, 'DELETE FROM settee.databases WHERE db = $1', [this.db]);
+      await run(client, 'DELETE FROM settee.revs WHERE doc IN (SELECT doc FROM settee.docs WHERE db = $1)', [
+        this.db,
+      ]);
+      for (const table of ['docs', 'meta', 'local_docs', 'attachments', 'resolutions']) {
+        await run(client, `DELETE FROM settee.${table} WHERE db = $1`, [this.db]);
+      }
+      await this.indexTables.dropAll(client);
+    });
+  }
+
+  /** A scan in pages of `PAGE_SIZE` rows, continuing after the key of each page's last row. */
+  private pages<Row, Key>(
+    read: (after: Key | undefined, count: number) => Promise<Row[]>,
+    keyOf: (row: Row) => Key,
+    limit?: number,
+  ): AsyncIterable<Row[]> {
+    return keysetPages(read, keyOf, { pageSize: PAGE_SIZE, limit });
+  }
+
+  private async count(sql: string, params: unknown[]): Promise<number> {
+    const [row] = await rowsOf<{ count: number }>(this.on(), sql, params);
+    return row?.count ?? 0;
+  }
+
+  /** The pool, for a storage still open: a closed one refuses, as a closed SQLite file does. */
+  private on(): Queryable {
+    if (this.closed) throw new SetteeError('unavailable', `Database ${this.name} is closed`);
+    return this.pool;
+  }
+}
+
+async function databaseKey(pool: pg.Pool, name: string): Promise<number | undefined> {
+  return (await rowsOf<{ db: number }>(pool, 'SELECT db FROM settee.databases WHERE name = $1', [name]))[0]
+    ?.db;
+}
+
+/** A new database's key; undefined when another server created it first (it is then read). */
+async function createDatabase(pool: pg.Pool, name: string): Promise<number | undefined> {
+  const made = await rowsOf<{ db: number }>(
+    pool,
+    'INSERT INTO settee.databases (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING db',
+    [name],
+  );
+  return made[0]?.db;
+}
+
+/**
+ * The clauses of one page of an id scan (`AND … ORDER BY … LIMIT`), binding into `params`: from
+ * the range's start (inclusive) on the first page, after the last id read on the next ones, up to
+ * its end, in its direction.
+ */
+function idRangeClauses(
+  column: string,
+  range: IdRange,
+  after: string | undefined,
+  count: number,
+  params: unknown[],
+): string {
+  const descending = range.descending === true;
+  const [next, last] = descending ? ['<', '>'] : ['>', '<'];
+  const bind = (value: unknown) => `$${params.push(value)}`;
+  const conditions: string[] = [];
+  const from = after ?? range.start;
+  if (from !== undefined)
+    conditions.push(`${column} ${next}${after === undefined ? '=' : ''} ${bind(idBytes(from))}`);
+  if (range.end !== undefined) {
+    conditions.push(
+      `${column} ${range.inclusiveEnd === false ? last : `${last}=`} ${bind(idBytes(range.end))}`,
+    );
+  }
+  const where = conditions.map((condition) => `AND ${condition} `).join('');
+  return `${where}ORDER BY ${column} ${descending ? 'DESC' : 'ASC'} LIMIT ${bind(count)}`;
+}

@@ -1,0 +1,116 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+
+/**
+ * A throwaway PostgreSQL cluster for a test file: `initdb` in a temporary folder, a server that
+ * listens only on a Unix socket in that folder (no TCP port, so parallel test files never clash),
+ * one database, and `stop()` that shuts it down and removes the folder. Starting takes a few
+ * seconds, so a test file starts one and gives each test a fresh Settee database in it.
+ *
+ * Debian's `postgresql` package keeps the binaries in /usr/lib/postgresql/<version>/bin, off the
+ * PATH; a machine that links them onto the PATH is served too. PostgreSQL refuses to run as root:
+ * as root, the cluster runs as the `postgres` user the package creates.
+ */
+export interface PostgresCluster {
+  /** The folder holding the Unix socket: `host` for pg. */
+  readonly socketDir: string;
+  readonly user: string;
+  readonly database: string;
+  /** A new pool on the cluster's database, ended by `stop()` unless ended before: one per simulated server. */
+  pool(options?: pg.PoolConfig): pg.Pool;
+  stop(): Promise<void>;
+}
+
+const USER = 'settee';
+const DATABASE = 'settee_test';
+// Bounded waits: pg_ctl gives up (and fails the setup) rather than hanging a test run.
+const WAIT_SECONDS = '30';
+
+export async function startPostgresCluster(): Promise<PostgresCluster> {
+  const bin = postgresBinaries();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-pg-'));
+  const dataDir = path.join(dir, 'data');
+  const asUser = clusterUserPrefix(dir);
+  const run = (tool: string, args: string[]) => {
+    const argv = [...asUser, path.join(bin, tool), ...args];
+    execFileSync(argv[0]!, argv.slice(1), { stdio: 'pipe' });
+  };
+  try {
+    run('initdb', ['-D', dataDir, '-A', 'trust', '-U', USER, '-E', 'UTF8', '--locale=C', '--no-sync']);
+    const options = `-k ${dir} -c listen_addresses='' -c fsync=on`;
+    run('pg_ctl', [
+      '-D',
+      dataDir,
+      '-l',
+      path.join(dir, 'log'),
+      '-o',
+      options,
+      '-w',
+      '-t',
+      WAIT_SECONDS,
+      'start',
+    ]);
+  } catch (error) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw withOutput(error);
+  }
+  const pools: pg.Pool[] = [];
+  const cluster: PostgresCluster = {
+    socketDir: dir,
+    user: USER,
+    database: DATABASE,
+    pool(options = {}) {
+      const pool = new pg.Pool({ host: dir, user: USER, database: DATABASE, max: 4, ...options });
+      pools.push(pool);
+      return pool;
+    },
+    async stop() {
+      await Promise.all(pools.filter((pool) => !pool.ended).map((pool) => pool.end()));
+      try {
+        run('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', '-t', WAIT_SECONDS, 'stop']);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+  const admin = new pg.Client({ host: dir, user: USER, database: 'postgres' });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await admin.end();
+  }
+  return cluster;
+}
+
+/** The folder of initdb and pg_ctl: on the PATH, or the newest of Debian's versions. */
+function postgresBinaries(): string {
+  for (const folder of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (folder && fs.existsSync(path.join(folder, 'initdb'))) return folder;
+  }
+  const root = '/usr/lib/postgresql';
+  const versions = fs.existsSync(root)
+    ? fs.readdirSync(root).filter((version) => fs.existsSync(path.join(root, version, 'bin', 'initdb')))
+    : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (!newest) throw new Error('PostgreSQL is not installed: apt-get install -y postgresql (see .ci/run)');
+  return path.join(root, newest, 'bin');
+}
+
+/** What runs the cluster's tools: nothing for a user who is not root; for root, `runuser` as `postgres`. */
+function clusterUserPrefix(dir: string): string[] {
+  if (process.getuid?.() !== 0) return [];
+  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+  fs.chownSync(dir, uid, gid);
+  return ['runuser', '-u', 'postgres', '--'];
+}
+
+/** A failed tool's own words (its stderr), which say why far better than the exit status. */
+function withOutput(error: unknown): Error {
+  const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+  return new Error(`PostgreSQL cluster did not start${stderr ? `: ${stderr}` : ''}`, { cause: error });
+}
