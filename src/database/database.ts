@@ -38,6 +38,7 @@ import { isRev, parseRev } from '../core/revision.js';
 import type { Resolver } from '../conflicts/resolvers.js';
 import type { DesignRunner } from '../design/runner.js';
 import { openPlatformStorage, type PlatformStorageOptions } from '../storage/platform.js';
+import { StaleWriteError } from '../storage/errors.js';
 import type { ResolutionRecord, Storage, StoredResolution } from '../storage/types.js';
 import { allDocsRows } from './all-docs.js';
 import { ChangesFeed, type ChangesFeedOptions } from './changes.js';
@@ -124,6 +125,9 @@ interface BatchExtras {
 }
 
 const DEFAULT_REVS_LIMIT = 1000;
+
+/** Times a batch is computed again after another writer changed one of its documents. */
+const STALE_WRITE_ATTEMPTS = 10;
 
 /** The meta key of `resolverChoice` (the name files written by earlier versions use). */
 const RESOLVER_CHOICE = 'settee_resolver';
@@ -244,7 +248,11 @@ export class Database implements Peer {
       doc_del_count: stats.deletedCount,
       update_seq: stats.updateSeq,
       purge_seq: 0,
-      sizes: { file: stats.fileSize, external: stats.activeSize, active: stats.activeSize },
+      sizes: {
+        file: stats.fileSize,
+        external: stats.activeSize,
+        active: stats.activeSize,
+      },
       instance_start_time: this.instanceStartTime,
       compact_running: this.compactor.status !== undefined,
       uuid: this.uuid,
@@ -258,7 +266,10 @@ export class Database implements Peer {
     options: { newEdits?: boolean } & WriteContext = {},
   ): Promise<WriteOk> {
     if (doc?._id === undefined) throw badRequest('Document must have an _id');
-    const [result] = await this.bulkDocs<T>([doc], { ...options, atomic: true });
+    const [result] = await this.bulkDocs<T>([doc], {
+      ...options,
+      atomic: true,
+    });
     return result as WriteOk;
   }
 
@@ -372,11 +383,34 @@ export class Database implements Peer {
     return docs;
   }
 
+  /**
+   * Computes a batch from the documents' trees and writes it. When another writer of the same
+   * storage (another server on one PostgreSQL) changed one of them meanwhile, the storage refuses
+   * the whole batch (`StaleWriteError`, nothing written) and it is computed again from the trees
+   * as they now are: an edit of a revision that is no longer a leaf then conflicts, as it should.
+   */
   private async writeBatch(
     parsed: ((ParsedDoc & { id: string }) | Error)[],
     newEdits: boolean,
     atomic: boolean,
     extras: BatchExtras = {},
+  ): Promise<{ results: WriteResult[]; written: Committed[] }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.writeBatchOnce(parsed, newEdits, atomic, extras);
+      } catch (err) {
+        if (!(err instanceof StaleWriteError) || attempt >= STALE_WRITE_ATTEMPTS) throw err;
+        // What the caller had read of the documents is stale too.
+        extras = { ...extras, known: undefined };
+      }
+    }
+  }
+
+  private async writeBatchOnce(
+    parsed: ((ParsedDoc & { id: string }) | Error)[],
+    newEdits: boolean,
+    atomic: boolean,
+    extras: BatchExtras,
   ): Promise<{ results: WriteResult[]; written: Committed[] }> {
     const batch = new WriteBatch(this.storage, this.trees, this.revsLimit);
     await batch.load(
@@ -410,7 +444,8 @@ export class Database implements Peer {
     for (const write of localWrites) await write();
     if (written.some(({ id }) => id.startsWith(DESIGN_PREFIX))) this.designCache = undefined;
     if (written.length > 0) {
-      this.seq = written[written.length - 1]!.seq;
+      // Other servers on the same storage may have written past it meanwhile.
+      this.seq = Math.max(this.seq, written[written.length - 1]!.seq);
       this.notifier.notify();
     }
     return { results, written };
@@ -664,7 +699,10 @@ export class Database implements Peer {
         // A write may have landed while the empty answer was being read: only then wait.
         if (this.seq <= response.last_seq) await this.nextChange(waited.signal);
         if (waited.signal.aborted) break;
-        response = await this.changesFeed({ ...feedOptions, since: response.last_seq }).collect();
+        response = await this.changesFeed({
+          ...feedOptions,
+          since: response.last_seq,
+        }).collect();
       }
     } finally {
       clearTimeout(timer);
@@ -707,7 +745,10 @@ export class Database implements Peer {
 
   /** `bulkGet`'s results as JSON text, one per entry, for a server to send: bodies are never parsed. */
   async bulkGetJson(request: BulkGetRequest, options: BulkGetOptions = {}): Promise<string[]> {
-    const { results } = await bulkGet(this.storage, this.reader, request, { ...options, rawBody: true });
+    const { results } = await bulkGet(this.storage, this.reader, request, {
+      ...options,
+      rawBody: true,
+    });
     return results.map(bulkGetResultJson);
   }
 
@@ -746,7 +787,11 @@ export class Database implements Peer {
     if (!att) throw notFound('Document is missing attachment');
     const data = await this.storage.getAttachment(att.digest);
     if (!data) throw notFound('Document is missing attachment');
-    return { data, contentType: servableContentType(att.content_type), digest: att.digest };
+    return {
+      data,
+      contentType: servableContentType(att.content_type),
+      digest: att.digest,
+    };
   }
 
   /**
@@ -765,7 +810,9 @@ export class Database implements Peer {
     validateDocId(id);
     checkAttachmentArguments(name, data, contentType);
     const doc: NewDoc = rev === undefined ? { _id: id } : await this.get(id, { rev });
-    const attachments: Record<string, unknown> = { ...(doc._attachments ?? {}) };
+    const attachments: Record<string, unknown> = {
+      ...(doc._attachments ?? {}),
+    };
     attachments[name] = { content_type: contentType, data: encodeBase64(data) };
     return this.put({ ...doc, _attachments: attachments }, context);
   }

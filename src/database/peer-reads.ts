@@ -33,7 +33,7 @@ export async function revsDiff(
     if (!Array.isArray(revs)) throw badRequest(`Revisions of ${id} must be an array`);
     // As CouchDB: one malformed revision refuses the whole request.
     if (!revs.every(isRev)) throw badRequest('Invalid rev format');
-    const tree = records[i] ? await reader.tree(id) : undefined;
+    const tree = records[i] ? await reader.tree(id, records[i].seq) : undefined;
     const missing = [...new Set(revs)].filter((rev) => !tree?.has(rev));
     if (missing.length === 0) continue;
     response[id] = { missing };

@@ -33,8 +33,9 @@ export class DocReader {
     private readonly revsLimit: () => number,
   ) {}
 
-  async tree(id: string): Promise<RevTree> {
-    return this.trees.get(id);
+  /** A document's tree; with the sequence of its summary as just read, never an older one. */
+  async tree(id: string, seq?: number): Promise<RevTree> {
+    return this.trees.get(id, seq);
   }
 
   /** `GET /db/id`: the winner, or the named revision. */
@@ -44,7 +45,7 @@ export class DocReader {
     if (options.rev === undefined && record.deleted) throw notFound('deleted');
     const isInner = options.rev !== undefined && !record.leaves.some((leaf) => leaf.rev === options.rev);
     const needsTree = options.revs || options.revs_info || options.latest || options.atts_since || isInner;
-    const tree = needsTree ? await this.tree(id) : undefined;
+    const tree = needsTree ? await this.tree(id, record.seq) : undefined;
     if (options.latest && options.rev !== undefined && tree) {
       rev = leavesFrom(tree, options.rev)[0]?.rev ?? options.rev;
     }
@@ -64,7 +65,7 @@ export class DocReader {
       if (revs === 'all') throw notFound('missing');
       return revs.map((rev) => ({ missing: rev }));
     }
-    const tree = await this.tree(id);
+    const tree = await this.tree(id, record.seq);
     const wanted =
       revs === 'all'
         ? record.leaves.map((leaf) => leaf.rev)

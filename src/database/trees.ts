@@ -3,6 +3,12 @@ import type { RevNode, RevTree } from '../core/rev-tree/types.js';
 import type { Storage } from '../storage/types.js';
 
 const EMPTY: RevTree = new Map();
+
+/** A document's tree with the sequence it was stored at (0: the document does not exist). */
+export interface StoredTree {
+  tree: RevTree;
+  seq: number;
+}
 const MIN_CACHED_NODES = 16;
 
 /**
@@ -12,7 +18,7 @@ const MIN_CACHED_NODES = 16;
  * backend holds an exclusive lock) and every write passes through `remember`.
  */
 export class TreeCache {
-  private readonly trees = new Map<string, RevTree>();
+  private readonly trees = new Map<string, StoredTree>();
   private nodes = 0;
 
   constructor(
@@ -20,10 +26,23 @@ export class TreeCache {
     private readonly maxNodes = 100_000,
   ) {}
 
-  /** The document's tree (empty when the document is unknown). */
-  async get(id: string): Promise<RevTree> {
+  /**
+   * The document's tree (empty when the document is unknown). Given the sequence of a summary
+   * just read, a cached tree of another sequence is read again: another server on the same
+   * storage may have written the document since it was cached.
+   */
+  async get(id: string, seq?: number): Promise<RevTree> {
+    return (await this.read(id, seq)).tree;
+  }
+
+  /**
+   * The document's tree and the sequence it was read or written at (0 when the document is
+   * unknown): what a write computed from this tree names as its base (`DocWrite.base`).
+   */
+  async read(id: string, seq?: number): Promise<StoredTree> {
     const cached = this.trees.get(id);
-    if (cached) {
+    if (cached && seq !== undefined && cached.seq !== seq) this.forget(id);
+    else if (cached) {
       // Re-insert: a Map iterates in insertion order, which makes it an LRU list.
       this.trees.delete(id);
       this.trees.set(id, cached);
@@ -31,28 +50,28 @@ export class TreeCache {
     }
     const [record] = await this.storage.getDocs([id], { withTree: true });
     const nodes = record?.tree ?? [];
-    if (nodes.length === 0) return EMPTY;
+    if (!record || nodes.length === 0) return { tree: EMPTY, seq: 0 };
     const tree = new Map<string, RevNode>(nodes.map(({ rev, leaf: _leaf, ...node }) => [rev, node]));
     rememberLeaves(
       tree,
       nodes.filter((node) => node.leaf).map((node) => toLeaf(node.rev, node)),
     );
-    this.remember(id, tree);
-    return tree;
+    this.remember(id, tree, record.seq);
+    return { tree, seq: record.seq };
   }
 
-  /** Records a document's tree as now stored. */
-  remember(id: string, tree: RevTree): void {
+  /** Records a document's tree as now stored, at this sequence. */
+  remember(id: string, tree: RevTree, seq: number): void {
     this.forget(id);
     // Small trees are as cheap to read again as to keep: caching them would only make memory
     // grow with the number of documents written.
     if (tree.size < MIN_CACHED_NODES) return;
-    this.trees.set(id, tree);
+    this.trees.set(id, { tree, seq });
     this.nodes += tree.size;
     for (const [oldest, old] of this.trees) {
       if (this.nodes <= this.maxNodes || oldest === id) break;
       this.trees.delete(oldest);
-      this.nodes -= old.size;
+      this.nodes -= old.tree.size;
     }
   }
 
@@ -60,7 +79,7 @@ export class TreeCache {
     const old = this.trees.get(id);
     if (!old) return;
     this.trees.delete(id);
-    this.nodes -= old.size;
+    this.nodes -= old.tree.size;
   }
 
   clear(): void {

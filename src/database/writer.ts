@@ -44,6 +44,8 @@ export interface KnownDoc {
 /** A document's tree as stored, and as this batch has changed it so far. */
 interface DocState {
   id: string;
+  /** The sequence the stored tree was read at (0: new document); undefined when not known. */
+  base: number | undefined;
   stored: RevTree;
   tree: RevTree;
   /** Contents of the revisions this batch adds. */
@@ -74,10 +76,14 @@ export class WriteBatch {
     const unique = [...new Set(ids)].filter((id) => !this.states.has(id));
     for (const id of unique) {
       const read = known.get(id);
-      const stored = read?.tree ?? (await this.trees.get(id));
+      // A tree the caller read has no sequence: its write is not checked (see `DocWrite.base`).
+      const { tree: stored, seq: base } = read
+        ? { tree: read.tree, seq: undefined }
+        : await this.trees.read(id);
       const knownContents: ReadonlyMap<string, RevisionContent> = read?.contents ?? new Map();
       this.states.set(id, {
         id,
+        base,
         stored,
         tree: stored,
         contents: new Map(),
@@ -222,7 +228,7 @@ export class WriteBatch {
       for (const write of writes) this.trees.forget(write.record.id);
       throw err;
     }
-    for (const state of this.states.values()) this.trees.remember(state.id, state.tree);
+    for (const [i, state] of states.entries()) this.trees.remember(state.id, state.tree, seqs[i]!);
     return writes.map((write, i) => ({
       id: write.record.id,
       seq: seqs[i]!,
@@ -281,7 +287,9 @@ function toDocWrite(state: DocState): DocWrite {
     const content = state.contents.get(node.rev);
     return content ? { ...node, content } : node;
   });
-  return { record, added, removed: diff.removed, changed: diff.changed };
+  const write: DocWrite = { record, added, removed: diff.removed, changed: diff.changed };
+  if (state.base !== undefined) write.base = state.base;
+  return write;
 }
 
 /**

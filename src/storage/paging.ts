@@ -4,6 +4,11 @@ export interface PagingOptions {
   pageSize: number;
   /** Rows in all (default: no limit). */
   limit?: number;
+  /**
+   * Rows of the first read (default `pageSize`): a caller that wants only a few rows — a query
+   * with a small limit — reads no more than those, and full pages after.
+   */
+  firstPageSize?: number;
 }
 
 /**
@@ -29,8 +34,10 @@ export async function* keysetPages<Row, Key>(
 ): AsyncGenerator<Row[]> {
   let remaining = options.limit ?? Number.POSITIVE_INFINITY;
   let after: Key | undefined;
+  let pageSize = Math.max(1, Math.min(options.firstPageSize ?? options.pageSize, options.pageSize));
   while (remaining > 0) {
-    const count = Math.min(options.pageSize, remaining);
+    const count = Math.min(pageSize, remaining);
+    pageSize = options.pageSize;
     const rows = await read(after, count);
     if (rows.length > 0) yield rows;
     if (rows.length < count) return;

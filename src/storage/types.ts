@@ -184,6 +184,14 @@ export interface NodeWrite extends StoredNode {
 /** One document's change: its new summary and the tree rows that changed. */
 export interface DocWrite {
   record: Omit<DocRecord, 'seq'>;
+  /**
+   * The document's sequence when the write was computed from its tree: `0` when it did not
+   * exist, absent to skip the check. A backend that other processes write too (several servers
+   * on one PostgreSQL) checks it under the document's lock and fails the whole call with a
+   * `StaleWriteError` when the document has moved on, so the database reads it again and
+   * recomputes: a write is never computed from a tree another server has since changed.
+   */
+  base?: number;
   added: NodeWrite[];
   removed: string[];
   changed: StoredNode[];
@@ -290,7 +298,11 @@ export interface ResolutionRecord {
    * attachment metadata: each replaced live leaf (the kept one included, when a different body or
    * a deletion was written over it) unless the result equals it.
    */
-  losers: { rev: string; body: string; attachments?: Record<string, AttachmentMeta> }[];
+  losers: {
+    rev: string;
+    body: string;
+    attachments?: Record<string, AttachmentMeta>;
+  }[];
 }
 
 export interface StoredResolution extends ResolutionRecord {
@@ -353,6 +365,11 @@ export interface IndexScan {
   /** Join each row's document (summary and winning content). */
   withDocs?: boolean;
   limit?: number;
+  /**
+   * Rows of the first read, when the caller expects to need only a few (a query's limit); later
+   * reads take the backend's page size. A hint: it changes no result.
+   */
+  firstPage?: number;
 }
 
 export interface IndexChangesScan {

@@ -32,15 +32,21 @@ describe('keysetPages', () => {
         fc.integer({ min: 1, max: 40 }),
         fc.option(fc.integer({ min: 0, max: 350 }), { nil: undefined }),
         fc.integer({ min: -1, max: 5000 }),
-        async (sorted, pageSize, limit, from) => {
+        fc.option(fc.integer({ min: 1, max: 60 }), { nil: undefined }),
+        async (sorted, pageSize, limit, from, firstPageSize) => {
           const { read, reads } = table(sorted, from);
-          const pages = await pagesOf(keysetPages(read, (key) => key, { pageSize, limit }));
+          const pages = await pagesOf(keysetPages(read, (key) => key, { pageSize, limit, firstPageSize }));
           const want = sorted.filter((key) => key > from).slice(0, limit);
           expect(pages.flat()).toEqual(want);
+          // The first read asks for no more than the first page size (never more than a page).
+          if (reads.length > 0)
+            expect(reads[0]).toBeLessThanOrEqual(Math.min(firstPageSize ?? pageSize, pageSize));
           // Pages are bounded, and no read is wasted beyond the one short read that ends a scan.
           for (const page of pages) expect(page.length).toBeGreaterThan(0);
           for (const page of pages) expect(page.length).toBeLessThanOrEqual(pageSize);
-          expect(reads.length).toBeLessThanOrEqual(Math.floor(want.length / pageSize) + 1);
+          // (A first page smaller than the others may cost one read more.)
+          const smallFirst = firstPageSize !== undefined && firstPageSize < pageSize ? 1 : 0;
+          expect(reads.length).toBeLessThanOrEqual(Math.floor(want.length / pageSize) + 1 + smallFirst);
           if (limit === 0) expect(reads).toEqual([]);
         },
       ),

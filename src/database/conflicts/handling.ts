@@ -152,7 +152,13 @@ export class ConflictHandling {
   async conflictVersions(id: string): Promise<ConflictVersions> {
     const record = await this.readDoc(checkConflictId(id));
     const { storage, reader } = this.host;
-    return conflictVersions(storage, reader, record, await reader.tree(id), this.host.stampFields());
+    return conflictVersions(
+      storage,
+      reader,
+      record,
+      await reader.tree(id, record.seq),
+      this.host.stampFields(),
+    );
   }
 
   /** See `Database.resolve`. */
@@ -167,7 +173,10 @@ export class ConflictHandling {
       const plan = planResolution(record, options);
       if (plan.docs.length === 0) return { ok: true, id, rev: plan.keep, deleted: [] };
       await this.host.checkWriteRules(plan.docs, context.userCtx);
-      const read = await readBodies(storage, record, await reader.tree(id), [plan.keep, ...plan.losers]);
+      const read = await readBodies(storage, record, await reader.tree(id, record.seq), [
+        plan.keep,
+        ...plan.losers,
+      ]);
       return this.writeByHand(read, plan, options.merged !== undefined, options.by ?? 'user');
     });
   }
@@ -186,7 +195,12 @@ export class ConflictHandling {
     return this.host.inWriteTurn(async () => {
       const record = await this.readDoc(id);
       const { storage, reader } = this.host;
-      const { read, leaves } = await readContenders(storage, reader, record, await reader.tree(id));
+      const { read, leaves } = await readContenders(
+        storage,
+        reader,
+        record,
+        await reader.tree(id, record.seq),
+      );
       const decision = chooseResolution(leaves, chosen);
       if ('reason' in decision) return { ok: true, id, resolved: false, reason: decision.reason };
       const plan = planResolution(record, decision.options);
@@ -253,7 +267,7 @@ export class ConflictHandling {
         storage,
         reader,
         record,
-        tree ?? (await reader.tree(record.id)),
+        tree ?? (await reader.tree(record.id, record.seq)),
       );
       if (leaves.length < 2) return false;
       const plan = planAutomaticResolution(record.id, leaves, resolver);

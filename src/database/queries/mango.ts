@@ -320,7 +320,8 @@ export class MangoQueries {
     if (request.update) await this.builder.update(group);
     else await this.builder.open(group);
     const descending = plan.direction === 'rev';
-    const scan = byteRange(plan, descending, after);
+    // A page as large as the answer (and the row after), not 512 documents for a limit of 25.
+    const scan = { ...byteRange(plan, descending, after), firstPage: request.skip + request.limit + 1 };
     const rows = inExactOrder(this.host.storage.scanIndex(storageName(plan.index), scan), descending);
     for await (const row of rows) {
       const key: unknown = JSON.parse(row.keyJson);

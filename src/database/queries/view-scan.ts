@@ -35,9 +35,10 @@ export async function* rangeRows(
   index: string,
   range: KeyRange,
   withDocs: boolean,
+  firstPage?: number,
 ): AsyncGenerator<IndexedViewRow[]> {
   const pages = inCollationOrder(
-    storage.scanIndex(index, { ...byteBounds(range), withDocs }),
+    storage.scanIndex(index, { ...byteBounds(range), withDocs, firstPage }),
     range.descending,
   );
   for await (const page of pages) {

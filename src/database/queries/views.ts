@@ -164,7 +164,9 @@ export class ViewQueries {
     afterwards: (() => void) | undefined,
   ): Promise<ViewStream> {
     const ranges = keyRanges(q);
-    const window = takeWindow(this.scan(state.name, ranges, q.includeDocs), q.skip, undefined);
+    // With a limit, the first read is as large as the answer (skipped rows included), no larger.
+    const firstPage = q.limit === undefined ? undefined : q.skip + q.limit + 1;
+    const window = takeWindow(this.scan(state.name, ranges, q.includeDocs, firstPage), q.skip, undefined);
     // The first row decides the offset (even with limit=0, as CouchDB's map_fold sends its
     // header at the first row past the skip), so it is read before the header is returned.
     const first = await window.next();
@@ -229,9 +231,10 @@ export class ViewQueries {
     index: string,
     ranges: readonly KeyRange[],
     withDocs: boolean,
+    firstPage: number | undefined,
   ): AsyncGenerator<IndexedViewRow> {
     for (const range of ranges) {
-      for await (const page of rangeRows(this.host.storage, index, range, withDocs)) yield* page;
+      for await (const page of rangeRows(this.host.storage, index, range, withDocs, firstPage)) yield* page;
     }
   }
 

@@ -142,6 +142,7 @@ export class PostgresIndexes {
     return keysetPages<PagedRow, RowKey>(rows, (row) => [asBuffer(row.key), idBytes(row.docId), row.n], {
       pageSize: PAGE_SIZE,
       limit: scan.limit,
+      firstPageSize: scan.firstPage,
     });
   }
 

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { SetteeError } from '../../core/errors.js';
 import { isConflicted } from '../records.js';
+import { checkBase } from '../errors.js';
 import type { AttachmentBlob, DocWrite, ResolutionRecord } from '../types.js';
 import { attsJson, leavesJson } from './rows.js';
 import { idBytes, rowsOf, run } from './sql.js';
@@ -20,6 +21,7 @@ interface Totals {
 interface DocState {
   doc: number;
   deleted: boolean;
+  seq: number;
 }
 
 /**
@@ -122,6 +124,8 @@ async function writeChunk(
   totals: Totals,
 ): Promise<void> {
   const states = await lockDocs(client, db, chunk);
+  // Under the rows' locks: a write computed from a tree another server changed since goes back.
+  for (const write of chunk) checkBase(write.record.id, write.base, states.get(write.record.id)?.seq);
   const keys = chunk.map((write) => states.get(write.record.id)?.doc);
   await assignNewKeys(client, keys);
   for (const write of chunk) {
@@ -142,12 +146,17 @@ async function lockDocs(
   db: number,
   chunk: readonly DocWrite[],
 ): Promise<Map<string, DocState>> {
-  const rows = await rowsOf<{ id: Buffer; doc: number; deleted: boolean }>(
+  const rows = await rowsOf<{ id: Buffer; doc: number; deleted: boolean; seq: number }>(
     client,
-    'SELECT id, doc, deleted FROM settee.docs WHERE db = $1 AND id = ANY($2::bytea[]) ORDER BY id FOR UPDATE',
+    'SELECT id, doc, deleted, seq FROM settee.docs WHERE db = $1 AND id = ANY($2::bytea[]) ORDER BY id FOR UPDATE',
     [db, chunk.map((write) => idBytes(write.record.id))],
   );
-  return new Map(rows.map((row) => [row.id.toString('utf8'), { doc: row.doc, deleted: row.deleted }]));
+  return new Map(
+    rows.map((row) => [
+      row.id.toString('utf8'),
+      { doc: row.doc, deleted: row.deleted, seq: Number(row.seq) },
+    ]),
+  );
 }
 
 /** Fills in a key, from the sequence, for each document that has none yet. */

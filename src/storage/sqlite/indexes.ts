@@ -130,7 +130,7 @@ export class IndexTables {
         return (this.prepare(sql).all(...params, count) as JoinedRow[]).map((row) => this.toRow(row));
       },
       (row) => [row.key, row.docId, row.row],
-      { pageSize: PAGE_SIZE, limit: scan.limit },
+      { pageSize: PAGE_SIZE, limit: scan.limit, firstPageSize: scan.firstPage },
     );
   }
 

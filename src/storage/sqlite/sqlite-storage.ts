@@ -32,6 +32,7 @@ import type {
   StorageStats,
   StoredResolution,
 } from '../types.js';
+import { checkBase } from '../errors.js';
 import { keysetPages } from '../paging.js';
 import { isConflicted } from '../records.js';
 import { SqliteCompaction } from './compaction.js';
@@ -200,6 +201,7 @@ export class SqliteStorage implements Storage {
     const existing = this.prepare('SELECT seq, doc, deleted, winner FROM docs WHERE id = ?').get(
       record.id,
     ) as { seq: number; doc: number; deleted: number; winner: string } | undefined;
+    checkBase(record.id, write.base, existing?.seq);
     if (existing) this.countDoc(existing.deleted === 1, -1);
     this.countDoc(record.deleted, 1);
     const doc = existing?.doc ?? this.nextDocKey++;

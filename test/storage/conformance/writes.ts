@@ -1,3 +1,4 @@
+import { StaleWriteError } from '../../../src/storage/errors.js';
 import { describe, expect, it } from 'vitest';
 import {
   attMeta,
@@ -178,6 +179,23 @@ export function writeAndReadTests(t: Context): void {
         ['a', 4],
       ]);
       expect((await collect(t.storage.changes({ since: 3 }))).map((doc) => doc.id)).toEqual(['a']);
+    });
+
+    it('refuses, writing nothing, a write whose base is not the document’s sequence now', async () => {
+      await t.storage.writeDocs([newDoc('a'), newDoc('b')]);
+      const edit = (base: number | undefined) => ({
+        ...docWrite('a', [leaf('2-b')], { added: [node('2-b', '1-a', { body: { v: 2 } })] }),
+        ...(base === undefined ? {} : { base }),
+      });
+      const fresh = { ...newDoc('c'), base: 0 };
+      await expect(t.storage.writeDocs([fresh, edit(2)])).rejects.toBeInstanceOf(StaleWriteError);
+      await expect(t.storage.writeDocs([{ ...newDoc('b'), base: 0 }])).rejects.toBeInstanceOf(
+        StaleWriteError,
+      );
+      expect((await t.storage.getDocs(['a', 'c'])).map((doc) => doc?.winner)).toEqual(['1-a', undefined]);
+      expect((await t.storage.stats()).updateSeq).toBe(2);
+      expect(await t.storage.writeDocs([fresh, edit(1)])).toEqual([3, 4]);
+      expect((await t.storage.getDocs(['a']))[0]?.winner).toBe('2-b');
     });
   });
 }
