@@ -67,6 +67,10 @@ program
   .option('-p, --port <port>', 'port to listen on', integer, 5984)
   .option('-H, --host <host>', 'address to listen on', '127.0.0.1')
   .option('-d, --data <folder>', 'folder of the databases (one SQLite file each)', './data')
+  .option(
+    '--postgres <url>',
+    'keep the databases in this PostgreSQL, shared with other servers (or $SETTEE_POSTGRES)',
+  )
   .option('--admin <user:password>', 'the server admin (default: $SETTEE_ADMIN, or generated at first start)')
   .option(
     '--admin-file <file>',

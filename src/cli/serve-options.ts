@@ -13,6 +13,7 @@ export interface ServeOptions {
   port: number;
   host: string;
   data: string;
+  postgres?: string;
   admin?: string;
   adminFile?: string;
   allowSignup?: boolean;
@@ -73,6 +74,26 @@ export async function adminCredentials(
   const file = options.adminFile ?? (env.SETTEE_ADMIN ? undefined : env.SETTEE_ADMIN_FILE);
   if (file === undefined) return env.SETTEE_ADMIN;
   return (await readFile(file, 'utf8')).trim();
+}
+
+/**
+ * `--postgres`, else `$SETTEE_POSTGRES`: the PostgreSQL that keeps the databases, if any. Only a
+ * `postgres://` or `postgresql://` URL is taken: anything else is a mistake better told at once.
+ */
+export function postgresUrl(options: Pick<ServeOptions, 'postgres'>, env: Env): string | undefined {
+  const url = options.postgres ?? (env.SETTEE_POSTGRES || undefined);
+  if (url === undefined) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new InvalidArgumentError(
+      `expected a postgres://… URL for the PostgreSQL, not "${redactedUrl(url)}"`,
+    );
+  }
+  return url;
+}
+
+/** A connection URL as it may be printed or logged: its password, if any, replaced by `***`. */
+export function redactedUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
 }
 
 /** JWT keys from `--jwt-secret` / `$SETTEE_JWT_SECRET` and `--jwt-key` files (their names are the kids). */

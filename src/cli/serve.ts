@@ -13,6 +13,8 @@ import {
   adminAtStart,
   autoCompactionOptions,
   jwtOptions,
+  postgresUrl,
+  redactedUrl,
   type ServeOptions,
 } from './serve-options.js';
 
@@ -21,12 +23,15 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
   const log = createServerLog(options.logLevel, options.logFormat, process.stdout.isTTY === true);
   let server: SetteeServer;
   let admin: AdminAtStart;
+  let postgres: string | undefined;
   try {
+    postgres = postgresUrl(options, process.env);
     checkDataFolder(options.data);
     const start = await adminAtStart(options, process.env);
     admin = start.admin;
     server = await SetteeServer.create({
       dataDir: options.data,
+      ...(postgres === undefined ? {} : { postgres }),
       port: options.port,
       host: options.host,
       admin: start.credentials,
@@ -48,7 +53,7 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
   }
   try {
     const url = await server.listen();
-    log.announce(startupLines(url, options.data, admin));
+    log.announce(startupLines(url, options.data, admin, postgres));
   } catch (error) {
     await server.close();
     return failed(log, `cannot listen: ${describeFailure(error)}`);
@@ -77,12 +82,25 @@ async function failed(log: ServerLog, reason: string): Promise<number> {
 }
 
 /** What a person starting the server needs to know first, in plain words. */
-export function startupLines(url: string, dataDir: string, admin: AdminAtStart): StartupLine[] {
+export function startupLines(
+  url: string,
+  dataDir: string,
+  admin: AdminAtStart,
+  postgres?: string,
+): StartupLine[] {
   const ui = `${url}/_ui/`;
   return [
     { text: `Settee is listening on ${url}`, fields: { url } },
     { text: `Web page: ${ui}`, fields: { ui } },
-    { text: `Data folder: ${dataDir}`, fields: { data: dataDir } },
+    ...(postgres === undefined
+      ? [{ text: `Data folder: ${dataDir}`, fields: { data: dataDir } }]
+      : [
+          {
+            text: `Databases: PostgreSQL ${redactedUrl(postgres)}`,
+            fields: { postgres: redactedUrl(postgres) },
+          },
+          { text: `Data folder (admins, cookie secret): ${dataDir}`, fields: { data: dataDir } },
+        ]),
     ...adminLines(admin, authFilePath(dataDir)),
     { text: 'Stop it with Ctrl+C.' },
   ];

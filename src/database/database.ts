@@ -39,7 +39,7 @@ import type { Resolver } from '../conflicts/resolvers.js';
 import type { DesignRunner } from '../design/runner.js';
 import { openPlatformStorage, type PlatformStorageOptions } from '../storage/platform.js';
 import { StaleWriteError } from '../storage/errors.js';
-import type { ResolutionRecord, Storage, StoredResolution } from '../storage/types.js';
+import type { ExternalWrite, ResolutionRecord, Storage, StoredResolution } from '../storage/types.js';
 import { allDocsRows } from './all-docs.js';
 import { ChangesFeed, type ChangesFeedOptions } from './changes.js';
 import { type CompactionStatus, Compactor, type CompactOptions } from './compaction.js';
@@ -193,6 +193,22 @@ export class Database implements Peer {
       design: () => this.design(),
       bulkDocs: (docs) => this.bulkDocs(docs),
     });
+    // Before `init` reads the sequence, so that no write of another server falls in between.
+    storage.onExternalWrite?.((write) => this.followExternalWrite(write));
+  }
+
+  /**
+   * Another server committed a write to this (shared) storage: forget the trees and design
+   * documents it may have changed (all of them when it did not say which), catch up with its
+   * sequence and wake live readers. Notices arrive in commit order, but may cross this server's
+   * own writes: the sequence only moves forward.
+   */
+  private followExternalWrite(write: ExternalWrite): void {
+    if (write.ids) for (const id of write.ids) this.trees.forget(id);
+    else this.trees.clear();
+    if (!write.ids || write.ids.some((id) => id.startsWith(DESIGN_PREFIX))) this.designCache = undefined;
+    this.seq = Math.max(this.seq, write.seq);
+    this.notifier.notify();
   }
 
   /**
@@ -225,7 +241,7 @@ export class Database implements Peer {
       String(options.revsLimit ?? DEFAULT_REVS_LIMIT),
     );
     this.revsLimit = Number(limit);
-    this.seq = (await storage.stats()).updateSeq;
+    this.seq = Math.max(this.seq, (await storage.stats()).updateSeq);
     if (options.stamping) await this.setStamping(options.stamping);
     this.keepHistory = options.history === true;
     this.designRunner = options.design;
@@ -248,11 +264,7 @@ export class Database implements Peer {
       doc_del_count: stats.deletedCount,
       update_seq: stats.updateSeq,
       purge_seq: 0,
-      sizes: {
-        file: stats.fileSize,
-        external: stats.activeSize,
-        active: stats.activeSize,
-      },
+      sizes: { file: stats.fileSize, external: stats.activeSize, active: stats.activeSize },
       instance_start_time: this.instanceStartTime,
       compact_running: this.compactor.status !== undefined,
       uuid: this.uuid,
@@ -266,10 +278,7 @@ export class Database implements Peer {
     options: { newEdits?: boolean } & WriteContext = {},
   ): Promise<WriteOk> {
     if (doc?._id === undefined) throw badRequest('Document must have an _id');
-    const [result] = await this.bulkDocs<T>([doc], {
-      ...options,
-      atomic: true,
-    });
+    const [result] = await this.bulkDocs<T>([doc], { ...options, atomic: true });
     return result as WriteOk;
   }
 
@@ -699,10 +708,7 @@ export class Database implements Peer {
         // A write may have landed while the empty answer was being read: only then wait.
         if (this.seq <= response.last_seq) await this.nextChange(waited.signal);
         if (waited.signal.aborted) break;
-        response = await this.changesFeed({
-          ...feedOptions,
-          since: response.last_seq,
-        }).collect();
+        response = await this.changesFeed({ ...feedOptions, since: response.last_seq }).collect();
       }
     } finally {
       clearTimeout(timer);
@@ -745,10 +751,7 @@ export class Database implements Peer {
 
   /** `bulkGet`'s results as JSON text, one per entry, for a server to send: bodies are never parsed. */
   async bulkGetJson(request: BulkGetRequest, options: BulkGetOptions = {}): Promise<string[]> {
-    const { results } = await bulkGet(this.storage, this.reader, request, {
-      ...options,
-      rawBody: true,
-    });
+    const { results } = await bulkGet(this.storage, this.reader, request, { ...options, rawBody: true });
     return results.map(bulkGetResultJson);
   }
 
@@ -787,11 +790,7 @@ export class Database implements Peer {
     if (!att) throw notFound('Document is missing attachment');
     const data = await this.storage.getAttachment(att.digest);
     if (!data) throw notFound('Document is missing attachment');
-    return {
-      data,
-      contentType: servableContentType(att.content_type),
-      digest: att.digest,
-    };
+    return { data, contentType: servableContentType(att.content_type), digest: att.digest };
   }
 
   /**
@@ -810,9 +809,7 @@ export class Database implements Peer {
     validateDocId(id);
     checkAttachmentArguments(name, data, contentType);
     const doc: NewDoc = rev === undefined ? { _id: id } : await this.get(id, { rev });
-    const attachments: Record<string, unknown> = {
-      ...(doc._attachments ?? {}),
-    };
+    const attachments: Record<string, unknown> = { ...(doc._attachments ?? {}) };
     attachments[name] = { content_type: contentType, data: encodeBase64(data) };
     return this.put({ ...doc, _attachments: attachments }, context);
   }

@@ -5,6 +5,7 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { notFound, SetteeError } from '../core/errors.js';
 import { DesignWorkerPool } from '../design/index.js';
@@ -29,13 +30,25 @@ import { rootMethods, serverEndpoints } from './routes/server.js';
 import { unimplementedMethods } from './routes/unimplemented.js';
 import { viewEndpoint } from './routes/views.js';
 import { isServerAdmin } from './security.js';
+import { PostgresDatabases } from './stores/postgres.js';
+import { SqliteFolder } from './stores/sqlite-folder.js';
+import type { DatabaseStore } from './stores/types.js';
 import { isUiPath, serveUi } from './ui.js';
 import { UserStore } from './users.js';
 import { writeRulesFor } from './write-rules.js';
 
 export interface ServerOptions {
-  /** Folder of the SQLite files, one per database, and of the server's own state. */
+  /**
+   * Folder of the server's own state (its admins and the secret that signs session cookies,
+   * in `_settee/`) and, unless `postgres` is given, of the databases: one SQLite file each.
+   */
   dataDir: string;
+  /**
+   * Keeps every database in this PostgreSQL instead (a `postgres://…` URL, or a `pg` pool that
+   * the caller ends after `close()`, one per server: the server's listening connection goes with
+   * it), which several servers may share: see docs/scale-out.md.
+   */
+  postgres?: string | pg.Pool;
   port?: number;
   host?: string;
   /** The server admin, `user:password`; generated (and printed once) when absent. */
@@ -106,7 +119,13 @@ export class SetteeServer {
   }
 
   static async create(options: ServerOptions): Promise<SetteeServer> {
-    const registry = new DatabaseRegistry(options.dataDir, new ResolverSettings(options.resolvers));
+    const store = await openStore(options);
+    const registry = await DatabaseRegistry.open(store, new ResolverSettings(options.resolvers)).catch(
+      async (error: unknown) => {
+        await store.close();
+        throw error;
+      },
+    );
     const log = options.logger;
     const { users, auth, validator } = await openAccounts(registry, options);
     const app = Fastify({
@@ -300,6 +319,13 @@ export class SetteeServer {
     await this.services.registry.closeAll();
     await this.validator.close();
   }
+}
+
+/** Where the databases live: SQLite files in the data folder, or the PostgreSQL given. */
+async function openStore(options: ServerOptions): Promise<DatabaseStore> {
+  return options.postgres === undefined
+    ? new SqliteFolder(options.dataDir)
+    : PostgresDatabases.open(options.postgres);
 }
 
 function dbMethods(

@@ -181,15 +181,18 @@ export function startAutoCompaction(
     prepare?.(db);
     compactor.follow(db);
   };
-  for (const name of opened.filter((n) => registry.exists(n))) {
-    void registry.get(name).then(
-      (db) => compactor.follow(db),
-      () => undefined,
-    );
+  for (const name of opened) {
+    void registry
+      .exists(name)
+      .then(async (exists) => exists && compactor.follow(await registry.get(name)))
+      .catch(() => undefined);
   }
   // The registry tells of a deletion only through this event (a deleted database no longer exists).
   registry.onSecurityChange((name) => {
-    if (!registry.exists(name)) compactor.unfollow(name);
+    void registry.exists(name).then(
+      (exists) => exists || compactor.unfollow(name),
+      () => undefined,
+    );
   });
   return compactor;
 }

@@ -1,25 +1,17 @@
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { join } from 'node:path';
-import { fileExists, notFound, SetteeError } from '../core/errors.js';
-import { Database, randomHex } from '../database/database.js';
-// The server keeps its databases in SQLite files: Database.open needs the backend installed.
-import '../storage/sqlite/open.js';
+import { fileExists, SetteeError } from '../core/errors.js';
+import { Database } from '../database/database.js';
+import type { Storage } from '../storage/types.js';
 import { ResolverSettings } from './resolvers.js';
 import { adminOnlySecurity, type SecurityObject, securityOf } from './security.js';
+import { fileNameOf } from './stores/sqlite-folder.js';
+import type { DatabaseStore } from './stores/types.js';
+
+export { fileNameOf, nameOfFile } from './stores/sqlite-folder.js';
 
 const NAME = /^[a-z][a-z0-9_$()+/-]*$/;
 const SYSTEM_DATABASES = new Set(['_users', '_replicator']);
-const EXTENSION = '.sqlite';
-// File names are at most 255 bytes, and SQLite adds `-journal` or `-wal` to ours.
+// File names are at most 255 bytes, and SQLite adds `-journal` or `-wal` to ours. The limit holds
+// on every store, so that a database can move between SQLite and PostgreSQL by replication.
 const MAX_FILE_NAME = 255 - '-journal'.length;
 
 /** Validates a database name as CouchDB does, and that its file name fits the file system. */
@@ -37,74 +29,63 @@ export function validateDbName(name: string): string {
 }
 
 /**
- * A reversible file name for a database name: letters, digits, `_` and `-` stay, every other
- * byte becomes `@xx` (hex). `@` never occurs in a valid name, so decoding is unambiguous.
- */
-export function fileNameOf(name: string): string {
-  let encoded = '';
-  for (const byte of new TextEncoder().encode(name)) {
-    const char = String.fromCharCode(byte);
-    encoded += /[a-z0-9_-]/.test(char) ? char : `@${byte.toString(16).padStart(2, '0')}`;
-  }
-  return encoded + EXTENSION;
-}
-
-export function nameOfFile(file: string): string {
-  const encoded = file.slice(0, -EXTENSION.length);
-  const bytes: number[] = [];
-  for (let i = 0; i < encoded.length; i++) {
-    if (encoded[i] === '@') {
-      bytes.push(Number.parseInt(encoded.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else bytes.push(encoded.charCodeAt(i));
-  }
-  return new TextDecoder().decode(Uint8Array.from(bytes));
-}
-
-/** Folders the server creates are its own (they hold credentials of replication jobs). */
-const PRIVATE_DIR = 0o700;
-const PRIVATE_FILE = 0o600;
-
-/**
- * The server's databases: one SQLite file each under the data folder, opened on first use and
- * kept open, with their security objects. Also the server's own persisted identity (its uuid).
+ * The server's databases, kept by a `DatabaseStore` (SQLite files, or a PostgreSQL shared with
+ * other servers), opened on first use and kept open, with their security objects. Also the
+ * server's own persisted identity (its uuid).
  */
 export class DatabaseRegistry {
   private readonly open = new Map<string, Promise<Database>>();
+  /** The storage under each open database, for the store to tell whether it is still current. */
+  private readonly storages = new WeakMap<Database, Storage>();
   private readonly securities = new Map<string, Promise<SecurityObject>>();
   private readonly securityListeners = new Set<(db: string) => void>();
   /** Set by the server: what every database gets as it opens (its write rules). */
   prepare: ((db: Database) => void) | undefined;
-  readonly uuid: string;
 
-  constructor(
-    readonly dataDir: string,
+  private constructor(
+    readonly store: DatabaseStore,
+    readonly uuid: string,
     /** Each database's automatic conflict resolution, restored as it opens. */
-    readonly resolvers: ResolverSettings = new ResolverSettings(),
-  ) {
-    mkdirSync(join(dataDir, '_settee'), { recursive: true, mode: PRIVATE_DIR });
-    this.uuid = loadServerUuid(join(dataDir, '_settee', 'server.json'));
+    readonly resolvers: ResolverSettings,
+  ) {}
+
+  /** The registry of the databases `store` keeps, with the server's uuid read (or made) there. */
+  static async open(
+    store: DatabaseStore,
+    resolvers: ResolverSettings = new ResolverSettings(),
+  ): Promise<DatabaseRegistry> {
+    const registry = new DatabaseRegistry(store, await store.serverUuid(), resolvers);
+    store.onSecurityChange((name) => registry.changedElsewhere(name));
+    return registry;
+  }
+
+  /**
+   * Another server changed a database's security object or deleted it (`name` undefined: maybe
+   * any): what was cached of it is dropped, and live feeds and replications re-check access.
+   */
+  private changedElsewhere(name: string | undefined): void {
+    const names = name === undefined ? [...this.securities.keys()] : [name];
+    for (const changed of names) {
+      this.securities.delete(changed);
+      this.emitSecurityChange(changed);
+    }
   }
 
   /** Names of all databases, sorted. */
-  list(): string[] {
-    return readdirSync(this.dataDir)
-      .filter((file) => file.endsWith(EXTENSION))
-      .map(nameOfFile)
-      .sort();
+  list(): Promise<string[]> {
+    return this.store.list();
   }
 
-  exists(name: string): boolean {
-    return this.open.has(name) || existsSync(this.pathOf(name));
+  async exists(name: string): Promise<boolean> {
+    return (!this.store.shared && this.open.has(name)) || this.store.exists(name);
   }
 
   /** An existing database; 404 when there is none. */
   async get(name: string): Promise<Database> {
     validateDbName(name);
     const opened = this.open.get(name);
-    if (opened) return opened;
-    if (!existsSync(this.pathOf(name))) throw notFound('Database does not exist.');
-    return this.openDb(name);
+    if (opened && (!this.store.shared || (await this.isCurrent(name, opened)))) return opened;
+    return this.openDb(name, this.store.open(name));
   }
 
   /**
@@ -113,32 +94,29 @@ export class DatabaseRegistry {
    */
   async create(name: string, security: SecurityObject = adminOnlySecurity()): Promise<Database> {
     validateDbName(name);
-    if (this.open.has(name)) throw fileExists();
-    const path = this.pathOf(name);
-    // The file is created private before SQLite opens it; SQLite gives its journal the same mode.
-    // Exclusively: of two creations at once, one gets 412 rather than both opening one file.
+    // On a shared store, a database open here may be one another server has deleted: the store's
+    // own exclusive creation decides.
+    if (!this.store.shared && this.open.has(name)) throw fileExists();
+    const stale = this.open.get(name);
+    const creating = this.store.create(name);
     try {
-      closeSync(openSync(path, 'wx', PRIVATE_FILE));
+      const db = await this.openDb(name, creating, security);
+      void stale?.then((old) => old.close()).catch(() => undefined);
+      return db;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw fileExists();
-      throw error;
-    }
-    try {
-      return await this.openDb(name, security);
-    } catch (error) {
-      // A creation that failed (a full disk, an I/O error) leaves no database behind: a file
-      // left here would be listed by `_all_dbs` and make the next `PUT` answer 412.
-      removeDatabaseFiles(path);
+      // A creation that failed (a full disk, an I/O error) leaves no database behind: one left
+      // would be listed by `_all_dbs` and make the next `PUT` answer 412.
+      await creating.then((storage) => storage.destroy()).catch(() => undefined);
       throw error;
     }
   }
 
   async delete(name: string): Promise<void> {
     const db = await this.get(name);
-    this.open.delete(name);
-    this.securities.delete(name);
+    this.forget(name);
     await db.destroy();
     this.emitSecurityChange(name);
+    await this.store.announceSecurityChange(name);
   }
 
   /** A database's security object (cached); 404 when the database does not exist. */
@@ -158,6 +136,7 @@ export class DatabaseRegistry {
     await db.setSecurity(security);
     this.securities.set(name, Promise.resolve(security));
     this.emitSecurityChange(name);
+    await this.store.announceSecurityChange(name);
   }
 
   /** Calls `listener` with a database's name whenever its security changes (or it is deleted). */
@@ -183,19 +162,28 @@ export class DatabaseRegistry {
     );
   }
 
+  /** Closes every open database, then the store. */
   async closeAll(): Promise<void> {
     const all = [...this.open.values()];
     this.open.clear();
     for (const db of all) await (await db).close();
+    await this.store.close();
   }
 
   /**
-   * Opens a database; one without a security object gets `initial` before anyone can use it
-   * (databases made before security was enforced were for server admins only: they stay so).
+   * Opens a database over the storage given; one without a security object gets `initial` before
+   * anyone can use it (databases made before security was enforced were for server admins only:
+   * they stay so).
    */
-  private openDb(name: string, initial: SecurityObject = adminOnlySecurity()): Promise<Database> {
-    // Resolved conflicts keep their losing versions, for people to look back at.
-    const opening = Database.open(this.pathOf(name), { name, history: true }).then(async (db) => {
+  private openDb(
+    name: string,
+    storage: Promise<Storage>,
+    initial: SecurityObject = adminOnlySecurity(),
+  ): Promise<Database> {
+    const opening = storage.then(async (opened) => {
+      // Resolved conflicts keep their losing versions, for people to look back at.
+      const db = await Database.fromStorage(opened, name, { history: true });
+      this.storages.set(db, opened);
       try {
         this.prepare?.(db);
         if (!(await db.hasSecurity())) await db.setSecurity(initial);
@@ -208,37 +196,29 @@ export class DatabaseRegistry {
       }
     });
     this.open.set(name, opening);
-    opening.catch(() => this.open.delete(name));
+    opening.catch(() => {
+      if (this.open.get(name) === opening) this.open.delete(name);
+    });
     return opening;
   }
 
-  private pathOf(name: string): string {
-    return join(this.dataDir, fileNameOf(name));
+  /**
+   * Whether the database open here under `name` is still the store's. One another server has
+   * deleted is forgotten and closed, and the next `get` opens whatever the name holds now.
+   */
+  private async isCurrent(name: string, opened: Promise<Database>): Promise<boolean> {
+    const db = await opened;
+    const storage = this.storages.get(db);
+    if (storage && (await this.store.isCurrent(storage))) return true;
+    if (this.open.get(name) === opened) this.forget(name);
+    await db.close().catch(() => undefined);
+    return false;
   }
-}
 
-/**
- * Removes a database's file and the ones SQLite keeps beside it, as far as it can: the failure
- * that brought us here is what the caller must hear, and what is not a file is not ours.
- */
-function removeDatabaseFiles(path: string): void {
-  for (const suffix of ['', '-wal', '-shm', '-journal']) {
-    try {
-      unlinkSync(path + suffix);
-    } catch {
-      // Absent, or not a file (a folder of that name): nothing of this database to remove.
-    }
+  private forget(name: string): void {
+    this.open.delete(name);
+    this.securities.delete(name);
   }
-}
-
-function loadServerUuid(path: string): string {
-  if (existsSync(path)) {
-    const state = JSON.parse(readFileSync(path, 'utf8')) as { uuid?: string };
-    if (typeof state.uuid === 'string') return state.uuid;
-  }
-  const uuid = randomHex();
-  writeFileSync(path, `${JSON.stringify({ uuid })}\n`);
-  return uuid;
 }
 
 function compactionTasks(db: Database): Record<string, unknown>[] {

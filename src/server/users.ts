@@ -79,7 +79,7 @@ export class UserStore {
 
   /** Creates `_users` when missing (server admins only) and follows its changes. */
   async open(): Promise<void> {
-    if (!this.registry.exists(USERS_DB)) {
+    if (!(await this.registry.exists(USERS_DB))) {
       await this.registry.create(USERS_DB).catch((error: unknown) => {
         if (!(error instanceof SetteeError && error.error === 'file_exists')) throw error;
       });
@@ -182,9 +182,9 @@ export class UserStore {
   private async keepUserDb(name: string, deleted: boolean): Promise<void> {
     const dbName = userDbName(name);
     if (deleted) {
-      if (this.options.perUserDbs?.deleteWithUser && this.registry.exists(dbName))
+      if (this.options.perUserDbs?.deleteWithUser && (await this.registry.exists(dbName)))
         await this.registry.delete(dbName);
-    } else if (!this.registry.exists(dbName)) {
+    } else if (!(await this.registry.exists(dbName))) {
       await this.registry.create(dbName, ownerSecurity(name)).catch((error: unknown) => {
         if (!(error instanceof SetteeError && error.error === 'file_exists')) throw error;
       });

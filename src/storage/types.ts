@@ -131,6 +131,21 @@ export interface Storage {
   close(): Promise<void>;
   /** Closes and deletes everything this storage holds. */
   destroy(): Promise<void>;
+  /**
+   * Calls `listener` after each write to this database that another process committed (another
+   * server on the same PostgreSQL), so that the database's live feeds and caches follow it;
+   * returns the call that stops it. Absent from a backend that one process owns alone (SQLite
+   * holds its file's lock), where every write passes through the one `Database`.
+   */
+  onExternalWrite?(listener: (write: ExternalWrite) => void): () => void;
+}
+
+/** A write another process committed to a database (see `Storage.onExternalWrite`). */
+export interface ExternalWrite {
+  /** The update sequence the database reached with it. */
+  seq: number;
+  /** The documents it wrote; absent when unknown (too many to tell): any of them may have changed. */
+  ids?: readonly string[];
 }
 
 /** A document's summary row. */
@@ -298,11 +313,7 @@ export interface ResolutionRecord {
    * attachment metadata: each replaced live leaf (the kept one included, when a different body or
    * a deletion was written over it) unless the result equals it.
    */
-  losers: {
-    rev: string;
-    body: string;
-    attachments?: Record<string, AttachmentMeta>;
-  }[];
+  losers: { rev: string; body: string; attachments?: Record<string, AttachmentMeta> }[];
 }
 
 export interface StoredResolution extends ResolutionRecord {

@@ -75,7 +75,7 @@ async function resolve(
   }
   const name = endpoint.url;
   const admin = isServerAdmin(owner);
-  if (create && !registry.exists(name)) {
+  if (create && !(await registry.exists(name))) {
     if (!admin) throw new SetteeError('unauthorized', `unauthorized to create database ${name}`);
     await createDatabase(registry, name);
   }

@@ -91,7 +91,7 @@ export class ReplicationScheduler {
 
   /** Creates the `_replicator` database when it is missing. */
   async open(): Promise<void> {
-    if (!this.registry.exists(REPLICATOR_DB)) await createDatabase(this.registry, REPLICATOR_DB);
+    if (!(await this.registry.exists(REPLICATOR_DB))) await createDatabase(this.registry, REPLICATOR_DB);
   }
 
   /** Starts the jobs of `_replicator` and follows its changes. */

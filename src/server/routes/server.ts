@@ -27,7 +27,7 @@ export const rootMethods: Methods = {
 export const serverEndpoints: Record<string, Methods> = {
   ...replicationEndpoints,
   _up: { GET: async (ctx) => sendJson(ctx.reply, 200, { status: 'ok', seeds: {} }) },
-  _all_dbs: { GET: async (ctx) => sendJson(ctx.reply, 200, ctx.services.registry.list()) },
+  _all_dbs: { GET: async (ctx) => sendJson(ctx.reply, 200, await ctx.services.registry.list()) },
   _my_dbs: { GET: myDatabases },
   _uuids: {
     GET: async (ctx) => {
@@ -60,7 +60,7 @@ export const serverEndpoints: Record<string, Methods> = {
 async function myDatabases(ctx: RequestContext): Promise<unknown> {
   const { registry } = ctx.services;
   const names: string[] = [];
-  for (const name of registry.list()) {
+  for (const name of await registry.list()) {
     if (name === USERS_DB || isReplicatorDb(name)) continue;
     const security = await registry.security(name).catch(() => undefined);
     if (security && isMember(ctx.userCtx, security)) names.push(name);

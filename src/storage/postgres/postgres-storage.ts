@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { SetteeError } from '../../core/errors.js';
+import { fileExists, SetteeError } from '../../core/errors.js';
 import { keysetPages } from '../paging.js';
 import type {
   AttachmentBlob,
@@ -10,6 +11,7 @@ import type {
   DocsRead,
   DocsScan,
   DocWrite,
+  ExternalWrite,
   FetchedDoc,
   IdRange,
   IndexChanges,
@@ -31,6 +33,7 @@ import type {
 } from '../types.js';
 import { PostgresCompaction } from './compaction.js';
 import { PostgresIndexes } from './indexes.js';
+import { announceWrite, writeListenerOf } from './notifications.js';
 import {
   DOC_COLUMNS,
   type DocRow,
@@ -76,6 +79,9 @@ type CounterRow = {
 export class PostgresStorage implements Storage {
   private readonly indexTables: PostgresIndexes;
   private closed = false;
+  /** Marks this object's write notifications, which its own listeners need not hear. */
+  private readonly origin = randomBytes(8).toString('hex');
+  private readonly unsubscribes = new Set<() => void>();
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -99,6 +105,30 @@ export class PostgresStorage implements Storage {
     if (db === undefined)
       throw new SetteeError('not_found', `Database ${name} was deleted while it was being opened`);
     return new PostgresStorage(pool, db, name);
+  }
+
+  /** Creates the database called `name`; `file_exists` (412) when there is one. */
+  static async create(pool: pg.Pool, name: string): Promise<PostgresStorage> {
+    await migrate(pool);
+    const db = await createDatabase(pool, name);
+    if (db === undefined) throw fileExists();
+    return new PostgresStorage(pool, db, name);
+  }
+
+  /** Opens the database called `name` if there is one: never creates it. */
+  static async existing(pool: pg.Pool, name: string): Promise<PostgresStorage | undefined> {
+    await migrate(pool);
+    const db = await databaseKey(pool, name);
+    return db === undefined ? undefined : new PostgresStorage(pool, db, name);
+  }
+
+  /**
+   * Whether this object's database still exists: another server may have deleted it (and made
+   * a new one of the same name, which gets a new key, never this one).
+   */
+  async exists(): Promise<boolean> {
+    const rows = await rowsOf(this.pool, 'SELECT 1 FROM settee.databases WHERE db = $1', [this.db]);
+    return rows.length > 0;
   }
 
   /** The names of the databases the pool's PostgreSQL holds, in code-point order (`_all_dbs`). */
@@ -181,7 +211,29 @@ export class PostgresStorage implements Storage {
     history: readonly ResolutionRecord[] = [],
   ): Promise<number[]> {
     this.on();
-    return inTransaction(this.pool, (client) => writeBatch(client, this.db, writes, blobs, history));
+    return inTransaction(this.pool, async (client) => {
+      const seqs = await writeBatch(client, this.db, writes, blobs, history);
+      const last = seqs.at(-1);
+      // In the transaction: PostgreSQL sends it at commit, and never for a write rolled back.
+      if (last !== undefined) {
+        const ids = writes.map((write) => write.record.id);
+        await announceWrite(client, this.origin, this.db, last, ids);
+      }
+      return seqs;
+    });
+  }
+
+  /**
+   * Follows the writes other servers (any other storage object) commit to this database, heard
+   * through the pool's listening connection once it listens (see `notifications.ts`).
+   */
+  onExternalWrite(listener: (write: ExternalWrite) => void): () => void {
+    const unsubscribe = writeListenerOf(this.pool).subscribe(this.db, this.origin, listener);
+    this.unsubscribes.add(unsubscribe);
+    return () => {
+      this.unsubscribes.delete(unsubscribe);
+      unsubscribe();
+    };
   }
 
   changes(options: ChangesScan): AsyncIterable<ScannedDoc[]> {
@@ -374,6 +426,12 @@ export class PostgresStorage implements Storage {
   /** This database is done with; the pool stays open for the server's other databases. */
   async close(): Promise<void> {
     this.closed = true;
+    this.stopFollowing();
+  }
+
+  private stopFollowing(): void {
+    for (const unsubscribe of this.unsubscribes) unsubscribe();
+    this.unsubscribes.clear();
   }
 
   /**
@@ -382,6 +440,7 @@ export class PostgresStorage implements Storage {
    */
   async destroy(): Promise<void> {
     this.closed = true;
+    this.stopFollowing();
     await inTransaction(this.pool, async (client) => {
       await run(client, 'DELETE FROM settee.databases WHERE db = $1', [this.db]);
       await run(client, 'DELETE FROM settee.revs WHERE doc IN (SELECT doc FROM settee.docs WHERE db = $1)', [

@@ -21,6 +21,8 @@ import type pg from 'pg';
  *   content joins it by primary key), so a write never moves content between tables.
  * - `local_docs`, `attachments` (per database, so that deleting one deletes its blobs),
  *   `resolutions` (the history, append-only), `meta`.
+ * - `server`: one row, the uuid every server on this PostgreSQL gives as its own (a cluster is
+ *   one CouchDB to its clients).
  * - `indexes` and `index_rows`: secondary indexes, all in one table keyed by (ix, key, doc_id, n),
  *   `ix` a number never reused, so a dropped or redefined index's rows can never mix with the next.
  *
@@ -36,7 +38,7 @@ import type pg from 'pg';
  * version to `SCHEMA_VERSION` in one transaction, under an advisory lock, so servers starting
  * together upgrade it once.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** The steps from each version to the next, `UPGRADES[v]` taking version v to v + 1. */
 const UPGRADES: readonly string[] = [
@@ -144,6 +146,13 @@ const UPGRADES: readonly string[] = [
     PRIMARY KEY (ix, key, doc_id, n)
   );
   CREATE INDEX index_rows_by_doc ON settee.index_rows (ix, doc_id);
+  `,
+  // 1 → 2: the identity all the servers sharing this PostgreSQL answer with (`GET /` uuid).
+  `
+  CREATE TABLE settee.server (
+    one  boolean PRIMARY KEY DEFAULT true CHECK (one), -- a single row
+    uuid text NOT NULL
+  );
   `,
 ];
 

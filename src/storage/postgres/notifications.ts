@@ -1,0 +1,210 @@
+import pg from 'pg';
+import type { ExternalWrite } from '../types.js';
+import { type Queryable, rowsOf, run } from './sql.js';
+
+/**
+ * Writes announced across servers with PostgreSQL's LISTEN/NOTIFY. Each write transaction sends
+ * a notification on ONE channel for every database (`announceWrite`); PostgreSQL delivers it at
+ * commit, and only if the transaction commits, to every connection that listens. Each server
+ * process listens on one connection of its own (`listenForWrites`) and hands each notification
+ * to the storages open on its database key, which pass it on to their `Database`.
+ *
+ * One channel rather than one per database: a server LISTENs once at start-up, whatever the
+ * number of databases it opens later, and a database created by another server needs no new
+ * LISTEN before its first write can be heard.
+ */
+const CHANNEL = 'settee_writes';
+/** Changes of a database's security object (or its deletion), by name: servers cache them. */
+const SECURITY_CHANNEL = 'settee_security';
+
+// PostgreSQL refuses payloads of 8000 bytes or more; past this, the ids are left out and the
+// listeners forget everything they cached of that database.
+const MAX_PAYLOAD_BYTES = 7900;
+
+/** The notification's payload, in short keys: it travels to every listening server on each write. */
+interface Payload {
+  /** The storage object that wrote: it does not hear its own writes. */
+  o: string;
+  db: number;
+  seq: number;
+  ids?: string[];
+}
+
+/** Sends, within the write's transaction, the notice that `db` reached `seq` by writing `ids`. */
+export async function announceWrite(
+  client: pg.PoolClient,
+  origin: string,
+  db: number,
+  seq: number,
+  ids: readonly string[],
+): Promise<void> {
+  const distinct = [...new Set(ids)];
+  let payload = JSON.stringify({ o: origin, db, seq, ids: distinct } satisfies Payload);
+  if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) payload = JSON.stringify({ o: origin, db, seq });
+  await run(client, 'SELECT pg_notify($1, $2)', [CHANNEL, payload]);
+}
+
+/**
+ * Tells the other servers that database `name`'s security object changed, or that it was
+ * deleted, so that they drop what they cached of it. Sent after the change committed.
+ */
+export async function announceSecurityChange(pool: pg.Pool, origin: string, name: string): Promise<void> {
+  await run(pool, 'SELECT pg_notify($1, $2)', [SECURITY_CHANNEL, JSON.stringify({ o: origin, name })]);
+}
+
+type Subscriber = { origin: string; listener: (write: ExternalWrite) => void };
+/** Hears a database's name, or undefined when any may have changed (while the connection was lost). */
+type SecurityListener = { origin: string; listener: (name: string | undefined) => void };
+
+// Waits before reconnecting a lost listening connection: first, and longest.
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
+/**
+ * A pool's listening connection and the storages that follow writes through it. The connection
+ * is a client of its own (with the pool's settings), not one of the pool's: it is held for as
+ * long as the server runs.
+ */
+export class WriteListener {
+  private readonly subscribers = new Map<number, Set<Subscriber>>();
+  private readonly securityListeners = new Set<SecurityListener>();
+  private client: pg.Client | undefined;
+  private connecting: Promise<void> | undefined;
+  private retryMs = RETRY_FIRST_MS;
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** Follows the writes other storage objects make to database `db`; returns the unsubscribe. */
+  subscribe(db: number, origin: string, listener: (write: ExternalWrite) => void): () => void {
+    let forDb = this.subscribers.get(db);
+    if (!forDb) this.subscribers.set(db, (forDb = new Set()));
+    const subscriber = { origin, listener };
+    forDb.add(subscriber);
+    return () => {
+      forDb.delete(subscriber);
+      if (forDb.size === 0 && this.subscribers.get(db) === forDb) this.subscribers.delete(db);
+    };
+  }
+
+  /** Follows the security changes other origins announce; returns the unsubscribe. */
+  onSecurityChange(origin: string, listener: (name: string | undefined) => void): () => void {
+    const subscriber = { origin, listener };
+    this.securityListeners.add(subscriber);
+    return () => this.securityListeners.delete(subscriber);
+  }
+
+  /** Opens the listening connection (once); resolves when it listens. */
+  listen(): Promise<void> {
+    this.closed = false;
+    this.connecting ??= this.connect().catch((error: unknown) => {
+      this.connecting = undefined;
+      throw error;
+    });
+    return this.connecting;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
+    const client = this.client;
+    this.client = undefined;
+    this.connecting = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client(this.pool.options);
+    // A lost connection is reported here (not thrown): it is replaced, never left to crash the process.
+    client.on('error', () => this.lost(client));
+    client.on('end', () => this.lost(client));
+    client.on('notification', (message) => {
+      if (!message.payload) return;
+      if (message.channel === CHANNEL) this.deliver(message.payload);
+      else if (message.channel === SECURITY_CHANNEL) this.deliverSecurity(message.payload);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}; LISTEN ${SECURITY_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.retryMs = RETRY_FIRST_MS;
+  }
+
+  private deliver(text: string): void {
+    const payload = JSON.parse(text) as Payload;
+    const write: ExternalWrite = payload.ids ? { seq: payload.seq, ids: payload.ids } : { seq: payload.seq };
+    for (const { origin, listener } of this.subscribers.get(payload.db) ?? []) {
+      if (origin !== payload.o) listener(write);
+    }
+  }
+
+  private deliverSecurity(text: string): void {
+    const payload = JSON.parse(text) as { o: string; name: string };
+    for (const { origin, listener } of this.securityListeners) {
+      if (origin !== payload.o) listener(payload.name);
+    }
+  }
+
+  /**
+   * The connection is gone (PostgreSQL restarted, a network cut): listen again, then tell every
+   * subscriber where its database is now, since the writes made meanwhile were not heard.
+   */
+  private lost(client: pg.Client): void {
+    if (this.closed || this.client !== client) return;
+    this.client = undefined;
+    this.connecting = undefined;
+    this.reconnectLater();
+  }
+
+  /** Tries again after a wait that doubles with each failure, up to `RETRY_MAX_MS`. */
+  private reconnectLater(): void {
+    this.retry = setTimeout(() => void this.reconnect(), this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.listen();
+    } catch {
+      return this.reconnectLater();
+    }
+    // Listening again: what was missed is read. Failing that, the connection is ended, which
+    // makes it lost and tried again.
+    await this.catchUp(this.pool).catch(() => this.client?.end().catch(() => undefined));
+  }
+
+  /** Each followed database's current sequence, to every subscriber, ids unknown; any security may have changed. */
+  private async catchUp(on: Queryable): Promise<void> {
+    for (const { listener } of this.securityListeners) listener(undefined);
+    const rows = await rowsOf<{ db: number; update_seq: number }>(
+      on,
+      'SELECT db, update_seq FROM settee.databases WHERE db = ANY($1::integer[])',
+      [[...this.subscribers.keys()]],
+    );
+    for (const row of rows) {
+      for (const { listener } of this.subscribers.get(row.db) ?? []) listener({ seq: row.update_seq });
+    }
+  }
+}
+
+const listeners = new WeakMap<pg.Pool, WriteListener>();
+
+/**
+ * The pool's write listener, made on first use. Storages subscribe to it at once; it hears
+ * other servers' writes once `listen()` has resolved (a server does that as it starts).
+ */
+export function writeListenerOf(pool: pg.Pool): WriteListener {
+  let listener = listeners.get(pool);
+  if (!listener) listeners.set(pool, (listener = new WriteListener(pool)));
+  return listener;
+}
