@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 // ---------------------------------------------------------------------------------------------
@@ -127,6 +127,17 @@ export function perSecond(count: number, ms: number): number {
   return (count * 1000) / ms;
 }
 
+/** When, and on what machine and Node, a benchmark ran: the head of its results' meta. */
+export function machine(): { date: string; node: string; platform: string; cpus: string; memoryGB: number } {
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Folders
 
@@ -155,7 +166,7 @@ export function sizeOnDisk(path: string): number {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-export type Unit = 'docs/s' | 'gets/s' | 'µs/write' | 'ms' | 'MB' | 'KB' | 'rows' | 'ids' | '×';
+export type Unit = 'docs/s' | 'gets/s' | 'queries/s' | 'µs/write' | 'ms' | 'MB' | 'KB' | 'rows' | 'ids' | '×';
 
 /** One line of the table: a figure per contender (null when it has no such operation). */
 export interface Row {
