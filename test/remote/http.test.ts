@@ -192,13 +192,13 @@ describe.each([
     });
 
     it('maps unknown error names by status and keeps the name the server sent', async () => {
-      const http = await client(json({ error: 'invalid_design_doc', reason: 'bad' }, 400));
+      const http = await client(json({ error: 'invalid_frobnication', reason: 'bad' }, 400));
       const err = (await rejection(http.json({ path: 'db' }))) as RemoteError;
       expect([err.error, err.status, err.reason, err.remoteError]).toEqual([
         'bad_request',
         400,
         'bad',
-        'invalid_design_doc',
+        'invalid_frobnication',
       ]);
       expect(err.toJSON()).toEqual({ error: 'bad_request', reason: 'bad' });
     });
