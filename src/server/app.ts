@@ -29,6 +29,8 @@ import { schedulerMethods } from './routes/replication.js';
 import { rootMethods, serverEndpoints } from './routes/server.js';
 import { unimplementedMethods } from './routes/unimplemented.js';
 import { viewEndpoint } from './routes/views.js';
+import { type Leases, LocalLeases } from './leases/leases.js';
+import { PostgresLeases } from './leases/postgres.js';
 import { isServerAdmin } from './security.js';
 import { PostgresDatabases } from './stores/postgres.js';
 import { SqliteFolder } from './stores/sqlite-folder.js';
@@ -65,8 +67,11 @@ export interface ServerOptions {
   passwordIterations?: number;
   /** Conflict resolution strategies beyond the built-in ones, by name (see `loadResolverModules`). */
   resolvers?: Record<string, ResolverStrategy>;
-  /** Waits before a crashed replication job is restarted: first (default 2 s) and longest (5 min). */
-  replicator?: { retryInitialMs?: number; retryMaxMs?: number };
+  /**
+   * Waits before a crashed replication job is restarted: first (default 2 s) and longest (5 min);
+   * on PostgreSQL, how often a job another server runs is tried again (default 5 s).
+   */
+  replicator?: { retryInitialMs?: number; retryMaxMs?: number; leaseRetryMs?: number };
   /** Anyone may create a user in `_users` (without roles). Off by default. */
   allowSignup?: boolean;
   /** A database `userdb-{hex name}` for each user (`deleteWithUser`: deleted with the user too). */
@@ -114,6 +119,8 @@ export class SetteeServer {
     /** Runs the validation functions of design documents. */
     private readonly validator: DesignWorkerPool,
     private readonly compactor: AutoCompactor | undefined,
+    /** Which server runs each replication job and compaction, when several share PostgreSQL. */
+    private readonly leases: Leases,
   ) {
     this.origins = new Set(options.corsOrigins ?? []);
   }
@@ -147,8 +154,10 @@ export class SetteeServer {
     }) as unknown as FastifyInstance;
     const shutdownController = new AbortController();
     // The jobs of `_replicator` start once the server listens: some may replicate through it.
+    const leases = leasesFor(options);
     const replications = new ReplicationScheduler(registry, {
       ...options.replicator,
+      leases,
       log: (message) => (log ? log.warn(message) : undefined),
     });
     await replications.open();
@@ -162,8 +171,14 @@ export class SetteeServer {
       users,
     };
     // The server's own databases are open by now; the ones opened later are followed as they open.
-    const compactor = startAutoCompaction(registry, options.autoCompaction, ['_users', '_replicator'], log);
-    const server = new SetteeServer(app, services, options, validator, compactor);
+    const compactor = startAutoCompaction(
+      registry,
+      options.autoCompaction,
+      ['_users', '_replicator'],
+      log,
+      leases,
+    );
+    const server = new SetteeServer(app, services, options, validator, compactor, leases);
     server.shutdown.signal.addEventListener('abort', () => shutdownController.abort());
     server.configure();
     return server;
@@ -316,6 +331,8 @@ export class SetteeServer {
     }
     await this.services.users.close();
     await compactionStopped;
+    // After the jobs and the compaction stopped: the other servers may take them over now.
+    await this.leases.close();
     await this.services.registry.closeAll();
     await this.validator.close();
   }
@@ -326,6 +343,13 @@ async function openStore(options: ServerOptions): Promise<DatabaseStore> {
   return options.postgres === undefined
     ? new SqliteFolder(options.dataDir)
     : PostgresDatabases.open(options.postgres);
+}
+
+/** On PostgreSQL, leases shared with the other servers; alone, every lease is this server's. */
+function leasesFor(options: ServerOptions): Leases {
+  const { postgres } = options;
+  if (postgres === undefined) return new LocalLeases();
+  return new PostgresLeases(typeof postgres === 'string' ? postgres : postgres.options);
 }
 
 function dbMethods(

@@ -5,6 +5,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Database } from '../database/database.js';
+import { type Leases, LocalLeases } from './leases/leases.js';
 import type { DatabaseRegistry } from './registry.js';
 
 /** When and how soon databases are compacted without being asked to. */
@@ -65,6 +66,11 @@ export function needsCompaction(sizes: StoredSizes, thresholds: CompactionThresh
 /**
  * Follows the server's open databases and compacts the ones that need it, one at a time.
  * Created by `startAutoCompaction`; `stop()` ends it.
+ *
+ * Servers sharing one PostgreSQL all follow the same databases: each compaction runs under the
+ * database's lease, so one server compacts it and the others, finding the lease taken, leave it.
+ * (Two compactions at once would do no harm — each step takes the counter row lock and lowers
+ * the counters by what it removed itself, see `storage/postgres/compaction.ts` — only work twice.)
  */
 export class AutoCompactor {
   private readonly stopping = new AbortController();
@@ -78,6 +84,7 @@ export class AutoCompactor {
     private readonly thresholds: CompactionThresholds,
     private readonly delayMs: number,
     private readonly log: CompactionLog = SILENT,
+    private readonly leases: Leases = new LocalLeases(),
   ) {}
 
   /** Starts following a database's writes (a database re-opened under the same name replaces it). */
@@ -143,13 +150,21 @@ export class AutoCompactor {
   }
 
   private async compactIfDue(db: Database): Promise<void> {
-    // Asked again: it may have been compacted (by `_compact`) while it waited its turn.
-    if (!(await this.isDue(db))) return;
-    this.log.info(`compacting ${db.name} automatically`);
-    // Stopping the server stops it between two steps: what was done stays done.
-    await db.compact({ signal: this.stopping.signal });
-    const { file, active } = (await db.info()).sizes;
-    this.log.info(`compacted ${db.name} automatically: ${file} bytes on disk, ${active} live`);
+    if (!(await this.leases.acquire('compaction', db.name))) {
+      this.log.debug(`${db.name} is being compacted by another server`);
+      return;
+    }
+    try {
+      // Asked again: it may have been compacted (by `_compact`, or another server) meanwhile.
+      if (!(await this.isDue(db))) return;
+      this.log.info(`compacting ${db.name} automatically`);
+      // Stopping the server stops it between two steps: what was done stays done.
+      await db.compact({ signal: this.stopping.signal });
+      const { file, active } = (await db.info()).sizes;
+      this.log.info(`compacted ${db.name} automatically: ${file} bytes on disk, ${active} live`);
+    } finally {
+      await this.leases.release('compaction', db.name);
+    }
   }
 
   private async isDue(db: Database): Promise<boolean> {
@@ -165,17 +180,18 @@ export class AutoCompactor {
 /**
  * Follows every database the registry opens from now on, and the `opened` ones it opened before
  * (the server's own, at start); a deleted database is let go. Returns undefined when automatic
- * compaction is off (`options === false`).
+ * compaction is off (`options === false`). `leases`: which server compacts a shared database.
  */
 export function startAutoCompaction(
   registry: DatabaseRegistry,
   options: AutoCompactionOptions | false | undefined,
   opened: readonly string[],
   log?: CompactionLog,
+  leases?: Leases,
 ): AutoCompactor | undefined {
   if (options === false) return undefined;
   const { ratio, minSlackBytes, delayMs } = { ...DEFAULT_AUTO_COMPACTION, ...options };
-  const compactor = new AutoCompactor({ ratio, minSlackBytes }, delayMs, log);
+  const compactor = new AutoCompactor({ ratio, minSlackBytes }, delayMs, log, leases);
   const prepare = registry.prepare;
   registry.prepare = (db) => {
     prepare?.(db);

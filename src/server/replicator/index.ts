@@ -6,6 +6,7 @@
  * - `peers.ts`: endpoints resolved into checked Peers, the replication id and the start.
  * - `job.ts`: one job's state, history and counters.
  * - `scheduler.ts`: the ReplicationScheduler (requests, the `_replicator` feed, restarts).
+ * - `lease.ts`: a `_replicator` job runs only on the server holding its lease (`../leases/`).
  * - `documents.ts`: terminal states written back into `_replicator` documents.
  * - `listings.ts`, `session.ts`: the answers' shapes.
  */

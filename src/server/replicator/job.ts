@@ -7,6 +7,7 @@ import { describeError } from '../../core/describe-error.js';
 import { type ProgressTracker, trackedReplication } from '../../replication/progress.js';
 import type { Replication, ReplicationProgress, ReplicationResult } from '../../replication/replication.js';
 import type { Prepared } from './peers.js';
+import { SINGLE_NODE } from '../leases/leases.js';
 import { ADMIN_ROLE } from '../security.js';
 import { identityOf, REPLICATOR_DB, type ReplicationSpec } from './spec.js';
 
@@ -45,6 +46,10 @@ export class Job {
   private readonly stopper = new AbortController();
   /** Whose rights the job runs with: its `_replicate` caller or its document's owner. */
   owner: UserContext = { name: null, roles: [ADMIN_ROLE] };
+  /** The server that runs it (CouchDB's `node`): this one, or the one holding its lease. */
+  node = SINGLE_NODE;
+  /** Another server runs it (holds its lease): this one only lists its document, as pending. */
+  elsewhere = false;
 
   constructor(
     /** The defining fields, as `definingKey` gives them. */

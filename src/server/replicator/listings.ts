@@ -1,22 +1,24 @@
 /**
  * The shapes CouchDB lists replications in: `/_scheduler/jobs`, `/_scheduler/docs` and
  * `/_active_tasks`. Endpoints appear without credentials (the jobs keep them as labels only).
+ * A job another server runs (it holds the job's lease) is listed only among the documents, as
+ * pending on that server's node: its progress is that server's to tell.
  */
 import type { Job } from './job.js';
 
-/** Every replication of this node is reported as CouchDB's single-node default. */
-const NODE = 'nonode@nohost';
+/** The jobs this server runs itself. */
+const runHere = (job: Job) => !job.elsewhere && !job.terminal && !job.stopped;
 
 /** `GET /_scheduler/jobs`: replications with an id that have not finished. */
 export function jobListing(jobs: Job[]): Record<string, unknown>[] {
   return jobs
-    .filter((job) => job.id !== undefined && !job.terminal && !job.stopped)
+    .filter((job) => job.id !== undefined && runHere(job))
     .map((job) => ({
       id: job.id,
       database: job.database,
       doc_id: job.docId,
       history: job.history,
-      node: NODE,
+      node: job.node,
       source: job.source,
       target: job.target,
       user: null,
@@ -34,7 +36,7 @@ export function docListing(docJobs: Job[]): Record<string, unknown>[] {
       database: job.database,
       doc_id: job.docId,
       id: job.id ?? null,
-      node: NODE,
+      node: job.node,
       source: job.source,
       target: job.target,
       state: job.state,
@@ -47,7 +49,7 @@ export function docListing(docJobs: Job[]): Record<string, unknown>[] {
 
 /** `GET /_active_tasks`: the replications running now, with their progress. */
 export function activeTaskListing(jobs: Job[]): Record<string, unknown>[] {
-  return jobs.filter((job) => job.replication && !job.terminal && !job.stopped).map(activeTask);
+  return jobs.filter((job) => job.replication && runHere(job)).map(activeTask);
 }
 
 function activeTask(job: Job): Record<string, unknown> {
@@ -55,7 +57,7 @@ function activeTask(job: Job): Record<string, unknown> {
   const progress = job.percent();
   return {
     type: 'replication',
-    node: NODE,
+    node: job.node,
     replication_id: job.id,
     doc_id: job.docId,
     database: job.database,

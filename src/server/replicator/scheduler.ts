@@ -6,18 +6,22 @@
  * written back into a job's document (`completed`, `failed`); running, pending and crashing show
  * in `/_scheduler/jobs`, `/_scheduler/docs` and `/_active_tasks`. A job is restarted only when
  * a field that defines the replication changes, so the state written back never restarts it.
+ * When servers share their databases, a job runs only on the server holding its lease
+ * (`lease.ts`); the others list its document as pending on that server's node.
  */
 import type { Doc, UserContext } from '../../core/api.js';
 import { describeError } from '../../core/describe-error.js';
 import { notFound, SetteeError } from '../../core/errors.js';
 import type { Database } from '../../database/database.js';
 import { sleep } from '../../replication/backoff.js';
+import { type Leases, LocalLeases } from '../leases/leases.js';
 import type { DatabaseRegistry } from '../registry.js';
 import { isUrl } from '../../remote/location.js';
 import { isMember, isServerAdmin } from '../security.js';
 import { isUserContext } from './ownership.js';
 import { recordedState, restoreFinished, stateFields, writeState } from './documents.js';
 import { Job } from './job.js';
+import { JobLease } from './lease.js';
 import { activeTaskListing, docListing, jobListing } from './listings.js';
 import { createDatabase, type Prepared, prepare, replicationIdOf } from './peers.js';
 import { sessionReport } from './session.js';
@@ -37,6 +41,13 @@ export interface SchedulerOptions {
   /** Longest wait between restarts (ms, default 5 minutes). */
   retryMaxMs?: number;
   log?: (message: string) => void;
+  /**
+   * Which server runs each `_replicator` job when several share the databases (PostgreSQL); by
+   * default this one runs them all.
+   */
+  leases?: Leases;
+  /** How often a job another server runs is tried again (ms, default 5000): how soon it moves when that server dies. */
+  leaseRetryMs?: number;
 }
 
 /** The status and body a `_replicate` request is answered with. */
@@ -83,11 +94,14 @@ export class ReplicationScheduler {
    */
   identify: (recorded: UserContext) => Promise<UserContext> = async (recorded) => recorded;
   private watching: Promise<void> | undefined;
+  private readonly leases: Leases;
 
   constructor(
     private readonly registry: DatabaseRegistry,
     private readonly options: SchedulerOptions = {},
-  ) {}
+  ) {
+    this.leases = options.leases ?? new LocalLeases();
+  }
 
   /** Creates the `_replicator` database when it is missing. */
   async open(): Promise<void> {
@@ -203,16 +217,43 @@ export class ReplicationScheduler {
     fields: Record<string, unknown>,
   ): Job {
     const continuous = spec?.continuous ?? fields.continuous === true;
-    return new Job(key, spec, docId, endpointLabel(fields.source), endpointLabel(fields.target), continuous);
+    const job = new Job(
+      key,
+      spec,
+      docId,
+      endpointLabel(fields.source),
+      endpointLabel(fields.target),
+      continuous,
+    );
+    job.node = this.leases.node;
+    return job;
+  }
+
+  /**
+   * Runs a job (see `runLeased`); a `_replicator` job only while this server holds its lease, a
+   * `_replicate` request's on the server that was asked.
+   */
+  private async runJob(job: Job, prepared?: Prepared): Promise<void> {
+    const lease =
+      job.docId === null
+        ? undefined
+        : new JobLease(this.leases, job as Job & { docId: string }, this.options.leaseRetryMs ?? 5000);
+    try {
+      await this.runLeased(job, lease, prepared);
+    } finally {
+      await lease?.release();
+    }
   }
 
   /**
    * Runs a job until it completes, fails or is stopped: a run that ends in an error is restarted
-   * after a growing wait (the job is `crashing` meanwhile), from its checkpoint.
+   * after a growing wait (the job is `crashing` meanwhile), from its checkpoint. A run whose
+   * lease is lost stops, and waits for the lease again.
    */
-  private async runJob(job: Job, prepared?: Prepared): Promise<void> {
+  private async runLeased(job: Job, lease: JobLease | undefined, prepared?: Prepared): Promise<void> {
     let ready = prepared;
     while (!job.stopped) {
+      if (lease && !(await lease.hold())) return;
       try {
         if (!ready) {
           job.setState('initializing');
@@ -229,9 +270,15 @@ export class ReplicationScheduler {
         }
         this.claims.set(ready.id, job);
         const replication = job.launch(ready, true);
+        const unguard = lease?.guard(replication);
         if (job.stopped) replication.cancel();
-        const result = await replication.done;
-        if (result.status !== 'complete') return;
+        const result = await replication.done.finally(unguard);
+        if (result.status !== 'complete') {
+          // Another server may run it now: from the checkpoint, once the lease is ours again.
+          if (!lease?.lost || job.stopped) return;
+          ready = undefined;
+          continue;
+        }
         job.completed(result);
         return await this.finish(job, 'completed');
       } catch (error) {
@@ -288,6 +335,11 @@ export class ReplicationScheduler {
     const previous = this.docJobs.get(doc._id);
     const key = definingKey(doc);
     const finished = recordedState(doc);
+    if (previous?.elsewhere && previous.key === key && finished) {
+      // The server that ran it (holding its lease) finished it: listed as recorded, not run here.
+      restoreFinished(previous, doc, finished);
+      return previous.stop();
+    }
     // The same replication: our own write-back, or an edit of other fields. Removing the
     // state of a finished job runs it again, as in CouchDB.
     if (previous && previous.key === key && (!previous.terminal || finished)) return;
