@@ -33,6 +33,7 @@ export interface JoinedDocRow {
 
 type RegistryRow = { num: number; name: string; signature: string; seq: number; rows: number };
 type RowOfIndex = {
+  /** The row's position among its document's rows (`n`): with key and id, what pages continue after. */
   row: number;
   key: Buffer;
   doc_id: string;
@@ -47,8 +48,8 @@ const PAGE_SIZE = 512;
 
 /**
  * Secondary indexes in SQLite: a registry row per index and a table per index, `ix_<num>`,
- * whose B-tree on (key, doc_id) keeps the rows sorted as queries read them; a second B-tree on
- * doc_id finds a document's rows when it changes. Keys are BLOBs compared with memcmp, encoded
+ * clustered on (key, doc_id, n) so that its B-tree keeps the rows sorted as queries read them; a
+ * second B-tree on doc_id finds a document's rows when it changes. Keys are BLOBs compared with memcmp, encoded
  * by the database so that byte order is CouchDB's collation order.
  *
  * Numbers come from AUTOINCREMENT, so a dropped index's table name is never reused while a
@@ -86,12 +87,12 @@ export class IndexTables {
       this.host.db.transaction(() => {
         const remove = this.prepare(`DELETE FROM ${table} WHERE doc_id = ?`);
         const insert = this.prepare(
-          `INSERT INTO ${table} (key, doc_id, exact, key_json, value) VALUES (?, ?, ?, ?, ?)`,
+          `INSERT INTO ${table} (key, doc_id, n, exact, key_json, value) VALUES (?, ?, ?, ?, ?, ?)`,
         );
         let rows = index.rows;
         for (const doc of update.docs) {
           rows -= remove.run(doc.id).changes;
-          for (const entry of doc.rows) insertRow(insert, doc.id, entry);
+          for (const [n, entry] of doc.rows.entries()) insertRow(insert, doc.id, n, entry);
           rows += doc.rows.length;
         }
         this.prepare('UPDATE indexes SET seq = ?, rows = ? WHERE num = ?').run(update.seq, rows, index.num);
@@ -107,20 +108,20 @@ export class IndexTables {
       ? `, d.seq AS d_seq, d.id AS d_id, d.winner AS d_winner, d.deleted AS d_deleted, d.leaves AS d_leaves,
            d.body AS d_body, d.atts AS d_atts FROM ${table} i LEFT JOIN docs d ON d.id = i.doc_id`
       : ` FROM ${table} i`;
-    const select = `SELECT i.rowid AS row, i.key, i.doc_id, i.exact, i.key_json, i.value${join}`;
+    const select = `SELECT i.n AS row, i.key, i.doc_id, i.exact, i.key_json, i.value${join}`;
     const bounds: string[] = [];
     const boundParams: unknown[] = [];
     if (scan.end !== undefined) {
       bounds.push(`i.key ${last}${scan.inclusiveEnd === false ? '' : '='} ?`);
       boundParams.push(asBuffer(scan.end));
     }
-    const orderBy = `ORDER BY i.key ${order}, i.doc_id ${order}, i.rowid ${order} LIMIT ?`;
+    const orderBy = `ORDER BY i.key ${order}, i.doc_id ${order}, i.n ${order} LIMIT ?`;
     return keysetPages<IndexRow & { row: number }, [Uint8Array, string, number]>(
       (after, count) => {
         const where = [...bounds];
         const params = [...boundParams];
         if (after) {
-          where.push(`(i.key, i.doc_id, i.rowid) ${next} (?, ?, ?)`);
+          where.push(`(i.key, i.doc_id, i.n) ${next} (?, ?, ?)`);
           params.push(asBuffer(after[0]), after[1], after[2]);
         } else if (scan.start !== undefined) {
           where.push(`i.key ${next}= ?`);
@@ -220,17 +221,23 @@ export class IndexTables {
     return found;
   }
 
+  /**
+   * The rows are the B-tree itself (WITHOUT ROWID, keyed by key, document id and the row's
+   * position among the document's rows): a range scan reads them in order from one tree, with
+   * no lookup per row. The second tree finds a document's rows when it changes.
+   */
   private createTable(num: number): void {
     const table = tableName(num);
     this.host.db.exec(`
       CREATE TABLE ${table} (
         key      BLOB NOT NULL,
         doc_id   TEXT NOT NULL,
+        n        INTEGER NOT NULL,
         exact    INTEGER NOT NULL,
         key_json TEXT NOT NULL,
-        value    TEXT
-      );
-      CREATE INDEX ${table}_key ON ${table} (key, doc_id);
+        value    TEXT,
+        PRIMARY KEY (key, doc_id, n)
+      ) WITHOUT ROWID;
       CREATE INDEX ${table}_doc ON ${table} (doc_id);`);
   }
 
@@ -259,8 +266,8 @@ function toState(row: RegistryRow): IndexState {
   return { name: row.name, signature: row.signature, seq: row.seq, rows: row.rows };
 }
 
-function insertRow(insert: BetterSqlite3.Statement, docId: string, entry: IndexEntry): void {
-  insert.run(asBuffer(entry.key), docId, entry.exact ? 1 : 0, entry.keyJson, entry.valueJson);
+function insertRow(insert: BetterSqlite3.Statement, docId: string, n: number, entry: IndexEntry): void {
+  insert.run(asBuffer(entry.key), docId, n, entry.exact ? 1 : 0, entry.keyJson, entry.valueJson);
 }
 
 /** better-sqlite3 binds BLOBs from Buffers: a view over the same bytes, no copy. */
