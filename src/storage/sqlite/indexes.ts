@@ -32,16 +32,25 @@ export interface JoinedDocRow {
 }
 
 type RegistryRow = { num: number; name: string; signature: string; seq: number; rows: number };
-type RowOfIndex = {
-  /** The row's position among its document's rows (`n`): with key and id, what pages continue after. */
-  row: number;
-  key: Buffer;
-  doc_id: string;
-  exact: number;
-  key_json: string;
-  value: string | null;
-};
-type JoinedRow = RowOfIndex & { d_seq: number | null } & Partial<Record<`d_${string}`, unknown>>;
+/**
+ * A scanned row's columns, in the SELECT's order: the index row's (its position among its
+ * document's rows, key, document id, exact, key JSON, value JSON), then with `withDocs` the
+ * joined document's (null when it is gone).
+ */
+type ScannedIndexColumns = [
+  n: number,
+  key: Buffer,
+  docId: string,
+  exact: number,
+  keyJson: string,
+  valueJson: string | null,
+  seq?: number | null,
+  winner?: string,
+  deleted?: number,
+  leaves?: string | null,
+  body?: string | null,
+  atts?: string | null,
+];
 
 /** Rows per read of an index scan: as for document scans, memory stays flat. */
 const PAGE_SIZE = 512;
@@ -104,11 +113,11 @@ export class IndexTables {
     const table = tableName(this.require(name).num);
     const descending = scan.descending === true;
     const [next, last, order] = descending ? ['<', '>', 'DESC'] : ['>', '<', 'ASC'];
+    // Columns by position (rows are read as arrays: no object built per row by the driver).
     const join = scan.withDocs
-      ? `, d.seq AS d_seq, d.id AS d_id, d.winner AS d_winner, d.deleted AS d_deleted, d.leaves AS d_leaves,
-           d.body AS d_body, d.atts AS d_atts FROM ${table} i LEFT JOIN docs d ON d.id = i.doc_id`
+      ? `, d.seq, d.winner, d.deleted, d.leaves, d.body, d.atts FROM ${table} i LEFT JOIN docs d ON d.id = i.doc_id`
       : ` FROM ${table} i`;
-    const select = `SELECT i.n AS row, i.key, i.doc_id, i.exact, i.key_json, i.value${join}`;
+    const select = `SELECT i.n, i.key, i.doc_id, i.exact, i.key_json, i.value${join}`;
     const bounds: string[] = [];
     const boundParams: unknown[] = [];
     if (scan.end !== undefined) {
@@ -128,7 +137,10 @@ export class IndexTables {
           params.push(asBuffer(scan.start));
         }
         const sql = `${select}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ${orderBy}`;
-        return (this.prepare(sql).all(...params, count) as JoinedRow[]).map((row) => this.toRow(row));
+        const rows = this.prepare(sql)
+          .raw(true)
+          .all(...params, count) as ScannedIndexColumns[];
+        return rows.map((row) => this.toRow(row));
       },
       (row) => [row.key, row.docId, row.row],
       { pageSize: PAGE_SIZE, limit: scan.limit, firstPageSize: scan.firstPage },
@@ -187,24 +199,25 @@ export class IndexTables {
     })();
   }
 
-  private toRow(row: JoinedRow): IndexRow & { row: number } {
+  private toRow(columns: ScannedIndexColumns): IndexRow & { row: number } {
+    const [n, key, docId, exact, keyJson, valueJson, seq, winner, deleted, leaves, body, atts] = columns;
     const indexRow: IndexRow & { row: number } = {
-      row: row.row,
-      key: new Uint8Array(row.key.buffer, row.key.byteOffset, row.key.byteLength),
-      exact: row.exact === 1,
-      keyJson: row.key_json,
-      valueJson: row.value,
-      docId: row.doc_id,
+      row: n,
+      key: new Uint8Array(key.buffer, key.byteOffset, key.byteLength),
+      exact: exact === 1,
+      keyJson,
+      valueJson,
+      docId,
     };
-    if (row.d_seq !== undefined && row.d_seq !== null) {
+    if (seq !== undefined && seq !== null) {
       indexRow.doc = this.host.toScanned({
-        id: row.d_id as string,
-        seq: row.d_seq,
-        winner: row.d_winner as string,
-        deleted: row.d_deleted as number,
-        leaves: row.d_leaves as string | null,
-        body: row.d_body as string | null,
-        atts: row.d_atts as string | null,
+        id: docId,
+        seq,
+        winner: winner!,
+        deleted: deleted!,
+        leaves: leaves!,
+        body: body!,
+        atts: atts!,
       });
     }
     return indexRow;
