@@ -39,7 +39,7 @@ import { readPath } from '../../core/mango/projection.js';
 import { md5Hex } from '../../core/md5.js';
 import { compareDocIds } from '../../core/views/range.js';
 import type { IndexChanges, IndexEntry, IndexRow, IndexScan, ScannedDoc } from '../../storage/types.js';
-import type { QueryHost } from './host.js';
+import type { QueryHost, ScannedWithContent } from './host.js';
 import type { IndexBuilder, IndexGroup } from './index-builder.js';
 
 /** Bumped when the rows a Mango index holds change shape: every stored one is then rebuilt. */
@@ -116,7 +116,8 @@ export interface IndexList {
 
 /** A document the scan found, with the index key it was found under. */
 interface Candidate {
-  key: unknown;
+  /** The index key as JSON (parsed only for a bookmark); absent for `_all_docs`, keyed by id. */
+  keyJson?: string;
   id: string;
   scanned: ScannedDoc | undefined;
 }
@@ -242,26 +243,30 @@ export class MangoQueries {
     const matcher = compileSelector(request.selector);
     const stats = { keys: 0, docs: 0 };
     const docs: Record<string, unknown>[] = [];
-    let last: Bookmark | undefined;
+    let last: Candidate | undefined;
     let skip = request.skip;
+    // Page by page: rows within a page go through without an await each.
     if (plan.range !== null && request.limit > 0) {
-      for await (const candidate of this.candidates(plan, request)) {
-        stats.keys++;
-        const doc = candidate.scanned && this.readable(candidate.scanned, request);
-        if (!doc) continue;
-        stats.docs++;
-        if (!matcher.matches(doc)) continue;
-        if (skip > 0) {
-          skip--;
-          continue;
+      pages: for await (const page of this.candidates(plan, request)) {
+        for (const candidate of page) {
+          stats.keys++;
+          const doc = candidate.scanned && this.readable(candidate.scanned, request);
+          if (!doc) continue;
+          stats.docs++;
+          if (!matcher.matches(doc)) continue;
+          if (skip > 0) {
+            skip--;
+            continue;
+          }
+          docs.push(project(doc, request.fields));
+          last = candidate;
+          if (docs.length >= request.limit) break pages;
         }
-        docs.push(project(doc, request.fields));
-        last = { key: candidate.key, id: candidate.id };
-        if (docs.length >= request.limit) break;
       }
     }
     // With nothing returned, CouchDB's bookmark is "nil" (mango_json_bookmark:create).
-    const response: FindResponse = { docs, bookmark: last ? encodeBookmark(last) : 'nil' };
+    const bookmark = last ? encodeBookmark({ key: keyOf(last), id: last.id }) : 'nil';
+    const response: FindResponse = { docs, bookmark };
     if (plan.warnings.length > 0) response.warning = plan.warnings.join('\n');
     if (request.executionStats) {
       response.execution_stats = {
@@ -278,11 +283,11 @@ export class MangoQueries {
   /** A scanned winner as `_find` returns it; none for tombstones and design documents. */
   private readable(scanned: ScannedDoc, request: FindRequest): Record<string, unknown> | undefined {
     if (scanned.deleted || !scanned.content || isDesignId(scanned.id)) return undefined;
-    return this.host.toDoc({ ...scanned, content: scanned.content }, { conflicts: request.conflicts });
+    return this.host.toDoc(scanned as ScannedWithContent, { conflicts: request.conflicts });
   }
 
-  /** The documents of the plan's range, in the index's order, after the bookmark. */
-  private candidates(plan: QueryPlan, request: FindRequest): AsyncIterable<Candidate> {
+  /** The documents of the plan's range, in the index's order, after the bookmark, in pages. */
+  private candidates(plan: QueryPlan, request: FindRequest): AsyncIterable<Candidate[]> {
     const after = request.bookmark === null ? undefined : decodeBookmark(request.bookmark);
     const descending = plan.direction === 'rev';
     const all =
@@ -300,13 +305,12 @@ export class MangoQueries {
   private async *allDocsCandidates(
     descending: boolean,
     after: Bookmark | undefined,
-  ): AsyncIterable<Candidate> {
+  ): AsyncIterable<Candidate[]> {
     const scan = this.host.storage.docs({ withContent: true, descending, start: after?.id });
     for await (const page of scan) {
-      for (const scanned of page) {
-        if (after && scanned.id === after.id) continue;
-        yield { key: scanned.id, id: scanned.id, scanned };
-      }
+      yield page.flatMap((scanned) =>
+        after && scanned.id === after.id ? [] : [{ id: scanned.id, scanned }],
+      );
     }
   }
 
@@ -314,7 +318,7 @@ export class MangoQueries {
     plan: QueryPlan,
     request: FindRequest,
     after: Bookmark | undefined,
-  ): AsyncIterable<Candidate> {
+  ): AsyncIterable<Candidate[]> {
     const group = indexGroup(plan.index);
     // `update: false` answers from the index as it stands (CouchDB's `update=false`).
     if (request.update) await this.builder.update(group);
@@ -322,11 +326,10 @@ export class MangoQueries {
     const descending = plan.direction === 'rev';
     // A page as large as the answer (and the row after), not 512 documents for a limit of 25.
     const scan = { ...byteRange(plan, descending, after), firstPage: request.skip + request.limit + 1 };
-    const rows = inExactOrder(this.host.storage.scanIndex(storageName(plan.index), scan), descending);
-    for await (const row of rows) {
-      const key: unknown = JSON.parse(row.keyJson);
-      if (after && !isPast({ key, id: row.docId }, after, descending)) continue;
-      yield { key, id: row.docId, scanned: row.doc };
+    const pages = inExactOrder(this.host.storage.scanIndex(storageName(plan.index), scan), descending);
+    for await (const page of pages) {
+      const past = after ? page.filter((row) => isPast(row, after, descending)) : page;
+      yield past.map((row) => ({ keyJson: row.keyJson, id: row.docId, scanned: row.doc }));
     }
   }
 
@@ -397,9 +400,14 @@ function startBytes(bound: KeyBound): Uint8Array {
 }
 
 /** Whether a row comes after the bookmark's in scan order (by key, then raw document id). */
-function isPast(row: Bookmark, bookmark: Bookmark, descending: boolean): boolean {
-  const order = collate(row.key, bookmark.key) || compareDocIds(row.id, bookmark.id);
+function isPast(row: IndexRow, bookmark: Bookmark, descending: boolean): boolean {
+  const order = collate(JSON.parse(row.keyJson), bookmark.key) || compareDocIds(row.docId, bookmark.id);
   return descending ? order < 0 : order > 0;
+}
+
+/** A candidate's index key, for its bookmark. */
+function keyOf(candidate: Candidate): unknown {
+  return candidate.keyJson === undefined ? candidate.id : JSON.parse(candidate.keyJson);
 }
 
 /**
@@ -407,9 +415,13 @@ function isPast(row: Bookmark, bookmark: Bookmark, descending: boolean): boolean
  * non-ASCII strings may share bytes and collate either way): such a run is sorted by key, then
  * raw document id, before it is passed on. A run holds the rows of one lossy key prefix only.
  */
-async function* inExactOrder(pages: AsyncIterable<IndexRow[]>, descending: boolean): AsyncIterable<IndexRow> {
+async function* inExactOrder(
+  pages: AsyncIterable<IndexRow[]>,
+  descending: boolean,
+): AsyncIterable<IndexRow[]> {
+  // A run may go on into the next page: it is held until a row of other bytes ends it.
   let run: IndexRow[] = [];
-  const flush = function* (): Generator<IndexRow> {
+  const flush = (into: IndexRow[]): void => {
     if (run.length > 1) {
       run.sort((a, b) => {
         const order =
@@ -417,17 +429,21 @@ async function* inExactOrder(pages: AsyncIterable<IndexRow[]>, descending: boole
         return descending ? -order : order;
       });
     }
-    yield* run;
+    into.push(...run);
     run = [];
   };
   for await (const page of pages) {
+    const ordered: IndexRow[] = [];
     for (const row of page) {
-      if (run.length > 0 && !(sameBytes(run[0]!.key, row.key) && !row.exact)) yield* flush();
-      if (row.exact) yield row;
+      if (run.length > 0 && !(sameBytes(run[0]!.key, row.key) && !row.exact)) flush(ordered);
+      if (row.exact) ordered.push(row);
       else run.push(row);
     }
+    if (ordered.length > 0) yield ordered;
   }
-  yield* flush();
+  const rest: IndexRow[] = [];
+  flush(rest);
+  if (rest.length > 0) yield rest;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
