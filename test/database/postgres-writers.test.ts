@@ -81,7 +81,10 @@ describe('two servers writing one PostgreSQL database', () => {
             const id = `doc-${randomUUID()}`;
             // Each write: a branch of `depth` revisions under a root shared by some of them.
             const sent = writes.map(([throughA, root, depth], n) => {
-              const ids = Array.from({ length: depth }, (_, i) => `${'b'.repeat(i + 1)}${n}`.padEnd(32, '0'));
+              // Distinct per write and per generation: `n` first and fixed-width, so 1 and 10 differ.
+              const ids = Array.from({ length: depth }, (_, i) =>
+                `${String(n).padStart(2, '0')}${'b'.repeat(i + 1)}`.padEnd(32, '0'),
+              );
               ids.push(`r${root}`.padEnd(32, '0'));
               return {
                 throughA,
