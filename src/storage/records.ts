@@ -1,4 +1,4 @@
-import type { LeafRecord } from './types.js';
+import type { LeafRecord, ResolutionRecord } from './types.js';
 
 /** What conflicts are read from: the winning revision and every leaf. */
 interface Leaves {
@@ -19,4 +19,23 @@ export function conflictRevs(record: Leaves): string[] {
 /** Whether a document is conflicted: it has a live leaf besides the winner. */
 export function isConflicted(record: Leaves): boolean {
   return record.leaves.some((leaf) => !leaf.deleted && leaf.rev !== record.winner);
+}
+
+/**
+ * A history entry as a backend's row keeps it: everything but the document id, which has a
+ * column of its own.
+ */
+export function entryJson(record: ResolutionRecord): string {
+  const { at, by, rev, kept, losers } = record;
+  // Only the record's own fields: a StoredResolution passed back in must not bring its seq along.
+  const versions = losers.map(({ rev, body, attachments }) => ({ rev, body, attachments }));
+  return JSON.stringify({ at, by, rev, kept, losers: versions });
+}
+
+/** The attachment digests an entry's losers refer to, which compaction keeps; null if none. */
+export function loserDigests(record: ResolutionRecord): string[] | null {
+  const digests = new Set(
+    record.losers.flatMap((loser) => Object.values(loser.attachments ?? {}).map((meta) => meta.digest)),
+  );
+  return digests.size > 0 ? [...digests] : null;
 }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { SetteeError } from '../../core/errors.js';
-import { isConflicted } from '../records.js';
+import { entryJson, isConflicted, loserDigests } from '../records.js';
 import { checkBase } from '../errors.js';
 import type { AttachmentBlob, DocWrite, ResolutionRecord } from '../types.js';
 import { attsJson, leavesJson } from './rows.js';
@@ -311,20 +311,4 @@ async function storeHistory(
       loserDigests(record),
     ]);
   }
-}
-
-/** A history entry as its row keeps it: the record's own fields but the document id (a column). */
-function entryJson(record: ResolutionRecord): string {
-  const { at, by, rev, kept, losers } = record;
-  // Only the record's fields: a StoredResolution passed back in must not bring its seq along.
-  const versions = losers.map(({ rev, body, attachments }) => ({ rev, body, attachments }));
-  return JSON.stringify({ at, by, rev, kept, losers: versions });
-}
-
-/** The attachment digests an entry's losers refer to, which compaction keeps; null if none. */
-function loserDigests(record: ResolutionRecord): string[] | null {
-  const digests = new Set(
-    record.losers.flatMap((loser) => Object.values(loser.attachments ?? {}).map((meta) => meta.digest)),
-  );
-  return digests.size > 0 ? [...digests] : null;
 }

@@ -34,7 +34,7 @@ import type {
 } from '../types.js';
 import { checkBase } from '../errors.js';
 import { keysetPages } from '../paging.js';
-import { isConflicted } from '../records.js';
+import { entryJson, isConflicted, loserDigests } from '../records.js';
 import { SqliteCompaction } from './compaction.js';
 import { IndexTables } from './indexes.js';
 import { CONTENT_BYTES, GARBAGE_KEY, openSchema } from './schema.js';
@@ -179,8 +179,8 @@ export class SqliteStorage implements Storage {
         const insertEntry = this.prepare('INSERT INTO resolutions (doc, entry, atts) VALUES (?, ?, ?)');
         for (const record of history) {
           const digests = loserDigests(record);
-          insertEntry.run(record.docId, entryJson(record), digests);
-          if (digests) this.noteDigests(JSON.parse(digests) as string[]);
+          insertEntry.run(record.docId, entryJson(record), digests && JSON.stringify(digests));
+          if (digests) this.noteDigests(digests);
         }
         this.setMetaSync('doc_count', String(this.docCount));
         this.setMetaSync('doc_del_count', String(this.deletedCount));
@@ -612,26 +612,6 @@ function utf8Bytes(text: string | null): number {
 
 function attsJson(attachments: Record<string, unknown> | undefined): string | null {
   return attachments && Object.keys(attachments).length > 0 ? JSON.stringify(attachments) : null;
-}
-
-/** A history entry as its row keeps it: everything but the document id, which has a column. */
-function entryJson(record: ResolutionRecord): string {
-  const { at, by, rev, kept, losers } = record;
-  // Only the record's own fields: a StoredResolution passed back in must not bring its seq along.
-  const versions = losers.map((loser) => ({
-    rev: loser.rev,
-    body: loser.body,
-    attachments: loser.attachments,
-  }));
-  return JSON.stringify({ at, by, rev, kept, losers: versions });
-}
-
-/** The attachment digests an entry's losers refer to (JSON), which compaction keeps; null if none. */
-function loserDigests(record: ResolutionRecord): string | null {
-  const digests = new Set(
-    record.losers.flatMap((loser) => Object.values(loser.attachments ?? {}).map((meta) => meta.digest)),
-  );
-  return digests.size > 0 ? JSON.stringify([...digests]) : null;
 }
 
 function toResolution(row: ResolutionRow): StoredResolution {
