@@ -341,7 +341,11 @@ export interface IndexState {
 
 /** One row a document puts in an index. */
 export interface IndexEntry {
-  /** The key's bytes: rows sort by them (memcmp order). */
+  /**
+   * The key's bytes: rows sort by them (memcmp order). They are `encodeKey` of the key
+   * (core/mango/key-encoding.ts): when `exact`, a backend may rebuild them from `keyJson`
+   * instead of reading them back.
+   */
   key: Uint8Array;
   /** False when the bytes only place the key near its neighbours (see `encodeKey`). */
   exact: boolean;

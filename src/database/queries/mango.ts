@@ -140,10 +140,22 @@ export class MangoQueries {
     private readonly builder: IndexBuilder,
   ) {}
 
+  /**
+   * The indexes of the design documents read last: the host keeps one list of design documents
+   * until one of them changes, so a query reads the definitions again only after such a change.
+   */
+  private known: { ddocs: readonly Doc[]; indexes: readonly MangoIndex[] } | undefined;
+
   /** Every index `_find` may use: `_all_docs`, then the JSON indexes of the design documents. */
-  async indexes(): Promise<MangoIndex[]> {
+  async indexes(): Promise<readonly MangoIndex[]> {
     const ddocs = await this.host.designDocs();
-    return [ALL_DOCS_INDEX, ...ddocs.flatMap((ddoc) => indexesFromDesignDoc(ddoc))];
+    if (this.known?.ddocs !== ddocs) {
+      this.known = {
+        ddocs,
+        indexes: [ALL_DOCS_INDEX, ...ddocs.flatMap((ddoc) => indexesFromDesignDoc(ddoc))],
+      };
+    }
+    return this.known.indexes;
   }
 
   /** `GET /{db}/_index`. */
@@ -224,9 +236,10 @@ export class MangoQueries {
       return undefined; // the feed reports a bad selector itself
     }
     if (plan.index.type === 'special' || plan.range === null) return undefined;
-    await this.builder.update(indexGroup(plan.index));
+    const group = indexGroup(plan.index);
+    await this.builder.update(group);
     const { start, end } = byteRange(plan, false, undefined);
-    return this.host.storage.indexChanges(storageName(plan.index), { start, end, since, maxRows });
+    return this.host.storage.indexChanges(group.indexes[0]!.name, { start, end, since, maxRows });
   }
 
   /** `POST /{db}/_explain`: how `_find` would answer this request. */
@@ -326,7 +339,7 @@ export class MangoQueries {
     const descending = plan.direction === 'rev';
     // A page as large as the answer (and the row after), not 512 documents for a limit of 25.
     const scan = { ...byteRange(plan, descending, after), firstPage: request.skip + request.limit + 1 };
-    const pages = inExactOrder(this.host.storage.scanIndex(storageName(plan.index), scan), descending);
+    const pages = inExactOrder(this.host.storage.scanIndex(group.indexes[0]!.name, scan), descending);
     for await (const page of pages) {
       const past = after ? page.filter((row) => isPast(row, after, descending)) : page;
       yield past.map((row) => ({ keyJson: row.keyJson, id: row.docId, scanned: row.doc }));
@@ -339,8 +352,20 @@ export class MangoQueries {
   }
 }
 
+/** Each index's group, made once per definition read (`MangoQueries.indexes` keeps them). */
+const groups = new WeakMap<MangoIndex, IndexGroup>();
+
 /** A Mango index's rows: one per document having every indexed field (and passing its partial filter). */
 function indexGroup(index: MangoIndex): IndexGroup {
+  let group = groups.get(index);
+  if (!group) {
+    group = newIndexGroup(index);
+    groups.set(index, group);
+  }
+  return group;
+}
+
+function newIndexGroup(index: MangoIndex): IndexGroup {
   const name = storageName(index);
   const columns = indexColumns(index).map(parseField);
   const partial = partialFilterSelector(index);
@@ -435,7 +460,7 @@ async function* inExactOrder(
   for await (const page of pages) {
     const ordered: IndexRow[] = [];
     for (const row of page) {
-      if (run.length > 0 && !(sameBytes(run[0]!.key, row.key) && !row.exact)) flush(ordered);
+      if (run.length > 0 && (row.exact || !sameBytes(run[0]!.key, row.key))) flush(ordered);
       if (row.exact) ordered.push(row);
       else run.push(row);
     }

@@ -9,6 +9,7 @@ import type {
   IndexUpdate,
   ScannedDoc,
 } from '../types.js';
+import { encodeKey } from '../../core/mango/key-encoding.js';
 import { keysetPages } from '../paging.js';
 
 /** What the index tables need of the storage that holds them. */
@@ -39,7 +40,7 @@ type RegistryRow = { num: number; name: string; signature: string; seq: number; 
  */
 type ScannedIndexColumns = [
   n: number,
-  key: Buffer,
+  key: Buffer | null,
   docId: string,
   exact: number,
   keyJson: string,
@@ -117,7 +118,8 @@ export class IndexTables {
     const join = scan.withDocs
       ? `, d.seq, d.winner, d.deleted, d.leaves, d.body, d.atts FROM ${table} i LEFT JOIN docs d ON d.id = i.doc_id`
       : ` FROM ${table} i`;
-    const select = `SELECT i.n, i.key, i.doc_id, i.exact, i.key_json, i.value${join}`;
+    // An exact key's bytes are left out: they follow from its JSON (see ScannedIndexRow).
+    const select = `SELECT i.n, CASE WHEN i.exact THEN NULL ELSE i.key END, i.doc_id, i.exact, i.key_json, i.value${join}`;
     const bounds: string[] = [];
     const boundParams: unknown[] = [];
     if (scan.end !== undefined) {
@@ -125,7 +127,7 @@ export class IndexTables {
       boundParams.push(asBuffer(scan.end));
     }
     const orderBy = `ORDER BY i.key ${order}, i.doc_id ${order}, i.n ${order} LIMIT ?`;
-    return keysetPages<IndexRow & { row: number }, [Uint8Array, string, number]>(
+    return keysetPages<ScannedIndexRow, [Uint8Array, string, number]>(
       (after, count) => {
         const where = [...bounds];
         const params = [...boundParams];
@@ -199,16 +201,9 @@ export class IndexTables {
     })();
   }
 
-  private toRow(columns: ScannedIndexColumns): IndexRow & { row: number } {
+  private toRow(columns: ScannedIndexColumns): ScannedIndexRow {
     const [n, key, docId, exact, keyJson, valueJson, seq, winner, deleted, leaves, body, atts] = columns;
-    const indexRow: IndexRow & { row: number } = {
-      row: n,
-      key: new Uint8Array(key.buffer, key.byteOffset, key.byteLength),
-      exact: exact === 1,
-      keyJson,
-      valueJson,
-      docId,
-    };
+    const indexRow = new ScannedIndexRow(n, key, exact === 1, keyJson, valueJson, docId);
     if (seq !== undefined && seq !== null) {
       indexRow.doc = this.host.toScanned({
         id: docId,
@@ -286,4 +281,31 @@ function insertRow(insert: BetterSqlite3.Statement, docId: string, n: number, en
 /** better-sqlite3 binds BLOBs from Buffers: a view over the same bytes, no copy. */
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * A scanned row whose key bytes, when exact, are made only if asked for: they are the encoding
+ * of its JSON key (`encodeKey` is deterministic and JSON keeps every value it encodes), and
+ * reading a BLOB costs the driver a Buffer per row — half the time of a scan that returns
+ * documents, while callers need the bytes of a page's last row only (to continue after it).
+ */
+class ScannedIndexRow implements IndexRow {
+  doc?: ScannedDoc;
+  #key: Uint8Array | null;
+
+  constructor(
+    readonly row: number,
+    key: Buffer | null,
+    readonly exact: boolean,
+    readonly keyJson: string,
+    readonly valueJson: string | null,
+    readonly docId: string,
+  ) {
+    this.#key = key;
+  }
+
+  get key(): Uint8Array {
+    this.#key ??= encodeKey(JSON.parse(this.keyJson)).bytes;
+    return this.#key;
+  }
 }
