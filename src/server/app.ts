@@ -12,6 +12,7 @@ import { DesignWorkerPool } from '../design/index.js';
 import { authorizeRequest, refuseCrossSite, refuseHistoryReads, requireJobOwner } from './access.js';
 import { HashScheduler } from './auth/hash-scheduler.js';
 import { Auth, DEFAULT_ITERATIONS } from './auth/index.js';
+import { PostgresAuthState } from './auth/postgres-state.js';
 import type { JwtOptions } from './auth/jwt.js';
 import type { DbContext, Methods, RequestContext, ServerServices } from './context.js';
 import { type AutoCompactionOptions, type AutoCompactor, startAutoCompaction } from './auto-compaction.js';
@@ -111,6 +112,8 @@ export class SetteeServer {
   private readonly sockets = new Set<Socket>();
   /** Origins allowed to call with credentials from a browser. */
   private readonly origins: ReadonlySet<string>;
+  /** The shutdown under way, once `close()` was called. */
+  private closing: Promise<void> | undefined;
 
   private constructor(
     readonly app: FastifyInstance,
@@ -310,8 +313,14 @@ export class SetteeServer {
   /**
    * Cancels replications (each writes a last checkpoint, through this server if it must), ends
    * live feeds (with their final last_seq), lets in-flight requests finish, closes databases.
+   * A second call (another shutdown signal) waits for the first: what closes, closes once.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     const compactionStopped = this.compactor?.stop();
     await this.services.replications.stop();
     this.shutdown.abort();
@@ -330,6 +339,7 @@ export class SetteeServer {
       clearInterval(sweep);
     }
     await this.services.users.close();
+    await this.services.auth.close();
     await compactionStopped;
     // After the jobs and the compaction stopped: the other servers may take them over now.
     await this.leases.close();
@@ -424,6 +434,10 @@ async function openAccounts(
     ...(options.jwt ? { jwt: options.jwt } : {}),
     ...(options.lockout ? { lockout: options.lockout } : {}),
     secureCookies: options.secureCookies === true,
+    // On PostgreSQL the secret, admins' hashes and lockout are the servers' together (docs/scale-out.md).
+    ...(options.postgres === undefined
+      ? {}
+      : { state: await PostgresAuthState.open(options.postgres, options.dataDir) }),
   });
   return { users, auth, validator };
 }

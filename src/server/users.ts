@@ -134,6 +134,15 @@ export class UserStore {
     this.epochs.set(name, Promise.resolve(epoch));
   }
 
+  /**
+   * Drops the cached session epoch of `name`, or of everyone (undefined): another server ended
+   * sessions, and the next request reads the epoch it stored.
+   */
+  forgetSessions(name: string | undefined): void {
+    if (name === undefined) this.epochs.clear();
+    else this.epochs.delete(name);
+  }
+
   private async readEpoch(name: string): Promise<number> {
     const doc = await this.usersDb().getLocal(sessionDocId(name));
     return typeof doc?.epoch === 'number' ? doc.epoch : 0;

@@ -17,7 +17,7 @@ import { ADMIN_ROLE } from '../security.js';
 import { HashScheduler } from './hash-scheduler.js';
 import { parseBasicAuth, parseCookies } from './headers.js';
 import { type JwtOptions, JwtVerifier, parseBearer } from './jwt.js';
-import { Lockout, lockedError } from './lockout.js';
+import { type LockoutLedger, lockedError } from './lockout.js';
 import {
   decoyHash,
   DEFAULT_ITERATIONS,
@@ -27,7 +27,7 @@ import {
   verifyPassword,
 } from './passwords.js';
 import { COOKIE_NAME, type SessionKey, SessionCookies } from './sessions.js';
-import { loadAuthState } from './state-file.js';
+import { type AuthStateChange, type AuthStateStore, LocalAuthState } from './state.js';
 
 export type { UserContext } from '../../core/api.js';
 export { parseBasicAuth, parseCookies } from './headers.js';
@@ -47,6 +47,8 @@ export interface UserSource {
   user(name: string): Promise<{ roles: string[]; hash: PasswordHash | undefined } | undefined>;
   sessionEpoch(name: string): Promise<number>;
   endSessions(name: string): Promise<void>;
+  /** Drops cached session epochs, of `name` or (undefined) of everyone: another server ended sessions. */
+  forgetSessions?(name: string | undefined): void;
 }
 
 export interface AuthOptions {
@@ -70,6 +72,12 @@ export interface AuthOptions {
   secureCookies?: boolean;
   /** The pool password hashes run in (shared with the `_users` write rules); one of its own by default. */
   hashing?: HashScheduler;
+  /**
+   * Where the cookie secret, the server admins and the lockout's counts are kept: `auth.json` in
+   * the data folder and this process's memory by default; a `PostgresAuthState` for servers that
+   * share a PostgreSQL. `close()` closes it.
+   */
+  state?: AuthStateStore;
 }
 
 /** What a request carries that says who it is. */
@@ -114,7 +122,9 @@ export class Auth {
   readonly #iterations: number;
   readonly #users: UserSource | undefined;
   readonly #jwt: JwtVerifier | undefined;
-  readonly #lockout: Lockout;
+  readonly #lockout: LockoutLedger;
+  readonly #state: AuthStateStore;
+  readonly #stopFollowing: () => void;
   readonly #hashing: HashScheduler;
   /** Session epochs of server admins when there is no user source (tests, embedded use). */
   readonly #localEpochs = new Map<string, number>();
@@ -134,6 +144,8 @@ export class Auth {
       iterations: number;
       now: () => number;
       jwt: JwtVerifier | undefined;
+      lockout: LockoutLedger;
+      state: AuthStateStore;
     },
     options: AuthOptions,
   ) {
@@ -148,14 +160,17 @@ export class Auth {
     );
     this.#users = options.users;
     this.#jwt = parts.jwt;
-    this.#lockout = new Lockout({ ...options.lockout, now: parts.now });
+    this.#lockout = parts.lockout;
     this.#hashing = options.hashing ?? new HashScheduler();
+    this.#state = parts.state;
+    this.#stopFollowing = parts.state.onChange((change) => this.#changedElsewhere(change));
   }
 
   /**
-   * Loads (or creates) `<dataDir>/_settee/auth.json`: the cookie secret and the server admins
-   * (`options.admin` replaces them; with none at all, an `admin` with a random password is
-   * created and announced once through `options.log`).
+   * Loads (or creates) the state: by default `<dataDir>/_settee/auth.json`, else `options.state`.
+   * It holds the cookie secret and the server admins (`options.admin` replaces them; with none
+   * at all, an `admin` with a random password is created and announced once through
+   * `options.log`).
    */
   static async open(dataDir: string, options: AuthOptions = {}): Promise<Auth> {
     const timeout = options.sessionTimeoutSeconds ?? DEFAULT_SESSION_TIMEOUT_SECONDS;
@@ -166,13 +181,26 @@ export class Auth {
     if (!Number.isSafeInteger(iterations) || iterations < 1) {
       throw new RangeError(`iterations must be a positive integer, got ${iterations}`);
     }
-    const state = await loadAuthState(dataDir, { admin: options.admin, iterations, log: options.log });
-    const jwt = options.jwt ? await JwtVerifier.create({ ...options.jwt, now: options.now }) : undefined;
-    const now = options.now ?? Date.now;
-    const auth = new Auth({ ...state, timeout, iterations, now, jwt }, options);
-    for (const { name, password, hash } of state.known)
-      auth.#remember(auth.#cacheKeyOf(name, password), hash);
-    return auth;
+    const store = options.state ?? new LocalAuthState(dataDir);
+    try {
+      const state = await store.load({ admin: options.admin, iterations, log: options.log });
+      const jwt = options.jwt ? await JwtVerifier.create({ ...options.jwt, now: options.now }) : undefined;
+      const now = options.now ?? Date.now;
+      const lockout = await store.lockout({ ...options.lockout, now });
+      const auth = new Auth({ ...state, timeout, iterations, now, jwt, lockout, state: store }, options);
+      for (const { name, password, hash } of state.known)
+        auth.#remember(auth.#cacheKeyOf(name, password), hash);
+      return auth;
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+
+  /** Stops following the other servers' changes and closes the state store. */
+  async close(): Promise<void> {
+    this.#stopFollowing();
+    await this.#state.close();
   }
 
   /** Names of the server admins. */
@@ -230,8 +258,16 @@ export class Auth {
     if (name !== null) {
       if (this.#users) await this.#users.endSessions(name);
       else this.#localEpochs.set(name, (this.#localEpochs.get(name) ?? 0) + 1);
+      await this.#state.announceSessionsEnded(name);
     }
     return this.#cookies.clear();
+  }
+
+  /** Another server ended sessions: the epochs this one cached are stale. */
+  #changedElsewhere({ name }: AuthStateChange): void {
+    if (name === undefined) this.#localEpochs.clear();
+    else this.#localEpochs.delete(name);
+    this.#users?.forgetSessions?.(name);
   }
 
   // --- credentials --------------------------------------------------------------------------
@@ -254,10 +290,10 @@ export class Auth {
     const account = await this.#account(name);
     const ok = await this.#verifyCached(name, password, account, address);
     if (!ok || !account) {
-      this.#lockout.recordFailure(address, name);
+      await this.#lockout.recordFailure(address, name);
       throw new SetteeError('unauthorized', BAD_CREDENTIALS);
     }
-    this.#lockout.recordSuccess(address, name);
+    await this.#lockout.recordSuccess(address, name);
     return { userCtx: { name, roles: [...account.roles] }, account };
   }
 
@@ -313,14 +349,15 @@ export class Auth {
    */
   async #checkJwt(verifier: JwtVerifier, token: string, address: string): Promise<UserContext> {
     if (this.#lockout.isLocked(address, JWT_LOCKOUT_KEY)) throw lockedError();
+    let claims: { name: string; roles: string[] };
     try {
-      const { name, roles } = await verifier.verify(token);
-      this.#lockout.recordSuccess(address, JWT_LOCKOUT_KEY);
-      return { name, roles };
+      claims = await verifier.verify(token);
     } catch (error) {
-      this.#lockout.recordFailure(address, JWT_LOCKOUT_KEY);
+      await this.#lockout.recordFailure(address, JWT_LOCKOUT_KEY);
       throw error;
     }
+    await this.#lockout.recordSuccess(address, JWT_LOCKOUT_KEY);
+    return { name: claims.name, roles: claims.roles };
   }
 
   // --- session cookies ------------------------------------------------------------------------

@@ -34,8 +34,22 @@ interface Failures {
   since: number;
 }
 
-/** An unambiguous key for the pair, whatever characters the name holds. */
-const keyOf = (address: string, user: string) => JSON.stringify([address, user]);
+/**
+ * An unambiguous key for the pair, whatever characters the name holds; JSON, so it is also plain
+ * text for storage (a U+0000 in the name is escaped).
+ */
+export const pairKey = (address: string, user: string): string => JSON.stringify([address, user]);
+
+/**
+ * Where failed logins are counted: this process (`Lockout`), or PostgreSQL for all the servers
+ * sharing it (`SharedLockout`). `isLocked` is asked before every password check, so it answers
+ * from memory; the outcome is then reported with `recordFailure` or `recordSuccess`.
+ */
+export interface LockoutLedger {
+  isLocked(address: string, user: string): boolean;
+  recordFailure(address: string, user: string): void | Promise<void>;
+  recordSuccess(address: string, user: string): void | Promise<void>;
+}
 
 /**
  * Failed-login bookkeeping. The server asks `isLocked` before checking a password (and refuses
@@ -50,7 +64,7 @@ const keyOf = (address: string, user: string) => JSON.stringify([address, user])
  * try { await checkPassword(name, password); lockout.recordSuccess(ip, name); }
  * catch (err) { lockout.recordFailure(ip, name); throw err; }
  */
-export class Lockout {
+export class Lockout implements LockoutLedger {
   readonly threshold: number;
   readonly durationMs: number;
   readonly maxEntries: number;
@@ -77,7 +91,7 @@ export class Lockout {
 
   /** Whether `user` is locked out from `address` right now. */
   isLocked(address: string, user: string): boolean {
-    const key = keyOf(address, user);
+    const key = pairKey(address, user);
     const until = this.#locks.get(key);
     if (until === undefined) return false;
     if (this.#now() < until) return true;
@@ -91,7 +105,7 @@ export class Lockout {
     this.#dropExpired(now);
     // A lock is not extended by failures during it, so it always ends on time.
     if (this.isLocked(address, user)) return;
-    const key = keyOf(address, user);
+    const key = pairKey(address, user);
     let entry = this.#failures.get(key);
     if (entry === undefined || now >= entry.since + this.durationMs) {
       this.#failures.delete(key); // re-inserted at the back: the map stays in window order
@@ -106,9 +120,31 @@ export class Lockout {
     this.#evictOverflow();
   }
 
+  /**
+   * Locks the pair until `until` (ms), as decided elsewhere (another server); a lock that ends
+   * later stays. Locks are kept in the order they end, so the map is re-sorted when needed.
+   */
+  lock(address: string, user: string, until: number): void {
+    const key = pairKey(address, user);
+    if ((this.#locks.get(key) ?? -Infinity) >= until) return;
+    this.#failures.delete(key);
+    this.#locks.delete(key);
+    const later = [...this.#locks].filter(([, end]) => end > until);
+    for (const [laterKey] of later) this.#locks.delete(laterKey);
+    this.#locks.set(key, until);
+    for (const [laterKey, end] of later) this.#locks.set(laterKey, end);
+    this.#evictOverflow();
+  }
+
+  /** Whether failures of the pair are being counted (its window is open). */
+  hasFailures(address: string, user: string): boolean {
+    const entry = this.#failures.get(pairKey(address, user));
+    return entry !== undefined && this.#now() < entry.since + this.durationMs;
+  }
+
   /** A successful login clears the pair's failure count; a lock in force still runs its course. */
   recordSuccess(address: string, user: string): void {
-    this.#failures.delete(keyOf(address, user));
+    this.#failures.delete(pairKey(address, user));
   }
 
   #dropExpired(now: number): void {

@@ -23,6 +23,9 @@ import type pg from 'pg';
  *   `resolutions` (the history, append-only), `meta`.
  * - `server`: one row, the uuid every server on this PostgreSQL gives as its own (a cluster is
  *   one CouchDB to its clients).
+ * - `auth`, `auth_failures`, `auth_locks`: what authentication shares between the servers (see
+ *   `src/server/auth/postgres-state.ts`): one row with the cookie secret and the admins' hashes,
+ *   the failed logins counted per (address, user) pair, and the pairs locked out.
  * - `indexes` and `index_rows`: secondary indexes, all in one table keyed by (ix, key, doc_id, n),
  *   `ix` a number never reused, so a dropped or redefined index's rows can never mix with the next.
  *
@@ -38,7 +41,7 @@ import type pg from 'pg';
  * version to `SCHEMA_VERSION` in one transaction, under an advisory lock, so servers starting
  * together upgrade it once.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The steps from each version to the next, `UPGRADES[v]` taking version v to v + 1. */
 const UPGRADES: readonly string[] = [
@@ -153,6 +156,26 @@ const UPGRADES: readonly string[] = [
     one  boolean PRIMARY KEY DEFAULT true CHECK (one), -- a single row
     uuid text NOT NULL
   );
+  `,
+  // 2 → 3: the authentication state all the servers share (src/server/auth/postgres-state.ts).
+  `
+  CREATE TABLE settee.auth (
+    one    boolean PRIMARY KEY DEFAULT true CHECK (one), -- a single row
+    secret text NOT NULL,  -- hex: the key that signs session cookies
+    admins text NOT NULL   -- JSON {name: password hash}: the hashes of admins given with --admin
+  );
+  -- Pairs are JSON [address, user name]: text that holds any name (a U+0000 is escaped).
+  CREATE TABLE settee.auth_failures (
+    pair  text PRIMARY KEY,
+    count integer NOT NULL,
+    since bigint NOT NULL  -- ms since the epoch: the first failure of the counting window
+  );
+  CREATE INDEX auth_failures_by_since ON settee.auth_failures (since);
+  CREATE TABLE settee.auth_locks (
+    pair  text PRIMARY KEY,
+    until bigint NOT NULL  -- ms since the epoch
+  );
+  CREATE INDEX auth_locks_by_until ON settee.auth_locks (until);
   `,
 ];
 
