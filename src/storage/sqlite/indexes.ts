@@ -67,6 +67,11 @@ const PAGE_SIZE = 512;
  */
 export class IndexTables {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  /**
+   * The registry rows read or written so far. This process alone writes the file (it holds it
+   * locked), so they stay true; each query then costs one statement, its scan.
+   */
+  private readonly registry = new Map<string, RegistryRow>();
 
   constructor(private readonly host: IndexTablesHost) {}
 
@@ -79,21 +84,23 @@ export class IndexTables {
   open(name: string, signature: string): IndexState {
     const found = this.find(name);
     if (found && found.signature === signature) return toState(found);
-    this.host.db.transaction(() => {
+    const created = this.host.db.transaction(() => {
       if (found) this.dropTable(found.num);
       this.prepare('DELETE FROM indexes WHERE name = ?').run(name);
       const { num } = this.prepare(
         'INSERT INTO indexes (name, signature, seq, rows) VALUES (?, ?, 0, 0) RETURNING num',
       ).get(name, signature) as { num: number };
       this.createTable(num);
+      return { num, name, signature, seq: 0, rows: 0 };
     })();
-    return { name, signature, seq: 0, rows: 0 };
+    this.registry.set(name, created);
+    return toState(created);
   }
 
   update(name: string, update: IndexUpdate): void {
     const index = this.require(name);
     const table = tableName(index.num);
-    this.host.withoutSync(() =>
+    const total = this.host.withoutSync(() =>
       this.host.db.transaction(() => {
         const remove = this.prepare(`DELETE FROM ${table} WHERE doc_id = ?`);
         const insert = this.prepare(
@@ -106,8 +113,11 @@ export class IndexTables {
           rows += doc.rows.length;
         }
         this.prepare('UPDATE indexes SET seq = ?, rows = ? WHERE num = ?').run(update.seq, rows, index.num);
+        // Only once the transaction has committed: a rolled-back update changed nothing.
+        return rows;
       })(),
     );
+    this.registry.set(name, { ...index, seq: update.seq, rows: total });
   }
 
   scan(name: string, scan: IndexScan): AsyncIterable<IndexRow[]> {
@@ -199,6 +209,7 @@ export class IndexTables {
       this.dropTable(found.num);
       this.prepare('DELETE FROM indexes WHERE num = ?').run(found.num);
     })();
+    this.registry.delete(name);
   }
 
   private toRow(columns: ScannedIndexColumns): ScannedIndexRow {
@@ -219,8 +230,14 @@ export class IndexTables {
   }
 
   private find(name: string): RegistryRow | undefined {
-    return this.prepare('SELECT num, name, signature, seq, rows FROM indexes WHERE name = ?').get(name) as
-      RegistryRow | undefined;
+    let found = this.registry.get(name);
+    if (!found) {
+      found = this.prepare('SELECT num, name, signature, seq, rows FROM indexes WHERE name = ?').get(name) as
+        | RegistryRow
+        | undefined;
+      if (found) this.registry.set(name, found);
+    }
+    return found;
   }
 
   private require(name: string): RegistryRow {
