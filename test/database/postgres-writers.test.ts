@@ -5,6 +5,9 @@
  * A real throwaway cluster (test/storage/postgres-cluster.ts); nothing is mocked.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Doc, WriteResult } from '../../src/core/api.js';
@@ -68,8 +71,11 @@ describe('two servers writing one PostgreSQL database', () => {
     }
   });
 
-  it('keeps every branch replicated through either server at once (property)', async () => {
+  it('keeps every branch replicated through either server at once, as one server would (property)', async () => {
     const [a, b, close] = await twoServers();
+    // The single-server result: the same writes, one after the other, on one SQLite database.
+    const folder = mkdtempSync(path.join(tmpdir(), 'settee-pg-single-'));
+    const single = await Database.open(path.join(folder, 'single.sqlite'));
     try {
       await fc.assert(
         fc.asyncProperty(
@@ -102,12 +108,19 @@ describe('two servers writing one PostgreSQL database', () => {
               );
             }
             expect(await revisionsHeld(b, id)).toEqual(held);
+            for (const { doc } of sent) await single.bulkDocs([doc], { newEdits: false });
+            expect(await revisionsHeld(single, id)).toEqual(held);
+            const shown = async (db: Database) => db.get(id, { conflicts: true });
+            expect(await shown(a)).toEqual(await shown(single));
+            expect(await shown(b)).toEqual(await shown(single));
           },
         ),
         { numRuns: 20 },
       );
     } finally {
       await close();
+      await single.close();
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 });
