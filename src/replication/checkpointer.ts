@@ -147,20 +147,38 @@ export class Checkpointer {
 
 /**
  * PouchDB's and CouchDB's log comparison: the same current session on both sides, or else the
- * most recent session one side's history shares with the other's.
+ * most recent session one side's history shares with the other's. Where the two logs record
+ * different progress for the shared session, the lesser is taken: one side lost its newer
+ * checkpoint — a crash between the two checkpoint writes, or a peer restored from a backup — and
+ * resuming from the other side's would skip the changes that side no longer holds (CouchDB and
+ * PouchDB take the source's; after a restore of the target, a push would never send again what
+ * the restore removed).
  */
 export function compareLogs(source: CheckpointDoc, target: CheckpointDoc): Seq {
-  if (source.session_id === target.session_id) return source.last_seq ?? 0;
+  if (source.session_id === target.session_id) return lesserSeq(source.last_seq ?? 0, target.last_seq ?? 0);
   let sourceHistory = source.history ?? [];
   let targetHistory = target.history ?? [];
   while (sourceHistory.length > 0 && targetHistory.length > 0) {
     const [s, ...sourceRest] = sourceHistory;
     const [t, ...targetRest] = targetHistory;
-    if (targetHistory.some((entry) => entry.session_id === s!.session_id)) return s!.last_seq;
-    if (sourceRest.some((entry) => entry.session_id === t!.session_id)) return t!.last_seq;
+    const inTarget = targetHistory.find((entry) => entry.session_id === s!.session_id);
+    if (inTarget) return lesserSeq(s!.last_seq, inTarget.last_seq);
+    const inSource = sourceRest.find((entry) => entry.session_id === t!.session_id);
+    if (inSource) return lesserSeq(t!.last_seq, inSource.last_seq);
     sourceHistory = sourceRest;
     targetHistory = targetRest;
   }
+  return 0;
+}
+
+/**
+ * The earlier of two checkpointed sequences of one session. Opaque sequences (a CouchDB
+ * cluster's strings) that differ cannot be ordered: the replication starts over, which costs
+ * only reading the changes again (the target already has what it has).
+ */
+function lesserSeq(a: Seq, b: Seq): Seq {
+  if (a === b) return a;
+  if (typeof a === 'number' && typeof b === 'number') return Math.min(a, b);
   return 0;
 }
 

@@ -159,6 +159,23 @@ describe('compareLogs (protocol.md §3.4)', () => {
     expect(compareLogs(log('s1', '17-g1AAAA'), log('s1', '17-g1AAAA'))).toBe('17-g1AAAA');
   });
 
+  it('logs of one session that disagree: the lesser progress, or from the start when opaque', () => {
+    // A target restored from a backup (or a crash between the two checkpoint writes) holds an
+    // older checkpoint of the session: resuming from the source's would skip what it lost.
+    expect(compareLogs(log('s1', 100), log('s1', 50))).toBe(50);
+    expect(compareLogs(log('s1', 50), log('s1', 100))).toBe(50);
+    expect(compareLogs(log('s1', '17-g1AAAA'), log('s1', '9-g1BBBB'))).toBe(0);
+    const source = log('s3', 30, [
+      ['s3', 30],
+      ['s2', 20],
+    ]);
+    const restored = log('s4', 5, [
+      ['s4', 5],
+      ['s2', 12],
+    ]);
+    expect(compareLogs(source, restored)).toBe(12);
+  });
+
   it('the source’s newest session found in the target’s history', () => {
     const source = log('s2', 20, [
       ['s2', 20],
