@@ -39,6 +39,8 @@ export class DatabaseRegistry {
   private readonly storages = new WeakMap<Database, Storage>();
   private readonly securities = new Map<string, Promise<SecurityObject>>();
   private readonly securityListeners = new Set<(db: string) => void>();
+  /** Aborted when the open database is deleted, here or through another server (see `deletion`). */
+  private readonly deletions = new WeakMap<Database, AbortController>();
   /** Set by the server: what every database gets as it opens (its write rules). */
   prepare: ((db: Database) => void) | undefined;
 
@@ -55,20 +57,44 @@ export class DatabaseRegistry {
     resolvers: ResolverSettings = new ResolverSettings(),
   ): Promise<DatabaseRegistry> {
     const registry = new DatabaseRegistry(store, await store.serverUuid(), resolvers);
-    store.onSecurityChange((name) => registry.changedElsewhere(name));
+    store.onNotice('security', (name) => registry.changedElsewhere(name));
+    store.onNotice('resolver', (name) => void registry.resolverChangedElsewhere(name));
+    resolvers.announce = (db) => store.announce('resolver', db.name);
     return registry;
   }
 
   /**
    * Another server changed a database's security object or deleted it (`name` undefined: maybe
-   * any): what was cached of it is dropped, and live feeds and replications re-check access.
+   * any): what was cached of it is dropped, a database open here that is gone is closed (ending
+   * its live feeds, see `deletion`), and live feeds and replications re-check access.
    */
   private changedElsewhere(name: string | undefined): void {
-    const names = name === undefined ? [...this.securities.keys()] : [name];
+    const names = new Set(name === undefined ? [...this.securities.keys(), ...this.open.keys()] : [name]);
     for (const changed of names) {
       this.securities.delete(changed);
+      const opened = this.open.get(changed);
+      if (opened) void this.isCurrent(changed, opened).catch(() => undefined);
       this.emitSecurityChange(changed);
     }
+  }
+
+  /**
+   * Another server changed the automatic conflict resolution of database `name` (undefined: maybe
+   * of any): the database, if open here, takes the stored one, as it would on opening.
+   */
+  private async resolverChangedElsewhere(name: string | undefined): Promise<void> {
+    const opened = name === undefined ? [...this.open.values()] : [this.open.get(name)];
+    for (const db of opened) {
+      if (db) await db.then((open) => this.resolvers.restore(open)).catch(() => undefined);
+    }
+  }
+
+  /**
+   * A signal aborted when `db`, a database of this registry, is deleted, through this server or
+   * another: its live feeds end then, with their last sequence, as CouchDB ends them.
+   */
+  deletion(db: Database): AbortSignal {
+    return this.deletions.get(db)?.signal ?? new AbortController().signal;
   }
 
   /** Names of all databases, sorted. */
@@ -114,9 +140,10 @@ export class DatabaseRegistry {
   async delete(name: string): Promise<void> {
     const db = await this.get(name);
     this.forget(name);
+    this.deletions.get(db)?.abort();
     await db.destroy();
     this.emitSecurityChange(name);
-    await this.store.announceSecurityChange(name);
+    await this.store.announce('security', name);
   }
 
   /** A database's security object (cached); 404 when the database does not exist. */
@@ -136,7 +163,7 @@ export class DatabaseRegistry {
     await db.setSecurity(security);
     this.securities.set(name, Promise.resolve(security));
     this.emitSecurityChange(name);
-    await this.store.announceSecurityChange(name);
+    await this.store.announce('security', name);
   }
 
   /** Calls `listener` with a database's name whenever its security changes (or it is deleted). */
@@ -184,6 +211,7 @@ export class DatabaseRegistry {
       // Resolved conflicts keep their losing versions, for people to look back at.
       const db = await Database.fromStorage(opened, name, { history: true });
       this.storages.set(db, opened);
+      this.deletions.set(db, new AbortController());
       try {
         this.prepare?.(db);
         if (!(await db.hasSecurity())) await db.setSecurity(initial);
@@ -211,6 +239,7 @@ export class DatabaseRegistry {
     const storage = this.storages.get(db);
     if (storage && (await this.store.isCurrent(storage))) return true;
     if (this.open.get(name) === opened) this.forget(name);
+    this.deletions.get(db)?.abort();
     await db.close().catch(() => undefined);
     return false;
   }

@@ -51,10 +51,21 @@ const BUILT_IN: Readonly<Record<string, ResolverStrategy>> = {
   },
 };
 
-/** The strategies a server offers: the built-in ones and those of its resolver modules. */
+/**
+ * The strategies a server offers: the built-in ones and those of its resolver modules. Each
+ * database's configuration is changed, and restored, one at a time (`inTurn`): a change made
+ * here and one heard from another server never leave a resolver installed that is not the one
+ * stored.
+ */
 export class ResolverSettings {
   private readonly strategies: Readonly<Record<string, ResolverStrategy>>;
   private readonly failures = new WeakMap<Database, string>();
+  private readonly turns = new WeakMap<Database, Promise<unknown>>();
+  /**
+   * Set by the registry: tells the other servers sharing the database that its configuration
+   * changed, so that they restore it (see `restore`). Called once it is stored.
+   */
+  announce: ((db: Database) => Promise<void>) | undefined;
 
   constructor(custom: Readonly<Record<string, ResolverStrategy>> = {}) {
     for (const name of Object.keys(custom)) {
@@ -74,9 +85,13 @@ export class ResolverSettings {
    */
   async apply(db: Database, config: unknown): Promise<number> {
     const checked = this.check(config);
-    const resolved = await this.install(db, checked);
-    await db.saveResolverChoice(checked);
-    this.failures.delete(db);
+    const resolved = await this.inTurn(db, async () => {
+      const count = await this.install(db, checked);
+      await db.saveResolverChoice(checked);
+      this.failures.delete(db);
+      return count;
+    });
+    await this.announce?.(db);
     return resolved;
   }
 
@@ -90,27 +105,44 @@ export class ResolverSettings {
 
   /** Back to CouchDB's behaviour: no resolver, no stamping. */
   async reset(db: Database): Promise<void> {
-    await db.setResolver(null);
-    await db.setStamping(false);
-    await db.saveResolverChoice(NONE);
-    this.failures.delete(db);
+    await this.inTurn(db, async () => {
+      await this.install(db, NONE);
+      await db.saveResolverChoice(NONE);
+      this.failures.delete(db);
+    });
+    await this.announce?.(db);
   }
 
-  /** Applies the stored configuration of a database being opened; a failure leaves it inactive. */
+  /**
+   * Applies the stored configuration of a database: as it opens, and when another server changed
+   * it. A configuration that cannot be set up (its module is gone) leaves the database without
+   * a resolver, and says why in `status`.
+   */
   async restore(db: Database): Promise<void> {
-    const config = await this.stored(db);
-    if (config.strategy === NONE.strategy && config.stamping === undefined) return;
-    try {
-      await this.install(db, this.check(config));
-    } catch (error) {
-      this.failures.set(db, error instanceof Error ? error.message : String(error));
-    }
+    await this.inTurn(db, async () => {
+      const config = await this.stored(db);
+      try {
+        await this.install(db, this.check(config));
+        this.failures.delete(db);
+      } catch (error) {
+        await this.install(db, NONE);
+        this.failures.set(db, error instanceof Error ? error.message : String(error));
+      }
+    });
   }
 
   async status(db: Database): Promise<ResolverStatus> {
     const config = await this.stored(db);
     const reason = this.failures.get(db);
     return reason === undefined ? { ...config, active: true } : { ...config, active: false, reason };
+  }
+
+  /** Runs `task` after every change of `db`'s configuration begun before it. */
+  private inTurn<T>(db: Database, task: () => Promise<T>): Promise<T> {
+    const result = (this.turns.get(db) ?? Promise.resolve()).then(task);
+    const settled = result.catch(() => undefined);
+    this.turns.set(db, settled);
+    return result;
   }
 
   private async stored(db: Database): Promise<ResolverConfig> {

@@ -70,6 +70,17 @@ export function launch(args: string[], prefix: readonly string[] = []): Launched
   return { child, output, printed, exited };
 }
 
+/**
+ * `settee serve` on a free port with JSON logs and `args` (e.g. `--data`, `--postgres`), once it
+ * listens: the process, to stop or kill, and its base URL.
+ */
+export async function serveInChild(args: string[]): Promise<{ launched: Launched; url: string }> {
+  const launched = launch(['serve', '--port', '0', '--log-format', 'json', ...args]);
+  const { stdout } = await launched.printed(({ stdout }) => stdout.includes('"url"'), 'its URL');
+  const line = stdout.split('\n').find((text) => text.includes('"url"'))!;
+  return { launched, url: (JSON.parse(line) as { url: string }).url };
+}
+
 /** Runs `settee <args>` to its end. */
 export const settee = (...args: string[]): Promise<Outcome> => launch(args).exited;
 

@@ -5,7 +5,7 @@ import type { ChangesFeed, ChangesFeedOptions } from '../../database/changes.js'
 import type { Database } from '../../database/database.js';
 import { watchMembership } from '../access.js';
 import type { DbContext } from '../context.js';
-import { HEARTBEAT, withHeartbeats } from '../feeds.js';
+import { feedEnd, HEARTBEAT, withHeartbeats } from '../feeds.js';
 import { boolParam, FLUSH, intParam, jsonBody, type Query, sendText, stringArrayParam } from '../http.js';
 
 const MAX_TIMEOUT = 60_000;
@@ -29,7 +29,9 @@ export async function changes(ctx: DbContext): Promise<unknown> {
     stop.abort();
     membership.dispose();
   });
-  const signal = AbortSignal.any([stop.signal, ctx.services.shutdown, membership.signal]);
+  // ... or when its database is deleted, through this server or another.
+  const deleted = ctx.services.registry.deletion(db);
+  const signal = AbortSignal.any([stop.signal, ctx.services.shutdown, membership.signal, deleted]);
   request.raw.socket.setNoDelay(true);
 
   const live = feed === 'continuous' || feed === 'eventsource';
@@ -41,10 +43,10 @@ export async function changes(ctx: DbContext): Promise<unknown> {
   const flushHeaders = () => reply.raw.headersSent || reply.raw.flushHeaders();
   reply.header('cache-control', 'must-revalidate');
   if (!live) {
-    const poll = pollFeed(db, first, feed === 'longpoll', heartbeat, timeout, signal);
+    const poll = pollFeed(db, first, feed === 'longpoll', heartbeat, timeout, signal, deleted);
     return sendText(reply, 200, 'application/json', poll);
   }
-  const chunks = liveFeed(first, feed, heartbeat, timeout, () => stop.abort(), flushHeaders);
+  const chunks = liveFeed(first, feed, heartbeat, timeout, () => stop.abort(), flushHeaders, deleted);
   reply.code(200).type(feed === 'eventsource' ? 'text/event-stream' : 'application/json');
   return reply.send(Readable.from(chunks, { objectMode: false }));
 }
@@ -161,6 +163,7 @@ async function* pollFeed(
   heartbeat: number | undefined,
   timeout: number,
   signal: AbortSignal,
+  deleted: AbortSignal,
 ): AsyncGenerator<string | typeof FLUSH> {
   yield '{"results":[\n';
   let sent = 0;
@@ -181,7 +184,8 @@ async function* pollFeed(
     // The same feed reads on from where it got to, with the filter function it started with.
     for await (const row of feed) yield `${sent++ > 0 ? ',\n' : ''}${JSON.stringify(row)}`;
   }
-  yield `\n],\n"last_seq":${feed.lastSeq},"pending":${await feed.pending()}}\n`;
+  const end = await feedEnd(feed, deleted);
+  yield `\n],\n"last_seq":${end.last_seq},"pending":${end.pending}}\n`;
 }
 
 /** Waits for a write, a heartbeat interval or the deadline, whichever comes first. */
@@ -213,6 +217,7 @@ async function* liveFeed(
   timeout: number,
   end: () => void,
   started: () => void,
+  deleted: AbortSignal,
 ): AsyncGenerator<string> {
   started();
   for await (const item of withHeartbeats<ChangeRow>(feed, heartbeat, timeout, end)) {
@@ -220,7 +225,7 @@ async function* liveFeed(
     else if (style === 'continuous') yield `${JSON.stringify(item)}\n`;
     else yield `data: ${JSON.stringify(item)}\nid: ${item.seq}\n\n`;
   }
-  const last = { last_seq: feed.lastSeq, pending: await feed.pending() };
+  const last = await feedEnd(feed, deleted);
   yield style === 'continuous'
     ? `${JSON.stringify(last)}\n`
     : `event: last_seq\ndata: ${JSON.stringify(last)}\n\n`;

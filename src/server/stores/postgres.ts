@@ -2,11 +2,11 @@ import pg from 'pg';
 import { notFound } from '../../core/errors.js';
 import { randomHex } from '../../database/database.js';
 import { randomBytes } from 'node:crypto';
-import { announceSecurityChange, writeListenerOf } from '../../storage/postgres/notifications.js';
+import { announceNotice, writeListenerOf } from '../../storage/postgres/notifications.js';
 import { PostgresStorage } from '../../storage/postgres/postgres-storage.js';
 import { sharedServerUuid } from '../../storage/postgres/server-identity.js';
 import type { Storage } from '../../storage/types.js';
-import type { DatabaseStore } from './types.js';
+import type { DatabaseNotice, DatabaseStore } from './types.js';
 
 /**
  * Every database in one PostgreSQL that several servers share (see docs/scale-out.md): names,
@@ -65,12 +65,12 @@ export class PostgresDatabases implements DatabaseStore {
     return storage instanceof PostgresStorage && (await storage.exists());
   }
 
-  announceSecurityChange(name: string): Promise<void> {
-    return announceSecurityChange(this.pool, this.origin, name);
+  announce(notice: DatabaseNotice, name: string): Promise<void> {
+    return announceNotice(this.pool, this.origin, notice, name);
   }
 
-  onSecurityChange(listener: (name: string | undefined) => void): () => void {
-    return writeListenerOf(this.pool).onSecurityChange(this.origin, listener);
+  onNotice(notice: DatabaseNotice, listener: (name: string | undefined) => void): () => void {
+    return writeListenerOf(this.pool).onNotice(notice, this.origin, listener);
   }
 
   serverUuid(): Promise<string> {

@@ -102,9 +102,9 @@ export class SqliteFolder implements DatabaseStore {
   }
 
   /** No other server shares the folder. */
-  async announceSecurityChange(): Promise<void> {}
+  async announce(): Promise<void> {}
 
-  onSecurityChange(): () => void {
+  onNotice(): () => void {
     return () => undefined;
   }
 

@@ -1,6 +1,13 @@
 import type { Storage } from '../../storage/types.js';
 
 /**
+ * A setting of a database that servers hold once read, and must read again when another server
+ * changes it: `security`, its security object (or the database itself: deleted), cached by the
+ * registry; `resolver`, its automatic conflict resolution, installed in the open database.
+ */
+export type DatabaseNotice = 'security' | 'resolver';
+
+/**
  * Where a server keeps its databases: a folder of SQLite files (`SqliteFolder`), or one
  * PostgreSQL that several servers share (`PostgresDatabases`). The registry opens each database
  * over the storage its store gives and never knows which kind it is.
@@ -24,15 +31,15 @@ export interface DatabaseStore {
    */
   isCurrent(storage: Storage): Promise<boolean>;
   /**
-   * Tells the other servers sharing the store that database `name`'s security object changed
-   * (or that it was deleted): they cache security objects. Nothing to do on a store of one server.
+   * Tells the other servers sharing the store that a setting of database `name` changed, since
+   * they hold what they read of it (see `DatabaseNotice`). Nothing to do on a store of one server.
    */
-  announceSecurityChange(name: string): Promise<void>;
+  announce(notice: DatabaseNotice, name: string): Promise<void>;
   /**
-   * Calls `listener` with the name of a database whose security object another server changed,
+   * Calls `listener` with the name of a database whose `notice` setting another server changed,
    * or with undefined when any may have; returns the call that stops it.
    */
-  onSecurityChange(listener: (name: string | undefined) => void): () => void;
+  onNotice(notice: DatabaseNotice, listener: (name: string | undefined) => void): () => void;
   /** The server's uuid (`GET /`), made once and kept in the store. */
   serverUuid(): Promise<string>;
   /** Releases what the store holds (connections); its databases are closed before. */

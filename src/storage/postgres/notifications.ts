@@ -14,8 +14,15 @@ import { type Queryable, rowsOf, run } from './sql.js';
  * LISTEN before its first write can be heard.
  */
 const CHANNEL = 'settee_writes';
-/** Changes of a database's security object (or its deletion), by name: servers cache them. */
-const SECURITY_CHANNEL = 'settee_security';
+/**
+ * Notices that name a database whose settings another server changed, a channel each: what the
+ * servers hold of them (a cached security object, an installed resolver) must be read again.
+ * `security`: its security object changed, or it was deleted; `resolver`: its automatic conflict
+ * resolution (`PUT /{db}/_resolver`) changed.
+ */
+const NOTICE_CHANNELS = { security: 'settee_security', resolver: 'settee_resolver' } as const;
+export type DatabaseNotice = keyof typeof NOTICE_CHANNELS;
+const NOTICES = Object.keys(NOTICE_CHANNELS) as DatabaseNotice[];
 
 // PostgreSQL refuses payloads of 8000 bytes or more; past this, the ids are left out and the
 // listeners forget everything they cached of that database.
@@ -45,16 +52,21 @@ export async function announceWrite(
 }
 
 /**
- * Tells the other servers that database `name`'s security object changed, or that it was
- * deleted, so that they drop what they cached of it. Sent after the change committed.
+ * Tells the other servers that a setting of database `name` changed (see `DatabaseNotice`), so
+ * that they read again what they hold of it. Sent after the change committed.
  */
-export async function announceSecurityChange(pool: pg.Pool, origin: string, name: string): Promise<void> {
-  await run(pool, 'SELECT pg_notify($1, $2)', [SECURITY_CHANNEL, JSON.stringify({ o: origin, name })]);
+export async function announceNotice(
+  pool: pg.Pool,
+  origin: string,
+  notice: DatabaseNotice,
+  name: string,
+): Promise<void> {
+  await run(pool, 'SELECT pg_notify($1, $2)', [NOTICE_CHANNELS[notice], JSON.stringify({ o: origin, name })]);
 }
 
 type Subscriber = { origin: string; listener: (write: ExternalWrite) => void };
 /** Hears a database's name, or undefined when any may have changed (while the connection was lost). */
-type SecurityListener = { origin: string; listener: (name: string | undefined) => void };
+type NoticeListener = { origin: string; listener: (name: string | undefined) => void };
 
 // Waits before reconnecting a lost listening connection: first, and longest.
 const RETRY_FIRST_MS = 500;
@@ -67,7 +79,7 @@ const RETRY_MAX_MS = 30_000;
  */
 export class WriteListener {
   private readonly subscribers = new Map<number, Set<Subscriber>>();
-  private readonly securityListeners = new Set<SecurityListener>();
+  private readonly noticeListeners = new Map<DatabaseNotice, Set<NoticeListener>>();
   private client: pg.Client | undefined;
   private connecting: Promise<void> | undefined;
   private retryMs = RETRY_FIRST_MS;
@@ -88,11 +100,13 @@ export class WriteListener {
     };
   }
 
-  /** Follows the security changes other origins announce; returns the unsubscribe. */
-  onSecurityChange(origin: string, listener: (name: string | undefined) => void): () => void {
+  /** Follows the notices of one kind that other origins announce; returns the unsubscribe. */
+  onNotice(notice: DatabaseNotice, origin: string, listener: (name: string | undefined) => void): () => void {
+    let listeners = this.noticeListeners.get(notice);
+    if (!listeners) this.noticeListeners.set(notice, (listeners = new Set()));
     const subscriber = { origin, listener };
-    this.securityListeners.add(subscriber);
-    return () => this.securityListeners.delete(subscriber);
+    listeners.add(subscriber);
+    return () => listeners.delete(subscriber);
   }
 
   /** Opens the listening connection (once); resolves when it listens. */
@@ -121,12 +135,14 @@ export class WriteListener {
     client.on('end', () => this.lost(client));
     client.on('notification', (message) => {
       if (!message.payload) return;
+      const notice = NOTICES.find((kind) => NOTICE_CHANNELS[kind] === message.channel);
       if (message.channel === CHANNEL) this.deliver(message.payload);
-      else if (message.channel === SECURITY_CHANNEL) this.deliverSecurity(message.payload);
+      else if (notice) this.deliverNotice(notice, message.payload);
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANNEL}; LISTEN ${SECURITY_CHANNEL}`);
+      const channels = [CHANNEL, ...NOTICES.map((notice) => NOTICE_CHANNELS[notice])];
+      await client.query(channels.map((channel) => `LISTEN ${channel};`).join(' '));
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;
@@ -147,9 +163,9 @@ export class WriteListener {
     }
   }
 
-  private deliverSecurity(text: string): void {
+  private deliverNotice(notice: DatabaseNotice, text: string): void {
     const payload = JSON.parse(text) as { o: string; name: string };
-    for (const { origin, listener } of this.securityListeners) {
+    for (const { origin, listener } of this.noticeListeners.get(notice) ?? []) {
       if (origin !== payload.o) listener(payload.name);
     }
   }
@@ -183,9 +199,11 @@ export class WriteListener {
     await this.catchUp(this.pool).catch(() => this.client?.end().catch(() => undefined));
   }
 
-  /** Each followed database's current sequence, to every subscriber, ids unknown; any security may have changed. */
+  /** Each followed database's current sequence, to every subscriber, ids unknown; any setting may have changed. */
   private async catchUp(on: Queryable): Promise<void> {
-    for (const { listener } of this.securityListeners) listener(undefined);
+    for (const listeners of this.noticeListeners.values()) {
+      for (const { listener } of listeners) listener(undefined);
+    }
     const rows = await rowsOf<{ db: number; update_seq: number }>(
       on,
       'SELECT db, update_seq FROM settee.databases WHERE db = ANY($1::integer[])',
