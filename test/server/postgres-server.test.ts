@@ -134,6 +134,33 @@ describe('two servers on one PostgreSQL', () => {
   });
 
   it(
+    'listens again after its listening connection is cut, and wakes the feeds with what it missed',
+    { timeout: 30_000 },
+    async () => {
+      const db = await createThroughA();
+      const longpoll = await waitingFeed(db, 'feed=longpoll&since=now&timeout=60000');
+      const admin = cluster.pool();
+      try {
+        const listening = `SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`;
+        const before = (await admin.query(listening)).rowCount!;
+        const cut = await admin.query(`SELECT pg_terminate_backend(pid) FROM (${listening}) AS l`);
+        expect(cut.rowCount).toBeGreaterThan(0);
+        // Written while no server listens (each waits 0.5 s before it connects again): no one hears it.
+        await a.fetch(`/${db}/plum`, { method: 'PUT', body: JSON.stringify({ price: 4 }) });
+        const answer = JSON.parse(await longpoll.ended) as { results: { id: string }[] };
+        expect(answer.results.map((row) => row.id)).toEqual(['plum']);
+        // Every listener is back.
+        for (let tries = 0; (await admin.query(listening)).rowCount! < before; tries++) {
+          expect(tries).toBeLessThan(200);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } finally {
+        await admin.end();
+      }
+    },
+  );
+
+  it(
     'converges a PouchDB pushing through A and one pulling live through B',
     { timeout: 25_000 },
     async () => {

@@ -48,12 +48,10 @@ export class PostgresAuthState implements AuthStateStore {
     /** The server's data folder, whose `auth.json` keeps its admins. */
     private readonly dataDir: string,
   ) {
-    this.#listener = new ChannelListener(
-      pool.options,
-      CHANNEL,
-      (payload) => void this.#heard(JSON.parse(payload) as Notice).catch(() => undefined),
-      () => void this.#missed().catch(() => undefined),
-    );
+    this.#listener = new ChannelListener(pool.options, [CHANNEL], {
+      notice: (_channel, payload) => void this.#heard(JSON.parse(payload) as Notice).catch(() => undefined),
+      missed: () => this.#missed(),
+    });
   }
 
   /**

@@ -4,28 +4,44 @@ import pg from 'pg';
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 30_000;
 
+/** What a listener is told. */
+export interface ChannelHandlers {
+  /** A notification on one of the channels. */
+  notice(channel: string, payload: string): void;
+  /**
+   * Listening again after the connection was lost: whatever was announced meanwhile was not
+   * heard. A failure (a rejected promise) ends the new connection, which is then tried again.
+   */
+  missed(): void | Promise<void>;
+}
+
 /**
- * One connection of its own that LISTENs on one channel for as long as the server runs. A lost
+ * One connection of its own that LISTENs on some channels for as long as the server runs (a
+ * client with the pool's settings, not one of the pool's connections: it is held). A lost
  * connection (PostgreSQL restarted, a network cut) is replaced, with waits that double up to
- * `RETRY_MAX_MS`; once listening again, `onMissed` is called, since whatever was announced
- * meanwhile was not heard.
+ * `RETRY_MAX_MS`, and never crashes the process.
  */
 export class ChannelListener {
   private client: pg.Client | undefined;
+  private listening: Promise<void> | undefined;
   private retryMs = RETRY_FIRST_MS;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
     private readonly config: pg.ClientConfig,
-    private readonly channel: string,
-    private readonly onNotice: (payload: string) => void,
-    private readonly onMissed: () => void,
+    private readonly channels: readonly string[],
+    private readonly handlers: ChannelHandlers,
   ) {}
 
-  /** Resolves once the connection listens; throws when PostgreSQL cannot be reached. */
-  async listen(): Promise<void> {
-    this.client = await this.connect();
+  /** Opens the connection (once, until closed); resolves once it listens, throws when PostgreSQL cannot be reached. */
+  listen(): Promise<void> {
+    this.closed = false;
+    this.listening ??= this.connect().catch((error: unknown) => {
+      this.listening = undefined;
+      throw error;
+    });
+    return this.listening;
   }
 
   async close(): Promise<void> {
@@ -33,30 +49,35 @@ export class ChannelListener {
     clearTimeout(this.retry);
     const client = this.client;
     this.client = undefined;
+    this.listening = undefined;
     await client?.end().catch(() => undefined);
   }
 
-  private async connect(): Promise<pg.Client> {
+  private async connect(): Promise<void> {
     const client = new pg.Client(this.config);
-    // A lost connection is reported here (not thrown): it is replaced, never left to crash the process.
     client.on('error', () => this.lost(client));
     client.on('end', () => this.lost(client));
     client.on('notification', (message) => {
-      if (message.channel === this.channel && message.payload) this.onNotice(message.payload);
+      if (message.payload && this.channels.includes(message.channel)) {
+        this.handlers.notice(message.channel, message.payload);
+      }
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${pg.escapeIdentifier(this.channel)}`);
+      await client.query(this.channels.map((channel) => `LISTEN ${pg.escapeIdentifier(channel)};`).join(' '));
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;
     }
-    return client;
+    if (this.closed) return void (await client.end().catch(() => undefined));
+    this.client = client;
+    this.retryMs = RETRY_FIRST_MS;
   }
 
   private lost(client: pg.Client): void {
     if (this.closed || this.client !== client) return;
     this.client = undefined;
+    this.listening = undefined;
     this.reconnectLater();
   }
 
@@ -67,15 +88,16 @@ export class ChannelListener {
 
   private async reconnect(): Promise<void> {
     if (this.closed) return;
-    let client: pg.Client;
     try {
-      client = await this.connect();
+      await this.listen();
     } catch {
       return this.reconnectLater();
     }
-    if (this.closed) return void (await client.end().catch(() => undefined));
-    this.client = client;
-    this.retryMs = RETRY_FIRST_MS;
-    this.onMissed();
+    const client = this.client;
+    try {
+      await this.handlers.missed();
+    } catch {
+      await client?.end().catch(() => undefined);
+    }
   }
 }

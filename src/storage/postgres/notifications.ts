@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { ExternalWrite } from '../types.js';
+import { ChannelListener } from './channel-listener.js';
 import { type Queryable, rowsOf, run } from './sql.js';
 
 /**
@@ -68,25 +69,30 @@ type Subscriber = { origin: string; listener: (write: ExternalWrite) => void };
 /** Hears a database's name, or undefined when any may have changed (while the connection was lost). */
 type NoticeListener = { origin: string; listener: (name: string | undefined) => void };
 
-// Waits before reconnecting a lost listening connection: first, and longest.
-const RETRY_FIRST_MS = 500;
-const RETRY_MAX_MS = 30_000;
-
 /**
- * A pool's listening connection and the storages that follow writes through it. The connection
- * is a client of its own (with the pool's settings), not one of the pool's: it is held for as
- * long as the server runs.
+ * A pool's listening connection and the storages that follow writes through it: one connection
+ * for every database and notice (`ChannelListener`).
  */
 export class WriteListener {
   private readonly subscribers = new Map<number, Set<Subscriber>>();
   private readonly noticeListeners = new Map<DatabaseNotice, Set<NoticeListener>>();
-  private client: pg.Client | undefined;
-  private connecting: Promise<void> | undefined;
-  private retryMs = RETRY_FIRST_MS;
-  private retry: NodeJS.Timeout | undefined;
-  private closed = false;
+  private readonly channel: ChannelListener;
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(private readonly pool: pg.Pool) {
+    this.channel = new ChannelListener(
+      pool.options,
+      [CHANNEL, ...NOTICES.map((notice) => NOTICE_CHANNELS[notice])],
+      {
+        notice: (channel, payload) => {
+          const notice = NOTICES.find((kind) => NOTICE_CHANNELS[kind] === channel);
+          if (channel === CHANNEL) this.deliver(payload);
+          else if (notice) this.deliverNotice(notice, payload);
+        },
+        // Listening again: what was missed is read.
+        missed: () => this.catchUp(this.pool),
+      },
+    );
+  }
 
   /** Follows the writes other storage objects make to database `db`; returns the unsubscribe. */
   subscribe(db: number, origin: string, listener: (write: ExternalWrite) => void): () => void {
@@ -111,48 +117,11 @@ export class WriteListener {
 
   /** Opens the listening connection (once); resolves when it listens. */
   listen(): Promise<void> {
-    this.closed = false;
-    this.connecting ??= this.connect().catch((error: unknown) => {
-      this.connecting = undefined;
-      throw error;
-    });
-    return this.connecting;
+    return this.channel.listen();
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.retry);
-    const client = this.client;
-    this.client = undefined;
-    this.connecting = undefined;
-    await client?.end().catch(() => undefined);
-  }
-
-  private async connect(): Promise<void> {
-    const client = new pg.Client(this.pool.options);
-    // A lost connection is reported here (not thrown): it is replaced, never left to crash the process.
-    client.on('error', () => this.lost(client));
-    client.on('end', () => this.lost(client));
-    client.on('notification', (message) => {
-      if (!message.payload) return;
-      const notice = NOTICES.find((kind) => NOTICE_CHANNELS[kind] === message.channel);
-      if (message.channel === CHANNEL) this.deliver(message.payload);
-      else if (notice) this.deliverNotice(notice, message.payload);
-    });
-    try {
-      await client.connect();
-      const channels = [CHANNEL, ...NOTICES.map((notice) => NOTICE_CHANNELS[notice])];
-      await client.query(channels.map((channel) => `LISTEN ${channel};`).join(' '));
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-    if (this.closed) {
-      await client.end().catch(() => undefined);
-      return;
-    }
-    this.client = client;
-    this.retryMs = RETRY_FIRST_MS;
+  close(): Promise<void> {
+    return this.channel.close();
   }
 
   private deliver(text: string): void {
@@ -168,35 +137,6 @@ export class WriteListener {
     for (const { origin, listener } of this.noticeListeners.get(notice) ?? []) {
       if (origin !== payload.o) listener(payload.name);
     }
-  }
-
-  /**
-   * The connection is gone (PostgreSQL restarted, a network cut): listen again, then tell every
-   * subscriber where its database is now, since the writes made meanwhile were not heard.
-   */
-  private lost(client: pg.Client): void {
-    if (this.closed || this.client !== client) return;
-    this.client = undefined;
-    this.connecting = undefined;
-    this.reconnectLater();
-  }
-
-  /** Tries again after a wait that doubles with each failure, up to `RETRY_MAX_MS`. */
-  private reconnectLater(): void {
-    this.retry = setTimeout(() => void this.reconnect(), this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-  }
-
-  private async reconnect(): Promise<void> {
-    if (this.closed) return;
-    try {
-      await this.listen();
-    } catch {
-      return this.reconnectLater();
-    }
-    // Listening again: what was missed is read. Failing that, the connection is ended, which
-    // makes it lost and tried again.
-    await this.catchUp(this.pool).catch(() => this.client?.end().catch(() => undefined));
   }
 
   /** Each followed database's current sequence, to every subscriber, ids unknown; any setting may have changed. */
