@@ -123,6 +123,8 @@ export class DocReader {
 
 /** `_conflicts` and `_deleted_conflicts` from the summary row, when asked for and present. */
 export function addConflicts(doc: Doc, record: DocRecord, shape: ReadShape): void {
+  // Most documents have one leaf: nothing to add, and nothing to allocate on a scan's hot path.
+  if (record.leaves.length < 2) return;
   const losers = record.leaves.slice(1);
   const conflicts = losers.filter((leaf) => !leaf.deleted).map((leaf) => leaf.rev);
   const deleted = losers.filter((leaf) => leaf.deleted).map((leaf) => leaf.rev);

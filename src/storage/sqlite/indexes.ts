@@ -35,14 +35,13 @@ export interface JoinedDocRow {
 type RegistryRow = { num: number; name: string; signature: string; seq: number; rows: number };
 /**
  * A scanned row's columns, in the SELECT's order: the index row's (its position among its
- * document's rows, key, document id, exact, key JSON, value JSON), then with `withDocs` the
+ * document's rows, key bytes if lossy, document id, key JSON, value JSON), then with `withDocs` the
  * joined document's (null when it is gone).
  */
 type ScannedIndexColumns = [
   n: number,
   key: Buffer | null,
   docId: string,
-  exact: number,
   keyJson: string,
   valueJson: string | null,
   seq?: number | null,
@@ -128,8 +127,9 @@ export class IndexTables {
     const join = scan.withDocs
       ? `, d.seq, d.winner, d.deleted, d.leaves, d.body, d.atts FROM ${table} i LEFT JOIN docs d ON d.id = i.doc_id`
       : ` FROM ${table} i`;
-    // An exact key's bytes are left out: they follow from its JSON (see ScannedIndexRow).
-    const select = `SELECT i.n, CASE WHEN i.exact THEN NULL ELSE i.key END, i.doc_id, i.exact, i.key_json, i.value${join}`;
+    // An exact key's bytes are left out: they follow from its JSON (see ScannedIndexRow), and a
+    // row read without them is exact.
+    const select = `SELECT i.n, CASE WHEN i.exact THEN NULL ELSE i.key END, i.doc_id, i.key_json, i.value${join}`;
     const bounds: string[] = [];
     const boundParams: unknown[] = [];
     if (scan.end !== undefined) {
@@ -213,8 +213,8 @@ export class IndexTables {
   }
 
   private toRow(columns: ScannedIndexColumns): ScannedIndexRow {
-    const [n, key, docId, exact, keyJson, valueJson, seq, winner, deleted, leaves, body, atts] = columns;
-    const indexRow = new ScannedIndexRow(n, key, exact === 1, keyJson, valueJson, docId);
+    const [n, key, docId, keyJson, valueJson, seq, winner, deleted, leaves, body, atts] = columns;
+    const indexRow = new ScannedIndexRow(n, key, key === null, keyJson, valueJson, docId);
     if (seq !== undefined && seq !== null) {
       indexRow.doc = this.host.toScanned({
         id: docId,
@@ -233,8 +233,7 @@ export class IndexTables {
     let found = this.registry.get(name);
     if (!found) {
       found = this.prepare('SELECT num, name, signature, seq, rows FROM indexes WHERE name = ?').get(name) as
-        | RegistryRow
-        | undefined;
+        RegistryRow | undefined;
       if (found) this.registry.set(name, found);
     }
     return found;
