@@ -6,10 +6,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { multipartBoundary, parseMultipart } from '../../src/server/multipart.js';
 import { fileNameOf } from '../../src/server/registry.js';
-import { startServer, type TestServer, useServerPerFile } from './harness.js';
+import { startServer, TEST_BACKEND, type TestServer, useServerPerFile } from './harness.js';
+import { onPostgresDatabase } from './harness-postgres.js';
 import { raw } from './http-client.js';
 
 let t: TestServer;
@@ -99,36 +101,77 @@ describe('revision generations at the limit', () => {
   });
 });
 
+/** Runs `work` on the PostgreSQL database of a server the harness started on that backend. */
+function onPostgres<T>(server: TestServer, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  return onPostgresDatabase(server.postgres!, work);
+}
+
+/**
+ * Makes the creation of database `name` fail midway, after its storage was made, as a full disk
+ * does (one cannot be had in a test without root and a small file system); returns what lifts
+ * the fault. SQLite: a folder where the rollback journal must go makes SQLite fail writing the
+ * new file's first pages (SQLITE_CANTOPEN, as SQLITE_FULL would), and it fails for root too.
+ * PostgreSQL: a trigger refuses the new database's first metadata row (its security object)
+ * after its row in `settee.databases` was inserted.
+ */
+async function failCreationOf(name: string): Promise<() => Promise<void>> {
+  if (TEST_BACKEND === 'sqlite') {
+    const blocker = path.join(t.dataDir, `${fileNameOf(name)}-journal`);
+    fs.mkdirSync(blocker);
+    return async () => fs.rmdirSync(blocker);
+  }
+  await onPostgres(t, (client) =>
+    client.query(`
+      CREATE FUNCTION settee.test_full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF (SELECT name FROM settee.databases WHERE db = NEW.db) = ${pg.escapeLiteral(name)}
+        THEN RAISE EXCEPTION 'could not extend file: No space left on device'; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER test_full_disk BEFORE INSERT ON settee.meta
+        FOR EACH ROW EXECUTE FUNCTION settee.test_full_disk();`),
+  );
+  return async () => {
+    await onPostgres(t, (client) => client.query('DROP FUNCTION settee.test_full_disk CASCADE'));
+  };
+}
+
+/** Whether anything of database `name` is stored: its file, or its rows (by name, or orphaned). */
+async function anythingStoredOf(name: string): Promise<boolean> {
+  if (TEST_BACKEND === 'sqlite') return fs.existsSync(path.join(t.dataDir, fileNameOf(name)));
+  const { rows } = await onPostgres(t, (client) =>
+    client.query<{ left: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM settee.databases WHERE name = $1)
+           OR EXISTS (SELECT 1 FROM settee.meta WHERE db NOT IN (SELECT db FROM settee.databases)) AS left`,
+      [name],
+    ),
+  );
+  return rows[0]!.left;
+}
+
 describe('a failed database creation', () => {
-  const blockers: string[] = [];
-  afterEach(() => {
-    for (const blocker of blockers.splice(0)) fs.rmSync(blocker, { recursive: true, force: true });
+  const faults: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const lift of faults.splice(0)) await lift().catch(() => undefined);
   });
 
-  // A full disk cannot be had in a test without root and a small file system. What fails the
-  // same way: SQLite cannot write the new file's first pages. A folder where SQLite's rollback
-  // journal must go makes it fail at that step (SQLITE_CANTOPEN) after the database's own file
-  // was created — as a full disk does with SQLITE_FULL — and it fails for root too.
   it('leaves nothing: not listed, not found, and a later PUT creates it', async () => {
-    const blocker = path.join(t.dataDir, `${fileNameOf('newdb')}-journal`);
-    fs.mkdirSync(blocker);
-    blockers.push(blocker);
+    const lift = await failCreationOf('newdb');
+    faults.push(lift);
 
     const failed = await call('PUT', '/newdb');
     expect(failed.status).toBe(500);
     expect(failed.json).toMatchObject({ error: 'unknown_error', reason: expect.any(String) });
     expect((await call('GET', '/_all_dbs')).json).not.toContain('newdb');
     expect((await call('GET', '/newdb')).status).toBe(404);
-    expect(fs.existsSync(path.join(t.dataDir, fileNameOf('newdb')))).toBe(false);
+    expect(await anythingStoredOf('newdb')).toBe(false);
 
-    fs.rmdirSync(blocker);
+    await faults.pop()!();
     expect((await call('PUT', '/newdb')).status).toBe(201);
     expect((await call('GET', '/_all_dbs')).json).toContain('newdb');
     expect((await call('DELETE', '/newdb')).status).toBe(200);
   });
 });
 
-/** Content types no HTTP header can hold: a line break, a character beyond Latin-1. */
 const BAD_TYPES = ['text/plain\nX-Injected: yes', 'text/plain; name="\u0100"'];
 
 describe('attachment content types HTTP cannot carry', () => {
@@ -204,10 +247,7 @@ describe('an attachment stored by an earlier version with a content type HTTP ca
     await own.stop({ keepData: true });
 
     // What an earlier version wrote: the same metadata, with the type as it was given.
-    const file = new BetterSqlite3(path.join(dataDir, fileNameOf('old')));
-    const escaped = JSON.stringify(type).slice(1, -1);
-    file.prepare(`UPDATE docs SET atts = replace(atts, 'text/plain', ?)`).run(escaped);
-    file.close();
+    await rewriteStoredAttachments(own, 'old', JSON.stringify(type).slice(1, -1));
 
     own = await startServer({ dataDir });
     const doc = (await (await own.fetch('/old/d')).json()) as {
@@ -239,3 +279,25 @@ describe('an attachment stored by an earlier version with a content type HTTP ca
     expect((await raw(own.url, '/old/d/a.txt')).text).toBe('hello');
   });
 });
+
+/**
+ * Puts `escaped` (JSON string content) where `text/plain` is in the stored attachment metadata of
+ * database `name` of a stopped server, as an earlier version would have stored it: in the `docs`
+ * table of its SQLite file, or in `settee.revs` of its PostgreSQL database (both keep the
+ * metadata as JSON text in a column `atts`).
+ */
+async function rewriteStoredAttachments(stopped: TestServer, name: string, escaped: string): Promise<void> {
+  if (TEST_BACKEND === 'sqlite') {
+    const file = new BetterSqlite3(path.join(stopped.dataDir, fileNameOf(name)));
+    file.prepare(`UPDATE docs SET atts = replace(atts, 'text/plain', ?)`).run(escaped);
+    file.close();
+    return;
+  }
+  await onPostgres(stopped, (client) =>
+    client.query(
+      `UPDATE settee.revs SET atts = replace(atts, 'text/plain', $1)
+        WHERE db = (SELECT db FROM settee.databases WHERE name = $2)`,
+      [escaped, name],
+    ),
+  );
+}

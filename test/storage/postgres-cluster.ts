@@ -5,23 +5,33 @@ import path from 'node:path';
 import pg from 'pg';
 
 /**
- * A throwaway PostgreSQL cluster for a test file: `initdb` in a temporary folder, a server that
- * listens only on a Unix socket in that folder (no TCP port, so parallel test files never clash),
- * one database, and `stop()` that shuts it down and removes the folder. Starting takes a few
- * seconds, so a test file starts one and gives each test a fresh Settee database in it.
+ * A throwaway PostgreSQL cluster for a test file, or for a whole run (test/global-postgres.ts):
+ * `initdb` in a temporary folder, a server that listens only on a Unix socket in that folder (no
+ * TCP port, so parallel test files never clash), one database, and `stop()` that shuts it down and
+ * removes the folder. Starting takes a few seconds, so a test file starts one and gives each test
+ * a fresh Settee database in it.
  *
  * Debian's `postgresql` package keeps the binaries in /usr/lib/postgresql/<version>/bin, off the
  * PATH; a machine that links them onto the PATH is served too. PostgreSQL refuses to run as root:
  * as root, the cluster runs as the `postgres` user the package creates.
  */
-export interface PostgresCluster {
-  /** The folder holding the Unix socket: `host` for pg. */
-  readonly socketDir: string;
-  readonly user: string;
+export interface PostgresCluster extends PostgresAddress {
   readonly database: string;
   /** A new pool on the cluster's database, ended by `stop()` unless ended before: one per simulated server. */
   pool(options?: pg.PoolConfig): pg.Pool;
   stop(): Promise<void>;
+}
+
+/** Where a cluster listens and who may log in: plain data, so a vitest globalSetup can `provide` it. */
+export interface PostgresAddress {
+  /** The folder holding the Unix socket: `host` for pg. */
+  readonly socketDir: string;
+  readonly user: string;
+}
+
+/** A `postgres://…` URL of one database of the cluster, as `settee serve --postgres` takes it. */
+export function postgresUrl(address: PostgresAddress, database: string): string {
+  return `postgresql://${address.user}@/${database}?host=${encodeURIComponent(address.socketDir)}`;
 }
 
 const USER = 'settee';
@@ -29,7 +39,16 @@ const DATABASE = 'settee_test';
 // Bounded waits: pg_ctl gives up (and fails the setup) rather than hanging a test run.
 const WAIT_SECONDS = '30';
 
-export async function startPostgresCluster(): Promise<PostgresCluster> {
+export interface ClusterOptions {
+  /**
+   * Whether commits wait for the disk (`fsync`), as a production server's do: the default, which
+   * benchmarks measure. A cluster only tests' answers depend on may skip the wait (`false`): only
+   * a crash of the machine, never of a process, loses what it skipped.
+   */
+  durable?: boolean;
+}
+
+export async function startPostgresCluster(options: ClusterOptions = {}): Promise<PostgresCluster> {
   const bin = postgresBinaries();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-pg-'));
   const dataDir = path.join(dir, 'data');
@@ -40,14 +59,15 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   };
   try {
     run('initdb', ['-D', dataDir, '-A', 'trust', '-U', USER, '-E', 'UTF8', '--locale=C', '--no-sync']);
-    const options = `-k ${dir} -c listen_addresses='' -c fsync=on`;
+    const durability = options.durable === false ? '-c fsync=off -c synchronous_commit=off' : '-c fsync=on';
+    const serverOptions = `-k ${dir} -c listen_addresses='' ${durability}`;
     run('pg_ctl', [
       '-D',
       dataDir,
       '-l',
       path.join(dir, 'log'),
       '-o',
-      options,
+      serverOptions,
       '-w',
       '-t',
       WAIT_SECONDS,
@@ -76,14 +96,41 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
       }
     },
   };
-  const admin = new pg.Client({ host: dir, user: USER, database: 'postgres' });
+  await createDatabase(cluster, DATABASE);
+  return cluster;
+}
+
+/**
+ * Creates a database in the cluster, as a copy of `template` when given: a copy of a database
+ * whose schema is in place needs no migration. Nobody may be connected to the template meanwhile
+ * (PostgreSQL's rule for `CREATE DATABASE … TEMPLATE`).
+ */
+export async function createDatabase(
+  address: PostgresAddress,
+  name: string,
+  template?: string,
+): Promise<void> {
+  await asAdmin(address, `CREATE DATABASE ${pg.escapeIdentifier(name)}${templateClause(template)}`);
+}
+
+/** Drops a database of the cluster, ending whatever connections are left on it. */
+export async function dropDatabase(address: PostgresAddress, name: string): Promise<void> {
+  await asAdmin(address, `DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+}
+
+function templateClause(template: string | undefined): string {
+  return template === undefined ? '' : ` TEMPLATE ${pg.escapeIdentifier(template)}`;
+}
+
+/** One statement on the cluster's `postgres` database, which no test uses, over a connection of its own. */
+async function asAdmin(address: PostgresAddress, statement: string): Promise<void> {
+  const admin = new pg.Client({ host: address.socketDir, user: address.user, database: 'postgres' });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${DATABASE}`);
+    await admin.query(statement);
   } finally {
     await admin.end();
   }
-  return cluster;
 }
 
 /** The folder of initdb and pg_ctl: on the PATH, or the newest of Debian's versions. */

@@ -61,19 +61,8 @@ export class PostgresIndexes {
 
   async open(name: string, signature: string): Promise<IndexState> {
     const found = await this.find(this.pool, name);
-    if (found && found.signature === signature) return toState(found);
-    await inTransaction(this.pool, async (client) => {
-      const locked = await this.find(client, name, 'FOR UPDATE');
-      if (locked?.signature === signature) return;
-      if (locked) await this.dropRows(client, locked.num);
-      await run(client, 'DELETE FROM settee.indexes WHERE db = $1 AND name = $2', [this.db, name]);
-      await run(
-        client,
-        'INSERT INTO settee.indexes (db, name, signature, seq, rows) VALUES ($1, $2, $3, 0, 0)',
-        [this.db, name, signature],
-      );
-    });
-    return toState((await this.find(this.pool, name))!);
+    if (found?.signature === signature) return toState(found);
+    return toState(await inTransaction(this.pool, (client) => this.register(client, name, signature)));
   }
 
   /** Index writes skip the wait for the disk: an index lost to a power cut is rebuilt. */
@@ -202,6 +191,30 @@ export class PostgresIndexes {
       [this.db],
     );
     await run(client, 'DELETE FROM settee.indexes WHERE db = $1', [this.db]);
+  }
+
+  /**
+   * The index's registry row with this signature, made when absent and remade (a new `num`, no
+   * rows) when the index was defined otherwise. Openers of a new index at once (two queries, two
+   * servers) all try to insert it: the first wins and the others, told so by `ON CONFLICT`, read
+   * its row under lock rather than fail on the unique (db, name).
+   */
+  private async register(client: pg.PoolClient, name: string, signature: string): Promise<RegistryRow> {
+    const [inserted] = await rowsOf<RegistryRow>(
+      client,
+      `INSERT INTO settee.indexes (db, name, signature, seq, rows) VALUES ($1, $2, $3, 0, 0)
+       ON CONFLICT (db, name) DO NOTHING RETURNING num, name, signature, seq, rows`,
+      [this.db, name, signature],
+    );
+    if (inserted) return inserted;
+    const locked = await this.find(client, name, 'FOR UPDATE');
+    if (locked?.signature === signature) return locked;
+    // Redefined: its old rows go. Or dropped since the insert was refused: insert again.
+    if (locked) {
+      await this.dropRows(client, locked.num);
+      await run(client, 'DELETE FROM settee.indexes WHERE num = $1', [locked.num]);
+    }
+    return this.register(client, name, signature);
   }
 
   private async dropRows(client: pg.PoolClient, num: number): Promise<void> {
