@@ -41,7 +41,7 @@ function body(data: Dataset, i: number): object {
 }
 
 /** Writes documents [from, to) of the data set into a local PouchDB (not timed). */
-async function load(db: Pouch, data: Dataset, from: number, to: number): Promise<void> {
+export async function load(db: Pouch, data: Dataset, from: number, to: number): Promise<void> {
   for (let start = from; start < to; start += LOAD_BATCH) {
     const docs: object[] = [];
     for (let i = start; i < Math.min(to, start + LOAD_BATCH); i++) docs.push(body(data, i));

@@ -47,7 +47,20 @@ export interface SyncHandle {
   on(event: 'error' | 'denied', listener: (error: unknown) => void): SyncHandle;
 }
 
+/** The rows of `_all_docs` the benchmark reads (with `include_docs`) to compare databases. */
+export interface AllDocsPage {
+  rows: { id?: string; key: string; value?: { rev: string }; doc?: object | null }[];
+}
+
+export interface AllDocsPaging {
+  include_docs: true;
+  limit: number;
+  startkey?: string;
+  skip?: number;
+}
+
 export interface Pouch {
+  allDocs(options: AllDocsPaging): Promise<AllDocsPage>;
   bulkDocs(docs: object[]): Promise<{ ok?: boolean; id: string; error?: unknown }[]>;
   put(doc: object): Promise<{ ok: boolean; rev: string }>;
   info(): Promise<{ doc_count: number; update_seq: number | string }>;

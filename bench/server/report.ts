@@ -24,7 +24,7 @@ export function ratioText(r: number | null): string {
   return r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`;
 }
 
-function value(v: number | null): string {
+export function value(v: number | null): string {
   return v === null || !Number.isFinite(v) ? '—' : fmt(v);
 }
 
@@ -38,8 +38,13 @@ export function table(title: string, metrics: readonly Metric[]): string {
     ratioText(ratioOf(m.settee, m.pouchdb)) +
       (m.lowerIsBetter && ratioOf(m.settee, m.pouchdb) !== null ? ' ↓' : ''),
   ]);
+  return grid(title, header, lines);
+}
+
+/** A titled table: the first two columns (name, unit) aligned left, the figures right. */
+export function grid(title: string, header: readonly string[], lines: readonly string[][]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...lines.map((line) => line[c]!.length)));
-  const render = (cells: string[]) =>
+  const render = (cells: readonly string[]) =>
     cells.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ');
   return [title, render(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...lines.map(render)].join(
     '\n',

@@ -28,12 +28,13 @@ import {
   CLOCK_TICKS,
   killAllStarted,
   LABEL,
-  resolveSettee,
   SERVER_KINDS,
   type ServerKind,
   ServerProcess,
   type SetteeEntry,
+  setteeEntryOf,
   startScriptNodeFlags,
+  withNodeFlags,
 } from './servers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -61,13 +62,8 @@ const INCREMENTAL = Number(args.incremental);
 const LIVE = { writes: Number(args['live-writes']), interval: Number(args['live-interval']) };
 const LOADED = { writes: Number(args['loaded-writes']), interval: Number(args['loaded-interval']) };
 const KINDS = args.servers.split(',').map((s) => s.trim()) as ServerKind[];
-// auto, dist, src, or the path of a built cli/main.js (another version, to compare).
-const SETTEE_MODE = args.settee as 'auto' | 'dist' | 'src' | `${string}.js`;
 if (SIZES.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`bad --sizes ${args.sizes}`);
 if (KINDS.some((kind) => !SERVER_KINDS.includes(kind))) throw new Error(`bad --servers ${args.servers}`);
-if (!['auto', 'dist', 'src'].includes(SETTEE_MODE) && !SETTEE_MODE.endsWith('.js')) {
-  throw new Error('--settee is auto, dist, src or the path of a built cli/main.js');
-}
 
 interface ServerRun {
   kind: ServerKind;
@@ -106,11 +102,7 @@ try {
 
 async function main(): Promise<void> {
   const settee = KINDS.includes('settee')
-    ? withNodeFlags(
-        SETTEE_MODE.endsWith('.js')
-          ? { args: [SETTEE_MODE], description: SETTEE_MODE }
-          : resolveSettee(ROOT, SETTEE_MODE as 'auto' | 'dist' | 'src'),
-      )
+    ? withSetteeFlags(setteeEntryOf(ROOT, args.settee))
     : { args: [], description: '' };
   const profileDir = args.profile;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
@@ -138,11 +130,12 @@ async function main(): Promise<void> {
 }
 
 /** Settee's entry with the node flags it runs with (those of `npm start` by default). */
-function withNodeFlags(entry: SetteeEntry): SetteeEntry {
+function withSetteeFlags(entry: SetteeEntry): SetteeEntry {
   const given = args['settee-node-flags'];
-  const flags = given === undefined ? startScriptNodeFlags(ROOT) : given.split(/\s+/).filter(Boolean);
-  if (flags.length === 0) return entry;
-  return { args: [...flags, ...entry.args], description: `${entry.description}, node ${flags.join(' ')}` };
+  return withNodeFlags(
+    entry,
+    given === undefined ? startScriptNodeFlags(ROOT) : given.split(/\s+/).filter(Boolean),
+  );
 }
 
 async function runAll(settee: SetteeEntry, profileDir: string | undefined): Promise<void> {

@@ -38,14 +38,26 @@ export const CLOCK_TICKS = (() => {
   }
 })();
 
-/** User and system CPU milliseconds a process has used so far (utime, stime of /proc/PID/stat). */
-export function cpuOf(pid: number): { userMs: number; systemMs: number } {
+/**
+ * Field `n` (numbered from 1, as proc(5) numbers them) of /proc/PID/stat, read as a number, for
+ * each of `fields`.
+ */
+export function statFields(pid: number, fields: readonly number[]): number[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[14 - 3]);
-  const stime = Number(fields[15 - 3]);
-  return { userMs: (utime * 1000) / CLOCK_TICKS, systemMs: (stime * 1000) / CLOCK_TICKS };
+  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields.map((n) => Number(after[n - 3]));
+}
+
+/** Clock ticks of /proc/PID/stat as milliseconds. */
+export function ticksToMs(ticks: number): number {
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+
+/** User and system CPU milliseconds a process has used so far (utime, stime of /proc/PID/stat). */
+export function cpuOf(pid: number): { userMs: number; systemMs: number } {
+  const [utime, stime] = statFields(pid, [14, 15]);
+  return { userMs: ticksToMs(utime!), systemMs: ticksToMs(stime!) };
 }
 
 /** User + system CPU milliseconds a process has used so far. */
@@ -101,6 +113,21 @@ export function startScriptNodeFlags(root: string): string[] {
     flags.push(word);
   }
   return flags;
+}
+
+/** `--settee`: auto, dist, src (see `resolveSettee`) or the path of a built cli/main.js (another version). */
+export function setteeEntryOf(root: string, mode: string): SetteeEntry {
+  if (mode.endsWith('.js')) return { args: [mode], description: mode };
+  if (mode !== 'auto' && mode !== 'dist' && mode !== 'src') {
+    throw new Error('--settee is auto, dist, src or the path of a built cli/main.js');
+  }
+  return resolveSettee(root, mode);
+}
+
+/** `entry` run with these node flags before its own arguments (none: unchanged). */
+export function withNodeFlags(entry: SetteeEntry, flags: readonly string[]): SetteeEntry {
+  if (flags.length === 0) return entry;
+  return { args: [...flags, ...entry.args], description: `${entry.description}, node ${flags.join(' ')}` };
 }
 
 /** Newest modification time of the .ts files under a folder. */
@@ -185,6 +212,8 @@ export interface StartOptions {
   profileDir?: string;
   /** Copy everything the server prints into this file. */
   logFile?: string;
+  /** Settee only: keep the databases in this PostgreSQL (`--postgres`) rather than SQLite files. */
+  postgres?: string;
 }
 
 const RUNNING = new Set<ServerProcess>();
@@ -272,6 +301,7 @@ export class ServerProcess {
             data,
             '--admin',
             `${ADMIN.username}:${ADMIN.password}`,
+            ...(options.postgres ? ['--postgres', options.postgres] : []),
           ]
         : [
             join(options.root, 'node_modules', 'pouchdb-server', 'bin', 'pouchdb-server'),

@@ -1,0 +1,350 @@
+/**
+ * The scale-out benchmark: Settee servers on PostgreSQL beside one on SQLite, in one run, under
+ * the same load (bench/server/spread.ts: C clients at once, PouchDB and Settee's replicator
+ * pushing and pulling N ~1 KB documents, spread over the servers), and the cost of the write
+ * notifications (bench/server/notify-cost.ts). PostgreSQL is a throwaway cluster started here.
+ *
+ *   node --expose-gc --import tsx bench/server/scale-out.ts                  # 10k docs, 3 clients
+ *   node --expose-gc --import tsx bench/server/scale-out.ts --docs 3000 --notify-writes 100
+ *   … --skip-notify        # the deployments only
+ *   … --settee src         # the sources through tsx (or dist, or a built cli/main.js: see servers.ts)
+ *
+ * Deployments, each fresh (a PostgreSQL database of its own): one server on SQLite files, one
+ * server on PostgreSQL, three servers on one PostgreSQL with client i on server i mod 3. CPU per
+ * document is every Settee server's plus every PostgreSQL process's (/proc/PID/stat). Prints the
+ * table, the ratios and the targets; writes the same figures to bench-results/scale-out.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Dataset, fmt, machine, progress, TempFolders } from '../lib.js';
+import { NOTIFY_MODES, type NotifyFigures, notifyCost } from './notify-cost.js';
+import { type BenchPostgres, type Footprint, startBenchPostgres } from './postgres.js';
+import { grid, ratioOf, ratioText, type Target, targetLines } from './report.js';
+import {
+  killAllStarted,
+  ServerProcess,
+  type SetteeEntry,
+  setteeEntryOf,
+  startScriptNodeFlags,
+  withNodeFlags,
+} from './servers.js';
+import { type Deployment, type SpreadFigures, type SpreadRun, spreadPhases } from './spread.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    docs: { type: 'string', default: '10000' },
+    clients: { type: 'string', default: '3' },
+    'warm-up': { type: 'string', default: '600' },
+    'notify-writers': { type: 'string', default: '8' },
+    'notify-writes': { type: 'string', default: '200' },
+    'notify-rounds': { type: 'string', default: '2' },
+    'skip-notify': { type: 'boolean', default: false },
+    settee: { type: 'string', default: 'auto' },
+    'server-logs': { type: 'string' },
+    out: { type: 'string', default: join(ROOT, 'bench-results', 'scale-out.json') },
+  },
+});
+const positive = (name: keyof typeof args) => {
+  const value = Number(args[name]);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`bad --${name} ${String(args[name])}`);
+  return value;
+};
+const N = positive('docs');
+const CLIENTS = positive('clients');
+const WARM_UP = Math.min(N, positive('warm-up'));
+const NOTIFY = {
+  writers: positive('notify-writers'),
+  writes: positive('notify-writes'),
+  rounds: positive('notify-rounds'),
+};
+
+/** The deployments, in the order they run; `servers` on `postgres` (a fresh database) or SQLite. */
+const SETUPS = [
+  { key: 'sqlite-1', label: 'SQLite, 1 server', servers: 1, postgres: false },
+  { key: 'pg-1', label: 'PostgreSQL, 1 server', servers: 1, postgres: true },
+  { key: 'pg-3', label: 'PostgreSQL, 3 servers', servers: 3, postgres: true },
+] as const;
+type SetupKey = (typeof SETUPS)[number]['key'];
+
+interface SetupRun {
+  key: SetupKey;
+  figures: SpreadRun;
+  /** PostgreSQL deployments: what their tables hold per document at the end. */
+  footprint?: Footprint;
+  /** 1-minute load average when the deployment's run started and ended (the machine is shared). */
+  load: [number, number];
+}
+
+const folders = new TempFolders();
+let postgres: BenchPostgres | undefined;
+const runs: SetupRun[] = [];
+let notifications: NotifyFigures[] = [];
+const began = performance.now();
+
+function cleanUpNow(): void {
+  killAllStarted();
+  postgres?.kill();
+  folders.remove();
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: stopping the servers and PostgreSQL, removing temporary folders`);
+    cleanUpNow();
+    process.exit(130);
+  });
+}
+
+async function runDeployments(settee: SetteeEntry, pg: BenchPostgres): Promise<void> {
+  const data = new Dataset(N);
+  for (const setup of SETUPS) {
+    const loadAtStart = loadavg()[0]!;
+    const url = setup.postgres ? await pg.database(`settee_${setup.key.replace('-', '_')}`) : undefined;
+    const servers: ServerProcess[] = [];
+    try {
+      for (let i = 0; i < setup.servers; i++) {
+        progress(`${setup.label}: starting server ${i + 1} of ${setup.servers}`);
+        const logs = args['server-logs'];
+        if (logs) mkdirSync(logs, { recursive: true });
+        servers.push(
+          await ServerProcess.start('settee', {
+            root: ROOT,
+            dir: folders.path(`${setup.key}-${i}`),
+            settee,
+            ...(url ? { postgres: url } : {}),
+            ...(logs ? { logFile: join(logs, `${setup.key}-${i}.log`) } : {}),
+          }),
+        );
+      }
+      const deployment: Deployment = {
+        label: setup.label,
+        servers,
+        postgresCpuMs: () => (setup.postgres ? pg.cpuMs() : 0),
+      };
+      // Untimed, on other databases: every server's JIT and every pool's connections warmed up.
+      await spreadPhases(deployment, data, WARM_UP, { clients: CLIENTS, prefix: 'warm-up-' }, folders);
+      const figures = await spreadPhases(deployment, data, N, { clients: CLIENTS, prefix: '' }, folders);
+      const footprint = url ? await pg.footprint(url) : undefined;
+      runs.push({
+        key: setup.key,
+        figures,
+        ...(footprint ? { footprint } : {}),
+        load: [loadAtStart, loadavg()[0]!],
+      });
+    } catch (error) {
+      for (const server of servers) progress(`${setup.label}, server ${server.pid}:\n${server.lastLines()}`);
+      throw error;
+    } finally {
+      for (const server of servers) await server.stop();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const PHASES = [
+  ['PouchDB push', (run: SpreadRun) => run.pouchPush],
+  ['PouchDB pull', (run: SpreadRun) => run.pouchPull],
+  ["Settee's replicator push", (run: SpreadRun) => run.setteePush],
+  ["Settee's replicator pull", (run: SpreadRun) => run.setteePull],
+] as const;
+
+const METRICS = [
+  ['docs/s', 'docs/s', (f: SpreadFigures) => f.docsPerSec],
+  ['server CPU (Settee + PostgreSQL)', 'ms/doc', (f: SpreadFigures) => f.cpuMsPerDoc],
+  ['  of it Settee', 'ms/doc', (f: SpreadFigures) => f.setteeCpuMsPerDoc],
+  ['  of it PostgreSQL', 'ms/doc', (f: SpreadFigures) => f.postgresCpuMsPerDoc],
+] as const;
+
+function figureOf(key: SetupKey, phase: (run: SpreadRun) => SpreadFigures): SpreadFigures | undefined {
+  const run = runs.find((r) => r.key === key);
+  return run ? phase(run.figures) : undefined;
+}
+
+function deploymentsTable(): string {
+  const lines: string[][] = [];
+  for (const [phase, get] of PHASES) {
+    for (const [metric, unit, value] of METRICS) {
+      const [sqlite, pg1, pg3] = SETUPS.map(({ key }) => {
+        const figures = figureOf(key, get);
+        return figures ? value(figures) : null;
+      });
+      lines.push([
+        `${phase}: ${metric}`,
+        unit,
+        fmt(sqlite ?? null),
+        fmt(pg1 ?? null),
+        fmt(pg3 ?? null),
+        ratioText(ratioOf(pg1 ?? null, sqlite ?? null)),
+        ratioText(ratioOf(pg3 ?? null, pg1 ?? null)),
+      ]);
+    }
+  }
+  const header = ['phase: metric', 'unit', ...SETUPS.map((s) => s.label), 'PG 1 / SQLite 1', 'PG 3 / PG 1'];
+  return grid(`${N.toLocaleString('en-US')} documents, ${CLIENTS} clients at once`, header, lines);
+}
+
+function notifyTable(): string {
+  const base = notifications.find((f) => f.mode === 'in transaction');
+  const lines = notifications.map((f) => [
+    f.mode,
+    `${f.writers} × ${f.writes / f.writers}`,
+    fmt(f.writesPerSec),
+    ratioText(ratioOf(f.writesPerSec, base?.writesPerSec ?? null)),
+    fmt(f.postgresCpuMsPerWrite),
+    fmt(f.setteeCpuMsPerWrite),
+  ]);
+  const header = [
+    'NOTIFY sent',
+    'writers × writes',
+    'writes/s',
+    '÷ in transaction',
+    'PostgreSQL ms CPU/write',
+    'Settee ms CPU/write',
+  ];
+  return grid(
+    'Writes to different databases through one server on PostgreSQL (one document per write)',
+    header,
+    lines,
+  );
+}
+
+function targets(): Target[] {
+  const list: Target[] = [];
+  const ratios = (a: SetupKey, b: SetupKey, value: (f: SpreadFigures) => number) =>
+    PHASES.flatMap(([phase, get]) => {
+      const [x, y] = [figureOf(a, get), figureOf(b, get)];
+      const r = x && y ? ratioOf(value(x), value(y)) : null;
+      return r === null ? [] : [{ phase, r }];
+    });
+  const speed = ratios('pg-1', 'sqlite-1', (f) => f.docsPerSec);
+  if (speed.length > 0) {
+    list.push({
+      name: 'one server on PostgreSQL ≥ 0.5 × the docs/s of one on SQLite',
+      pass: speed.every(({ r }) => r >= 0.5),
+      detail: speed.map(({ phase, r }) => `${phase} ${ratioText(r)}`).join('; '),
+    });
+  }
+  const cpu = ratios('pg-3', 'pg-1', (f) => f.cpuMsPerDoc);
+  if (cpu.length > 0) {
+    list.push({
+      name: 'CPU per document of 3 servers ≤ 1.1 × that of 1 server (both on PostgreSQL)',
+      pass: cpu.every(({ r }) => r <= 1.1),
+      detail: cpu.map(({ phase, r }) => `${phase} ${ratioText(r)}`).join('; '),
+    });
+  }
+  const three = runs.find((run) => run.key === 'pg-3');
+  list.push({
+    name: '3 servers: every target equals its sources (count + SHA-256, read through each server)',
+    pass: three !== undefined,
+    detail: three
+      ? PHASES.map(
+          ([phase, get]) =>
+            `${phase} ${get(three.figures).digest.count} docs ${get(three.figures).digest.sha256.slice(0, 12)}`,
+        ).join('; ')
+      : 'not run',
+  });
+  return list;
+}
+
+/** What PostgreSQL holds per document once a deployment's run is over (warm-up databases included). */
+function footprintNotes(): string[] {
+  return runs.flatMap(({ key, footprint }) => {
+    if (!footprint) return [];
+    const total = Object.values(footprint.bytesPerDoc).reduce((sum, bytes) => sum + bytes, 0);
+    const tables = Object.entries(footprint.bytesPerDoc)
+      .filter(([, bytes]) => bytes >= total / 100) // the tables that hold something
+      .map(([table, bytes]) => `${table} ${fmt(bytes)}`)
+      .join(', ');
+    return [
+      `${key}: PostgreSQL holds ${fmt(total)} bytes per document (${footprint.docs} docs, one revision each; ` +
+        `tables with their indexes: ${tables}), ${fmt(footprint.revRowsPerDoc)} settee.revs rows per document.`,
+    ];
+  });
+}
+
+function render(totalSeconds: number): { text: string; json: unknown } {
+  const list = targets();
+  const notes = [
+    `Client i of ${CLIENTS} replicates with server i mod S, all at once, from this process (PouchDB 9 on ` +
+      "leveldb; Settee's replicator on SQLite files, batch 100): pushes of N/C documents each into one " +
+      'database, then pulls of the whole database each (docs counted: N × C). After each phase every ' +
+      'target was read back (through every server, for the server database) and compared with its sources. ' +
+      `Before them, the same phases ran untimed with ${WARM_UP} documents on other databases (JIT and pools warm).`,
+    "CPU is utime + stime from /proc/PID/stat: every Settee server, and PostgreSQL's postmaster with its " +
+      'live children and the ones it reaped (cutime + cstime). The client (this process) shares the same ' +
+      `${cpus().length} CPUs, so docs/s is bounded by it as much as by the servers; CPU per document is the steadier figure.`,
+    'PostgreSQL: a throwaway cluster (initdb, fsync on, default settings, Unix socket), a fresh database ' +
+      'per deployment; each Settee server keeps its default pool of 10 connections.',
+    ...footprintNotes(),
+    ...(notifications.length > 0
+      ? [
+          `Notifications: ${NOTIFY.writers} writers at once, each putting ${NOTIFY.writes} documents one by one into a ` +
+            'database of its own, through one pool (one server); the best of ' +
+            `${NOTIFY.rounds} rounds per mode. "after commit" is a prototype in bench/server/notify-cost.ts only.`,
+        ]
+      : []),
+    `Whole run: ${(totalSeconds / 60).toFixed(1)} min on ${cpus().length} × ${cpus()[0]?.model ?? '?'}; ` +
+      `1-min load average at the start/end of each deployment: ${runs
+        .map((run) => `${run.key} ${run.load[0].toFixed(1)}/${run.load[1].toFixed(1)}`)
+        .join(', ')}.`,
+    ...(failure ? [`THE RUN FAILED (figures above are partial): ${String(failure)}`] : []),
+  ];
+  const text = [
+    deploymentsTable(),
+    '',
+    ...(notifications.length > 0 ? [notifyTable(), ''] : []),
+    'Notes:',
+    ...notes.map((note) => `  - ${note}`),
+    '',
+    'Targets:',
+    targetLines(list),
+  ].join('\n');
+  const json = {
+    meta: { ...machine(), docs: N, clients: CLIENTS, notify: NOTIFY, totalSeconds, modes: NOTIFY_MODES },
+    runs,
+    notifications,
+    targets: list,
+    notes,
+  };
+  return { text, json };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run (last: it uses every declaration above)
+
+let failure: unknown;
+try {
+  const settee = withNodeFlags(setteeEntryOf(ROOT, args.settee), startScriptNodeFlags(ROOT));
+  progress(`${N} docs, ${CLIENTS} clients; Settee from ${settee.description}; ${cpus().length} CPUs`);
+  postgres = await startBenchPostgres();
+  await runDeployments(settee, postgres);
+  if (!args['skip-notify']) {
+    notifications = await notifyCost(
+      postgres,
+      new Dataset(NOTIFY.writes),
+      NOTIFY.writers,
+      NOTIFY.writes,
+      NOTIFY.rounds,
+    );
+  }
+} catch (error) {
+  // Report what was measured before the failure, then fail.
+  failure = error;
+  progress(`the run failed: ${(error as Error).stack ?? String(error)}`);
+} finally {
+  killAllStarted();
+  await postgres?.stop().catch(() => postgres?.kill());
+  folders.remove();
+}
+const output = render((performance.now() - began) / 1000);
+console.log(output.text);
+mkdirSync(dirname(args.out), { recursive: true });
+writeFileSync(args.out, `${JSON.stringify(output.json, null, 2)}\n`);
+progress(`wrote ${args.out}`);
+if (failure) process.exitCode = 1;
