@@ -233,6 +233,15 @@ export class Database implements Peer {
     return db;
   }
 
+  /**
+   * Reads again the settings kept in the storage (`revs_limit`): another server sharing it
+   * changed them.
+   */
+  async reloadSettings(): Promise<void> {
+    const limit = await this.storage.getMeta('revs_limit');
+    if (limit !== undefined) this.revsLimit = Number(limit);
+  }
+
   private async init(options: DatabaseOptions): Promise<void> {
     const { storage } = this;
     this.uuid = await this.metaOrDefault('uuid', () => randomHex());

@@ -58,8 +58,8 @@ export class DatabaseRegistry {
   ): Promise<DatabaseRegistry> {
     const registry = new DatabaseRegistry(store, await store.serverUuid(), resolvers);
     store.onNotice('security', (name) => registry.changedElsewhere(name));
-    store.onNotice('resolver', (name) => void registry.resolverChangedElsewhere(name));
-    resolvers.announce = (db) => store.announce('resolver', db.name);
+    store.onNotice('settings', (name) => void registry.settingsChangedElsewhere(name));
+    resolvers.announce = (db) => registry.settingsChanged(db);
     return registry;
   }
 
@@ -78,14 +78,25 @@ export class DatabaseRegistry {
     }
   }
 
+  /** Tells the other servers that `db`'s settings (resolver, revs_limit) changed through this one. */
+  settingsChanged(db: Database): Promise<void> {
+    return this.store.announce('settings', db.name);
+  }
+
   /**
-   * Another server changed the automatic conflict resolution of database `name` (undefined: maybe
-   * of any): the database, if open here, takes the stored one, as it would on opening.
+   * Another server changed the settings of database `name` (undefined: maybe of any): the
+   * database, if open here, takes the stored ones — resolver and revs_limit — as on opening.
    */
-  private async resolverChangedElsewhere(name: string | undefined): Promise<void> {
+  private async settingsChangedElsewhere(name: string | undefined): Promise<void> {
     const opened = name === undefined ? [...this.open.values()] : [this.open.get(name)];
     for (const db of opened) {
-      if (db) await db.then((open) => this.resolvers.restore(open)).catch(() => undefined);
+      if (!db) continue;
+      await db
+        .then(async (open) => {
+          await open.reloadSettings();
+          await this.resolvers.restore(open);
+        })
+        .catch(() => undefined);
     }
   }
 

@@ -89,6 +89,26 @@ describe('two servers on one PostgreSQL', () => {
     expect(next.status).toBe(201);
   });
 
+  it("follows a revs_limit set through A in B's open database", async () => {
+    const db = await createThroughA();
+    const limitOnB = async () => (await (await b.fetch(`/${db}/_revs_limit`)).json()) as number;
+    expect(await limitOnB()).toBe(1000); // B holds it open from here
+    expect((await a.fetch(`/${db}/_revs_limit`, { method: 'PUT', body: '5' })).status).toBe(200);
+    // The notice reaches B after A answered: wait for it (bounded), never for a fixed time.
+    for (let tries = 0; (await limitOnB()) !== 5; tries++) {
+      expect(tries).toBeLessThan(100);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // And B's writes stem by it: six edits through B keep five revisions of history.
+    let rev: string | undefined;
+    for (let n = 0; n < 6; n++) {
+      const body = JSON.stringify(rev ? { _rev: rev, n } : { n });
+      rev = (await json(b.fetch(`/${db}/till`, { method: 'PUT', body }))).rev as string;
+    }
+    const doc = await json(b.fetch(`/${db}/till?revs=true`));
+    expect((doc._revisions as { ids: string[] }).ids).toHaveLength(5);
+  });
+
   it("drops B's cached security object when A changes it", async () => {
     const db = await createThroughA();
     expect(await json(b.fetch(`/${db}/_security`))).toMatchObject({ members: { roles: ['_admin'] } });

@@ -81,6 +81,7 @@ export const databaseEndpoints: Record<string, Methods<DbContext>> = {
       const limit = jsonBody(ctx.request, { required: true });
       if (typeof limit !== 'number') throw badRequest('Request body must be an integer');
       await ctx.db.setRevsLimit(limit);
+      await ctx.services.registry.settingsChanged(ctx.db);
       return sendJson(ctx.reply, 200, { ok: true });
     },
   },

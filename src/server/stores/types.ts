@@ -3,9 +3,10 @@ import type { Storage } from '../../storage/types.js';
 /**
  * A setting of a database that servers hold once read, and must read again when another server
  * changes it: `security`, its security object (or the database itself: deleted), cached by the
- * registry; `resolver`, its automatic conflict resolution, installed in the open database.
+ * registry; `settings`, what the open database holds of its own settings — its automatic
+ * conflict resolution and its `revs_limit`.
  */
-export type DatabaseNotice = 'security' | 'resolver';
+export type DatabaseNotice = 'security' | 'settings';
 
 /**
  * Where a server keeps its databases: a folder of SQLite files (`SqliteFolder`), or one

@@ -17,11 +17,11 @@ import { type Queryable, rowsOf, run } from './sql.js';
 const CHANNEL = 'settee_writes';
 /**
  * Notices that name a database whose settings another server changed, a channel each: what the
- * servers hold of them (a cached security object, an installed resolver) must be read again.
- * `security`: its security object changed, or it was deleted; `resolver`: its automatic conflict
- * resolution (`PUT /{db}/_resolver`) changed.
+ * servers hold of them (a cached security object, an installed resolver, the revs_limit) must be
+ * read again. `security`: its security object changed, or it was deleted; `settings`: its
+ * automatic conflict resolution (`PUT /{db}/_resolver`) or its `_revs_limit` changed.
  */
-const NOTICE_CHANNELS = { security: 'settee_security', resolver: 'settee_resolver' } as const;
+const NOTICE_CHANNELS = { security: 'settee_security', settings: 'settee_settings' } as const;
 export type DatabaseNotice = keyof typeof NOTICE_CHANNELS;
 const NOTICES = Object.keys(NOTICE_CHANNELS) as DatabaseNotice[];
 
