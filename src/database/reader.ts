@@ -21,6 +21,16 @@ export interface ReadShape {
   rawBody?: boolean;
 }
 
+/** How `open_revs` reads each revision. */
+export type OpenRevsShape = ReadShape & { latest?: boolean };
+
+/** One document of an `openRevsOf` read: its summary, the revisions asked for, and how. */
+export interface OpenRevsRequest {
+  record: DocRecord;
+  revs: 'all' | string[];
+  options: OpenRevsShape;
+}
+
 /**
  * Reads documents in CouchDB's shapes. Trees are read only when a request needs history
  * (revs, revs_info, latest, atts_since); plain reads use the summary row and one body.
@@ -36,6 +46,18 @@ export class DocReader {
   /** A document's tree; with the sequence of its summary as just read, never an older one. */
   async tree(id: string, seq?: number): Promise<RevTree> {
     return this.trees.get(id, seq);
+  }
+
+  /**
+   * The trees of documents whose summaries were just read, in the same order: those not cached
+   * at the summaries' sequences in one storage read.
+   */
+  async treesOf(records: readonly DocRecord[]): Promise<RevTree[]> {
+    const read = await this.trees.readMany(
+      records.map((record) => record.id),
+      records.map((record) => record.seq),
+    );
+    return read.map((stored) => stored.tree);
   }
 
   /** `GET /db/id`: the winner, or the named revision. */
@@ -59,23 +81,45 @@ export class DocReader {
     record: DocRecord | undefined,
     id: string,
     revs: 'all' | string[],
-    options: ReadShape & { latest?: boolean },
+    options: OpenRevsShape,
   ): Promise<OpenRevsResult[]> {
     if (!record) {
       if (revs === 'all') throw notFound('missing');
       return revs.map((rev) => ({ missing: rev }));
     }
-    const tree = await this.tree(id, record.seq);
-    const wanted =
-      revs === 'all'
-        ? record.leaves.map((leaf) => leaf.rev)
-        : revs.flatMap((rev) => (options.latest ? latestOf(tree, rev) : [rev]));
-    const results: OpenRevsResult[] = [];
-    for (const rev of [...new Set(wanted)]) {
-      const doc = isRev(rev) ? await this.read(record, id, rev, options, tree) : undefined;
-      results.push(doc ? { ok: doc } : { missing: rev });
-    }
-    return results;
+    return (await this.openRevsOf([{ record: { ...record, id }, revs, options }]))[0]!;
+  }
+
+  /**
+   * `open_revs` of several documents that exist (`_bulk_get`), in the same order: their trees in
+   * one storage read and the bodies of every revision asked for in one more, whatever the number
+   * of documents.
+   */
+  async openRevsOf(requests: readonly OpenRevsRequest[]): Promise<OpenRevsResult[][]> {
+    const trees = await this.treesOf(requests.map(({ record }) => record));
+    const wanted = requests.map(({ record, revs, options }, i) => {
+      const tree = trees[i]!;
+      const listed =
+        revs === 'all'
+          ? record.leaves.map((leaf) => leaf.rev)
+          : revs.flatMap((rev) => (options.latest ? latestOf(tree, rev) : [rev]));
+      return [...new Set(listed)];
+    });
+    const contents = await this.storage.getRevisionsOf(
+      requests.map(({ record }, i) => ({ id: record.id, revs: wanted[i]!.filter(isRev) })),
+    );
+    return Promise.all(
+      requests.map(async ({ record, options }, i) => {
+        const held = new Map(wanted[i]!.filter(isRev).map((rev, j) => [rev, contents[i]![j]]));
+        const results: OpenRevsResult[] = [];
+        for (const rev of wanted[i]!) {
+          const content = held.get(rev);
+          const doc = content && (await this.read(record, record.id, rev, options, trees[i], content));
+          results.push(doc ? { ok: doc } : { missing: rev });
+        }
+        return results;
+      }),
+    );
   }
 
   /** One revision in CouchDB's shape, or undefined when its body is not held. */

@@ -1,4 +1,5 @@
 import { rememberLeaves, toLeaf } from '../core/rev-tree/leaves.js';
+import type { StoredNode } from '../core/rev-tree/diff.js';
 import type { RevNode, RevTree } from '../core/rev-tree/types.js';
 import type { Storage } from '../storage/types.js';
 
@@ -40,24 +41,56 @@ export class TreeCache {
    * unknown): what a write computed from this tree names as its base (`DocWrite.base`).
    */
   async read(id: string, seq?: number): Promise<StoredTree> {
-    const cached = this.trees.get(id);
-    if (cached && seq !== undefined && cached.seq !== seq) this.forget(id);
-    else if (cached) {
-      // Re-insert: a Map iterates in insertion order, which makes it an LRU list.
-      this.trees.delete(id);
-      this.trees.set(id, cached);
-      return cached;
+    return (await this.readMany([id], [seq]))[0]!;
+  }
+
+  /**
+   * The trees of several documents, in the same order, as `read` reads one: those not cached (or
+   * cached at another sequence than `seqs` gives) in one storage read, whatever their number — a
+   * batch costs one round trip to a database server, not one per document.
+   */
+  async readMany(ids: readonly string[], seqs: readonly (number | undefined)[] = []): Promise<StoredTree[]> {
+    const found = new Map<string, StoredTree>();
+    const missing = new Set<string>();
+    for (const [i, id] of ids.entries()) {
+      const cached = this.cached(id, seqs[i]);
+      if (cached) found.set(id, cached);
+      else missing.add(id);
     }
-    const [record] = await this.storage.getDocs([id], { withTree: true });
-    const nodes = record?.tree ?? [];
-    if (!record || nodes.length === 0) return { tree: EMPTY, seq: 0 };
+    if (missing.size > 0) {
+      const unknown = [...missing];
+      const records = await this.storage.getDocs(unknown, { withTree: true });
+      for (const [i, id] of unknown.entries()) {
+        const record = records[i];
+        if (record?.tree && record.tree.length > 0) found.set(id, this.stored(id, record.tree, record.seq));
+      }
+    }
+    return ids.map((id) => found.get(id) ?? { tree: EMPTY, seq: 0 });
+  }
+
+  /** The cached tree, unless absent or of another sequence than a summary just read shows. */
+  private cached(id: string, seq: number | undefined): StoredTree | undefined {
+    const cached = this.trees.get(id);
+    if (!cached) return undefined;
+    this.trees.delete(id);
+    if (seq !== undefined && cached.seq !== seq) {
+      this.nodes -= cached.tree.size;
+      return undefined;
+    }
+    // Re-inserted: a Map iterates in insertion order, which makes it an LRU list.
+    this.trees.set(id, cached);
+    return cached;
+  }
+
+  /** A tree as storage read it, remembered. */
+  private stored(id: string, nodes: readonly StoredNode[], seq: number): StoredTree {
     const tree = new Map<string, RevNode>(nodes.map(({ rev, leaf: _leaf, ...node }) => [rev, node]));
     rememberLeaves(
       tree,
       nodes.filter((node) => node.leaf).map((node) => toLeaf(node.rev, node)),
     );
-    this.remember(id, tree, record.seq);
-    return { tree, seq: record.seq };
+    this.remember(id, tree, seq);
+    return { tree, seq };
   }
 
   /** Records a document's tree as now stored, at this sequence. */

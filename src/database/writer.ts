@@ -71,23 +71,26 @@ export class WriteBatch {
     private readonly revsLimit: number,
   ) {}
 
-  /** Reads the current trees of these documents, but for what the caller has read (`known`). */
+  /**
+   * Reads the current trees of these documents, but for what the caller has read (`known`): the
+   * others in one storage read, so a batch costs no round trip per document.
+   */
   async load(ids: readonly string[], known: ReadonlyMap<string, KnownDoc> = new Map()): Promise<void> {
     const unique = [...new Set(ids)].filter((id) => !this.states.has(id));
+    const unread = unique.filter((id) => !known.has(id));
+    const read = await this.trees.readMany(unread);
+    const storedOf = new Map(unread.map((id, i) => [id, read[i]!]));
     for (const id of unique) {
-      const read = known.get(id);
+      const given = known.get(id);
       // A tree the caller read has no sequence: its write is not checked (see `DocWrite.base`).
-      const { tree: stored, seq: base } = read
-        ? { tree: read.tree, seq: undefined }
-        : await this.trees.read(id);
-      const knownContents: ReadonlyMap<string, RevisionContent> = read?.contents ?? new Map();
+      const { tree: stored, seq: base } = given ? { tree: given.tree, seq: undefined } : storedOf.get(id)!;
       this.states.set(id, {
         id,
         base,
         stored,
         tree: stored,
         contents: new Map(),
-        known: knownContents,
+        known: given?.contents ?? new Map(),
         touched: new Set(),
       });
     }
@@ -100,7 +103,7 @@ export class WriteBatch {
     const doc = options.stamper ? await this.stamped(state, parsed, parentRev, options.stamper) : parsed;
     const gen = childGeneration(parentRev);
     const stubsFrom = options.attachmentsFrom ?? parentRev;
-    const base = stubsFrom === null ? undefined : await this.attachmentsOf(state, [stubsFrom]);
+    const base = stubsFrom === null ? undefined : await this.stubsBase(state, doc, [stubsFrom]);
     const attachments = resolveAttachments(doc.id, doc.attachments, base, gen, false);
     const rev = newRevisionId({
       deleted: doc.deleted,
@@ -152,7 +155,7 @@ export class WriteBatch {
       .slice(0, -1)
       .map((hash, i) => `${doc.path.start + i}-${hash}`)
       .reverse();
-    const base = await this.attachmentsOf(state, ancestors);
+    const base = await this.stubsBase(state, doc, ancestors);
     const attachments = resolveAttachments(doc.id, doc.attachments, base, revGen(rev), true);
     this.apply(state, doc.path, doc, attachments.metas, attachments.blobs);
     return { ok: true, id: doc.id, rev };
@@ -175,6 +178,19 @@ export class WriteBatch {
     }
     state.contents.set(pathLeaf(path), { body: JSON.stringify(doc.body), attachments: metas });
     this.blobs.push(...blobs);
+  }
+
+  /**
+   * What `doc`'s attachment stubs refer to (see `attachmentsOf`); nothing read when it has none,
+   * as most writes: a batch then reads no stored body.
+   */
+  private async stubsBase(
+    state: DocState,
+    doc: ParsedDoc,
+    revs: readonly string[],
+  ): Promise<Record<string, AttachmentMeta> | undefined | null> {
+    const hasStubs = [...(doc.attachments?.values() ?? [])].some((input) => input.stub);
+    return hasStubs ? this.attachmentsOf(state, revs) : undefined;
   }
 
   /**

@@ -9,7 +9,9 @@ import type { StoredNode } from '../core/rev-tree/diff.js';
  * It is as small as the database's needs allow, so that a new backend is little work. Each
  * method is one the database cannot build from the others without reading far more:
  * - `getDocs` and `getRevisions`, the reads by id: summaries (with `withTree`, the revision
- *   trees too, which only writes and history reads need) and the bodies of named revisions.
+ *   trees too, which only writes and history reads need) and the bodies of named revisions;
+ *   `getRevisionsOf`, the bodies of revisions of many documents in one read, so that a batch
+ *   (`_bulk_get`) costs one round trip to a database server rather than one per document.
  * - `writeDocs`, the one atomic write: trees, bodies, blobs, history, sequences and counts.
  * - `changes` and `docs`, the two orders documents are read in (by sequence, by id), in pages.
  * - `conflicts`/`countConflicts` and `resolutions`/`countResolutions`: indexes every write keeps,
@@ -39,6 +41,12 @@ export interface Storage {
   getDocs(ids: readonly string[], read?: DocsRead): Promise<(FetchedDoc | undefined)[]>;
   /** Bodies of some revisions of a document, in the same order (`undefined` when not held). */
   getRevisions(id: string, revs: readonly string[]): Promise<(RevisionContent | undefined)[]>;
+  /**
+   * Bodies of revisions of several documents in one read: for each entry, its revisions' contents
+   * in the same order (`undefined` when not held), as `getRevisions` reads one document's. An id
+   * may appear in several entries.
+   */
+  getRevisionsOf(wanted: readonly RevisionsWanted[]): Promise<(RevisionContent | undefined)[][]>;
 
   /**
    * Applies all writes in one atomic transaction. Each write gives its document the next update
@@ -164,6 +172,12 @@ export interface DocRecord {
 export interface DocsRead {
   /** Read each document's revision tree too: what a write or a read of history needs. */
   withTree?: boolean;
+}
+
+/** Some revisions of one document, as `getRevisionsOf` reads them. */
+export interface RevisionsWanted {
+  id: string;
+  revs: readonly string[];
 }
 
 /** A summary row as `getDocs` reads it: its tree only when asked for. */

@@ -25,6 +25,7 @@ import type {
   ResolutionRecord,
   ResolutionsScan,
   RevisionContent,
+  RevisionsWanted,
   ScannedDoc,
   ScannedLocal,
   Storage,
@@ -56,6 +57,13 @@ import { writeBatch } from './writes.js';
 const PAGE_SIZE = 512;
 
 const SUMMARY_FROM = `SELECT ${DOC_COLUMNS} FROM settee.docs d`;
+
+/**
+ * A statement's leading CTE that makes its own (implicit) transaction commit without waiting for
+ * the disk, as `SET LOCAL synchronous_commit = off` would in a transaction block: PostgreSQL reads
+ * the setting at commit. The statement must read `relaxed` for the CTE to run.
+ */
+const RELAXED_COMMIT = "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))";
 
 type CounterRow = {
   update_seq: number;
@@ -193,15 +201,29 @@ export class PostgresStorage implements Storage {
   }
 
   async getRevisions(id: string, revs: readonly string[]): Promise<(RevisionContent | undefined)[]> {
-    if (revs.length === 0) return [];
-    const rows = await rowsOf<{ rev: string; body: string; atts: string | null }>(
+    return (await this.getRevisionsOf([{ id, revs }]))[0]!;
+  }
+
+  /** One statement for the whole batch: its (id, rev) pairs joined against both primary keys. */
+  async getRevisionsOf(wanted: readonly RevisionsWanted[]): Promise<(RevisionContent | undefined)[][]> {
+    const pairs = wanted.flatMap(({ id, revs }) => revs.map((rev) => [id, rev] as const));
+    if (pairs.length === 0) return wanted.map(() => []);
+    const rows = await rowsOf<{ id: Buffer; rev: string; body: string; atts: string | null }>(
       this.on(),
-      `SELECT r.rev, r.body, r.atts FROM settee.docs d JOIN settee.revs r ON r.doc = d.doc
-       WHERE d.db = $1 AND d.id = $2 AND r.rev = ANY($3::text[]) AND r.body IS NOT NULL`,
-      [this.db, idBytes(id), revs],
+      `SELECT d.id, r.rev, r.body, r.atts FROM unnest($2::bytea[], $3::text[]) AS x(id, rev)
+       JOIN settee.docs d ON d.db = $1 AND d.id = x.id
+       JOIN settee.revs r ON r.doc = d.doc AND r.rev = x.rev
+       WHERE r.body IS NOT NULL`,
+      [this.db, pairs.map(([id]) => idBytes(id)), pairs.map(([, rev]) => rev)],
     );
-    const byRev = new Map(rows.map((row) => [row.rev, toContent(row.body, row.atts)]));
-    return revs.map((rev) => byRev.get(rev));
+    const byDoc = new Map<string, Map<string, RevisionContent>>();
+    for (const row of rows) {
+      const id = idText(row.id);
+      let revs = byDoc.get(id);
+      if (!revs) byDoc.set(id, (revs = new Map()));
+      revs.set(row.rev, toContent(row.body, row.atts));
+    }
+    return wanted.map(({ id, revs }) => revs.map((rev) => byDoc.get(id)?.get(rev)));
   }
 
   /** One transaction per call; see `writeBatch` for the locks that order concurrent writers. */
@@ -354,29 +376,24 @@ export class PostgresStorage implements Storage {
 
   /**
    * Local documents are replication checkpoints: losing the newest to a crash of the machine only
-   * makes a replication read a batch again, so their commit does not wait for the disk.
+   * makes a replication read a batch again, so their commit does not wait for the disk. One
+   * statement, its own transaction: a checkpoint costs one round trip, not four.
    */
   async putLocal(id: string, record: LocalRecord | null): Promise<void> {
-    this.on();
-    await inTransaction(
-      this.pool,
-      async (client) => {
-        if (record === null) {
-          await run(client, 'DELETE FROM settee.local_docs WHERE db = $1 AND id = $2', [
-            this.db,
-            idBytes(id),
-          ]);
-        } else {
-          await run(
-            client,
-            `INSERT INTO settee.local_docs (db, id, rev, body) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (db, id) DO UPDATE SET rev = excluded.rev, body = excluded.body`,
-            [this.db, idBytes(id), record.rev, record.body],
-          );
-        }
-      },
-      { synchronousCommit: false },
-    );
+    if (record === null) {
+      await run(
+        this.on(),
+        `${RELAXED_COMMIT} DELETE FROM settee.local_docs WHERE db = $1 AND id = $2 AND EXISTS (SELECT FROM relaxed)`,
+        [this.db, idBytes(id)],
+      );
+    } else {
+      await run(
+        this.on(),
+        `${RELAXED_COMMIT} INSERT INTO settee.local_docs (db, id, rev, body) SELECT $1, $2, $3, $4 FROM relaxed
+         ON CONFLICT (db, id) DO UPDATE SET rev = excluded.rev, body = excluded.body`,
+        [this.db, idBytes(id), record.rev, record.body],
+      );
+    }
   }
 
   async getAttachment(digest: string): Promise<Uint8Array | undefined> {

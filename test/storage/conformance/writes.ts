@@ -14,7 +14,10 @@ import {
   treeOf,
 } from './helpers.js';
 
-/** Conformance: meta, writeDocs and the reads by id (getDocs with and without trees, getRevisions). */
+/**
+ * Conformance: meta, writeDocs and the reads by id (getDocs with and without trees, getRevisions,
+ * getRevisionsOf).
+ */
 export function metaTests(t: Context): void {
   describe('meta', () => {
     it('reads undefined for an unknown key', async () => {
@@ -163,6 +166,42 @@ export function writeAndReadTests(t: Context): void {
       expect(await t.storage.getRevisions('other', ['2-b'])).toEqual([content({ other: true })]);
       expect(await t.storage.getRevisions('unknown', ['2-b'])).toEqual([undefined]);
       expect(await t.storage.getRevisions('doc', [])).toEqual([]);
+    });
+
+    it('getRevisionsOf reads revisions of many documents at once, as getRevisions reads each', async () => {
+      const atts = { 'a.bin': attMeta('md5-aaa', 3, 2) };
+      await t.storage.writeDocs([
+        docWrite('doc', [leaf('2-b'), leaf('2-c')], {
+          added: [
+            node('1-a', null, { leaf: false }),
+            node('2-b', '1-a', { body: { b: 1 }, attachments: atts }),
+            node('2-c', '1-a', { body: { c: 1 } }),
+          ],
+        }),
+        newDoc('other', '1-o', { other: true }),
+        newDoc('d\u0000\u{1F600}', '1-z', { odd: 'id' }),
+      ]);
+      const wanted = [
+        { id: 'doc', revs: ['2-c', '1-a', '2-b'] },
+        { id: 'unknown', revs: ['1-o'] },
+        { id: 'other', revs: ['1-o', '2-c'] },
+        { id: 'doc', revs: [] },
+        { id: 'doc', revs: ['2-b', '2-b'] },
+        { id: 'd\u0000\u{1F600}', revs: ['1-z'] },
+      ];
+      const got = await t.storage.getRevisionsOf(wanted);
+      expect(got).toEqual([
+        [content({ c: 1 }), undefined, content({ b: 1 }, atts)],
+        [undefined],
+        [content({ other: true }), undefined],
+        [],
+        [content({ b: 1 }, atts), content({ b: 1 }, atts)],
+        [content({ odd: 'id' })],
+      ]);
+      for (const [i, { id, revs }] of wanted.entries()) {
+        expect(await t.storage.getRevisions(id, revs)).toEqual(got[i]);
+      }
+      expect(await t.storage.getRevisionsOf([])).toEqual([]);
     });
 
     it('moves a rewritten document to its new seq, so it appears once in changes', async () => {
