@@ -1,4 +1,8 @@
-import { defineConfig } from 'vitest/config';
+import { playwright } from '@vitest/browser-playwright';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+// Test files that run inside Chromium (the `browser` project) rather than in Node.
+const IN_CHROMIUM = ['test/browser/indexeddb.test.ts'];
 
 export default defineConfig({
   test: {
@@ -10,7 +14,11 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'sqlite', include: ['test/**/*.test.ts'] },
+        test: {
+          name: 'sqlite',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...IN_CHROMIUM],
+        },
       },
       {
         // The server's API tests again, each server on its own PostgreSQL database
@@ -21,6 +29,34 @@ export default defineConfig({
           include: ['test/server/api-*.test.ts'],
           env: { SETTEE_TEST_BACKEND: 'postgres' },
           globalSetup: ['test/global-postgres.ts'],
+        },
+      },
+      {
+        // The IndexedDB backend in a real headless Chromium, Debian's (.ci/run installs it):
+        // nothing downloads a browser. Not `extends`: the Node setup file installs SQLite.
+        test: {
+          name: 'browser',
+          include: IN_CHROMIUM,
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+          browser: {
+            enabled: true,
+            headless: true,
+            provider: playwright({
+              launchOptions: {
+                executablePath: '/usr/bin/chromium',
+                args: [
+                  '--no-sandbox',
+                  '--disable-gpu',
+                  '--disable-background-networking',
+                  '--disable-component-update',
+                ],
+              },
+            }),
+            instances: [{ browser: 'chromium' }],
+            // A failure is told by its message; no screenshots left in the tree.
+            screenshotFailures: false,
+          },
         },
       },
     ],

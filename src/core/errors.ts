@@ -52,6 +52,8 @@ export const ERROR_STATUS = {
   max_bulk_get_count_exceeded: 413,
   too_long: 414,
   bad_content_type: 415,
+  /** The browser's storage quota is used up: the write was not stored (IndexedDB's QuotaExceededError). */
+  quota_exceeded: 507,
   unknown_error: 500,
   /** An endpoint of CouchDB's that Settee does not have (yet): the reason names the feature. */
   not_implemented: 501,

@@ -1,4 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
+import { phasedProgress } from '../compaction-progress.js';
 import type { CompactionSteps } from '../types.js';
 import { CONTENT_BYTES } from './schema.js';
 
@@ -41,12 +42,7 @@ export class SqliteCompaction implements CompactionSteps {
   }
 
   get progress(): number {
-    const total = this.phases.reduce((sum, phase) => sum + phase.weight, 0);
-    const done = this.phases.reduce((sum, phase, i) => {
-      const fraction = i < this.current ? 1 : i === this.current ? phase.fraction() : 0;
-      return sum + phase.weight * fraction;
-    }, 0);
-    return Math.min(1, done / total);
+    return phasedProgress(this.phases, this.current);
   }
 
   async step(): Promise<boolean> {

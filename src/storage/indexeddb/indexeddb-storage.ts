@@ -1,0 +1,402 @@
+import { SetteeError } from '../../core/errors.js';
+import { keysetPages } from '../paging.js';
+import type {
+  AttachmentBlob,
+  ChangesScan,
+  CompactionSteps,
+  ConflictsScan,
+  DocRecord,
+  DocsRead,
+  DocsScan,
+  DocWrite,
+  FetchedDoc,
+  IdRange,
+  IndexChanges,
+  IndexChangesScan,
+  IndexRow,
+  IndexScan,
+  IndexState,
+  IndexUpdate,
+  LocalDocsScan,
+  LocalRecord,
+  ResolutionRecord,
+  ResolutionsScan,
+  RevisionContent,
+  RevisionsWanted,
+  ScannedDoc,
+  ScannedLocal,
+  Storage,
+  StorageStats,
+  StoredResolution,
+} from '../types.js';
+import { IndexedDbCompaction } from './compaction.js';
+import {
+  type IdbDatabase,
+  type IdbFactory,
+  type IdbQuery,
+  type IdbSource,
+  type IdbTransaction,
+  indexedDb,
+  inTransaction,
+  readPage,
+  requested,
+} from './idb.js';
+import { IndexStores } from './indexes.js';
+import { EMPTY, idKey, idPageRange, keyRange } from './keys.js';
+import { toContent, toNode, toRecord, toScanned } from './rows.js';
+import {
+  type DocRow,
+  type LocalRow,
+  openDatabase,
+  type ResolutionRow,
+  type RevRow,
+  STATE_KEY,
+  STORE,
+  type StateRow,
+} from './schema.js';
+import { WRITE_STORES, writeBatch } from './writes.js';
+
+export interface IndexedDbStorageOptions {
+  /**
+   * The IndexedDB to open the database in; by default the page's. A storage bucket's
+   * (`(await navigator.storageBuckets.open('settee', { persisted: true })).indexedDB`) keeps the
+   * database apart from the site's other data, with a quota and persistence of its own.
+   */
+  indexedDB?: IdbFactory;
+}
+
+// Records read per request when scanning: large enough to amortize a request's round trip,
+// small enough that a scan of any database keeps memory flat.
+const PAGE_SIZE = 512;
+
+/**
+ * The browser's backend: one IndexedDB database per Settee database, of the same name. Every
+ * counter lives in the database (no copy in memory), so several tabs may hold it open at once:
+ * IndexedDB runs their readwrite transactions one at a time. Layout: `schema.ts`; the write of
+ * a batch: `writes.ts`.
+ *
+ * @example
+ * const storage = await IndexedDbStorage.open('shop');
+ * const db = Database.fromStorage(storage);
+ */
+export class IndexedDbStorage implements Storage {
+  private readonly indexStores: IndexStores;
+  private closed = false;
+
+  private constructor(
+    /** The IndexedDB database's name. */
+    readonly name: string,
+    private readonly db: IdbDatabase,
+    private readonly factory: IdbFactory,
+  ) {
+    this.indexStores = new IndexStores(() => this.open());
+    const close = db.onversionchange;
+    // Another tab deletes or upgrades the database: this connection closes and says so after.
+    db.onversionchange = () => {
+      this.closed = true;
+      close?.();
+    };
+  }
+
+  /** Opens the IndexedDB database `name`, creating it (or bringing an older layout up to date). */
+  static async open(name: string, options: IndexedDbStorageOptions = {}): Promise<IndexedDbStorage> {
+    const factory = options.indexedDB ?? indexedDb().factory;
+    return new IndexedDbStorage(name, await openDatabase(factory, name), factory);
+  }
+
+  /** The connection, or a typed error once it is closed (a transaction would throw a DOMException). */
+  private open(): IdbDatabase {
+    if (this.closed) throw new SetteeError('unavailable', `The database ${this.name} is closed`);
+    return this.db;
+  }
+
+  private read<T>(stores: readonly string[], work: (tx: IdbTransaction) => Promise<T>): Promise<T> {
+    return inTransaction(this.open(), stores, 'readonly', work);
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return this.read([STORE.meta], (tx) => requested(tx.objectStore(STORE.meta).get(key))) as Promise<
+      string | undefined
+    >;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await inTransaction(this.open(), [STORE.meta], 'readwrite', (tx) => {
+      tx.objectStore(STORE.meta).put(value, key);
+    });
+  }
+
+  async getDocs(ids: readonly string[], read: DocsRead = {}): Promise<(FetchedDoc | undefined)[]> {
+    if (ids.length === 0) return [];
+    return this.read([STORE.docs, STORE.revs], (tx) =>
+      Promise.all(ids.map((id) => fetchDoc(tx, idKey(id), read.withTree === true))),
+    );
+  }
+
+  getRevisions(id: string, revs: readonly string[]): Promise<(RevisionContent | undefined)[]> {
+    return this.getRevisionsOf([{ id, revs }]).then(([contents]) => contents!);
+  }
+
+  async getRevisionsOf(wanted: readonly RevisionsWanted[]): Promise<(RevisionContent | undefined)[][]> {
+    if (wanted.length === 0) return [];
+    return this.read([STORE.docs, STORE.revs], (tx) =>
+      Promise.all(wanted.map(({ id, revs }) => revisions(tx, idKey(id), revs))),
+    );
+  }
+
+  async writeDocs(
+    writes: readonly DocWrite[],
+    blobs: readonly AttachmentBlob[] = [],
+    history: readonly ResolutionRecord[] = [],
+  ): Promise<number[]> {
+    if (writes.length === 0 && blobs.length === 0 && history.length === 0) return [];
+    return inTransaction(this.open(), WRITE_STORES, 'readwrite', (tx) =>
+      writeBatch(tx, writes, blobs, history),
+    );
+  }
+
+  changes(options: ChangesScan): AsyncIterable<ScannedDoc[]> {
+    const descending = options.descending === true;
+    return this.pages<DocRow, number, ScannedDoc>(
+      [STORE.docs],
+      (tx) => tx.objectStore(STORE.docs).index('seq'),
+      (after) => {
+        const since = { key: options.since, open: true };
+        if (!descending) return keyRange(after === undefined ? since : { key: after, open: true }, undefined);
+        return keyRange(since, after === undefined ? undefined : { key: after, open: true });
+      },
+      { descending, limit: options.limit },
+      (row) => row.seq,
+      (row) => toScanned(row, options.withContent),
+    );
+  }
+
+  docs(options: DocsScan): AsyncIterable<ScannedDoc[]> {
+    return this.idPages(STORE.docs, options, (row: DocRow) => toScanned(row, options.withContent));
+  }
+
+  localDocs(options: LocalDocsScan): AsyncIterable<ScannedLocal[]> {
+    return this.idPages(STORE.local, options, (row: LocalRow) =>
+      options.withBody ? { id: row.id, rev: row.rev, body: row.body } : { id: row.id, rev: row.rev },
+    );
+  }
+
+  private idPages<Row extends { id: string }, Out>(
+    store: string,
+    range: IdRange,
+    convert: (row: Row) => Out,
+  ): AsyncIterable<Out[]> {
+    return this.pages<Row, string, Out>(
+      [store],
+      (tx) => tx.objectStore(store),
+      (after) => idPageRange(range, after),
+      { descending: range.descending === true },
+      (row) => row.id,
+      convert,
+    );
+  }
+
+  conflicts(options: ConflictsScan): AsyncIterable<DocRecord[]> {
+    const index = options.deletedLeaves ? 'branched' : 'conflicted';
+    return this.pages<DocRow, string, DocRecord>(
+      [STORE.docs],
+      (tx) => tx.objectStore(STORE.docs).index(index),
+      (after) => idPageRange({ start: options.start }, after),
+      { descending: false, limit: options.limit },
+      (row) => row.id,
+      toRecord,
+    );
+  }
+
+  async countConflicts(): Promise<number> {
+    return this.read([STORE.docs], (tx) => requested(tx.objectStore(STORE.docs).index('conflicted').count()));
+  }
+
+  resolutions(scan: ResolutionsScan): AsyncIterable<StoredResolution[]> {
+    const descending = scan.descending === true;
+    const { docId } = scan;
+    const from = scan.after ?? (descending ? Infinity : 0);
+    return this.pages<ResolutionRow, number, StoredResolution>(
+      [STORE.resolutions],
+      (tx) => {
+        const store = tx.objectStore(STORE.resolutions);
+        return docId === undefined ? store : store.index('doc');
+      },
+      (after) => {
+        // By seq alone, or within one document's part of index `doc`: [docId, seq].
+        const key = (seq: number) => (docId === undefined ? seq : [docId, seq]);
+        const start = { key: key(after ?? from), open: true };
+        const edge = { key: key(descending ? -Infinity : Infinity), open: false };
+        return descending ? keyRange(edge, start) : keyRange(start, edge);
+      },
+      { descending, limit: scan.limit },
+      (row) => row.seq!,
+      (row) => ({
+        docId: row.docId,
+        ...(JSON.parse(row.entry) as Omit<ResolutionRecord, 'docId'>),
+        seq: row.seq!,
+      }),
+    );
+  }
+
+  async countResolutions(docId?: string): Promise<number> {
+    return this.read([STORE.resolutions], (tx) => {
+      const store = tx.objectStore(STORE.resolutions);
+      if (docId === undefined) return requested(store.count());
+      const range = keyRange(
+        { key: [docId, -Infinity], open: false },
+        { key: [docId, Infinity], open: false },
+      );
+      return requested(store.index('doc').count(range === EMPTY ? null : range));
+    });
+  }
+
+  /**
+   * A keyset scan, a page per readonly transaction: `range(after)` is the keys of the page after
+   * the row keyed `after` (the scan's own start when undefined).
+   */
+  private pages<Row, Key, Out>(
+    stores: readonly string[],
+    source: (tx: IdbTransaction) => IdbSource,
+    range: (after: Key | undefined) => IdbQuery | typeof EMPTY,
+    scan: { descending: boolean; limit?: number },
+    keyOf: (row: Row) => Key,
+    convert: (row: Row) => Out,
+  ): AsyncIterable<Out[]> {
+    const rows = keysetPages<Row, Key>(
+      (after, count) => {
+        const keys = range(after);
+        if (keys === EMPTY) return [];
+        return this.read(stores, (tx) => readPage<Row>(source(tx), keys, scan.descending, count));
+      },
+      keyOf,
+      { pageSize: PAGE_SIZE, limit: scan.limit },
+    );
+    return mapPages(rows, convert);
+  }
+
+  /**
+   * The counts every write keeps. There is no file: the sizes are the bytes of content held
+   * (bodies, attachment metadata, blobs), and the live ones less what compaction would drop.
+   */
+  async stats(): Promise<StorageStats> {
+    const state = (await this.read([STORE.state], (tx) =>
+      requested(tx.objectStore(STORE.state).get(STATE_KEY)),
+    )) as StateRow;
+    return {
+      docCount: state.docCount,
+      deletedCount: state.deletedCount,
+      updateSeq: state.updateSeq,
+      fileSize: Math.max(0, state.contentBytes),
+      activeSize: Math.max(0, state.contentBytes - state.garbageBytes),
+    };
+  }
+
+  /** Local documents are checkpoints: losing the newest to a power cut only re-reads a batch. */
+  async putLocal(id: string, record: LocalRecord | null): Promise<void> {
+    await inTransaction(
+      this.open(),
+      [STORE.local],
+      'readwrite',
+      (tx) => {
+        const store = tx.objectStore(STORE.local);
+        const key = idKey(id);
+        if (record === null) store.delete(key);
+        else store.put({ key, id, rev: record.rev, body: record.body } satisfies LocalRow);
+      },
+      'relaxed',
+    );
+  }
+
+  async getAttachment(digest: string): Promise<Uint8Array | undefined> {
+    const row = (await this.read([STORE.attachments], (tx) =>
+      requested(tx.objectStore(STORE.attachments).get(digest)),
+    )) as { data: Uint8Array } | undefined;
+    return row?.data;
+  }
+
+  indexes(): Promise<IndexState[]> {
+    return this.indexStores.all();
+  }
+
+  openIndex(name: string, signature: string): Promise<IndexState> {
+    return this.indexStores.open(name, signature);
+  }
+
+  updateIndex(name: string, update: IndexUpdate): Promise<void> {
+    return this.indexStores.update(name, update);
+  }
+
+  scanIndex(name: string, scan: IndexScan): AsyncIterable<IndexRow[]> {
+    return this.indexStores.scan(name, scan);
+  }
+
+  dropIndex(name: string): Promise<void> {
+    return this.indexStores.drop(name);
+  }
+
+  indexChanges(name: string, scan: IndexChangesScan): Promise<IndexChanges | undefined> {
+    return this.indexStores.changes(name, scan);
+  }
+
+  compaction(): CompactionSteps {
+    return new IndexedDbCompaction(() => this.open());
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.db.close();
+  }
+
+  /** Closes and deletes the IndexedDB database; other tabs' connections are asked to close. */
+  async destroy(): Promise<void> {
+    await this.close();
+    await requested(this.factory.deleteDatabase(this.name));
+  }
+}
+
+/** A document's summary (and tree) in `tx`. */
+async function fetchDoc(tx: IdbTransaction, key: string, withTree: boolean): Promise<FetchedDoc | undefined> {
+  const [row, nodes] = await Promise.all([
+    requested(tx.objectStore(STORE.docs).get(key)) as Promise<DocRow | undefined>,
+    withTree
+      ? (requested(tx.objectStore(STORE.revs).getAll(treeRange(key))) as Promise<RevRow[]>)
+      : undefined,
+  ]);
+  if (!row) return undefined;
+  const fetched: FetchedDoc = toRecord(row);
+  if (nodes) fetched.tree = nodes.map((node) => toNode(node, row.winner));
+  return fetched;
+}
+
+/** Every revision of the document keyed `key`: [key, rev] for any rev, and arrays sort last. */
+function treeRange(key: string): IdbQuery {
+  const range = keyRange({ key: [key], open: false }, { key: [key, []], open: false });
+  return range === EMPTY ? null : range;
+}
+
+/** The contents of some revisions of a document; the winner's is the document's. */
+async function revisions(
+  tx: IdbTransaction,
+  key: string,
+  revs: readonly string[],
+): Promise<(RevisionContent | undefined)[]> {
+  if (revs.length === 0) return [];
+  const revStore = tx.objectStore(STORE.revs);
+  const [doc, rows] = await Promise.all([
+    requested(tx.objectStore(STORE.docs).get(key)) as Promise<DocRow | undefined>,
+    Promise.all(revs.map((rev) => requested(revStore.get([key, rev])) as Promise<RevRow | undefined>)),
+  ]);
+  return rows.map((row) => {
+    if (!doc || !row) return undefined;
+    const held = row.rev === doc.winner ? doc : row;
+    return held.body === null ? undefined : toContent(held);
+  });
+}
+
+async function* mapPages<Row, Out>(
+  pages: AsyncIterable<Row[]>,
+  convert: (row: Row) => Out,
+): AsyncGenerator<Out[]> {
+  for await (const page of pages) yield page.map(convert);
+}

@@ -1,0 +1,109 @@
+/** Records of the IndexedDB stores, to and from the shapes of the Storage interface. */
+import { revGen } from '../../core/revision.js';
+import type { StoredNode } from '../../core/rev-tree/diff.js';
+import { isConflicted } from '../records.js';
+import type { DocRecord, RevisionContent, ScannedDoc } from '../types.js';
+import type { Attachments, DocRow, RevRow } from './schema.js';
+
+/** Content as a record holds it: attachments null when there are none. */
+export interface HeldContent {
+  body: string | null;
+  atts: Attachments | null;
+}
+
+/** A document's record, with the fields that put it in the sparse and multi-entry indexes. */
+export function docRow(
+  key: string,
+  record: Omit<DocRecord, 'seq'>,
+  seq: number,
+  content: HeldContent,
+): DocRow {
+  const row: DocRow = {
+    key,
+    id: record.id,
+    seq,
+    winner: record.winner,
+    deleted: record.deleted,
+    leaves: record.leaves.length === 1 ? null : record.leaves,
+    body: content.body,
+    atts: content.atts,
+  };
+  if (isConflicted(record)) row.conflicted = key;
+  if (record.leaves.length > 1) row.branched = key;
+  withDigests(row);
+  return row;
+}
+
+/** A revision's record, flagged for compaction while it is a non-leaf holding content. */
+export function revRow(fields: Omit<RevRow, 'purgeable' | 'digests'>): RevRow {
+  const row: RevRow = {
+    doc: fields.doc,
+    rev: fields.rev,
+    parent: fields.parent,
+    deleted: fields.deleted,
+    leaf: fields.leaf,
+    body: fields.body,
+    atts: fields.atts,
+  };
+  if (!row.leaf && (row.body !== null || row.atts !== null)) row.purgeable = 1;
+  withDigests(row);
+  return row;
+}
+
+function withDigests(row: { atts: Attachments | null; digests?: string[] }): void {
+  if (row.atts) row.digests = [...new Set(Object.values(row.atts).map((meta) => meta.digest))];
+}
+
+export function attsOrNull(attachments: Attachments | undefined): Attachments | null {
+  return attachments && Object.keys(attachments).length > 0 ? attachments : null;
+}
+
+export function toRecord(row: DocRow): DocRecord {
+  return {
+    id: row.id,
+    seq: row.seq,
+    winner: row.winner,
+    deleted: row.deleted,
+    leaves: row.leaves ?? [{ rev: row.winner, deleted: row.deleted }],
+  };
+}
+
+/** A document as a scan reads it: with its winner's content when asked for and held. */
+export function toScanned(row: DocRow, withContent: boolean | undefined): ScannedDoc {
+  const scanned: ScannedDoc = toRecord(row);
+  if (withContent && row.body !== null) scanned.content = toContent(row);
+  return scanned;
+}
+
+export function toContent(held: { body: string | null; atts: Attachments | null }): RevisionContent {
+  return { body: held.body ?? '', attachments: held.atts ?? undefined };
+}
+
+/** A tree node; the winner is always held (its content is the document's). */
+export function toNode(row: RevRow, winner: string): StoredNode {
+  return {
+    rev: row.rev,
+    gen: revGen(row.rev),
+    hash: row.rev.slice(row.rev.indexOf('-') + 1),
+    parent: row.parent,
+    deleted: row.deleted,
+    hasBody: row.body !== null || row.rev === winner,
+    leaf: row.leaf,
+  };
+}
+
+/** The bytes a record's content takes, as the counters add them up. */
+export function contentBytes(held: HeldContent): number {
+  return utf8Length(held.body) + (held.atts ? utf8Length(JSON.stringify(held.atts)) : 0);
+}
+
+function utf8Length(text: string | null): number {
+  if (text === null) return 0;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // A surrogate pair is 4 bytes: 2 for each half.
+    bytes += unit < 0x80 ? 1 : unit < 0x800 || (unit >= 0xd800 && unit < 0xe000) ? 2 : 3;
+  }
+  return bytes;
+}
