@@ -6,6 +6,7 @@
 import type { Doc, NewDoc } from '../../src/core/api.js';
 import { Database } from '../../src/database/database.js';
 import { RemoteDatabase } from '../../src/remote/index.js';
+import '../../src/remote/undici-transport.js';
 import { replicate, type ReplicationResult, sync, type Sync } from '../../src/replication/index.js';
 import { type Dataset, gc, progress, type TempFolders } from '../lib.js';
 import { ADMIN, type ServerProcess } from '../server/servers.js';

@@ -3,6 +3,8 @@
 import '../storage/sqlite/open.js';
 // …and its sandbox for views and filter functions (see design/install-node.ts).
 import '../design/install-node.js';
+// …and HTTP over undici's keep-alive pool (importing installs it).
+import '../remote/undici-transport.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Database } from '../database/database.js';
 import { describeFailure } from './failures.js';

@@ -6,7 +6,8 @@
  */
 import type { Doc } from '../core/api.js';
 import { badRequest, notFound } from '../core/errors.js';
-import { compileSelector } from '../core/mango/index.js';
+import { loadRegexEngine, needsRegexEngine } from '../core/mango/regex.js';
+import { compileSelector } from '../core/mango/selector.js';
 import type { DesignRunner, FilterReq } from '../design/runner.js';
 
 /** Judges revisions (documents with `_id`, `_rev`, and `_deleted` for a tombstone). */
@@ -22,8 +23,12 @@ export interface DesignFilterName {
   name: string;
 }
 
-/** Only revisions matching a Mango selector (a bad selector is a 400 here, before any read). */
-export function selectorFilter(selector: Record<string, unknown>): RevisionFilter {
+/**
+ * Only revisions matching a Mango selector (a bad selector is a 400 here, before any read). In a
+ * page, a selector with `$regex` first waits for the engine (loaded on demand), and is checked then.
+ */
+export function selectorFilter(selector: Record<string, unknown>): RevisionFilter | Promise<RevisionFilter> {
+  if (needsRegexEngine(selector)) return loadRegexEngine().then(() => selectorFilter(selector));
   const compiled = compileSelector(selector);
   return { test: (docs) => docs.map((doc) => compiled.matches(doc)) };
 }

@@ -34,6 +34,7 @@ import {
   validateDocId,
 } from '../core/document.js';
 import { badRequest, notFound, toSetteeError } from '../core/errors.js';
+import { onDemand } from '../core/on-demand.js';
 import { isRev, parseRev } from '../core/revision.js';
 import type { Resolver } from '../conflicts/resolvers.js';
 import type { DesignRunner } from '../design/runner.js';
@@ -45,7 +46,7 @@ import { ChangesFeed, type ChangesFeedOptions } from './changes.js';
 import { type CompactionStatus, Compactor, type CompactOptions } from './compaction.js';
 import {
   type ConflictEvent,
-  ConflictHandling,
+  type ConflictHandling,
   type ConflictRow,
   type ConflictHost,
   type ConflictsOptions,
@@ -58,19 +59,13 @@ import {
   type ResolveWithOptions,
   type ResolveWithResult,
 } from './conflicts/index.js';
+import { resolutionRows } from './conflicts/history.js';
+import { conflictRows } from './conflicts/listing.js';
 import { LocalDocs } from './local-docs.js';
 import { platformDesignRunner } from './queries/design-platform.js';
-import { Queries } from './queries/engine.js';
-import { selectorChanges } from './queries/selector-changes.js';
-import {
-  collectView,
-  type DesignDocInfo,
-  splitViewPath,
-  type ViewOptions,
-  type ViewResponse,
-  type ViewStream,
-  viewQueryOf,
-} from './queries/views.js';
+import type { Queries } from './queries/engine.js';
+import type { QueryHost } from './queries/host.js';
+import type { DesignDocInfo, ViewOptions, ViewResponse, ViewStream } from './queries/views.js';
 import type { ViewQuery } from '../core/views/params.js';
 import type { IndexingStatus } from './queries/index-builder.js';
 import type {
@@ -86,7 +81,7 @@ import { bulkGetResultJson } from './doc-json.js';
 import { bulkGet, revsDiff } from './peer-reads.js';
 import { DocReader } from './reader.js';
 import { TreeCache } from './trees.js';
-import { Stamper, type StampingOptions } from './stamping.js';
+import type { Stamper, StampingOptions } from './stamping.js';
 import { applyWriteHook, type WriteHook } from './write-hook.js';
 import { type Committed, type EditOptions, type KnownDoc, requirePath, WriteBatch } from './writer.js';
 
@@ -159,9 +154,21 @@ export class Database implements Peer {
   private readonly local: LocalDocs;
   private readonly writes = new SerialQueue();
   private readonly notifier = new WriteNotifier();
-  private readonly conflictHandling: ConflictHandling;
   private readonly compactor: Compactor;
-  private readonly queries: Queries;
+  // Queries and conflict handling are imported on first use (`on-demand-parts.ts`): a page that
+  // never queries, nor handles conflicts, never loads them.
+  private readonly queries = onDemand(async () => {
+    const { Queries } = await import('./on-demand-parts.js');
+    return (this.loadedQueries = new Queries(this.queryHost()));
+  });
+  private loadedQueries: Queries | undefined;
+  private readonly loadConflictHandling = onDemand(async () => {
+    const { ConflictHandling } = await import('./on-demand-parts.js');
+    return (this.loadedConflictHandling = new ConflictHandling(this.conflictHost()));
+  });
+  private loadedConflictHandling: ConflictHandling | undefined;
+  /** Conflict handling was asked for: from then on every write hands it its batch. */
+  private conflictHandlingWanted = false;
   private stamper: Stamper | undefined;
   private keepHistory = false;
   private writeHook: WriteHook | undefined;
@@ -180,19 +187,8 @@ export class Database implements Peer {
     this.trees = new TreeCache(storage);
     this.reader = new DocReader(storage, this.trees, () => this.revsLimit);
     this.local = new LocalDocs(storage);
-    this.conflictHandling = new ConflictHandling(this.conflictHost());
     // Compaction drops bodies: cached trees would still claim to hold them.
     this.compactor = new Compactor(storage, this.writes, () => this.trees.clear());
-    this.queries = new Queries({
-      name,
-      storage,
-      updateSeq: () => this.seq,
-      toDoc: (scanned, options = {}) =>
-        this.reader.build(scanned, scanned.id, scanned.winner, scanned.content, options),
-      designDocs: () => this.designDocs(),
-      design: () => this.design(),
-      bulkDocs: (docs) => this.bulkDocs(docs),
-    });
     // Before `init` reads the sequence, so that no write of another server falls in between.
     storage.onExternalWrite?.((write) => this.followExternalWrite(write));
   }
@@ -337,7 +333,7 @@ export class Database implements Peer {
     }
     return this.writes.run(async () => {
       const { results, written } = await this.writeBatch(parsed, newEdits, options.atomic === true);
-      await this.conflictHandling.afterWrite(written);
+      await this.afterWrite(written);
       return results;
     });
   }
@@ -474,6 +470,37 @@ export class Database implements Peer {
     return this.stamper && !id.startsWith('_design/') ? { stamper: this.stamper } : {};
   }
 
+  /**
+   * Hands a committed batch to conflict handling (the resolver, conflict listeners), once it was
+   * asked for; until then nothing waits for a batch.
+   */
+  private async afterWrite(written: readonly Committed[]): Promise<void> {
+    if (!this.conflictHandlingWanted) return;
+    // The batch is committed: a chunk that could not be fetched must not make it look failed
+    // (as a resolver that throws does not); the next write tries the import again.
+    const handling = await this.loadConflictHandling().catch(() => undefined);
+    await handling?.afterWrite(written);
+  }
+
+  /** Conflict handling, imported on first use. */
+  private conflictHandling(): Promise<ConflictHandling> {
+    this.conflictHandlingWanted = true;
+    return this.loadConflictHandling();
+  }
+
+  private queryHost(): QueryHost {
+    return {
+      name: this.name,
+      storage: this.storage,
+      updateSeq: () => this.seq,
+      toDoc: (scanned, options = {}) =>
+        this.reader.build(scanned, scanned.id, scanned.winner, scanned.content, options),
+      designDocs: () => this.designDocs(),
+      design: () => this.design(),
+      bulkDocs: (docs) => this.bulkDocs(docs),
+    };
+  }
+
   /** What conflict handling may use of this database, and nothing more. */
   private conflictHost(): ConflictHost {
     return {
@@ -517,7 +544,22 @@ export class Database implements Peer {
    * Exceptions thrown by a listener are ignored. Returns a function that unsubscribes.
    */
   onConflict(listener: (event: ConflictEvent) => void): () => void {
-    return this.conflictHandling.onConflict(listener);
+    let listening = true;
+    // Registered as soon as conflict handling is imported: a write committed meanwhile waits for
+    // the import too (`afterWrite`), and this registration runs first.
+    const registered = this.conflictHandling().then((handling) =>
+      handling.onConflict((event) => {
+        if (listening) listener(event);
+      }),
+    );
+    registered.catch(() => undefined); // the next write imports it again; this listener is lost
+    return () => {
+      listening = false;
+      void registered.then(
+        (unsubscribe) => unsubscribe(),
+        () => undefined,
+      );
+    };
   }
 
   /**
@@ -531,6 +573,7 @@ export class Database implements Peer {
       return;
     }
     const settings = options === true ? {} : options;
+    const { Stamper } = await import('./on-demand-parts.js');
     const last = this.stamper?.clock.last ?? (await this.storage.getMeta('hlc_last'));
     this.stamper = new Stamper({
       ...settings,
@@ -549,12 +592,12 @@ export class Database implements Peer {
    * backlog sweep resolved.
    */
   async setResolver(resolver: Resolver | null): Promise<number> {
-    return this.conflictHandling.setResolver(resolver);
+    return (await this.conflictHandling()).setResolver(resolver);
   }
 
   /** The resolver set with `setResolver`, if any. */
   getResolver(): Resolver | undefined {
-    return this.conflictHandling.getResolver();
+    return this.loadedConflictHandling?.getResolver();
   }
 
   /**
@@ -562,17 +605,19 @@ export class Database implements Peer {
    * from an index kept by every write: `total_rows` counts them all.
    */
   async conflicts(options: ConflictsOptions = {}): Promise<ConflictsResponse> {
-    return this.conflictHandling.conflicts(options);
+    return (await this.conflictHandling()).conflicts(options);
   }
 
   /** The conflicted documents as a stream, for databases of any size. */
   conflictsStream(options: ConflictsOptions = {}): AsyncIterable<ConflictRow> {
-    return this.conflictHandling.conflictsStream(options);
+    // Straight from the conflicts index, so that bad options throw here, before conflict handling
+    // is imported.
+    return conflictRows(this.storage, options);
   }
 
   /** How many documents are conflicted (`total_rows` of `conflicts()`), from the same index. */
   async conflictCount(): Promise<number> {
-    return this.conflictHandling.conflictCount();
+    return (await this.conflictHandling()).conflictCount();
   }
 
   /**
@@ -581,7 +626,7 @@ export class Database implements Peer {
    * what a person needs to resolve the conflict (a three-way merge, or keeping it deleted).
    */
   async conflictVersions(id: string): Promise<ConflictVersions> {
-    return this.conflictHandling.conflictVersions(id);
+    return (await this.conflictHandling()).conflictVersions(id);
   }
 
   /**
@@ -599,7 +644,7 @@ export class Database implements Peer {
     options: ResolveOptions = {},
     context: WriteContext = {},
   ): Promise<ResolveResult> {
-    return this.conflictHandling.resolve(id, options, context);
+    return (await this.conflictHandling()).resolve(id, options, context);
   }
 
   /**
@@ -620,7 +665,7 @@ export class Database implements Peer {
     options: ResolveWithOptions = {},
     context: WriteContext = {},
   ): Promise<ResolveWithResult> {
-    return this.conflictHandling.resolveWith(id, resolver, options, context);
+    return (await this.conflictHandling()).resolveWith(id, resolver, options, context);
   }
 
   /**
@@ -631,7 +676,7 @@ export class Database implements Peer {
   async resolutions(
     options: ResolutionsOptions = {},
   ): Promise<{ total_rows: number; rows: StoredResolution[] }> {
-    return this.conflictHandling.resolutions(options);
+    return (await this.conflictHandling()).resolutions(options);
   }
 
   /**
@@ -639,12 +684,13 @@ export class Database implements Peer {
    * here, before the first row.
    */
   resolutionsStream(options: ResolutionsOptions = {}): AsyncIterable<StoredResolution> {
-    return this.conflictHandling.resolutionsStream(options);
+    // Straight from the history, so that these throw here, before conflict handling is imported.
+    return resolutionRows(this.storage, this.keepHistory, options);
   }
 
   /** How many resolutions the history holds, or for one document (`history: true` only). */
   async resolutionCount(docId?: string): Promise<number> {
-    return this.conflictHandling.resolutionCount(docId);
+    return (await this.conflictHandling()).resolutionCount(docId);
   }
 
   /** Reads a document: the winner, or the revision named by `rev`. */
@@ -743,8 +789,8 @@ export class Database implements Peer {
         updateSeq: () => this.seq,
         design: () => this.design(),
         designDocs: () => this.designDocs(),
-        selectorChanges: (selector, since, allLeaves) =>
-          selectorChanges(this.storage, this.queries.mango, selector, since, allLeaves),
+        selectorChanges: async (selector, since, allLeaves) =>
+          (await this.queries()).selectorChanges(selector, since, allLeaves),
       },
       options,
     );
@@ -847,12 +893,13 @@ export class Database implements Peer {
    * const { docs } = await db.find({ selector: { till: 't1', at: { $gte: '2026-12-06' } }, sort: ['till', 'at'] });
    */
   async find<T extends object = Fields>(request: FindRequestBody): Promise<FindResponse<NoInfer<T>>> {
-    return (await this.queries.mango.find(asJson(request))) as FindResponse<T>;
+    const { mango } = await this.queries();
+    return (await mango.find(asJson(request))) as FindResponse<T>;
   }
 
   /** How `find` would answer a request: the index it would use and the range it would read. */
   async explain(request: FindRequestBody): Promise<ExplainBody> {
-    return this.queries.mango.explain(asJson(request));
+    return (await this.queries()).mango.explain(asJson(request));
   }
 
   /**
@@ -860,23 +907,24 @@ export class Database implements Peer {
    * document; the same definition again answers `exists`.
    */
   async createIndex(request: CreateIndexRequest): Promise<CreateIndexResponse> {
-    return this.queries.mango.create(asJson(request));
+    return (await this.queries()).mango.create(asJson(request));
   }
 
   /** The indexes `find` may use, `_all_docs` first (`GET /{db}/_index`). */
   async getIndexes(): Promise<IndexList> {
-    return this.queries.mango.list();
+    return (await this.queries()).mango.list();
   }
 
   /** Deletes a JSON index (`DELETE /{db}/_index/{ddoc}/json/{name}`). */
   async deleteIndex(index: { ddoc: string; name: string }): Promise<{ ok: true }> {
-    await this.queries.mango.delete(index.ddoc, index.name);
+    await (await this.queries()).mango.delete(index.ddoc, index.name);
     return { ok: true };
   }
 
   /** The secondary index builds under way (views and Mango indexes), for `_active_tasks`. */
   indexingStatus(): IndexingStatus[] {
-    return this.queries.indexing();
+    // No build runs before the first query has loaded the engine.
+    return this.loadedQueries?.indexing() ?? [];
   }
 
   /**
@@ -884,7 +932,7 @@ export class Database implements Peer {
    * view's old index, a deleted Mango index). Resolves to how many were dropped.
    */
   async viewCleanup(): Promise<number> {
-    return (await this.queries.cleanup()).length;
+    return (await (await this.queries()).cleanup()).length;
   }
 
   // Queries: views
@@ -902,21 +950,20 @@ export class Database implements Peer {
    * const { rows } = await db.query('sales/by_till', { group: true }); // [{ key: 't1', value: 42 }, …]
    */
   async query<T extends object = Fields>(view: string, options: ViewOptions = {}): Promise<ViewResponse<T>> {
-    const [ddoc, name] = splitViewPath(view);
-    return collectView<T>(await this.viewStream(ddoc, name, viewQueryOf(options)));
+    return (await this.queries()).query<T>(view, options);
   }
 
   /**
    * A view's answer as a stream (for the server): the header fields, then rows read from the
    * index as they are pulled. `q` comes from `parseViewQuery`.
    */
-  viewStream(ddoc: string, view: string, q: ViewQuery): Promise<ViewStream> {
-    return this.queries.views.query(ddoc, view, q);
+  async viewStream(ddoc: string, view: string, q: ViewQuery): Promise<ViewStream> {
+    return (await this.queries()).views.query(ddoc, view, q);
   }
 
   /** `GET /{db}/_design/{ddoc}/_info`: the state of a design document's view index. */
-  designDocInfo(ddoc: string): Promise<DesignDocInfo> {
-    return this.queries.views.info(ddoc);
+  async designDocInfo(ddoc: string): Promise<DesignDocInfo> {
+    return (await this.queries()).views.info(ddoc);
   }
 
   /**

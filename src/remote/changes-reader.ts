@@ -1,7 +1,7 @@
-import JSONParser from '@streamparser/json/jsonparser.js';
 import type { ChangeRow, ChangesResponse, Seq } from '../core/api.js';
 import { IncompleteResponseError } from './errors.js';
 import type { HttpResponse } from './http.js';
+import { loadJsonParser } from './json-parser.js';
 
 /**
  * Reads a normal or longpoll `_changes` body as it streams in: each row of `results` is parsed
@@ -12,6 +12,7 @@ export async function readChanges(
   response: HttpResponse,
   onRow?: (row: ChangeRow) => void,
 ): Promise<ChangesResponse> {
+  const JSONParser = await loadJsonParser();
   // keepStack: false drops each row from the parser's own copy once emitted.
   const parser = new JSONParser({ paths: ['$.results.*', '$.last_seq', '$.pending'], keepStack: false });
   const results: ChangeRow[] = [];

@@ -1,5 +1,6 @@
 /**
- * A small HTTP client for CouchDB-compatible servers, over undici (keep-alive) or a given `fetch`.
+ * A small HTTP client for CouchDB-compatible servers, over the platform's transport (undici's
+ * keep-alive pool in Node, `fetch` in browsers) or a given `fetch`.
  *
  * - Credentials go as Basic auth, or (`session: true`) as the `AuthSession` cookie of a
  *   `POST /_session` login, renewed once when a request is answered 401.
@@ -10,7 +11,6 @@
  *   counts as transient: a half-dead connection must not hang a replication forever.
  * - Error answers become SetteeErrors (RemoteError); giving up becomes RetriesExhaustedError.
  */
-import JSONParser from '@streamparser/json/jsonparser.js';
 import { encodeBase64 } from '../core/base64.js';
 import {
   errorCode,
@@ -21,7 +21,8 @@ import {
   remoteError,
   StallTimeoutError,
 } from './errors.js';
-import { fetchTransport, type Transport, type TransportResponse, undiciTransport } from './transport.js';
+import { loadJsonParser } from './json-parser.js';
+import { defaultTransport, fetchTransport, type Transport, type TransportResponse } from './transport.js';
 
 export interface Credentials {
   username: string;
@@ -37,7 +38,7 @@ export interface HttpClientOptions {
   retries?: number;
   /** Stall timeout: the longest silence allowed while waiting for headers or body bytes (default 30 s). */
   timeoutMs?: number;
-  /** Send requests through this `fetch` (to watch or alter them) instead of undici's pool. */
+  /** Send requests through this `fetch` (to watch or alter them) instead of the platform's transport. */
   fetch?: typeof fetch;
   /** Told of every HTTP request as it is sent, retries included (to count or log them). */
   onRequest?: (request: SentRequest) => void;
@@ -145,7 +146,7 @@ export class HttpResponse {
     try {
       return JSON.parse(text) as T;
     } catch (err) {
-      if (isIncompleteJson(text)) throw new IncompleteResponseError();
+      if (await isIncompleteJson(text)) throw new IncompleteResponseError();
       throw err;
     }
   }
@@ -167,8 +168,9 @@ function concatBytes(chunks: readonly Uint8Array[], length: number): Uint8Array 
 }
 
 /** Whether a JSON text that failed to parse was a valid beginning cut short (vs. not JSON at all). */
-export function isIncompleteJson(text: string): boolean {
+export async function isIncompleteJson(text: string): Promise<boolean> {
   if (text.trim() === '') return true;
+  const JSONParser = await loadJsonParser();
   const parser = new JSONParser({ keepStack: false });
   parser.onValue = () => {};
   try {
@@ -230,7 +232,7 @@ export class HttpClient {
     this.baseUrl = url.replace(/\/+$/, '');
     this.credentials = options.auth ?? auth;
     this.sessionMode = options.session === true && this.credentials !== undefined;
-    this.transport = options.fetch ? fetchTransport(options.fetch) : undiciTransport();
+    this.transport = options.fetch ? fetchTransport(options.fetch) : defaultTransport();
     this.onRequest = options.onRequest;
     this.options = {
       retries: options.retries ?? DEFAULTS.retries,

@@ -1,14 +1,14 @@
 /**
- * How the HTTP client puts a request on the wire. Two ways behind one small interface:
+ * How the HTTP client puts a request on the wire, behind one small interface:
  *
- * - `undiciTransport` (the default in Node): undici's `request` over a shared keep-alive pool.
- *   A replication is a long run of requests with bodies of a few hundred KB; `fetch` builds a
- *   WHATWG Request, Headers and byte streams around each, and sends a string body as a stream
- *   (headers and body in two socket writes). `request` writes them together and hands the body
- *   over as plain chunks: about half the client CPU per request.
  * - `fetchTransport`: any `fetch` — a browser's, or one a caller wraps to watch or alter traffic.
+ * - `undiciTransport` (`undici-transport.ts`, the default in Node): undici's `request` over a
+ *   keep-alive pool, about half the client CPU per request of Node's `fetch`.
+ *
+ * Which one a client without a `fetch` of its own uses is installed by the platform's entry, as
+ * `Database.open`'s storage is (`storage/platform.ts`): this module imports nothing of Node, so
+ * the HTTP client runs unchanged in browsers. Nothing installed: the global `fetch`.
  */
-import { Agent, request as undiciRequest } from 'undici';
 
 export interface TransportRequest {
   method: string;
@@ -60,38 +60,17 @@ async function* webStreamChunks(stream: ReadableStream<Uint8Array> | null): Asyn
   }
 }
 
-/**
- * One pool for every client of this process, as `fetch`'s global one is. Its own timeouts are
- * off: the HTTP client aborts a request that stops making progress (a longpoll may rightly wait
- * for minutes between heartbeats, a stalled body must not wait for undici's five).
- */
-let sharedAgent: Agent | undefined;
+let installedDefault: (() => Transport) | undefined;
 
-export function undiciTransport(): Transport {
-  return async (url, { method, headers, body, signal }) => {
-    sharedAgent ??= new Agent({ headersTimeout: 0, bodyTimeout: 0 });
-    const raw = await undiciRequest(url, {
-      method: method as 'GET',
-      headers,
-      body,
-      signal,
-      dispatcher: sharedAgent,
-    });
-    return {
-      status: raw.statusCode,
-      header: (name) => {
-        const value = raw.headers[name];
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
-      setCookies: () => {
-        const value = raw.headers['set-cookie'];
-        return value === undefined ? [] : Array.isArray(value) ? value : [value];
-      },
-      body: () => raw.body,
-      discard: async () => {
-        // dump() reads a short remainder to keep the connection, and destroys it otherwise.
-        if (!raw.body.readableEnded) await raw.body.dump().catch(() => {});
-      },
-    };
-  };
+/**
+ * Makes `make` the transport of HTTP clients given no `fetch` (the Node entry installs undici's;
+ * the browser entry leaves the page's `fetch`). The last installed wins.
+ */
+export function installDefaultTransport(make: () => Transport): void {
+  installedDefault = make;
+}
+
+/** The transport of a client given no `fetch`: the installed one, else the global `fetch`. */
+export function defaultTransport(): Transport {
+  return installedDefault ? installedDefault() : fetchTransport((...args) => globalThis.fetch(...args));
 }

@@ -1,6 +1,7 @@
-import SparkMD5 from 'spark-md5';
 import type { Peer } from '../core/api.js';
+import { encodeBase64 } from '../core/base64.js';
 import { canonicalJson } from '../core/canonical-json.js';
+import { md5 } from '../core/md5.js';
 import { filterCode } from './filter-code.js';
 
 /** What distinguishes one replication from another between the same two databases. */
@@ -38,7 +39,7 @@ export async function replicationId(
   const selector = identity.selector ? canonicalJson(identity.selector) : '';
   const skipDeleted = identity.skip_deleted_on_first_pull ? 'skip_deleted_on_first_pull' : '';
   const data = sourceId + targetId + (await filterPart(source, identity)) + docIds + selector + skipDeleted;
-  const digest = btoa(SparkMD5.hashBinary(binaryString(data), true));
+  const digest = encodeBase64(md5(binaryBytes(data)));
   return `_local/${digest.replaceAll('/', '.').replaceAll('+', '_')}`;
 }
 
@@ -56,6 +57,8 @@ async function filterPart(
  * PouchDB hashes the id's input as Node's `binary` encoding does: each UTF-16 code unit cut to
  * its low byte, not UTF-8. Non-ASCII doc ids or selectors would otherwise give other ids.
  */
-function binaryString(text: string): string {
-  return text.replace(/[\u0100-\uffff]/g, (unit) => String.fromCharCode(unit.charCodeAt(0) & 0xff));
+function binaryBytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i) & 0xff;
+  return bytes;
 }

@@ -5,7 +5,7 @@ import { CheckpointLostError } from './checkpointer.js';
 import { TypedEmitter } from './emitter.js';
 import { type Endpoint, type EndpointOptions, peerOf } from './endpoints.js';
 import { PeerRecreatedError } from './instance-watch.js';
-import { type RunHost, type RunOutcome, ReplicationRun } from './run.js';
+import type { ReplicationRun, RunHost, RunOutcome } from './run.js';
 import type {
   ReplicationEvents,
   ReplicationOptions,
@@ -96,7 +96,8 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
     for (;;) {
       const checkpointsBefore = this.checkpointsWritten;
       try {
-        return this.finish(await this.newRun().run(this.startOverride));
+        const run = await this.newRun();
+        return this.finish(await run.run(this.startOverride));
       } catch (error) {
         if (this.checkpointsWritten !== checkpointsBefore) failures = 0;
         const failure = error instanceof Error ? error : new Error(String(error));
@@ -120,7 +121,10 @@ export class Replication extends TypedEmitter<ReplicationEvents> {
     }
   }
 
-  private newRun(): ReplicationRun {
+  private async newRun(): Promise<ReplicationRun> {
+    // Imported when a replication first runs: in a page, the batches and checkpoints are a chunk
+    // of their own, fetched after the page has shown its local data rather than before.
+    const { ReplicationRun } = await import('./run.js');
     const host: RunHost = {
       progress: this.progress,
       stopSignal: this.stop.signal,

@@ -211,11 +211,11 @@ describe.each([
       expect([err.error, err.status]).toEqual(['not_found', 404]);
     });
 
-    it('tells an incomplete JSON text from an invalid one', () => {
-      expect(isIncompleteJson('{"results":[{"a":')).toBe(true);
-      expect(isIncompleteJson('')).toBe(true);
-      expect(isIncompleteJson('{"a":1}}')).toBe(false);
-      expect(isIncompleteJson('<html>')).toBe(false);
+    it('tells an incomplete JSON text from an invalid one', async () => {
+      expect(await isIncompleteJson('{"results":[{"a":')).toBe(true);
+      expect(await isIncompleteJson('')).toBe(true);
+      expect(await isIncompleteJson('{"a":1}}')).toBe(false);
+      expect(await isIncompleteJson('<html>')).toBe(false);
       expect(new IncompleteResponseError()).toBeInstanceOf(Error);
     });
 

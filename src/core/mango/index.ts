@@ -12,6 +12,7 @@ export {
 } from './key-encoding.js';
 export type { CompiledSelector, Selector } from './selector.js';
 export { compileSelector } from './selector.js';
+export { loadRegexEngine, loadRegexEngineFor, needsRegexEngine } from './regex.js';
 export * from './bookmark.js';
 export * from './index-definition.js';
 export * from './planner.js';

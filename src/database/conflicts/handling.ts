@@ -14,7 +14,13 @@ import {
   type ResolveWithOptions,
   type ResolveWithResult,
 } from './chosen.js';
-import { historyEntry, type ResolutionResult, type ResolutionsOptions, resolutionsScan } from './history.js';
+import {
+  historyEntry,
+  requireHistory,
+  type ResolutionResult,
+  type ResolutionsOptions,
+  resolutionRows,
+} from './history.js';
 import {
   type ConflictVersions,
   conflictVersions,
@@ -218,23 +224,12 @@ export class ConflictHandling {
   }
 
   resolutionsStream(options: ResolutionsOptions): AsyncIterable<StoredResolution> {
-    this.requireHistory();
-    const pages = this.host.storage.resolutions(resolutionsScan(options));
-    return (async function* () {
-      for await (const page of pages) yield* page;
-    })();
+    return resolutionRows(this.host.storage, this.host.keepsHistory(), options);
   }
 
   async resolutionCount(docId?: string): Promise<number> {
-    this.requireHistory();
+    requireHistory(this.host.keepsHistory());
     return this.host.storage.countResolutions(docId);
-  }
-
-  /** An empty answer would claim that nothing was ever resolved, which nobody recorded. */
-  private requireHistory(): void {
-    if (!this.host.keepsHistory()) {
-      throw badRequest('This database keeps no history of resolutions: open it with `history: true`');
-    }
   }
 
   private async readDoc(id: string): Promise<DocRecord> {

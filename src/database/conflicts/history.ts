@@ -1,6 +1,12 @@
 import { badRequest } from '../../core/errors.js';
 import { sameJson, userFields } from '../../conflicts/resolvers.js';
-import type { ResolutionRecord, ResolutionsScan, RevisionContent } from '../../storage/types.js';
+import type {
+  ResolutionRecord,
+  ResolutionsScan,
+  RevisionContent,
+  Storage,
+  StoredResolution,
+} from '../../storage/types.js';
 
 /** Options of `resolutions()`: which history entries, oldest first unless `descending`. */
 export interface ResolutionsOptions {
@@ -22,6 +28,29 @@ export interface ResolutionSummary {
   losers: readonly string[];
   result: ResolutionResult;
   by: string;
+}
+
+/**
+ * The history's entries that `options` choose, a page of storage at a time. A database that keeps
+ * no history, and bad options, throw here, before the first row.
+ */
+export function resolutionRows(
+  storage: Storage,
+  keepsHistory: boolean,
+  options: ResolutionsOptions,
+): AsyncIterable<StoredResolution> {
+  requireHistory(keepsHistory);
+  const pages = storage.resolutions(resolutionsScan(options));
+  return (async function* () {
+    for await (const page of pages) yield* page;
+  })();
+}
+
+/** An empty answer would claim that nothing was ever resolved, which nobody recorded. */
+export function requireHistory(keepsHistory: boolean): void {
+  if (!keepsHistory) {
+    throw badRequest('This database keeps no history of resolutions: open it with `history: true`');
+  }
 }
 
 /** The storage scan of `resolutions()`' options; bad options throw. */

@@ -26,6 +26,7 @@ import {
   indexJson,
   indexToDesignDoc,
   type KeyBound,
+  loadRegexEngineFor,
   type MangoIndex,
   parseFindRequest,
   partialFilterSelector,
@@ -150,10 +151,10 @@ export class MangoQueries {
   async indexes(): Promise<readonly MangoIndex[]> {
     const ddocs = await this.host.designDocs();
     if (this.known?.ddocs !== ddocs) {
-      this.known = {
-        ddocs,
-        indexes: [ALL_DOCS_INDEX, ...ddocs.flatMap((ddoc) => indexesFromDesignDoc(ddoc))],
-      };
+      const indexes = [ALL_DOCS_INDEX, ...ddocs.flatMap((ddoc) => indexesFromDesignDoc(ddoc))];
+      // Partial filters are compiled (synchronously) when an index is read or built.
+      await loadRegexEngineFor(indexes.map((index) => index.def.partial_filter_selector));
+      this.known = { ddocs, indexes };
     }
     return this.known.indexes;
   }
@@ -175,6 +176,7 @@ export class MangoQueries {
    * at once, so the first query finds it mostly ready.
    */
   async create(body: unknown): Promise<CreateIndexResponse> {
+    await loadRegexEngineFor(body);
     const index = describeNewIndex(body);
     for (let attempt = 1; ; attempt++) {
       const ddoc = (await this.host.designDocs()).find((doc) => doc._id === index.ddoc);
@@ -231,7 +233,7 @@ export class MangoQueries {
     if (maxRows < 1) return undefined;
     let plan: QueryPlan;
     try {
-      plan = planQuery(parseFindRequest({ selector }), await this.indexes(), { dbname: this.host.name });
+      plan = planQuery(await this.parse({ selector }), await this.indexes(), { dbname: this.host.name });
     } catch {
       return undefined; // the feed reports a bad selector itself
     }
@@ -244,14 +246,14 @@ export class MangoQueries {
 
   /** `POST /{db}/_explain`: how `_find` would answer this request. */
   async explain(body: unknown): Promise<ExplainBody> {
-    const request = parseFindRequest(body);
+    const request = await this.parse(body);
     return planQuery(request, await this.indexes(), { dbname: this.host.name }).explain;
   }
 
   /** `POST /{db}/_find`. */
   async find(body: unknown): Promise<FindResponse> {
     const started = Date.now();
-    const request = parseFindRequest(body);
+    const request = await this.parse(body);
     const plan = planQuery(request, await this.indexes(), { dbname: this.host.name });
     const matcher = compileSelector(request.selector);
     const stats = { keys: 0, docs: 0 };
@@ -291,6 +293,12 @@ export class MangoQueries {
       };
     }
     return response;
+  }
+
+  /** A `_find` request checked (its selector compiled, with the `$regex` engine loaded if needed). */
+  private async parse(body: unknown): Promise<FindRequest> {
+    await loadRegexEngineFor(body);
+    return parseFindRequest(body);
   }
 
   /** A scanned winner as `_find` returns it; none for tombstones and design documents. */

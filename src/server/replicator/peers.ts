@@ -9,6 +9,8 @@ import type { Peer, Seq, UserContext } from '../../core/api.js';
 import type { Database } from '../../database/database.js';
 import { SetteeError } from '../../core/errors.js';
 import { RemoteDatabase } from '../../remote/index.js';
+// The server runs in Node: its replications talk HTTP over undici's pool (importing installs it).
+import '../../remote/undici-transport.js';
 import { displayLocation, isUrl, openFailureOf } from '../../remote/location.js';
 import { Checkpointer } from '../../replication/checkpointer.js';
 import { replicationId } from '../../replication/replication-id.js';
