@@ -16,6 +16,11 @@ import type { Storage } from '../../storage/types.js';
 import type { DatabaseStore } from './types.js';
 
 const EXTENSION = '.sqlite';
+/**
+ * A server keeps many databases open: each gets 4 MB of page cache rather than an embedded
+ * database's 16 (scans read in storage order and gain little from more).
+ */
+const SERVER_STORAGE = { pageCacheKiB: 4000 } as const;
 
 /** Folders the server creates are its own (they hold credentials of replication jobs). */
 const PRIVATE_DIR = 0o700;
@@ -82,7 +87,7 @@ export class SqliteFolder implements DatabaseStore {
       throw error;
     }
     try {
-      return await openSqliteFile(path);
+      return await openSqliteFile(path, SERVER_STORAGE);
     } catch (error) {
       // A file left here would be listed by `_all_dbs` and make the next `PUT` answer 412.
       removeDatabaseFiles(path);
@@ -93,7 +98,7 @@ export class SqliteFolder implements DatabaseStore {
   async open(name: string): Promise<Storage> {
     const path = this.pathOf(name);
     if (!existsSync(path)) throw notFound('Database does not exist.');
-    return openSqliteFile(path);
+    return openSqliteFile(path, SERVER_STORAGE);
   }
 
   /** Nobody else deletes the folder's databases while the server holds them open. */
