@@ -84,6 +84,18 @@ describe('SqliteStorage', () => {
     }
   });
 
+  it('gives each database the page cache it is asked for (16 MB by default), and refuses a bad size', async () => {
+    const cacheOf = (storage: SqliteStorage) =>
+      (storage as unknown as { db: BetterSqlite3.Database }).db.pragma('cache_size', { simple: true });
+    const embedded = new SqliteStorage(place.file);
+    expect(cacheOf(embedded)).toBe(-16_000); // negative: KiB, as SQLite's pragma reads
+    await embedded.close();
+    const small = new SqliteStorage(place.file, { pageCacheKiB: 4000 });
+    expect(cacheOf(small)).toBe(-4000);
+    await small.close();
+    expect(() => new SqliteStorage(place.file, { pageCacheKiB: 0 })).toThrow(RangeError);
+  });
+
   // `sizes.active` is the pages in use less this count: it must be what a scan would find, after
   // edits (ancestors keep content), a dethroned winner (a leaf still), a pruned ancestor, and
   // compaction (nothing left).
