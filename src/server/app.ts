@@ -434,10 +434,11 @@ async function openAccounts(
     ...(options.jwt ? { jwt: options.jwt } : {}),
     ...(options.lockout ? { lockout: options.lockout } : {}),
     secureCookies: options.secureCookies === true,
-    // On PostgreSQL the secret, admins' hashes and lockout are the servers' together (docs/scale-out.md).
-    ...(options.postgres === undefined
-      ? {}
-      : { state: await PostgresAuthState.open(options.postgres, options.dataDir) }),
+    // On PostgreSQL the secret, admins' hashes and lockout are the servers' together
+    // (docs/scale-out.md), kept through the databases' own pool rather than one more.
+    ...(registry.store instanceof PostgresDatabases
+      ? { state: await PostgresAuthState.open(registry.store.pool, options.dataDir) }
+      : {}),
   });
   return { users, auth, validator };
 }

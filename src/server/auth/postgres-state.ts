@@ -42,9 +42,8 @@ export class PostgresAuthState implements AuthStateStore {
   readonly #listener: ChannelListener;
 
   private constructor(
+    /** The server's pool (the caller's to end): authentication uses it only when a login fails or the state changes. */
     private readonly pool: pg.Pool,
-    /** A pool made here from a URL is ended here; a pool given by the caller stays the caller's. */
-    private readonly ownsPool: boolean,
     /** The server's data folder, whose `auth.json` keeps its admins. */
     private readonly dataDir: string,
   ) {
@@ -55,15 +54,11 @@ export class PostgresAuthState implements AuthStateStore {
   }
 
   /**
-   * Connects to `postgres` (a `postgres://…` URL, or a pool the caller keeps and ends), brings
-   * its tables up to date and listens for the other servers' notices.
+   * Over the server's pool (the caller keeps and ends it): brings the tables up to date and
+   * listens for the other servers' notices.
    */
-  static async open(postgres: string | pg.Pool, dataDir: string): Promise<PostgresAuthState> {
-    const ownsPool = typeof postgres === 'string';
-    // Two connections: authentication writes to PostgreSQL only when a login fails or the state changes.
-    const pool = ownsPool ? new pg.Pool({ connectionString: postgres, max: 2 }) : postgres;
-    if (ownsPool) pool.on('error', () => undefined);
-    const state = new PostgresAuthState(pool, ownsPool, dataDir);
+  static async open(pool: pg.Pool, dataDir: string): Promise<PostgresAuthState> {
+    const state = new PostgresAuthState(pool, dataDir);
     try {
       await migrate(pool);
       await state.#listener.listen();
@@ -117,7 +112,6 @@ export class PostgresAuthState implements AuthStateStore {
     this.#listeners.clear();
     this.#lockouts.clear();
     await this.#listener.close();
-    if (this.ownsPool) await this.pool.end();
   }
 
   async #announce(on: Queryable, notice: NoticeBody): Promise<void> {

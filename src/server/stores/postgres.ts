@@ -19,7 +19,8 @@ export class PostgresDatabases implements DatabaseStore {
   private readonly origin = randomBytes(8).toString('hex');
 
   private constructor(
-    private readonly pool: pg.Pool,
+    /** The server's pool: what else of the server talks to PostgreSQL (authentication) uses it too. */
+    readonly pool: pg.Pool,
     /** A pool made here from a URL is ended here; a pool given by the caller stays the caller's. */
     private readonly ownsPool: boolean,
   ) {}
