@@ -22,4 +22,6 @@ export { IndexedDbStorage } from './storage/indexeddb/indexeddb-storage.js';
 
 // `Database.open(name)` opens the IndexedDB database `name`, and every tab's `Database` hears the
 // writes of the origin's other tabs (their live feeds wake, their caches forget what changed).
-installPlatformStorage(async (name) => shareWritesAcrossTabs(await openIndexedDb(name), `settee:${name}`));
+installPlatformStorage(async (name, options) =>
+  shareWritesAcrossTabs(await openIndexedDb(name, options), `settee:${name}`),
+);
