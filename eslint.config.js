@@ -19,4 +19,6 @@ export default tseslint.config(
   },
   // The web page's ES modules run in the browser, not in Node.
   { files: ['ui/**/*.js'], languageOptions: { globals: globals.browser } },
+  // CI's own scripts run in Node.
+  { files: ['.ci/**/*.mjs'], languageOptions: { globals: globals.node } },
 );
