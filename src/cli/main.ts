@@ -5,15 +5,20 @@ import '../storage/sqlite/open.js';
 import '../design/install-node.js';
 // …and HTTP over undici's keep-alive pool (importing installs it).
 import '../remote/undici-transport.js';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import type { Database } from '../database/database.js';
 import { describeFailure } from './failures.js';
 import { examples } from './help.js';
 import { openLocalDatabase } from './local-database.js';
-import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
-import { type ReplicateCommandOptions, replicateCommand, syncCommand } from './replicate.js';
+import {
+  type ReplicateCommandOptions,
+  replicateCommand,
+  type SyncCommandOptions,
+  syncCommand,
+} from './replicate.js';
 import { serveCommand } from './serve.js';
-import { byteSize, compactionRatio, type ServeOptions } from './serve-options.js';
+import type { ServeOptions } from './serve-options.js';
+import { addServeSettings } from './serve-settings.js';
 import { counted } from './words.js';
 
 const program = new Command();
@@ -63,87 +68,7 @@ program
     );
   });
 
-program
-  .command('serve')
-  .description('run the CouchDB-compatible sync server')
-  .option('-p, --port <port>', 'port to listen on', integer, 5984)
-  .option('-H, --host <host>', 'address to listen on', '127.0.0.1')
-  .option('-d, --data <folder>', 'folder of the databases (one SQLite file each)', './data')
-  .option(
-    '--postgres <url>',
-    'keep the databases in this PostgreSQL, shared with other servers (or $SETTEE_POSTGRES)',
-  )
-  .option('--admin <user:password>', 'the server admin (default: $SETTEE_ADMIN, or generated at first start)')
-  .option(
-    '--admin-file <file>',
-    'read the server admin\'s "user:password" from this file, so it does not show in ps (or $SETTEE_ADMIN_FILE)',
-  )
-  .option('--allow-signup', 'anyone may create a user in _users (with no roles)')
-  .option('--per-user-dbs', 'give every user a database userdb-{hex of name}, theirs alone')
-  .option('--per-user-dbs-delete', "delete a user's database when the user is deleted")
-  .option(
-    '--jwt-secret <secret>',
-    'accept HS256 JWTs signed with this secret ("base64:…" for bytes; or $SETTEE_JWT_SECRET)',
-  )
-  .option(
-    '--jwt-key <file>',
-    'accept RS256/ES256 JWTs verified with this PEM public key (repeatable; kid=file)',
-    collect,
-    [],
-  )
-  .option(
-    '--jwt-roles-claim <path>',
-    'where JWTs carry roles, as CouchDB roles_claim_path (default: the top-level claim "_couchdb.roles")',
-  )
-  .option('--secure-cookies', 'the server is reached over HTTPS (a TLS proxy): session cookies get Secure')
-  .option(
-    '--trust-proxy <address>',
-    'a proxy in front of the server (address or CIDR, repeatable): its X-Forwarded-For names the client',
-    collect,
-    [],
-  )
-  .option(
-    '--lockout-attempts <n>',
-    'failed logins from one address before the user is locked out there',
-    integer,
-    5,
-  )
-  .option('--lockout-minutes <n>', 'how long a lockout lasts', integer, 5)
-  .option('--validate-timeout <ms>', 'time limit of one validate_doc_update call', integer, 5000)
-  .option(
-    '--cors-origin <url>',
-    'an origin browsers may call from, with credentials (repeatable)',
-    collect,
-    [],
-  )
-  .option('--max-request-size <bytes>', 'largest request body', integer, 256 * 1024 * 1024)
-  .addOption(
-    new Option('--auto-compact <on|off>', 'compact databases whose files hold much more than their data')
-      .choices(['on', 'off'])
-      .default('on'),
-  )
-  .option(
-    '--auto-compact-ratio <n>',
-    'compact once the files are n times the live data (default 2)',
-    compactionRatio,
-  )
-  .option('--auto-compact-min-size <size>', 'and would free at least this much (default 16MB)', byteSize)
-  .option(
-    '--resolvers <module>',
-    'a JavaScript module of conflict resolution strategies for PUT /{db}/_resolver (repeatable)',
-    collect,
-    [],
-  )
-  .addOption(
-    new Option('--log-level <level>', 'which log lines to print (start-up lines always print)')
-      .choices(LOG_LEVELS)
-      .default('info'),
-  )
-  .addOption(
-    new Option('--log-format <format>', 'auto: readable lines on a terminal, JSON lines otherwise')
-      .choices(LOG_FORMATS)
-      .default('auto'),
-  )
+addServeSettings(program.command('serve').description('run the CouchDB-compatible sync server'))
   .addHelpText(
     'after',
     examples([
@@ -153,6 +78,10 @@ program
         'npx settee serve --admin admin:s3cret --port 8080 --data /var/lib/settee --cors-origin http://localhost:3000',
       ],
       ['reset a lost admin password (stop the server first)', 'npx settee serve --admin admin:NEW-PASSWORD'],
+      [
+        'settings from a file (flags and the environment win over it)',
+        'npx settee serve --config settee.ini',
+      ],
       ['only warnings and errors, as JSON', 'npx settee serve --log-level warn --log-format json'],
     ]),
   )
@@ -175,6 +104,7 @@ program
   .option('--filter <ddoc/name>', "only documents the source's filter function passes, or _view")
   .option('--view <ddoc/view>', 'with --filter _view: only documents this view emits for')
   .option('--query-params <json>', "the filter function's req.query", jsonObject)
+  .option('--winning-revs-only', "only each document's winning revision: the target gets no conflicts")
   .addHelpText(
     'after',
     examples([
@@ -198,6 +128,10 @@ program
         "through the source's filter function",
         `npx settee replicate shop.sqlite sales.sqlite --create-target --filter app/by_type --query-params '{"type":"sale"}'`,
       ],
+      [
+        'a copy without conflicts (winning revisions only)',
+        'npx settee replicate shop.sqlite clean.sqlite --create-target --winning-revs-only',
+      ],
     ]),
   )
   .action(async (source: string, target: string, options: ReplicateCommandOptions) => {
@@ -210,6 +144,7 @@ program
   .argument('<a>', 'one database')
   .argument('<b>', 'the other')
   .option('--continuous', 'keep syncing new changes until SIGINT or SIGTERM')
+  .option('--winning-revs-only', "both ways, only each document's winning revision")
   .addHelpText(
     'after',
     examples([
@@ -220,15 +155,9 @@ program
       ],
     ]),
   )
-  .action(async (a: string, b: string, options: { continuous?: boolean }) => {
+  .action(async (a: string, b: string, options: SyncCommandOptions) => {
     exit(await syncCommand(a, b, options));
   });
-
-function integer(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected a whole number');
-  return parsed;
-}
 
 function idList(value: string): string[] {
   const ids = value
@@ -271,10 +200,6 @@ async function withLocalDatabase(file: string, use: (db: Database) => Promise<vo
 function exit(status: number): void {
   process.exitCode = status;
   process.stdout.write('', () => process.stderr.write('', () => process.exit(status)));
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 await program.parseAsync();

@@ -17,6 +17,7 @@ import {
   redactedUrl,
   type ServeOptions,
 } from './serve-options.js';
+import { effectiveSettings } from './serve-settings.js';
 
 /** Starts the server; resolves once it listens (it runs until a signal), or with 1 if it cannot start. */
 export async function serveCommand(options: ServeOptions): Promise<number | undefined> {
@@ -47,6 +48,7 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
       ...autoCompactionOptions(options),
       resolvers: await loadResolverModules(options.resolvers),
       logger: log.logger,
+      config: effectiveSettings(options),
     });
   } catch (error) {
     return failed(log, `cannot start the server: ${describeStartFailure(error, options.data)}`);

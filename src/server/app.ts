@@ -27,6 +27,7 @@ import { databaseEndpoint, databaseMethods, reservedIdWrite } from './routes/dat
 import { attachmentMethods, documentMethods, localMethods } from './routes/documents.js';
 import { queryEndpoint } from './routes/queries.js';
 import { schedulerMethods } from './routes/replication.js';
+import { type ConfigSections, nodeMethods } from './routes/node.js';
 import { rootMethods, serverEndpoints } from './routes/server.js';
 import { unimplementedMethods } from './routes/unimplemented.js';
 import { viewEndpoint } from './routes/views.js';
@@ -41,6 +42,8 @@ import { UserStore } from './users.js';
 import { writeRulesFor } from './write-rules.js';
 
 export interface ServerOptions {
+  /** The settings shown by `GET /_node/_local/_config` (secrets already hidden). */
+  config?: ConfigSections;
   /**
    * Folder of the server's own state (its admins and the secret that signs session cookies,
    * in `_settee/`) and, unless `postgres` is given, of the databases: one SQLite file each.
@@ -172,6 +175,7 @@ export class SetteeServer {
       shutdown: shutdownController.signal,
       replications,
       users,
+      config: options.config ?? {},
     };
     // The server's own databases are open by now; the ones opened later are followed as they open.
     const compactor = startAutoCompaction(
@@ -277,6 +281,7 @@ export class SetteeServer {
         return run(
           serverEndpoints[target.endpoint] ??
             schedulerMethods(target.endpoint) ??
+            nodeMethods(target.endpoint) ??
             unimplementedMethods('server', target.endpoint) ??
             missingEndpoint(),
           ctx,

@@ -6,6 +6,7 @@ import type { Access } from './permissions.js';
 import type { DatabaseRegistry } from './registry.js';
 import type { ReplicationScheduler } from './replicator/index.js';
 import type { Target } from './router.js';
+import type { ConfigSections } from './routes/node.js';
 import type { UserStore } from './users.js';
 
 /** What routes share across requests: the databases, authentication, limits and live feeds. */
@@ -19,6 +20,8 @@ export interface ServerServices {
   replications: ReplicationScheduler;
   /** The users of `_users`. */
   users: UserStore;
+  /** The settings the server started with, as `GET /_node/_local/_config` shows them. */
+  config: ConfigSections;
 }
 
 /** One request, resolved: its target, parsed query and user. */

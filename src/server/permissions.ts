@@ -48,6 +48,9 @@ export const ROUTES: readonly RouteRule[] = [
   rule('GET', '/_scheduler/docs', 'server_admin'),
   rule('GET', '/_scheduler/docs/{replicator}', 'server_admin'),
   rule('GET', '/_scheduler/docs/{replicator}/{docid}', 'server_admin'),
+  rule('GET', '/_node/_local/_config', 'server_admin'),
+  rule('GET', '/_node/_local/_config/{section}', 'server_admin'),
+  rule('GET PUT DELETE', '/_node/_local/_config/{section}/{key}', 'server_admin'),
   rule('PUT DELETE', '/{db}', 'server_admin'),
   rule('GET HEAD POST', '/{db}', 'member'),
   rule('GET POST', '/{db}/_all_docs', 'member'),
@@ -124,12 +127,20 @@ export function routePattern(target: Target): string {
   }
 }
 
+/** `_node/_local/_config/{section}` and `…/{section}/{key}`. */
+const NODE_CONFIG = /^_node\/_local\/_config\/([^/]+)(?:\/([^/]+))?$/;
+
 function serverPattern(endpoint: string): string {
   const path = `/${endpoint}`;
   if (SERVER_PATTERNS.has(path)) return path;
   const unimplemented = unimplementedRoute('server', endpoint);
   if (unimplemented) return unimplemented.path;
   if (endpoint.startsWith('_scheduler/jobs/')) return '/_scheduler/jobs/{id}';
+  const config = NODE_CONFIG.exec(endpoint);
+  if (config)
+    return config[2] === undefined
+      ? '/_node/_local/_config/{section}'
+      : '/_node/_local/_config/{section}/{key}';
   if (endpoint.startsWith('_scheduler/docs/')) {
     const rest = endpoint.slice('_scheduler/docs/'.length);
     // A job database's name may itself hold a slash (`shop/_replicator`).
