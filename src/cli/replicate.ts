@@ -29,10 +29,14 @@ export interface ReplicateCommandOptions {
   filter?: string;
   view?: string;
   queryParams?: Record<string, unknown>;
+  /** Only each document's winning revision: the target receives no conflicts. */
+  winningRevsOnly?: boolean;
 }
 
 export interface SyncCommandOptions {
   continuous?: boolean;
+  /** Both ways, only each document's winning revision. */
+  winningRevsOnly?: boolean;
 }
 
 /** Where output goes; the tests and the real command differ only here. */
@@ -69,6 +73,7 @@ export async function replicateCommand(
       ...(options.filter !== undefined ? { filter: options.filter } : {}),
       ...(options.view !== undefined ? { view: options.view } : {}),
       ...(options.queryParams ? { query_params: options.queryParams } : {}),
+      ...winningRevsOnly(options),
     };
     io.stdout.write(`replicating ${from.label} → ${to.label}${options.continuous ? ' (continuous)' : ''}\n`);
     const run = new Run(io, [{ name: 'replicate', from, to, options: replicationOptions }]);
@@ -93,7 +98,10 @@ export async function syncCommand(
     opened.push(first);
     const second = await openPeer(b, 'second database', false);
     opened.push(second);
-    const replicationOptions: ReplicationOptions = { live: options.continuous === true };
+    const replicationOptions: ReplicationOptions = {
+      live: options.continuous === true,
+      ...winningRevsOnly(options),
+    };
     io.stdout.write(`syncing ${first.label} ⇄ ${second.label}${options.continuous ? ' (continuous)' : ''}\n`);
     io.stdout.write(`push: ${first.label} → ${second.label}; pull: ${second.label} → ${first.label}\n`);
     const run = new Run(io, [
@@ -106,6 +114,11 @@ export async function syncCommand(
   } finally {
     for (const peer of opened) await peer.close().catch(() => undefined);
   }
+}
+
+/** `--winning-revs-only` as a replication option: absent unless given, so ids stay the plain ones. */
+function winningRevsOnly(options: { winningRevsOnly?: boolean }): ReplicationOptions {
+  return options.winningRevsOnly === true ? { winning_revs_only: true } : {};
 }
 
 function processIo(): CommandIo {

@@ -100,7 +100,9 @@ export class BatchPipeline {
     return this.source.changes({
       since,
       limit: this.batchSize,
-      style: 'all_docs',
+      // Every leaf, as replicators read; only the winner with `winning_revs_only`, the one change
+      // CouchDB makes for it (apache/couchdb#4095): revs_diff, bulk_get and writes stay the same.
+      style: this.options.winning_revs_only ? 'main_only' : 'all_docs',
       ...(doc_ids ? { doc_ids: [...doc_ids] } : {}),
       ...(selector ? { selector } : {}),
       // The source applies a design filter; the target never sees what it leaves out.
@@ -122,7 +124,7 @@ export class BatchPipeline {
     // Attachments inline, but only those newer than what the target holds (atts_since), as
     // CouchDB's replicator asks: stubs alone cost a refused write and a second fetch for every
     // new attachment from servers that honour atts_since only together with attachments=true.
-    const docs = await fetchRevisions(this.source, entries, true);
+    const docs = await fetchRevisions(this.source, entries, true, fetchesLatest(this.options));
     this.progress.docs_read += docs.length;
     return docs;
   }
@@ -140,16 +142,17 @@ export class BatchPipeline {
 }
 
 /**
- * Fetches revisions with their ancestry (`revs`), each replaced by its leaf when it is no longer
- * one (`latest`). A revision gone since the changes were read is left out: its leaf comes with
- * it, or with a later change.
+ * Fetches revisions with their ancestry (`revs`), each replaced by its leaves when it is no
+ * longer one (`latest`). A revision gone since the changes were read is left out: its leaf comes
+ * with it, or with a later change.
  */
 export async function fetchRevisions(
   source: Peer,
   entries: RevisionToFetch[],
   attachments: boolean,
+  latest = true,
 ): Promise<Doc[]> {
-  const response = await source.bulkGet({ docs: entries }, { revs: true, latest: true, attachments });
+  const response = await source.bulkGet({ docs: entries }, { revs: true, latest, attachments });
   const seen = new Set<string>();
   const docs: Doc[] = [];
   for (const result of response.results) {
@@ -162,4 +165,14 @@ export async function fetchRevisions(
     }
   }
   return docs;
+}
+
+/**
+ * Whether revisions are fetched `latest`. Not when only winners replicate: a winner that was
+ * edited since the changes were read would bring every leaf descended from it, conflicts
+ * included (CouchDB's replicator asks `latest` all the same); the new winner comes with the
+ * document's next change instead.
+ */
+export function fetchesLatest(options: ReplicationOptions): boolean {
+  return options.winning_revs_only !== true;
 }

@@ -26,13 +26,15 @@ export class BatchWriter {
     private readonly target: Peer,
     private readonly progress: ReplicationProgress,
     private readonly hooks: WriterHooks,
+    /** Refetched revisions come as their leaves when they are no longer leaves (`fetchesLatest`). */
+    private readonly latest = true,
   ) {}
 
   async write(docs: Doc[]): Promise<void> {
     const stubless = await this.send(docs, true);
     if (stubless.length === 0) return;
     const entries = stubless.map((doc) => ({ id: doc._id, rev: doc._rev }));
-    await this.send(await fetchRevisions(this.source, entries, true), false);
+    await this.send(await fetchRevisions(this.source, entries, true, this.latest), false);
   }
 
   /** Writes docs; returns those refused for a missing attachment stub (when `retryStubs`). */

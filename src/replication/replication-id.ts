@@ -16,7 +16,17 @@ export interface ReplicationIdentity {
   query_params?: Record<string, unknown>;
   /** Settee's own option; part of the id only when set, so PouchDB's ids stay reproducible. */
   skip_deleted_on_first_pull?: boolean;
+  /**
+   * Replicate only each document's winning revision (CouchDB 3.3's option): the source's
+   * changes are read `style=main_only`, so the target receives none of the source's conflicts.
+   * Part of the id only when set, as CouchDB makes it (a replication of its own, with its own
+   * checkpoints: a later plain replication backfills the losing revisions).
+   */
+  winning_revs_only?: boolean;
 }
+
+/** Options that enter the id by their name when true, after PouchDB's fields. */
+const FLAGS = ['skip_deleted_on_first_pull', 'winning_revs_only'] as const;
 
 /**
  * The replication id as PouchDB computes it (pouchdb-generate-replication-id): the base64 md5 of
@@ -37,8 +47,8 @@ export async function replicationId(
   const [sourceId, targetId] = await Promise.all([source.peerId(), target.peerId()]);
   const docIds = identity.doc_ids ? [...identity.doc_ids].sort().join(',') : '';
   const selector = identity.selector ? canonicalJson(identity.selector) : '';
-  const skipDeleted = identity.skip_deleted_on_first_pull ? 'skip_deleted_on_first_pull' : '';
-  const data = sourceId + targetId + (await filterPart(source, identity)) + docIds + selector + skipDeleted;
+  const flags = FLAGS.filter((flag) => identity[flag] === true).join('');
+  const data = sourceId + targetId + (await filterPart(source, identity)) + docIds + selector + flags;
   const digest = encodeBase64(md5(binaryBytes(data)));
   return `_local/${digest.replaceAll('/', '.').replaceAll('+', '_')}`;
 }

@@ -1,6 +1,6 @@
 import { yieldToEventLoop } from '../core/yield.js';
 import type { ChangesResponse, Peer, Seq } from '../core/api.js';
-import { type Batch, BatchPipeline } from './batch-pipeline.js';
+import { type Batch, BatchPipeline, fetchesLatest } from './batch-pipeline.js';
 import { BatchWriter } from './batch-writer.js';
 import { CheckpointSchedule } from './checkpoint-schedule.js';
 import { Checkpointer } from './checkpointer.js';
@@ -70,10 +70,11 @@ export class ReplicationRun {
   ) {
     const signal = AbortSignal.any([host.stopSignal, this.controller.signal]);
     this.pipeline = new BatchPipeline(source, target, options, host.progress, signal);
-    this.writer = new BatchWriter(source, target, host.progress, {
-      written: (id, rev) => options.onWritten?.(id, rev),
-      denied: (event) => host.emit('denied', event),
-    });
+    const hooks = {
+      written: (id: string, rev: string) => options.onWritten?.(id, rev),
+      denied: (event: ReplicationEvents['denied']) => host.emit('denied', event),
+    };
+    this.writer = new BatchWriter(source, target, host.progress, hooks, fetchesLatest(options));
   }
 
   /** Runs from `since` (when set) or the checkpoint until the run completes or is cancelled. */

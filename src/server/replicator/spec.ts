@@ -32,6 +32,8 @@ export interface ReplicationSpec {
   view?: string;
   query_params?: Record<string, unknown>;
   since_seq?: Seq;
+  /** Only each document's winning revision (CouchDB 3.3's `winning_revs_only`). */
+  winning_revs_only?: boolean;
 }
 
 /** The fields that define a replication: a job restarts only when one of them changes. */
@@ -65,13 +67,13 @@ export function parseReplicationSpec(body: Record<string, unknown>): Replication
   const target = parseEndpoint(body.target, 'target');
   const filters = (['doc_ids', 'filter', 'selector'] as const).filter((f) => body[f] != null);
   if (filters.length > 1) throw badRequest('`doc_ids`, `filter`, `selector` are mutually exclusive');
-  if (body.winning_revs_only === true) throw badRequest('`winning_revs_only` is not supported by Settee');
   const spec: ReplicationSpec = {
     source,
     target,
     continuous: body.continuous === true,
     create_target: body.create_target === true,
   };
+  if (booleanField(body, 'winning_revs_only')) spec.winning_revs_only = true;
   if (body.doc_ids != null) spec.doc_ids = parseDocIds(body.doc_ids);
   if (body.selector != null) {
     const selector = body.selector;
@@ -113,6 +115,17 @@ function parseFilter(
     ...(filter === '_view' ? { view: view as string } : {}),
     ...(params ? { query_params: params } : {}),
   };
+}
+
+/**
+ * A boolean field, false when absent; anything else than a boolean is a 400 with CouchDB's
+ * reason (couch_replicator_parse:convert_options).
+ */
+function booleanField(body: Record<string, unknown>, field: 'winning_revs_only'): boolean {
+  const value = body[field];
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw badRequest(`parameter \`${field}\` must be a boolean`);
+  return value;
 }
 
 function parseDocIds(ids: unknown): string[] {
@@ -176,6 +189,7 @@ export function identityOf(spec: ReplicationSpec): ReplicationIdentity {
     ...(spec.doc_ids ? { doc_ids: spec.doc_ids } : {}),
     ...(spec.selector ? { selector: spec.selector } : {}),
     ...filterOf(spec),
+    ...(spec.winning_revs_only ? { winning_revs_only: true } : {}),
   };
 }
 
