@@ -80,6 +80,7 @@ import { SerialQueue, WriteNotifier } from './notifier.js';
 import { bulkGetResultJson } from './doc-json.js';
 import { bulkGet, revsDiff } from './peer-reads.js';
 import { DocReader } from './reader.js';
+import { defaultRevsLimit, type RevisionsMode, revisionsMode } from './revisions-mode.js';
 import { TreeCache } from './trees.js';
 import type { Stamper, StampingOptions } from './stamping.js';
 import { applyWriteHook, type WriteHook } from './write-hook.js';
@@ -87,12 +88,22 @@ import { type Committed, type EditOptions, type KnownDoc, requirePath, WriteBatc
 
 export type { ResolutionsOptions } from './conflicts/index.js';
 export type { CompactionStatus, CompactOptions } from './compaction.js';
+export type { RevisionsMode } from './revisions-mode.js';
 
 export interface DatabaseOptions {
   /** The database's name, as `info().db_name` reports it. */
   name?: string;
-  /** revs_limit for a new database (default 1000); an existing one keeps its own. */
+  /**
+   * revs_limit for a new database (default 1000, or 100 for a linear one); an existing one keeps
+   * its own.
+   */
   revsLimit?: number;
+  /**
+   * How a new database keeps revisions: `'tree'` (CouchDB's revision trees, the default) or
+   * `'linear'` (one short line per document, most edits wins: docs/linear-history.md). An existing
+   * database keeps the mode it was created with; naming the other one throws `bad_request`.
+   */
+  revisions?: RevisionsMode;
   /**
    * Stamp every interactive write with a hybrid logical clock, in ordinary body fields, for the
    * resolvers that compare stamps (see `setStamping`). Off by default: bodies stay as written.
@@ -100,13 +111,21 @@ export interface DatabaseOptions {
   stamping?: StampingOptions | boolean;
   /** Resolve conflicts automatically as writes bring them in (see `setResolver`). */
   resolver?: Resolver;
-  /** Keep the losing versions of every resolved conflict, readable with `resolutions()`. */
+  /**
+   * Keep the losing versions of every resolved conflict, readable with `resolutions()` (a linear
+   * database always keeps them).
+   */
   history?: boolean;
   /**
    * Where the JavaScript of views and filter functions runs; default: the platform's sandbox
    * (in Node, a shared worker thread with QuickJS), started when first needed.
    */
   design?: DesignRunner;
+}
+
+/** `info()` of a database: CouchDB's fields, and `revisions` for a linear database. */
+export interface DatabaseInfo extends DbInfo {
+  revisions?: 'linear';
 }
 
 /** Edits and history entries that travel with a batch of writes. */
@@ -118,8 +137,6 @@ interface BatchExtras {
   /** What the caller read of the documents already: the batch does not read it again. */
   known?: ReadonlyMap<string, KnownDoc>;
 }
-
-const DEFAULT_REVS_LIMIT = 1000;
 
 /** Times a batch is computed again after another writer changed one of its documents. */
 const STALE_WRITE_ATTEMPTS = 10;
@@ -175,7 +192,8 @@ export class Database implements Peer {
   private designRunner: DesignRunner | undefined;
   private designCache: Promise<Doc[]> | undefined;
   private seq = 0;
-  private revsLimit = DEFAULT_REVS_LIMIT;
+  private revsLimit = defaultRevsLimit('tree');
+  private revisions: RevisionsMode = 'tree';
   private uuid = '';
   private instanceStartTime = '';
 
@@ -240,15 +258,19 @@ export class Database implements Peer {
 
   private async init(options: DatabaseOptions): Promise<void> {
     const { storage } = this;
+    // Before the uuid, which tells a new database from an existing one.
+    const isNew = (await storage.getMeta('uuid')) === undefined;
+    this.revisions = await revisionsMode(storage, options.revisions, isNew);
     this.uuid = await this.metaOrDefault('uuid', () => randomHex());
     this.instanceStartTime = await this.metaOrDefault('instance_start_time', () => String(Date.now() * 1000));
     const limit = await this.metaOrDefault('revs_limit', () =>
-      String(options.revsLimit ?? DEFAULT_REVS_LIMIT),
+      String(options.revsLimit ?? defaultRevsLimit(this.revisions)),
     );
     this.revsLimit = Number(limit);
     this.seq = Math.max(this.seq, (await storage.stats()).updateSeq);
     if (options.stamping) await this.setStamping(options.stamping);
-    this.keepHistory = options.history === true;
+    // What a linear database settles away is in the history, or it would be silently lost.
+    this.keepHistory = options.history === true || this.revisions === 'linear';
     this.designRunner = options.design;
     if (options.resolver) await this.setResolver(options.resolver);
   }
@@ -261,9 +283,11 @@ export class Database implements Peer {
     return value;
   }
 
-  async info(): Promise<DbInfo> {
+  /** The database's information; a linear database's says so (`revisions: 'linear'`). */
+  async info(): Promise<DatabaseInfo> {
     const stats = await this.storage.stats();
     return {
+      ...(this.revisions === 'linear' ? { revisions: this.revisions } : {}),
       db_name: this.name,
       doc_count: stats.docCount,
       doc_del_count: stats.deletedCount,
@@ -426,7 +450,7 @@ export class Database implements Peer {
     atomic: boolean,
     extras: BatchExtras,
   ): Promise<{ results: WriteResult[]; written: Committed[] }> {
-    const batch = new WriteBatch(this.storage, this.trees, this.revsLimit);
+    const batch = new WriteBatch(this.storage, this.trees, this.revsLimit, this.revisions === 'linear');
     await batch.load(
       parsed.flatMap((doc) => (doc instanceof Error || isLocalId(doc.id) ? [] : [doc.id])),
       extras.known,
@@ -981,6 +1005,11 @@ export class Database implements Peer {
   /** The compaction under way (its progress, when it started), or undefined when none runs. */
   compactionStatus(): CompactionStatus | undefined {
     return this.compactor.status;
+  }
+
+  /** How this database keeps revisions, as it was created: `'tree'` or `'linear'`. */
+  getRevisionsMode(): RevisionsMode {
+    return this.revisions;
   }
 
   getRevsLimit(): number {

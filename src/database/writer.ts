@@ -5,10 +5,11 @@ import { newRevisionId } from '../core/rev-hash.js';
 import { diffTrees } from '../core/rev-tree/diff.js';
 import { pathLeaf } from '../core/rev-tree/history.js';
 import { collectLeaves } from '../core/rev-tree/leaves.js';
+import { linearLine, lineOf, settleIncoming } from '../core/rev-tree/linear.js';
 import { mergePath } from '../core/rev-tree/merge.js';
 import { stem } from '../core/rev-tree/stem.js';
 import type { RevPath, RevTree } from '../core/rev-tree/types.js';
-import { childGeneration, parseRev, revGen } from '../core/revision.js';
+import { childGeneration, formatRev, parseRev, revGen } from '../core/revision.js';
 import type {
   AttachmentBlob,
   AttachmentMeta,
@@ -19,7 +20,15 @@ import type {
   Storage,
 } from '../storage/types.js';
 import { isConflicted } from '../storage/records.js';
-import { resolveAttachments } from './attachments.js';
+import { type ResolvedAttachments, resolveAttachments } from './attachments.js';
+import {
+  type Contender,
+  type LinearRule,
+  lossRecord,
+  type Outcome,
+  outcomeOf,
+  recordedLoss,
+} from './linear-losses.js';
 import type { Stamper, StampInput } from './stamping.js';
 import type { TreeCache } from './trees.js';
 
@@ -64,11 +73,15 @@ interface DocState {
 export class WriteBatch {
   private readonly states = new Map<string, DocState>();
   private readonly blobs: AttachmentBlob[] = [];
+  /** History entries of the versions a linear database settled away in this batch. */
+  private readonly losses: ResolutionRecord[] = [];
 
+  /** @param linear the documents are lines, not trees (docs/linear-history.md) */
   constructor(
     private readonly storage: Storage,
     private readonly trees: TreeCache,
     private readonly revsLimit: number,
+    private readonly linear = false,
   ) {}
 
   /**
@@ -151,14 +164,95 @@ export class WriteBatch {
     const state = this.state(doc.id);
     const rev = pathLeaf(doc.path);
     if (state.tree.has(rev)) return { ok: true, id: doc.id, rev };
+    const attachments = await this.replicatedAttachments(state, doc, rev);
+    if (this.linear) await this.settleLinear(state, doc, attachments);
+    else this.apply(state, doc.path, doc, attachments.metas, attachments.blobs);
+    return { ok: true, id: doc.id, rev };
+  }
+
+  /** A replicated revision's attachments: stubs refer to its nearest ancestor held here. */
+  private async replicatedAttachments(
+    state: DocState,
+    doc: ParsedDoc & { id: string; path: RevPath },
+    rev: string,
+  ): Promise<ResolvedAttachments> {
     const ancestors = doc.path.hashes
       .slice(0, -1)
       .map((hash, i) => `${doc.path.start + i}-${hash}`)
       .reverse();
     const base = await this.stubsBase(state, doc, ancestors);
-    const attachments = resolveAttachments(doc.id, doc.attachments, base, revGen(rev), true);
-    this.apply(state, doc.path, doc, attachments.metas, attachments.blobs);
-    return { ok: true, id: doc.id, rev };
+    return resolveAttachments(doc.id, doc.attachments, base, revGen(rev), true);
+  }
+
+  /**
+   * A replicated revision of a linear document, settled at once against the current one (see
+   * `settleIncoming`); the version that loses goes into the resolution history.
+   */
+  private async settleLinear(
+    state: DocState,
+    doc: ParsedDoc & { id: string; path: RevPath },
+    attachments: ResolvedAttachments,
+  ): Promise<void> {
+    const rev = pathLeaf(doc.path);
+    const incoming: Contender = {
+      version: { rev, ...parseRev(rev), deleted: doc.deleted },
+      content: { body: JSON.stringify(doc.body), attachments: attachments.metas },
+    };
+    const settlement = settleIncoming(state.tree, doc.path, incoming.version);
+    if (settlement.kind === 'held') return;
+    // Read only when a version is settled away: a plain descendant costs no read.
+    const current = settlement.kind === 'take' && !settlement.loser ? undefined : await this.current(state);
+    if (settlement.kind === 'take') {
+      this.apply(state, doc.path, doc, attachments.metas, attachments.blobs);
+      if (current) this.recordLoss(current, outcomeOf(state.id, incoming), 'linear:most-edits-wins');
+      return;
+    }
+    this.blobs.push(...attachments.blobs);
+    if (settlement.kind === 'keep') {
+      if (await recordedLoss(this.storage, state.id, rev)) return;
+      this.recordLoss(incoming, outcomeOf(state.id, current!), 'linear:most-edits-wins');
+      return;
+    }
+    const [live, lost] = settlement.live === 'incoming' ? [incoming, current!] : [current!, incoming];
+    const written = this.rewrite(state, live, settlement.gen);
+    this.recordLoss(lost, { ...outcomeOf(state.id, live), rev: written }, 'linear:re-creation');
+  }
+
+  /** The current revision of a linear document, with its content. */
+  private async current(state: DocState): Promise<Contender> {
+    const leaf = collectLeaves(state.tree)[0]!;
+    return { version: leaf, content: await this.contentOf(state, leaf.rev) };
+  }
+
+  /**
+   * Writes `live`'s content as a new revision of number `gen`, the line's only one. Its id
+   * depends on `live`'s id and content alone, so replicas settling alike write the same revision.
+   */
+  private rewrite(state: DocState, live: Contender, gen: number): string {
+    const { content } = outcomeOf(state.id, live);
+    const identities = Object.entries(content.attachments ?? {}).map(([name, meta]) => ({
+      name,
+      contentType: meta.content_type,
+      digest: meta.digest,
+    }));
+    const { hash } = parseRev(
+      newRevisionId({
+        deleted: false,
+        parentRev: live.version.rev,
+        body: JSON.parse(content.body) as Record<string, unknown>,
+        attachments: identities,
+      }),
+    );
+    const rev = formatRev(gen, hash);
+    state.tree = lineOf({ rev, gen, hash, deleted: false });
+    state.touched = 'all';
+    state.contents.set(rev, content);
+    return rev;
+  }
+
+  private recordLoss(lost: Contender, outcome: Outcome, by: LinearRule): void {
+    const record = lossRecord(lost, outcome, by);
+    if (record) this.losses.push(record);
   }
 
   private apply(
@@ -171,7 +265,12 @@ export class WriteBatch {
     const merged = mergePath(state.tree, path, { deleted: doc.deleted, hasBody: true });
     state.tree = merged.tree;
     if (state.touched !== 'all') for (const rev of merged.touched) state.touched.add(rev);
-    if (needsStemming(state.tree, this.revsLimit)) {
+    if (this.linear) {
+      // Stemmed at every write, and only the new revision keeps its body (or a line that lost
+      // a settlement is replaced by the incoming one's).
+      state.tree = linearLine(state.tree, pathLeaf(path), this.revsLimit);
+      state.touched = 'all';
+    } else if (needsStemming(state.tree, this.revsLimit)) {
       const stemmed = stem(state.tree, this.revsLimit);
       if (stemmed !== state.tree) state.touched = 'all';
       state.tree = stemmed;
@@ -236,10 +335,11 @@ export class WriteBatch {
         states.push(state);
       }
     }
-    if (writes.length === 0) return [];
+    const entries = [...this.losses, ...(history ?? [])];
+    if (writes.length === 0 && entries.length === 0) return [];
     let seqs: number[];
     try {
-      seqs = await this.storage.writeDocs(writes, this.blobs, history);
+      seqs = await this.storage.writeDocs(writes, this.blobs, entries);
     } catch (err) {
       for (const write of writes) this.trees.forget(write.record.id);
       throw err;
@@ -299,11 +399,19 @@ function toDocWrite(state: DocState): DocWrite {
     leaves: leaves.map((leaf) => ({ rev: leaf.rev, deleted: leaf.deleted })),
   };
   const diff = diffTrees(state.stored, state.tree, state.touched === 'all' ? undefined : state.touched);
-  const added = diff.added.map((node) => {
+  // A revision that loses its body (a linear document's previous one) is written again without
+  // it: storage keeps a changed node's content, and a removed one's goes with its row.
+  const dropped = diff.changed.filter((node) => !node.hasBody && state.stored.get(node.rev)?.hasBody);
+  const added = [...diff.added, ...dropped].map((node) => {
     const content = state.contents.get(node.rev);
     return content ? { ...node, content } : node;
   });
-  const write: DocWrite = { record, added, removed: diff.removed, changed: diff.changed };
+  const write: DocWrite = {
+    record,
+    added,
+    removed: [...diff.removed, ...dropped.map((node) => node.rev)],
+    changed: diff.changed.filter((node) => !dropped.includes(node)),
+  };
   if (state.base !== undefined) write.base = state.base;
   return write;
 }

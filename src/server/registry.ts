@@ -1,5 +1,5 @@
 import { fileExists, SetteeError } from '../core/errors.js';
-import { Database } from '../database/database.js';
+import { Database, type DatabaseOptions } from '../database/database.js';
 import type { Storage } from '../storage/types.js';
 import { ResolverSettings } from './resolvers.js';
 import { adminOnlySecurity, type SecurityObject, securityOf } from './security.js';
@@ -129,7 +129,11 @@ export class DatabaseRegistry {
    * Creates a database; 412 when it exists. It is for server admins only until its security
    * says otherwise, as CouchDB 3 makes new databases.
    */
-  async create(name: string, security: SecurityObject = adminOnlySecurity()): Promise<Database> {
+  async create(
+    name: string,
+    security: SecurityObject = adminOnlySecurity(),
+    options: Pick<DatabaseOptions, 'revisions'> = {},
+  ): Promise<Database> {
     validateDbName(name);
     // On a shared store, a database open here may be one another server has deleted: the store's
     // own exclusive creation decides.
@@ -137,7 +141,7 @@ export class DatabaseRegistry {
     const stale = this.open.get(name);
     const creating = this.store.create(name);
     try {
-      const db = await this.openDb(name, creating, security);
+      const db = await this.openDb(name, creating, security, options);
       void stale?.then((old) => old.close()).catch(() => undefined);
       return db;
     } catch (error) {
@@ -217,10 +221,11 @@ export class DatabaseRegistry {
     name: string,
     storage: Promise<Storage>,
     initial: SecurityObject = adminOnlySecurity(),
+    options: Pick<DatabaseOptions, 'revisions'> = {},
   ): Promise<Database> {
     const opening = storage.then(async (opened) => {
       // Resolved conflicts keep their losing versions, for people to look back at.
-      const db = await Database.fromStorage(opened, name, { history: true });
+      const db = await Database.fromStorage(opened, name, { ...options, history: true });
       this.storages.set(db, opened);
       this.deletions.set(db, new AbortController());
       try {

@@ -6,11 +6,14 @@ import type { Leaf, RevNode, RevTree } from './types.js';
 const leavesCache = new WeakMap<RevTree, readonly Leaf[]>();
 const leafRevsCache = new WeakMap<RevTree, ReadonlySet<string>>();
 
+/** What the winner order looks at. */
+type Ranked = Pick<Leaf, 'deleted' | 'gen' | 'hash'>;
+
 /**
  * CouchDB's winner order (protocol.md §1.4): a live leaf beats a deleted one, then the higher
  * generation, then the greater hash by plain string comparison. Positive when `a` wins.
  */
-export function compareLeaves(a: Leaf | RevNode, b: Leaf | RevNode): number {
+export function compareLeaves(a: Ranked, b: Ranked): number {
   if (a.deleted !== b.deleted) return a.deleted ? -1 : 1;
   if (a.gen !== b.gen) return a.gen - b.gen;
   return a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0;

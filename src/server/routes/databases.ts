@@ -1,5 +1,6 @@
 import { RESERVED_ID_REASON } from '../../core/document.js';
 import { badRequest, illegalDocId, SetteeError } from '../../core/errors.js';
+import type { RevisionsMode } from '../../database/database.js';
 import type { DbContext, Methods, RequestContext } from '../context.js';
 import { jsonBody, jsonObjectBody, requireJsonType, sendJson } from '../http.js';
 import { parseSecurity } from '../security.js';
@@ -14,10 +15,22 @@ function dbName(ctx: RequestContext): string {
   return (ctx.target as { db: string }).db;
 }
 
+/**
+ * `?revisions=linear` of `PUT /{db}`: a linear database (docs/linear-history.md). CouchDB's own
+ * options of that request are `q`, `n`, `placement`, `engine` and `partitioned`
+ * (chttpd_db.erl `create_db_req`): none of them is called so.
+ */
+function revisionsOption(ctx: RequestContext): RevisionsMode | undefined {
+  const value = ctx.query.revisions;
+  if (value === undefined) return undefined;
+  if (value !== 'tree' && value !== 'linear') throw badRequest('revisions must be "tree" or "linear"');
+  return value;
+}
+
 /** `PUT|GET|HEAD|DELETE|POST /{db}`. PUT needs no existing database; the others do. */
 export const databaseMethods: Methods<RequestContext> = {
   PUT: async (ctx) => {
-    await ctx.services.registry.create(dbName(ctx));
+    await ctx.services.registry.create(dbName(ctx), undefined, { revisions: revisionsOption(ctx) });
     ctx.reply.header('location', `/${encodeURIComponent(dbName(ctx))}`);
     return sendJson(ctx.reply, 201, { ok: true });
   },
