@@ -154,3 +154,99 @@ export function resolutions(name, { doc, since, limit }) {
   if (doc !== undefined) query += `&doc=${encodeURIComponent(doc)}`;
   return request('GET', `${db(name)}/_resolutions?${query}`);
 }
+
+// --- the console: databases, documents, queries, replication, tasks -------------------------
+
+const json = (value) => encodeURIComponent(JSON.stringify(value));
+const docPath = (name, id) => `${db(name)}/${encodeURIComponent(id)}`;
+
+/**
+ * A page of databases with their info (server admins): `{key, info}` rows from `startkey`
+ * (inclusive), at most `limit` of them, in name order (CouchDB 3.2's `GET /_dbs_info`).
+ */
+export function dbsInfo({ startkey, limit }) {
+  const start = startkey === undefined ? '' : `&start_key=${json(startkey)}`;
+  return request('GET', `/_dbs_info?limit=${limit}${start}`);
+}
+
+/** One database's info (`GET /{db}`): counts, sizes, update sequence. */
+export function dbInfo(name) {
+  return request('GET', db(name));
+}
+
+export function createDb(name) {
+  return request('PUT', db(name));
+}
+
+export function deleteDb(name) {
+  return request('DELETE', db(name));
+}
+
+/**
+ * A page of `_all_docs` from `startkey` (inclusive), only ids starting with `prefix` when one is
+ * given: `{ total_rows, rows }`. Paged by key, never by a growing `skip`.
+ */
+export function allDocs(name, { startkey, limit, prefix }) {
+  let query = `limit=${limit}`;
+  const start = startkey ?? (prefix || undefined);
+  if (start !== undefined) query += `&startkey=${json(start)}`;
+  // Ids sort by code point: the last code point after the prefix ends the run of ids it starts.
+  if (prefix) query += `&endkey=${json(`${prefix}\u{10FFFF}`)}`;
+  return request('GET', `${db(name)}/_all_docs?${query}`);
+}
+
+/** A document with its revisions' states, its conflicts and its attachments' stubs. */
+export function openDoc(name, id) {
+  return request('GET', `${docPath(name, id)}?revs_info=true&conflicts=true`);
+}
+
+/** Writes a document: a new one without `_rev`, an update of the revision it names. */
+export function saveDoc(name, doc) {
+  if (doc._id === undefined) return request('POST', db(name), doc);
+  return request('PUT', docPath(name, doc._id), doc);
+}
+
+export function deleteDoc(name, id, rev) {
+  return request('DELETE', `${docPath(name, id)}?rev=${encodeURIComponent(rev)}`);
+}
+
+/** Where an attachment is read from. */
+export function attachmentUrl(name, id, file) {
+  return `${docPath(name, id)}/${encodeURIComponent(file)}`;
+}
+
+/** A Mango query: `{ selector, fields?, sort?, limit, bookmark? }` → `{ docs, bookmark, warning? }`. */
+export function find(name, query) {
+  return request('POST', `${db(name)}/_find`, query);
+}
+
+/** A page of the `_replicator` documents' jobs and their states (`/_scheduler/docs`). */
+export function schedulerDocs({ skip, limit }) {
+  return request('GET', `/_scheduler/docs?limit=${limit}&skip=${skip}`);
+}
+
+/** The replication jobs running now (`/_scheduler/jobs`), transient ones included. */
+export function schedulerJobs() {
+  return request('GET', '/_scheduler/jobs');
+}
+
+/** A persistent replication: a `_replicator` document, with a generated id. */
+export function addReplication(job) {
+  return request('POST', '/_replicator', job);
+}
+
+/** Cancels a `_replicator` job by deleting its document (its current revision is read first). */
+export async function cancelReplicationDoc(docId) {
+  const doc = await request('GET', `/_replicator/${encodeURIComponent(docId)}`);
+  return request('DELETE', `/_replicator/${encodeURIComponent(docId)}?rev=${encodeURIComponent(doc._rev)}`);
+}
+
+/** Cancels a transient (`POST /_replicate`) continuous replication by its id. */
+export function cancelTransientReplication(id) {
+  return request('POST', '/_replicate', { id, cancel: true });
+}
+
+/** What the server is busy with: compactions, index builds, replications. */
+export function activeTasks() {
+  return request('GET', '/_active_tasks');
+}

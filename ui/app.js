@@ -3,17 +3,23 @@
 import * as api from './api.js';
 import { conflictListView } from './conflict-list.js';
 import { databasesView } from './databases.js';
+import { docEditorView, newDocView } from './doc-editor.js';
+import { documentsView } from './docs.js';
 import { historyView } from './history.js';
 import { documentView } from './document.js';
 import { h, replaceChildren } from './dom.js';
+import { findView } from './find.js';
 import { loginView } from './login.js';
+import { replicationView } from './replication.js';
 import { securityView } from './security.js';
+import { serverView } from './server.js';
 import { usersView } from './users.js';
 
 const view = document.getElementById('view');
 const notice = document.getElementById('notice');
 const account = document.getElementById('account');
-const usersLink = document.getElementById('users-link');
+// Links to what only server admins may see.
+const adminLinks = ['users-link', 'replication-link', 'server-link'].map((id) => document.getElementById(id));
 
 let user = null;
 // Each render gets a number: a slow view that finishes after the person moved on shows nothing.
@@ -43,6 +49,8 @@ const app = {
     else location.hash = hash;
   },
   reload: () => render(),
+  /** Whether the view of `ticket` is still the one shown (a view refreshing itself stops when not). */
+  isCurrent: (ticket) => ticket === generation,
   /** Who is logged in: `{ name, roles }`. */
   user: () => user,
   /**
@@ -74,8 +82,8 @@ function setUser(userCtx) {
   user = userCtx && userCtx.name !== null ? userCtx : null;
   account.hidden = user === null;
   document.getElementById('account-name').textContent = user ? `Logged in as ${user.name}` : '';
-  // Only server admins manage users; the server refuses everyone else anyway.
-  usersLink.hidden = !api.isServerAdmin(user);
+  // Only server admins manage users, replications and the server; it refuses everyone else anyway.
+  for (const link of adminLinks) link.hidden = !api.isServerAdmin(user);
 }
 
 /** Marks the header link of the current view for screen readers and the eye. */
@@ -85,6 +93,26 @@ function markCurrent(name) {
     else link.removeAttribute('aria-current');
   }
 }
+
+/** Views of the whole server (`#/users`…), and of one database without more (`#/db/x/docs`…). */
+const TOP_VIEWS = new Set(['users', 'replication', 'server']);
+const DB_VIEWS = new Set(['docs', 'new', 'find']);
+
+/** Each view by route name: `(app, ticket, target)`. */
+const VIEWS = {
+  users: (ticket) => usersView(app, ticket),
+  replication: (ticket) => replicationView(app, ticket),
+  server: (ticket) => serverView(app, ticket),
+  security: (ticket, { db }) => securityView(app, ticket, db),
+  conflicts: (ticket, { db }) => conflictListView(app, ticket, db),
+  history: (ticket, { db, id }) => historyView(app, ticket, db, id),
+  document: (ticket, { db, id }) => documentView(app, ticket, db, id),
+  docs: (ticket, { db }) => documentsView(app, ticket, db),
+  editor: (ticket, { db, id }) => docEditorView(app, ticket, db, id),
+  new: (ticket, { db }) => newDocView(app, ticket, db),
+  find: (ticket, { db }) => findView(app, ticket, db),
+  databases: (ticket) => databasesView(app, ticket),
+};
 
 function parseRoute(hash) {
   const parts = hash
@@ -98,7 +126,7 @@ function parseRoute(hash) {
         return part;
       }
     });
-  if (parts[0] === 'users' && parts.length === 1) return { name: 'users' };
+  if (parts.length === 1 && TOP_VIEWS.has(parts[0])) return { name: parts[0] };
   if (parts[0] === 'db' && parts.length === 2) return { name: 'conflicts', db: parts[1] };
   if (parts[0] === 'db' && parts[2] === 'security' && parts.length === 3) {
     return { name: 'security', db: parts[1] };
@@ -109,6 +137,12 @@ function parseRoute(hash) {
   if (parts[0] === 'db' && parts[2] === 'doc' && parts.length === 4) {
     return { name: 'document', db: parts[1], id: parts[3] };
   }
+  if (parts[0] === 'db' && parts[2] === 'docs' && parts.length === 4) {
+    return { name: 'editor', db: parts[1], id: parts[3] };
+  }
+  if (parts[0] === 'db' && DB_VIEWS.has(parts[2]) && parts.length === 3) {
+    return { name: parts[2], db: parts[1] };
+  }
   return { name: 'databases' };
 }
 
@@ -118,16 +152,11 @@ async function render() {
   else app.clearNotice();
   if (user === null) return loginView(app, ticket);
   const target = parseRoute(location.hash);
-  markCurrent(target.name === 'users' ? 'users' : 'databases');
+  markCurrent(TOP_VIEWS.has(target.name) ? target.name : 'databases');
   // Until the view has its data: what failed to load must not sit under the last view's content.
   if (!view.querySelector('.loading')) app.show(ticket, h('p', { class: 'loading' }, 'Loading…'));
   try {
-    if (target.name === 'users') await usersView(app, ticket);
-    else if (target.name === 'security') await securityView(app, ticket, target.db);
-    else if (target.name === 'conflicts') await conflictListView(app, ticket, target.db);
-    else if (target.name === 'history') await historyView(app, ticket, target.db, target.id);
-    else if (target.name === 'document') await documentView(app, ticket, target.db, target.id);
-    else await databasesView(app, ticket);
+    await VIEWS[target.name](ticket, target);
   } catch (error) {
     app.fail(ticket, error);
   }

@@ -2,41 +2,39 @@
 // id; documents ticked (or all those matching) can be resolved at once with a strategy.
 import * as api from './api.js';
 import { bulkBar } from './bulk.js';
-import { crumbs, dbTabs, h, pager, plural, route } from './dom.js';
+import { crumbs, dbTabs, h, pager, plural, prefixSearch, route } from './dom.js';
+import { idPages } from './paging.js';
 
 const PAGE_SIZE = 50;
 
 /** Shows the first page; the page buttons and the search show others without leaving the view. */
 export async function conflictListView(app, ticket, db) {
   const offer = await api.strategies(db).catch(() => null);
-  const state = { prefix: '', starts: [undefined], index: 0, selected: new Set() };
+  const state = { prefix: '', index: 0, selected: new Set() };
+  const listing = idPages(PAGE_SIZE, (query) => api.conflicts(db, query));
   const showPage = async (index) => {
     try {
-      const { prefix, starts } = state;
-      const page = await api.conflicts(db, { startkey: starts[index], limit: PAGE_SIZE + 1, prefix });
-      // One row more than shown: its id is where the next page starts.
-      const next = page.rows[PAGE_SIZE];
-      if (next) starts[index + 1] = next.id;
-      const rows = page.rows.slice(0, PAGE_SIZE);
+      const { rows, hasNext } = await listing.page(index);
       state.index = index;
       state.selected.clear();
       const paging = {
         index,
         pageSize: PAGE_SIZE,
         shown: rows.length,
-        total: page.total_rows,
-        hasNext: Boolean(next),
+        total: listing.total,
+        hasNext,
         showPage,
       };
       const bulk =
         offer && rows.length > 0 ? bulkBar(app, db, offer, state, () => search(state.prefix)) : null;
-      app.show(ticket, ...content(db, page.total_rows, rows, { state, paging, search, bulk }));
+      app.show(ticket, ...content(db, listing.total, rows, { state, paging, search, bulk }));
     } catch (error) {
       app.fail(ticket, error);
     }
   };
   const search = (prefix) => {
-    Object.assign(state, { prefix, starts: [undefined] });
+    state.prefix = prefix;
+    listing.search(prefix);
     return showPage(0);
   };
   await showPage(0);
@@ -57,7 +55,7 @@ function content(db, total, rows, { state, paging, search, bulk }) {
     ),
     dbTabs(db, 'conflicts'),
     h('p', { class: 'lead', id: 'list-summary' }, summary(db, total, rows.length, state.prefix)),
-    total === 0 ? null : searchForm(state.prefix, search),
+    total === 0 ? null : prefixSearch(state.prefix, search),
     bulk?.node ?? null,
     rows.length === 0 ? null : table(db, rows, bulk),
     pager(paging),
@@ -72,38 +70,6 @@ function summary(db, total, shown, prefix) {
     ? ` Showing those whose id starts with “${prefix}”.`
     : ' Open one to decide what to keep.';
   return `${which} versions that disagree.${found}`;
-}
-
-function searchForm(prefix, search) {
-  const input = h('input', {
-    id: 'search',
-    type: 'search',
-    value: prefix,
-    placeholder: 'Start of a document id',
-    'aria-label': 'Find documents whose id starts with',
-  });
-  return h(
-    'form',
-    {
-      class: 'search',
-      role: 'search',
-      on: {
-        submit: (event) => {
-          event.preventDefault();
-          search(input.value);
-        },
-      },
-    },
-    input,
-    h('button', { type: 'submit', class: 'button' }, 'Find'),
-    prefix
-      ? h(
-          'button',
-          { type: 'button', class: 'button button-quiet', on: { click: () => search('') } },
-          'Show all',
-        )
-      : null,
-  );
 }
 
 function table(db, rows, bulk) {

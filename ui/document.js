@@ -13,6 +13,7 @@ import {
   withValue,
 } from './diff.js';
 import { crumbs, h, plural, replaceChildren, route } from './dom.js';
+import { parseJsonObject, saveErrorNote } from './editing.js';
 
 export async function documentView(app, ticket, db, id) {
   const trail = crumbs(db, id);
@@ -163,7 +164,7 @@ function actionBar(model, actions) {
   );
   return [
     h('p', { class: 'choice', id: 'choice' }, describeChoice(model)),
-    model.error ? errorNote(model.error, actions) : null,
+    model.error ? saveErrorNote(model.error, { ...STALE, onReload: actions.reload }) : null,
     h('div', { class: 'bar-buttons' }, reset, save),
   ];
 }
@@ -189,26 +190,12 @@ function describeChoice(model) {
   return `You are saving the merged result. It replaces ${all} (the server keeps the old versions in its history).`;
 }
 
-function errorNote(error, actions) {
-  if (error.status === 409) {
-    return h(
-      'div',
-      { class: 'bar-error', role: 'alert', id: 'save-error' },
-      h(
-        'p',
-        {},
-        'This document changed while you were looking at it, so nothing was saved. ' +
-          'Reload to see its latest versions and choose again.',
-      ),
-      h(
-        'button',
-        { type: 'button', class: 'button', on: { click: actions.reload } },
-        'Reload the latest versions',
-      ),
-    );
-  }
-  return h('p', { class: 'bar-error', role: 'alert', id: 'save-error' }, api.describeError(error));
-}
+const STALE = {
+  text:
+    'This document changed while you were looking at it, so nothing was saved. ' +
+    'Reload to see its latest versions and choose again.',
+  reload: 'Reload the latest versions',
+};
 
 /** The resolution request: one version as it is, or the merge as a child of the kept version. */
 function resolution(model) {
@@ -256,7 +243,7 @@ function jsonEditor(model, actions) {
     error.hidden = true;
   };
   const apply = () => {
-    const body = parseBody(textarea.value);
+    const body = parseJsonObject(textarea.value, 'The merged result');
     if (typeof body === 'string') {
       error.textContent = body;
       error.hidden = false;
@@ -292,20 +279,6 @@ function jsonEditor(model, actions) {
     if (node.open && textarea.value === filled) fill();
   };
   return { node, refresh };
-}
-
-/** The JSON object typed, or a sentence saying what is wrong with it. */
-function parseBody(text) {
-  let value;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return `This is not valid JSON: ${error.message}`;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return 'The merged result must be a JSON object, written between { and }.';
-  }
-  return value;
 }
 
 function listOf(items) {

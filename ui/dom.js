@@ -61,21 +61,79 @@ export function route(...parts) {
   return `#/${parts.map(encodeURIComponent).join('/')}`;
 }
 
-/** The tabs of a database's views: its conflicts and its history of resolutions. */
+/** The tabs of a database's views: its documents, queries, conflicts and history of resolutions. */
 export function dbTabs(db, current) {
   const tab = (name, href, text) =>
     h('a', { href, class: 'tab', 'data-tab': name, 'aria-current': current === name ? 'page' : null }, text);
   return h(
     'nav',
     { class: 'tabs', 'aria-label': 'Database views' },
+    tab('documents', route('db', db, 'docs'), 'Documents'),
+    tab('find', route('db', db, 'find'), 'Find'),
     tab('conflicts', route('db', db), 'Conflicts'),
     tab('history', route('db', db, 'history'), 'History'),
   );
 }
 
 /**
+ * The form that finds entries by the start of their id: `search(prefix)` on Find, and "Show all"
+ * once a prefix is applied.
+ */
+export function prefixSearch(prefix, search, placeholder = 'Start of a document id') {
+  const input = h('input', {
+    id: 'search',
+    type: 'search',
+    value: prefix,
+    placeholder,
+    'aria-label': 'Find documents whose id starts with',
+  });
+  const submit = (event) => {
+    event.preventDefault();
+    search(input.value);
+  };
+  return h(
+    'form',
+    { class: 'search', role: 'search', on: { submit } },
+    input,
+    h('button', { type: 'submit', class: 'button' }, 'Find'),
+    prefix
+      ? h(
+          'button',
+          { type: 'button', class: 'button button-quiet', on: { click: () => search('') } },
+          'Show all',
+        )
+      : null,
+  );
+}
+
+/**
+ * Replaces what is inside `parent` and gives focus back to the element that had it, found again
+ * by its `data-focus-key`: a list redrawn while someone tabs through it keeps their place.
+ */
+export function replaceKeepingFocus(parent, ...children) {
+  const active = document.activeElement;
+  const key = parent.contains(active) ? active?.dataset?.focusKey : undefined;
+  replaceChildren(parent, ...children);
+  if (key !== undefined) parent.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)?.focus();
+  return parent;
+}
+
+/** "12 B", "3.4 KB", "1.2 GB": a size in bytes for a person. */
+export function formatBytes(bytes) {
+  if (typeof bytes !== 'number' || !Number.isFinite(bytes)) return '—';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/**
  * Previous/next buttons and "Showing 1–50 of 55" for a paged list, or null when it fits one
- * page. `labels`: the two buttons' words, e.g. `['← Newer', 'Older →']`.
+ * page. `labels`: the two buttons' words, e.g. `['← Newer', 'Older →']`; `total` may be unknown.
  */
 export function pager({
   index,
@@ -90,7 +148,9 @@ export function pager({
   const first = index * pageSize + 1;
   const button = (text, disabled, target) =>
     h('button', { type: 'button', class: 'button', disabled, on: { click: () => showPage(target) } }, text);
-  const range = h('span', { class: 'muted' }, `Showing ${first}–${first + shown - 1} of ${total}`);
+  // A keyset-paged list may not know its total (a prefix search, a query): then none is shown.
+  const of = total === undefined ? '' : ` of ${total}`;
+  const range = h('span', { class: 'muted' }, `Showing ${first}–${first + shown - 1}${of}`);
   return h(
     'div',
     { class: 'pager' },

@@ -41,6 +41,7 @@ export const ROUTES: readonly RouteRule[] = [
   rule('GET POST DELETE', '/_session', 'anyone'),
   rule('GET', '/_all_dbs', 'server_admin'),
   rule('GET', '/_my_dbs', 'user'),
+  rule('GET POST', '/_dbs_info', 'server_admin'),
   rule('POST', '/_replicate', 'user'),
   rule('GET', '/_active_tasks', 'server_admin'),
   rule('GET', '/_scheduler/jobs', 'server_admin'),

@@ -136,7 +136,6 @@ describe('endpoints Settee does not have yet', () => {
       '/_node/…',
       '/_config/…',
       '/_stats/…',
-      '/_dbs_info',
       '/_cluster_setup',
       '/_membership',
       '/_reshard/…',

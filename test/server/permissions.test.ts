@@ -93,6 +93,8 @@ const EXAMPLES: Record<string, () => Promise<Example>> = {
   'DELETE /_session': async () => ({ path: '/_session' }),
   'GET /_all_dbs': async () => ({ path: '/_all_dbs' }),
   'GET /_my_dbs': async () => ({ path: '/_my_dbs' }),
+  'GET /_dbs_info': async () => ({ path: '/_dbs_info?limit=1' }),
+  'POST /_dbs_info': async () => ({ path: '/_dbs_info', body: { keys: [DB] } }),
   'POST /_replicate': async () => ({ path: '/_replicate', body: { source: 'open', target: 'open' } }),
   'GET /_active_tasks': async () => ({ path: '/_active_tasks' }),
   'GET /_scheduler/jobs': async () => ({ path: '/_scheduler/jobs' }),

@@ -162,7 +162,8 @@ export function listingOptions(ctx: DbContext): AllDocsOptions {
   return options;
 }
 
-function allDocsOptions(query: Query): AllDocsOptions {
+/** The query of an `_all_docs`-shaped listing (also `_all_dbs` and `_dbs_info`, over names). */
+export function allDocsOptions(query: Query): AllDocsOptions {
   const key = (name: string, alias?: string) => {
     const value = jsonParam(query, name) ?? (alias ? jsonParam(query, alias) : undefined);
     if (value !== undefined && typeof value !== 'string') throw badRequest(`${name} must be a JSON string`);

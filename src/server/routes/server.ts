@@ -6,6 +6,7 @@ import { parseQuery } from '../router.js';
 import { isReplicatorDb } from '../permissions.js';
 import { isMember } from '../security.js';
 import { USERS_DB } from '../users.js';
+import { databaseListEndpoints } from './dbs-info.js';
 import { replicationEndpoints } from './replication.js';
 
 export const VERSION = '0.1.0';
@@ -27,7 +28,7 @@ export const rootMethods: Methods = {
 export const serverEndpoints: Record<string, Methods> = {
   ...replicationEndpoints,
   _up: { GET: async (ctx) => sendJson(ctx.reply, 200, { status: 'ok', seeds: {} }) },
-  _all_dbs: { GET: async (ctx) => sendJson(ctx.reply, 200, await ctx.services.registry.list()) },
+  ...databaseListEndpoints,
   _my_dbs: { GET: myDatabases },
   _uuids: {
     GET: async (ctx) => {

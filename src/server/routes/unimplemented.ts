@@ -32,7 +32,6 @@ export const UNIMPLEMENTED_ROUTES: readonly UnimplementedRoute[] = [
   route('GET PUT POST DELETE', '/_node/…', 'server_admin', 'Node endpoints (_node)', /^_node(\/|$)/),
   route('GET PUT DELETE', '/_config/…', 'server_admin', 'Configuration (_config)', /^_config(\/|$)/),
   route('GET', '/_stats/…', 'server_admin', 'Statistics (_stats)', /^_stats(\/|$)/),
-  route('GET POST', '/_dbs_info', 'server_admin', 'Database listings with info (_dbs_info)', /^_dbs_info$/),
   route('GET POST', '/_cluster_setup', 'server_admin', 'Cluster setup (_cluster_setup)', /^_cluster_setup$/),
   route('GET', '/_membership', 'server_admin', 'Cluster membership (_membership)', /^_membership$/),
   route('GET PUT POST DELETE', '/_reshard/…', 'server_admin', 'Resharding (_reshard)', /^_reshard(\/|$)/),
