@@ -129,7 +129,7 @@ describe('the web page at /_ui/', () => {
       const page = await openPage();
       expect(new URL(page.url()).pathname).toBe('/_ui/');
       await page.locator('#login-name').waitFor();
-      expect(await page.title()).toBe('Settee · Conflicts');
+      expect(await page.title()).toBe('Settee');
       await shot(page, '01-login');
 
       await logIn(page, 'not the password');
