@@ -6,6 +6,7 @@ import type { AutoCompactionOptions } from '../server/auto-compaction.js';
 import type { JwtOptions } from '../server/auth/jwt.js';
 import { generatedAdmin, parseAdminOption, storedAdminNames } from '../server/auth/state-file.js';
 import type { LogFormat, LogLevel } from './logger.js';
+import type { RequestLogSetting } from '../server/metrics/request-log.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -23,6 +24,8 @@ export interface ServeOptions {
   jwtKey: string[];
   jwtRolesClaim?: string;
   secureCookies?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
   trustProxy: string[];
   lockoutAttempts: number;
   lockoutMinutes: number;
@@ -32,6 +35,7 @@ export interface ServeOptions {
   resolvers: string[];
   logLevel: LogLevel;
   logFormat: LogFormat;
+  requestLog: RequestLogSetting;
   autoCompact: 'on' | 'off';
   autoCompactRatio?: number;
   autoCompactMinSize?: number;

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parse as parseIni } from 'ini';
+import { parseRequestLog, type RequestLogSetting } from '../server/metrics/request-log.js';
 import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
 import { byteSize, compactionRatio, redactedUrl, type ServeOptions } from './serve-options.js';
 
@@ -50,6 +51,13 @@ export function wholeNumber(value: string): number {
     throw new InvalidArgumentError('expected a whole number');
   }
   return parsed;
+}
+
+/** `--request-log`: on, off, or the share of requests to log. */
+function requestLogOf(value: string): RequestLogSetting {
+  const setting = parseRequestLog(value);
+  if (setting === undefined) throw new InvalidArgumentError('expected on, off or a share between 0 and 1');
+  return setting;
 }
 
 /** A switch written in the environment or a file: true/false, on/off, yes/no, 1/0. */
@@ -167,6 +175,22 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     ini: ['couch_httpd_auth', 'cookie_secure'],
     parse: onOff,
   },
+  // CouchDB's names (share/doc/src/config/ssl.rst in apache/couchdb): `[ssl] cert_file`, `key_file`.
+  {
+    key: 'tlsCert',
+    flags: '--tls-cert <file>',
+    description:
+      'serve HTTPS (HTTP/1.1 and HTTP/2) with this PEM certificate, its chain after it; SIGHUP reloads it',
+    env: 'SETTEE_TLS_CERT',
+    ini: ['ssl', 'cert_file'],
+  },
+  {
+    key: 'tlsKey',
+    flags: '--tls-key <file>',
+    description: "the certificate's PEM private key (with --tls-cert)",
+    env: 'SETTEE_TLS_KEY',
+    ini: ['ssl', 'key_file'],
+  },
   {
     key: 'trustProxy',
     flags: '--trust-proxy <address>',
@@ -270,6 +294,15 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     ini: ['log', 'format'],
     choices: LOG_FORMATS,
     defaultValue: 'auto',
+  },
+  {
+    key: 'requestLog',
+    flags: '--request-log <when>',
+    description: 'a log line per request: on, off, or a share such as 0.1 (one in ten); server errors always',
+    env: 'SETTEE_REQUEST_LOG',
+    ini: ['log', 'requests'],
+    parse: requestLogOf,
+    defaultValue: 'on',
   },
 ];
 

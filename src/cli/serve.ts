@@ -18,6 +18,7 @@ import {
   type ServeOptions,
 } from './serve-options.js';
 import { effectiveSettings } from './serve-settings.js';
+import { readTls, reloadTlsOnSighup, type TlsFiles, tlsFilesOf } from './serve-tls.js';
 
 /** Starts the server; resolves once it listens (it runs until a signal), or with 1 if it cannot start. */
 export async function serveCommand(options: ServeOptions): Promise<number | undefined> {
@@ -25,8 +26,11 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
   let server: SetteeServer;
   let admin: AdminAtStart;
   let postgres: string | undefined;
+  let tlsFiles: TlsFiles | undefined;
   try {
     postgres = postgresUrl(options, process.env);
+    tlsFiles = tlsFilesOf(options);
+    const tls = tlsFiles && (await readTls(tlsFiles));
     checkDataFolder(options.data);
     const start = await adminAtStart(options, process.env);
     admin = start.admin;
@@ -41,6 +45,7 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
       ...(options.perUserDbs ? { perUserDbs: { deleteWithUser: options.perUserDbsDelete === true } } : {}),
       ...(await jwtOptions(options, process.env)),
       secureCookies: options.secureCookies === true,
+      ...(tls ? { tls } : {}),
       trustProxy: options.trustProxy,
       lockout: { threshold: options.lockoutAttempts, durationMs: options.lockoutMinutes * 60_000 },
       validation: { timeoutMs: options.validateTimeout },
@@ -48,6 +53,7 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
       ...autoCompactionOptions(options),
       resolvers: await loadResolverModules(options.resolvers),
       logger: log.logger,
+      requestLog: options.requestLog,
       config: effectiveSettings(options),
     });
   } catch (error) {
@@ -55,12 +61,13 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
   }
   try {
     const url = await server.listen();
-    log.announce(startupLines(url, options.data, admin, postgres));
+    log.announce(startupLines(url, options.data, admin, postgres, tlsFiles));
   } catch (error) {
     await server.close();
     return failed(log, `cannot listen: ${describeFailure(error)}`);
   }
   stopOnSignals(server, log);
+  if (tlsFiles) reloadTlsOnSighup(server, tlsFiles, log);
   return undefined;
 }
 
@@ -89,6 +96,7 @@ export function startupLines(
   dataDir: string,
   admin: AdminAtStart,
   postgres?: string,
+  tls?: TlsFiles,
 ): StartupLine[] {
   const ui = `${url}/_ui/`;
   return [
@@ -104,6 +112,14 @@ export function startupLines(
           { text: `Data folder (admins, cookie secret): ${dataDir}`, fields: { data: dataDir } },
         ]),
     ...adminLines(admin, authFilePath(dataDir)),
+    ...(tls
+      ? [
+          {
+            text: `TLS certificate: ${tls.cert} (HTTP/1.1 and HTTP/2; send SIGHUP to reload it once renewed)`,
+            fields: { tls_cert: tls.cert },
+          },
+        ]
+      : []),
     { text: 'Stop it with Ctrl+C.' },
   ];
 }

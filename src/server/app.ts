@@ -1,3 +1,4 @@
+import type { Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
 import Fastify, {
   type FastifyInstance,
@@ -37,9 +38,19 @@ import { isServerAdmin } from './security.js';
 import { PostgresDatabases } from './stores/postgres.js';
 import { SqliteFolder } from './stores/sqlite-folder.js';
 import type { DatabaseStore } from './stores/types.js';
+import {
+  checkTlsPair,
+  InvalidTlsError,
+  replaceCertificate,
+  TlsConnections,
+  type TlsOptions,
+  tlsServerOptions,
+} from './tls.js';
 import { isUiPath, serveUi } from './ui.js';
 import { UserStore } from './users.js';
 import { writeRulesFor } from './write-rules.js';
+import { ServerMetrics } from './metrics/index.js';
+import { RequestLog, requestLine, type RequestLogSetting } from './metrics/request-log.js';
 
 export interface ServerOptions {
   /** The settings shown by `GET /_node/_local/_config` (secrets already hidden). */
@@ -67,6 +78,11 @@ export interface ServerOptions {
   maxDocumentSize?: number;
   /** A pino logger for one line per request; silent when absent. */
   logger?: Logger;
+  /**
+   * Which requests get their log line: `on` (default), `off`, or a share such as 0.1 (one in
+   * ten). Server errors (5xx) always do.
+   */
+  requestLog?: RequestLogSetting;
   /** PBKDF2 iterations for new password hashes (default 600,000). */
   passwordIterations?: number;
   /** Conflict resolution strategies beyond the built-in ones, by name (see `loadResolverModules`). */
@@ -86,6 +102,11 @@ export interface ServerOptions {
   lockout?: { threshold?: number; durationMs?: number };
   /** The server is reached over HTTPS (behind a TLS proxy): session cookies get `Secure`. */
   secureCookies?: boolean;
+  /**
+   * Serve HTTPS with this certificate and key, HTTP/1.1 and HTTP/2 on the same port (session
+   * cookies get `Secure`); `replaceCertificate` renews them while the server runs.
+   */
+  tls?: TlsOptions;
   /**
    * Addresses (or CIDR ranges) of proxies in front of the server: their `X-Forwarded-For` names
    * the client, so that lockout and the hashing pool count per real client, not per proxy.
@@ -111,12 +132,15 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CO
  */
 export class SetteeServer {
   private readonly shutdown = new AbortController();
+  private readonly requestLog: RequestLog;
   /** Open client connections, to end at shutdown the ones that never sent a request. */
   private readonly sockets = new Set<Socket>();
   /** Origins allowed to call with credentials from a browser. */
   private readonly origins: ReadonlySet<string>;
   /** The shutdown under way, once `close()` was called. */
   private closing: Promise<void> | undefined;
+  /** Under TLS, the connections a shutdown must end itself. */
+  private tlsConnections: TlsConnections | undefined;
 
   private constructor(
     readonly app: FastifyInstance,
@@ -129,9 +153,12 @@ export class SetteeServer {
     private readonly leases: Leases,
   ) {
     this.origins = new Set(options.corsOrigins ?? []);
+    this.requestLog = new RequestLog(options.requestLog);
   }
 
   static async create(options: ServerOptions): Promise<SetteeServer> {
+    // Before anything opens: a certificate that cannot be served stops the start.
+    if (options.tls) checkTlsPair(options.tls);
     const store = await openStore(options);
     const registry = await DatabaseRegistry.open(store, new ResolverSettings(options.resolvers)).catch(
       async (error: unknown) => {
@@ -157,6 +184,8 @@ export class SetteeServer {
       // A path fastify cannot decode (`/%zz`) still gets CouchDB's error body.
       frameworkErrors: (error, _request, reply) =>
         sendJson(reply, 400, { error: 'bad_request', reason: error.message }),
+      // Fastify types an HTTP/2 server by another overload; the instance is cast below either way.
+      ...(options.tls ? (tlsServerOptions(options.tls) as object) : {}),
     }) as unknown as FastifyInstance;
     const shutdownController = new AbortController();
     // The jobs of `_replicator` start once the server listens: some may replicate through it.
@@ -176,6 +205,11 @@ export class SetteeServer {
       replications,
       users,
       config: options.config ?? {},
+      metrics: new ServerMetrics({
+        openDatabases: () => registry.openCount,
+        replication: () => replications.figures(),
+        auth: () => auth.stats,
+      }),
     };
     // The server's own databases are open by now; the ones opened later are followed as they open.
     const compactor = startAutoCompaction(
@@ -193,6 +227,8 @@ export class SetteeServer {
 
   private configure(): void {
     const { app } = this;
+    if (this.options.tls)
+      this.tlsConnections = new TlsConnections(app.server as unknown as Http2SecureServer);
     app.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
@@ -207,16 +243,17 @@ export class SetteeServer {
       if (applyCors(request, reply, this.origins) === 'preflight') reply.code(204).send();
       else this.admit(request, reply).then(() => done(), done);
     });
+    // Counted as the answer starts, so that a client holding its answer finds it counted.
+    app.addHook('onSend', (request, reply, payload, done) => {
+      const target = admitted.get(request)?.target;
+      this.services.metrics.countResponse(request.method, reply.statusCode, reply.elapsedTime, target);
+      done(null, payload);
+    });
     app.addHook('onResponse', (request, reply, done) => {
-      request.log.info(
-        {
-          method: request.method,
-          url: request.url,
-          status: reply.statusCode,
-          ms: Math.round(reply.elapsedTime * 10) / 10,
-        },
-        'request',
-      );
+      const status = reply.statusCode;
+      if (this.requestLog.wants(status)) {
+        request.log[status >= 500 ? 'warn' : 'info'](requestLine(request, reply), 'request');
+      }
       done();
     });
     app.setErrorHandler(async (error, request, reply) => {
@@ -262,8 +299,9 @@ export class SetteeServer {
         services: this.services,
       });
     } catch (error) {
-      // The body was never read: end the connection rather than drain an unwanted upload.
-      if (hasBody(request)) reply.header('connection', 'close');
+      // The body was never read: end the connection rather than drain an unwanted upload. (Over
+      // HTTP/2 flow control stops the upload, and the header does not exist.)
+      if (hasBody(request) && request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
       throw error;
     }
   }
@@ -312,7 +350,16 @@ export class SetteeServer {
     const address = this.app.server.address();
     if (!address || typeof address === 'string') throw new Error('the server is not listening');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `http://${host}:${address.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://${host}:${address.port}`;
+  }
+
+  /**
+   * Serves a renewed certificate and key to new connections; open ones keep working with theirs.
+   * A pair that cannot be served throws an `InvalidTlsError` and the current one stays.
+   */
+  replaceCertificate(tls: TlsOptions): void {
+    if (!this.options.tls) throw new InvalidTlsError('the server was not started with TLS');
+    replaceCertificate(this.app.server as unknown as Http2SecureServer, tls);
   }
 
   /**
@@ -335,6 +382,7 @@ export class SetteeServer {
     // A connection that never sent a request (a client's pre-opened or abandoned socket) is not
     // idle to Node: it would hold the shutdown until the headers timeout (60 s).
     const sweep = setInterval(() => {
+      this.tlsConnections?.closeIdle();
       this.app.server.closeIdleConnections();
       for (const socket of this.sockets) if (socket.bytesRead === 0) socket.destroy();
     }, 25);
@@ -350,6 +398,7 @@ export class SetteeServer {
     await this.leases.close();
     await this.services.registry.closeAll();
     await this.validator.close();
+    this.services.metrics.stop();
   }
 }
 
@@ -438,7 +487,7 @@ async function openAccounts(
     hashing,
     ...(options.jwt ? { jwt: options.jwt } : {}),
     ...(options.lockout ? { lockout: options.lockout } : {}),
-    secureCookies: options.secureCookies === true,
+    secureCookies: options.secureCookies === true || options.tls !== undefined,
     // On PostgreSQL the secret, admins' hashes and lockout are the servers' together
     // (docs/scale-out.md), kept through the databases' own pool rather than one more.
     ...(registry.store instanceof PostgresDatabases

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Database } from '../database/database.js';
 import type { Auth, UserContext } from './auth/index.js';
 import type { Query } from './http.js';
+import type { ServerMetrics } from './metrics/index.js';
 import type { Access } from './permissions.js';
 import type { DatabaseRegistry } from './registry.js';
 import type { ReplicationScheduler } from './replicator/index.js';
@@ -22,6 +23,8 @@ export interface ServerServices {
   users: UserStore;
   /** The settings the server started with, as `GET /_node/_local/_config` shows them. */
   config: ConfigSections;
+  /** What `_stats`, `_prometheus` and `_system` show; routes that read or write many documents count them here. */
+  metrics: ServerMetrics;
 }
 
 /** One request, resolved: its target, parsed query and user. */

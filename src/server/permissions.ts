@@ -18,8 +18,13 @@ import { USER_PREFIX, USERS_DB } from './users.js';
  * - `server_admin`: server admins only.
  * - `own_user`: a user's own `_users` document (anyone, to sign up, when sign-up is on).
  * - `own_job`: any signed-in user, on the `_replicator` documents they own.
+ * - `metrics`: server admins and users with the `_metrics` role (a monitoring system's account).
  */
-export type Access = 'anyone' | 'user' | 'member' | 'db_admin' | 'server_admin' | 'own_user' | 'own_job';
+export type Access =
+  'anyone' | 'user' | 'member' | 'db_admin' | 'server_admin' | 'own_user' | 'own_job' | 'metrics';
+
+/** The role that lets a user read the server's metrics, and nothing more. */
+export const METRICS_ROLE = '_metrics';
 
 export interface RouteRule {
   methods: readonly string[];
@@ -52,6 +57,10 @@ export const ROUTES: readonly RouteRule[] = [
   rule('GET', '/_node/_local/_config', 'server_admin'),
   rule('GET', '/_node/_local/_config/{section}', 'server_admin'),
   rule('GET PUT DELETE', '/_node/_local/_config/{section}/{key}', 'server_admin'),
+  rule('GET', '/_node/_local/_stats', 'metrics'),
+  rule('GET', '/_node/_local/_stats/…', 'metrics'),
+  rule('GET', '/_node/_local/_prometheus', 'metrics'),
+  rule('GET', '/_node/_local/_system', 'metrics'),
   rule('PUT DELETE', '/{db}', 'server_admin'),
   rule('GET HEAD POST', '/{db}', 'member'),
   rule('GET POST', '/{db}/_all_docs', 'member'),
@@ -128,12 +137,16 @@ export function routePattern(target: Target): string {
   }
 }
 
+/** `_node/_local/_stats/{group}/{name}/…`: any part of the statistics. */
+const NODE_STATS = '_node/_local/_stats/';
+
 /** `_node/_local/_config/{section}` and `…/{section}/{key}`. */
 const NODE_CONFIG = /^_node\/_local\/_config\/([^/]+)(?:\/([^/]+))?$/;
 
 function serverPattern(endpoint: string): string {
   const path = `/${endpoint}`;
   if (SERVER_PATTERNS.has(path)) return path;
+  if (endpoint.startsWith(NODE_STATS)) return '/_node/_local/_stats/…';
   const unimplemented = unimplementedRoute('server', endpoint);
   if (unimplemented) return unimplemented.path;
   if (endpoint.startsWith('_scheduler/jobs/')) return '/_scheduler/jobs/{id}';
@@ -197,6 +210,7 @@ const STRICTNESS: Record<Access, number> = {
   own_user: 1,
   own_job: 1,
   member: 2,
+  metrics: 3,
   db_admin: 3,
   server_admin: 4,
 };
@@ -259,6 +273,8 @@ function allowed(
       // Sign-up: the write rules of `_users` let only a new user without roles through.
       return method === 'PUT' && facts.allowSignup;
     }
+    case 'metrics':
+      return userCtx.roles.includes(METRICS_ROLE);
     case 'server_admin':
       return false;
   }
@@ -268,6 +284,10 @@ function refusalReason(access: Access): { anonymous: string; signedIn: string } 
   switch (access) {
     case 'server_admin':
       return { anonymous: 'You are not a server admin.', signedIn: 'You are not a server admin.' };
+    case 'metrics': {
+      const reason = `You are not a server admin, nor have you the ${METRICS_ROLE} role.`;
+      return { anonymous: reason, signedIn: reason };
+    }
     case 'db_admin':
       return {
         anonymous: 'You are not a db or server admin.',
@@ -297,6 +317,15 @@ export const IDENTITIES: readonly Identity[] = [
 
 /** What a caller gets: the route's own answer (`ok`), or refused with 401 or 403. */
 export type Outcome = 'ok' | 401 | 403;
+
+const SERVER_ADMINS_ONLY: Record<Identity, Outcome> = {
+  anonymous: 401,
+  non_member: 403,
+  member: 403,
+  db_admin: 403,
+  server_admin: 'ok',
+  jwt_member: 403,
+};
 
 /**
  * What each access means for each identity: the expected status of every row of the table.
@@ -336,14 +365,7 @@ export const OUTCOMES: Record<Access, Record<Identity, Outcome>> = {
     server_admin: 'ok',
     jwt_member: 403,
   },
-  server_admin: {
-    anonymous: 401,
-    non_member: 403,
-    member: 403,
-    db_admin: 403,
-    server_admin: 'ok',
-    jwt_member: 403,
-  },
+  server_admin: SERVER_ADMINS_ONLY,
   own_user: {
     anonymous: 401,
     non_member: 403,
@@ -360,6 +382,9 @@ export const OUTCOMES: Record<Access, Record<Identity, Outcome>> = {
     server_admin: 'ok',
     jwt_member: 403,
   },
+  // None of the table's identities holds the `_metrics` role (test/server/api-metrics.test.ts
+  // calls these routes with it): they get what they get of server admins' routes.
+  metrics: SERVER_ADMINS_ONLY,
 };
 
 const IDENTITY_TITLES: Record<Identity, string> = {
@@ -392,4 +417,5 @@ const ACCESS_TEXT: Record<Access, string> = {
   server_admin: 'server admins',
   own_user: 'that user, server admins; anyone with `--allow-signup` to create a new user',
   own_job: "the job document's owner (any signed-in user for a new one), server admins",
+  metrics: 'server admins, users with the `_metrics` role',
 };

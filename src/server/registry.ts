@@ -108,6 +108,11 @@ export class DatabaseRegistry {
     return this.deletions.get(db)?.signal ?? new AbortController().signal;
   }
 
+  /** How many databases are open here (or opening) now: CouchDB's `open_databases`. */
+  get openCount(): number {
+    return this.open.size;
+  }
+
   /** Names of all databases, sorted. */
   list(): Promise<string[]> {
     return this.store.list();

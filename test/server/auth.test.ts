@@ -344,18 +344,18 @@ describe('Auth.authenticate: Basic', () => {
     const dir = tempDir();
     await open(dir, { admin: 'root:pw' });
     const auth = await open(dir); // a fresh process: nothing cached yet
-    expect(auth.stats).toEqual({ verifications: 0, cacheHits: 0, cacheSize: 0 });
+    expect(auth.stats).toEqual({ verifications: 0, cacheHits: 0, cacheSize: 0, failures: 0 });
 
     await auth.authenticate({ authorization: basic('root', 'pw') });
-    expect(auth.stats).toEqual({ verifications: 1, cacheHits: 0, cacheSize: 1 });
+    expect(auth.stats).toEqual({ verifications: 1, cacheHits: 0, cacheSize: 1, failures: 0 });
     await auth.authenticate({ authorization: basic('root', 'pw') });
     await auth.login('root', 'pw');
-    expect(auth.stats).toEqual({ verifications: 1, cacheHits: 2, cacheSize: 1 });
+    expect(auth.stats).toEqual({ verifications: 1, cacheHits: 2, cacheSize: 1, failures: 0 });
 
     // Failures are never cached as successes.
     await expectUnauthorized(auth.authenticate({ authorization: basic('root', 'bad') }));
     await expectUnauthorized(auth.authenticate({ authorization: basic('root', 'bad') }));
-    expect(auth.stats).toEqual({ verifications: 3, cacheHits: 2, cacheSize: 1 });
+    expect(auth.stats).toEqual({ verifications: 3, cacheHits: 2, cacheSize: 1, failures: 2 });
   });
 
   it('shares one PBKDF2 run between concurrent requests with the same credentials', async () => {

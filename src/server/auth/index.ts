@@ -103,6 +103,8 @@ export interface AuthStats {
   cacheHits: number;
   /** Entries in the verification cache. */
   cacheSize: number;
+  /** Wrong passwords and bad tokens, since start. */
+  failures: number;
 }
 
 /** A name's password hash and roles, whether a server admin or a user. */
@@ -135,6 +137,7 @@ export class Auth {
   readonly #inFlight = new Map<string, Promise<boolean>>();
   #verifications = 0;
   #cacheHits = 0;
+  #failures = 0;
 
   private constructor(
     parts: {
@@ -210,7 +213,12 @@ export class Auth {
 
   /** PBKDF2 runs and cache use, for tests, diagnostics and the benchmark. */
   get stats(): AuthStats {
-    return { verifications: this.#verifications, cacheHits: this.#cacheHits, cacheSize: this.#verified.size };
+    return {
+      verifications: this.#verifications,
+      cacheHits: this.#cacheHits,
+      cacheSize: this.#verified.size,
+      failures: this.#failures,
+    };
   }
 
   /** Whether `Authorization: Bearer` tokens are accepted. */
@@ -290,6 +298,7 @@ export class Auth {
     const account = await this.#account(name);
     const ok = await this.#verifyCached(name, password, account, address);
     if (!ok || !account) {
+      this.#failures++;
       await this.#lockout.recordFailure(address, name);
       throw new SetteeError('unauthorized', BAD_CREDENTIALS);
     }
@@ -353,6 +362,7 @@ export class Auth {
     try {
       claims = await verifier.verify(token);
     } catch (error) {
+      this.#failures++;
       await this.#lockout.recordFailure(address, JWT_LOCKOUT_KEY);
       throw error;
     }

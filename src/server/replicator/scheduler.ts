@@ -15,6 +15,7 @@ import { notFound, SetteeError } from '../../core/errors.js';
 import type { Database } from '../../database/database.js';
 import { sleep } from '../../replication/backoff.js';
 import { type Leases, LocalLeases } from '../leases/leases.js';
+import { jobFigures, type ReplicationFigures } from '../metrics/replication.js';
 import type { DatabaseRegistry } from '../registry.js';
 import { isUrl } from '../../remote/location.js';
 import { isMember, isServerAdmin } from '../security.js';
@@ -419,6 +420,11 @@ export class ReplicationScheduler {
 
   private allJobs(): Job[] {
     return [...this.docJobs.values(), ...this.transient.values(), ...this.oneShots];
+  }
+
+  /** The jobs this server runs, by state, and their documents: for `_stats` and `_prometheus`. */
+  figures(): ReplicationFigures {
+    return jobFigures(this.allJobs());
   }
 
   /** `GET /_scheduler/jobs`: replications with an id that have not finished. */

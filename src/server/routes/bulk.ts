@@ -43,6 +43,7 @@ export async function bulkDocs(ctx: DbContext): Promise<unknown> {
   }
   const newEdits = body.new_edits !== false;
   const results = await ctx.db.bulkDocs(docs, { newEdits, userCtx: ctx.userCtx });
+  ctx.services.metrics.documentsWritten(results.filter((result) => !('error' in result)).length);
   if (!newEdits)
     return sendJson(
       ctx.reply,
@@ -74,6 +75,7 @@ export async function bulkGet(ctx: DbContext): Promise<unknown> {
     throw new SetteeError('max_bulk_get_count_exceeded', String(MAX_BULK_COUNT));
   }
   checkBulkGetEntries(body.docs);
+  ctx.services.metrics.documentsRead(body.docs.length);
   const options = {
     revs: boolParam(query, 'revs') ?? (body as { revs?: boolean }).revs,
     latest: boolParam(query, 'latest') ?? (body as { latest?: boolean }).latest,

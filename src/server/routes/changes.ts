@@ -39,6 +39,8 @@ export async function changes(ctx: DbContext): Promise<unknown> {
   // function a 404, rather than a broken 200.
   const first = db.changesFeed(live ? { ...options, live: true, signal } : options);
   await first.prepare();
+  // CouchDB counts its longpoll, continuous and eventsource feeds while they run (chttpd_db.erl).
+  if (feed !== 'normal') ctx.services.metrics.trackFeed(reply.raw);
   // Live feeds may stay silent until a change: send the headers now so clients see the feed open.
   const flushHeaders = () => reply.raw.headersSent || reply.raw.flushHeaders();
   reply.header('cache-control', 'must-revalidate');

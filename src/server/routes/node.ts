@@ -2,7 +2,8 @@
  * CouchDB's node endpoints, `/_node/{node}/…`, for this server as its one node: `_local` (any
  * server answers for itself, as CouchDB's `_local` alias does). `_config` shows the settings the
  * server started with: read-only, since they come from flags, the environment and a file that
- * are read at start (docs/configuration.md).
+ * are read at start (docs/configuration.md). `_stats`, `_prometheus` and `_system` show the
+ * server's metrics (docs/server.md, "Metrics"), as chttpd_node.erl's handle_node_req does.
  */
 import { notFound, SetteeError } from '../../core/errors.js';
 import type { Methods, RequestContext } from '../context.js';
@@ -18,7 +19,23 @@ export function nodeMethods(endpoint: string): Methods | undefined {
   if (!endpoint.startsWith(LOCAL_NODE)) return undefined;
   const [name, ...path] = endpoint.slice(LOCAL_NODE.length).split('/');
   if (name === '_config' && path.length <= 2) return configMethods(path);
+  // `_stats/{group}/{name}/…` picks a part, as deep as the path goes (couch_stats_httpd.erl).
+  if (name === '_stats') return { GET: (ctx) => stats(ctx, path) };
+  if (path.length > 0) return undefined;
+  if (name === '_prometheus') return { GET: prometheus };
+  if (name === '_system')
+    return { GET: async (ctx) => sendJson(ctx.reply, 200, ctx.services.metrics.systemFigures()) };
   return undefined;
+}
+
+async function stats(ctx: RequestContext, path: readonly string[]): Promise<unknown> {
+  return sendJson(ctx.reply, 200, await ctx.services.metrics.stats(path));
+}
+
+async function prometheus(ctx: RequestContext): Promise<unknown> {
+  const { metrics } = ctx.services;
+  const text = await metrics.prometheus();
+  return ctx.reply.code(200).header('content-type', metrics.prometheusContentType).send(text);
 }
 
 /** `_config`, `_config/{section}`, `_config/{section}/{key}`. */
