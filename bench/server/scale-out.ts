@@ -7,6 +7,7 @@
  *   node --expose-gc --import tsx bench/server/scale-out.ts                  # 10k docs, 3 clients
  *   node --expose-gc --import tsx bench/server/scale-out.ts --docs 3000 --notify-writes 100
  *   … --skip-notify        # the deployments only
+ *   … --one-at-a-time      # the clients in turn, not at once (the servers do not compete for cores)
  *   … --settee src         # the sources through tsx (or dist, or a built cli/main.js: see servers.ts)
  *
  * Deployments, each fresh (a PostgreSQL database of its own): one server on SQLite files, one
@@ -44,6 +45,7 @@ const { values: args } = parseArgs({
     'notify-writes': { type: 'string', default: '200' },
     'notify-rounds': { type: 'string', default: '2' },
     'skip-notify': { type: 'boolean', default: false },
+    'one-at-a-time': { type: 'boolean', default: false },
     settee: { type: 'string', default: 'auto' },
     'server-logs': { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'bench-results', 'scale-out.json') },
@@ -57,6 +59,7 @@ const positive = (name: keyof typeof args) => {
 const N = positive('docs');
 const CLIENTS = positive('clients');
 const WARM_UP = Math.min(N, positive('warm-up'));
+const LOAD = { clients: CLIENTS, oneAtATime: args['one-at-a-time'] };
 const NOTIFY = {
   writers: positive('notify-writers'),
   writes: positive('notify-writes'),
@@ -99,8 +102,18 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/**
+ * Documents of a deployment's untimed warm-up: `WARM_UP` per server. Client i talks to server
+ * i mod S, so a warm-up of n documents gives each of S servers about n/S of them to take in and
+ * n·C/S to serve: with n = WARM_UP × S, each of three servers is warmed as much as one server is
+ * (its code compiled by V8's optimizing tiers, its pool's connections opened and their statements
+ * prepared). A warm-up of WARM_UP for every deployment left each of three servers a third as warm
+ * as one, and the timed run paid the rest of their start-up.
+ */
+const warmUpOf = (servers: number) => WARM_UP * servers;
+
 async function runDeployments(settee: SetteeEntry, pg: BenchPostgres): Promise<void> {
-  const data = new Dataset(N);
+  const data = new Dataset(Math.max(N, ...SETUPS.map((setup) => warmUpOf(setup.servers))));
   for (const setup of SETUPS) {
     const loadAtStart = loadavg()[0]!;
     const url = setup.postgres ? await pg.database(`settee_${setup.key.replace('-', '_')}`) : undefined;
@@ -126,8 +139,9 @@ async function runDeployments(settee: SetteeEntry, pg: BenchPostgres): Promise<v
         postgresCpuMs: () => (setup.postgres ? pg.cpuMs() : 0),
       };
       // Untimed, on other databases: every server's JIT and every pool's connections warmed up.
-      await spreadPhases(deployment, data, WARM_UP, { clients: CLIENTS, prefix: 'warm-up-' }, folders);
-      const figures = await spreadPhases(deployment, data, N, { clients: CLIENTS, prefix: '' }, folders);
+      const warmUp = warmUpOf(setup.servers);
+      await spreadPhases(deployment, data, warmUp, { ...LOAD, prefix: 'warm-up-' }, folders);
+      const figures = await spreadPhases(deployment, data, N, { ...LOAD, prefix: '' }, folders);
       const footprint = url ? await pg.footprint(url) : undefined;
       runs.push({
         key: setup.key,
@@ -271,11 +285,12 @@ function footprintNotes(): string[] {
 function render(totalSeconds: number): { text: string; json: unknown } {
   const list = targets();
   const notes = [
-    `Client i of ${CLIENTS} replicates with server i mod S, all at once, from this process (PouchDB 9 on ` +
+    `Client i of ${CLIENTS} replicates with server i mod S, ${LOAD.oneAtATime ? 'one client after another' : 'all at once'}, from this process (PouchDB 9 on ` +
       "leveldb; Settee's replicator on SQLite files, batch 100): pushes of N/C documents each into one " +
       'database, then pulls of the whole database each (docs counted: N × C). After each phase every ' +
       'target was read back (through every server, for the server database) and compared with its sources. ' +
-      `Before them, the same phases ran untimed with ${WARM_UP} documents on other databases (JIT and pools warm).`,
+      `Before them, the same phases ran untimed with ${WARM_UP} documents per server on other databases ` +
+      '(JIT and pools warm: each of S servers as warm as one).',
     "CPU is utime + stime from /proc/PID/stat: every Settee server, and PostgreSQL's postmaster with its " +
       'live children and the ones it reaped (cutime + cstime). The client (this process) shares the same ' +
       `${cpus().length} CPUs, so docs/s is bounded by it as much as by the servers; CPU per document is the steadier figure.`,

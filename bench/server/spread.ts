@@ -145,6 +145,12 @@ export interface SpreadLoad {
   clients: number;
   /** Prefix of the server databases' names. */
   prefix: string;
+  /**
+   * The clients one after the other rather than all at once: at any moment one client replicates
+   * with one server, so a deployment of several servers on a machine of few cores measures the
+   * work per document without the servers competing for the cores (see scale-out.ts).
+   */
+  oneAtATime?: boolean;
 }
 
 /** Runs the four phases of `load.clients` clients on `deployment` with `n` documents. */
@@ -168,7 +174,7 @@ async function pouchPhases(
   deployment: Deployment,
   data: Dataset,
   n: number,
-  { clients, prefix }: SpreadLoad,
+  { clients, prefix, oneAtATime = false }: SpreadLoad,
   folders: TempFolders,
 ): Promise<Pick<SpreadRun, 'pouchPush' | 'pouchPull'>> {
   const label = deployment.label;
@@ -188,7 +194,7 @@ async function pouchPhases(
     await everyServer[0]!.info(); // creates the database: not part of the timed push
     const sourceDigest = await digestOf(sources);
     const push = await measured(deployment, n, () =>
-      all(indexes, (i) => {
+      all(indexes, oneAtATime, (i) => {
         const { from, to } = shareOf(n, clients, i);
         return replicate(sources[i]!, remotes[i]!, to - from, `${label}: PouchDB push ${i}`);
       }),
@@ -198,7 +204,7 @@ async function pouchPhases(
     progress(describe(`${label} PouchDB push`, pouchPush));
 
     const pull = await measured(deployment, n * clients, () =>
-      all(indexes, (i) => replicate(remotes[i]!, sinks[i]!, n, `${label}: PouchDB pull ${i}`)),
+      all(indexes, oneAtATime, (i) => replicate(remotes[i]!, sinks[i]!, n, `${label}: PouchDB pull ${i}`)),
     );
     await expectSame(`${label}: PouchDB pull`, sourceDigest, sinks);
     const pouchPull = { ...pull, digest: sourceDigest };
@@ -214,7 +220,7 @@ async function setteePhases(
   deployment: Deployment,
   data: Dataset,
   n: number,
-  { clients, prefix }: SpreadLoad,
+  { clients, prefix, oneAtATime = false }: SpreadLoad,
   folders: TempFolders,
 ): Promise<Pick<SpreadRun, 'setteePush' | 'setteePull'>> {
   const label = deployment.label;
@@ -235,7 +241,7 @@ async function setteePhases(
     await everyServer[0]!.ensureExists();
     const sourceDigest = await digestOf(sources);
     const push = await measured(deployment, n, () =>
-      all(indexes, async (i) => {
+      all(indexes, oneAtATime, async (i) => {
         const { from, to } = shareOf(n, clients, i);
         await setteeReplicate(
           sources[i]!,
@@ -251,7 +257,7 @@ async function setteePhases(
     progress(describe(`${label} Settee push`, setteePush));
 
     const pull = await measured(deployment, n * clients, () =>
-      all(indexes, async (i) => {
+      all(indexes, oneAtATime, async (i) => {
         await setteeReplicate(remotes[i]!, sinks[i]!, n, SETTEE_BATCH, `${label}: Settee pull ${i}`);
       }),
     );
@@ -280,8 +286,16 @@ async function loadSettee(
   }
 }
 
-/** Runs `work` for every index at once; fails with the first failure once all have settled. */
-async function all(indexes: readonly number[], work: (i: number) => Promise<void>): Promise<void> {
+/** Runs `work` for every index, at once (fails with the first failure once all have settled) or in turn. */
+async function all(
+  indexes: readonly number[],
+  oneAtATime: boolean,
+  work: (i: number) => Promise<void>,
+): Promise<void> {
+  if (oneAtATime) {
+    for (const i of indexes) await work(i);
+    return;
+  }
   const outcomes = await Promise.allSettled(indexes.map(work));
   const failure = outcomes.find((outcome) => outcome.status === 'rejected');
   if (failure) throw failure.reason;
