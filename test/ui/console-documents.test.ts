@@ -5,69 +5,54 @@
  * documents; and a `_find` query paged by its bookmark. Every outcome is checked again through
  * the server's HTTP API.
  */
-import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, startServer, type TestServer } from '../server/harness.js';
-import { freshPage, getJson, launchChromium, logInAs } from './fixtures.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { TestServer } from '../server/harness.js';
+import { getJson, SHOTS, useAdminPage } from './fixtures.js';
 
-const SHOTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.url));
 const TIMEOUT = 60_000;
 
 let t: TestServer;
-let browser: Browser;
 let page: Page;
-const pageProblems: string[] = [];
 
 async function post(path: string, body: unknown): Promise<void> {
   const res = await t.fetch(path, { method: 'POST', body: JSON.stringify(body) });
   if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
 }
 
-beforeAll(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  [t, browser] = await Promise.all([startServer(), launchChromium()]);
-  expect((await t.fetch('/stock', { method: 'PUT' })).status).toBe(201);
-  const items = Array.from({ length: 60 }, (_, i) => ({ _id: `item-${String(i).padStart(3, '0')}`, n: i }));
-  const fruit = ['apple', 'banana', 'cherry', 'damson', 'elder'].map((name, i) => ({
-    _id: `fruit-${name}`,
-    type: 'fruit',
-    name,
-    price: 5 - i,
-  }));
-  await post('/stock/_bulk_docs', { docs: [...items, ...fruit] });
-  await post('/stock/_index', { index: { fields: ['price'] }, name: 'by-price' });
-  const file = { content_type: 'text/plain', data: Buffer.from('hello').toString('base64') };
-  expect(
-    (
-      await t.fetch('/stock/photo', {
-        method: 'PUT',
-        body: JSON.stringify({ title: 'Beach', _attachments: { 'note.txt': file } }),
-      })
-    ).status,
-  ).toBe(201);
-  // Two versions of `split`, as two replicas would leave them.
-  await post('/stock/_bulk_docs', {
-    new_edits: false,
-    docs: [
-      { _id: 'split', _rev: `1-${'a'.repeat(32)}`, side: 'a' },
-      { _id: 'split', _rev: `1-${'b'.repeat(32)}`, side: 'b' },
-    ],
-  });
-  page = await freshPage(browser, `${t.url}/_ui/`, pageProblems);
-  await logInAs(page, ADMIN.name, ADMIN.password);
-}, TIMEOUT);
-
-afterEach(() => {
-  expect(pageProblems.splice(0)).toEqual([]);
-});
-
-afterAll(async () => {
-  await page?.context().close();
-  await browser?.close();
-  await t?.stop();
-}, TIMEOUT);
+useAdminPage(
+  async (server) => {
+    t = server;
+    expect((await t.fetch('/stock', { method: 'PUT' })).status).toBe(201);
+    const items = Array.from({ length: 60 }, (_, i) => ({ _id: `item-${String(i).padStart(3, '0')}`, n: i }));
+    const fruit = ['apple', 'banana', 'cherry', 'damson', 'elder'].map((name, i) => ({
+      _id: `fruit-${name}`,
+      type: 'fruit',
+      name,
+      price: 5 - i,
+    }));
+    await post('/stock/_bulk_docs', { docs: [...items, ...fruit] });
+    await post('/stock/_index', { index: { fields: ['price'] }, name: 'by-price' });
+    const file = { content_type: 'text/plain', data: Buffer.from('hello').toString('base64') };
+    expect(
+      (
+        await t.fetch('/stock/photo', {
+          method: 'PUT',
+          body: JSON.stringify({ title: 'Beach', _attachments: { 'note.txt': file } }),
+        })
+      ).status,
+    ).toBe(201);
+    // Two versions of `split`, as two replicas would leave them.
+    await post('/stock/_bulk_docs', {
+      new_edits: false,
+      docs: [
+        { _id: 'split', _rev: `1-${'a'.repeat(32)}`, side: 'a' },
+        { _id: 'split', _rev: `1-${'b'.repeat(32)}`, side: 'b' },
+      ],
+    });
+  },
+  (ui) => ({ t, page } = ui),
+);
 
 async function open(hash: string): Promise<void> {
   await page.goto('about:blank');

@@ -5,42 +5,27 @@
  * cancelled from the page; a job that fails, with its error. Every outcome is checked again
  * through the server's HTTP API; the page refreshes itself, and the tests wait on what it shows.
  */
-import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, startServer, type TestServer } from '../server/harness.js';
-import { freshPage, getJson, launchChromium, logInAs } from './fixtures.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { ADMIN, type TestServer } from '../server/harness.js';
+import { getJson, SHOTS, useAdminPage } from './fixtures.js';
 
-const SHOTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.url));
 const TIMEOUT = 60_000;
 /** Long enough for a replication to copy and for the page's next refresh (every 2 s) to show it. */
 const EVENTUALLY = { timeout: 10_000 };
 
 let t: TestServer;
-let browser: Browser;
 let page: Page;
-const pageProblems: string[] = [];
 
-beforeAll(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  [t, browser] = await Promise.all([startServer(), launchChromium()]);
-  for (const name of ['src', 'dst', 'other'])
-    expect((await t.fetch(`/${name}`, { method: 'PUT' })).status).toBe(201);
-  expect((await t.fetch('/src/first', { method: 'PUT', body: '{"n":1}' })).status).toBe(201);
-  page = await freshPage(browser, `${t.url}/_ui/`, pageProblems);
-  await logInAs(page, ADMIN.name, ADMIN.password);
-}, TIMEOUT);
-
-afterEach(() => {
-  expect(pageProblems.splice(0)).toEqual([]);
-});
-
-afterAll(async () => {
-  await page?.context().close();
-  await browser?.close();
-  await t?.stop();
-}, TIMEOUT);
+useAdminPage(
+  async (server) => {
+    t = server;
+    for (const name of ['src', 'dst', 'other'])
+      expect((await t.fetch(`/${name}`, { method: 'PUT' })).status).toBe(201);
+    expect((await t.fetch('/src/first', { method: 'PUT', body: '{"n":1}' })).status).toBe(201);
+  },
+  (ui) => ({ t, page } = ui),
+);
 
 /** The `_replicator` documents that are jobs (not design documents). */
 async function jobDocs(): Promise<string[]> {

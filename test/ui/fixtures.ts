@@ -6,10 +6,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { Database } from '../../src/database/database.js';
 import { RemoteDatabase } from '../../src/remote/index.js';
 import { replicate } from '../../src/replication/index.js';
-import { ADMIN, type TestServer } from '../server/harness.js';
+import { ADMIN, startServer, type TestServer } from '../server/harness.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -148,4 +149,46 @@ export async function createUser(t: TestServer, name: string, password: string, 
     body: JSON.stringify({ _id: id, name, type: 'user', roles, password }),
   });
   if (res.status !== 201) throw new Error(`creating user ${name}: ${res.status} ${await res.text()}`);
+}
+
+/** Where the page tests leave their screenshots. */
+export const SHOTS = path.resolve(import.meta.dirname, '../../test-artifacts/ui') + path.sep;
+
+/** A test file's server, browser and the admin's logged-in page (see `useAdminPage`). */
+export interface AdminPage {
+  t: TestServer;
+  browser: Browser;
+  page: Page;
+}
+
+/**
+ * One server and one Chromium for a whole test file, and a page of the web console logged in as
+ * the admin: `seed` fills the server first, `ready` receives them. Every test must leave the page
+ * without uncaught errors or Content Security Policy refusals; all is stopped after the file.
+ */
+export function useAdminPage(
+  seed: (t: TestServer) => Promise<void>,
+  ready: (ui: AdminPage) => void,
+  timeout = 60_000,
+): void {
+  let ui: Partial<AdminPage> = {};
+  const problems: string[] = [];
+  beforeAll(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    const [t, browser] = await Promise.all([startServer(), launchChromium()]);
+    ui = { t, browser };
+    await seed(t);
+    const page = await freshPage(browser, `${t.url}/_ui/`, problems);
+    await logInAs(page, ADMIN.name, ADMIN.password);
+    ready({ t, browser, page });
+    ui.page = page;
+  }, timeout);
+  afterEach(() => {
+    expect(problems.splice(0)).toEqual([]);
+  });
+  afterAll(async () => {
+    await ui.page?.context().close();
+    await ui.browser?.close();
+    await ui.t?.stop();
+  }, timeout);
 }
