@@ -214,6 +214,8 @@ export interface StartOptions {
   logFile?: string;
   /** Settee only: keep the databases in this PostgreSQL (`--postgres`) rather than SQLite files. */
   postgres?: string;
+  /** Settee only: web origins allowed to call it with credentials (`--cors-origin`), for pages. */
+  corsOrigins?: readonly string[];
 }
 
 const RUNNING = new Set<ServerProcess>();
@@ -302,6 +304,7 @@ export class ServerProcess {
             '--admin',
             `${ADMIN.username}:${ADMIN.password}`,
             ...(options.postgres ? ['--postgres', options.postgres] : []),
+            ...(options.corsOrigins ?? []).flatMap((origin) => ['--cors-origin', origin]),
           ]
         : [
             join(options.root, 'node_modules', 'pouchdb-server', 'bin', 'pouchdb-server'),

@@ -37,7 +37,7 @@ export async function logIn(
   credentials: { username: string; password: string },
   fetchImpl: typeof fetch = callGlobalFetch,
 ): Promise<void> {
-  const response = await fetchImpl(`${serverUrl.replace(/\/+$/, '')}/_session`, {
+  const response = await fetchImpl(sessionUrl(serverUrl), {
     method: 'POST',
     credentials: 'include',
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
@@ -45,4 +45,24 @@ export async function logIn(
   });
   const body: unknown = await response.json().catch(() => undefined);
   if (!response.ok) throw remoteError(response.status, body);
+}
+
+/**
+ * Ends the cookie session on the server at `serverUrl` (`DELETE /_session`): the browser drops
+ * its `AuthSession` cookie, so the next request through `pageFetch('include')` to a database
+ * that needs a user is refused 401 `unauthorized` — a RemoteError the app can act on (show its
+ * login form again, then `logIn`).
+ */
+export async function logOut(serverUrl: string, fetchImpl: typeof fetch = callGlobalFetch): Promise<void> {
+  const response = await fetchImpl(sessionUrl(serverUrl), {
+    method: 'DELETE',
+    credentials: 'include',
+    headers: { accept: 'application/json' },
+  });
+  const body: unknown = await response.json().catch(() => undefined);
+  if (!response.ok) throw remoteError(response.status, body);
+}
+
+function sessionUrl(serverUrl: string): string {
+  return `${serverUrl.replace(/\/+$/, '')}/_session`;
 }

@@ -1,5 +1,5 @@
 /** What a web app needs around sync: one syncing tab, offline pauses, shared writes, persistence. */
-export { type CredentialsMode, logIn, pageFetch } from './fetch.js';
+export { type CredentialsMode, logIn, logOut, pageFetch } from './fetch.js';
 export { type NetworkWindow, watchNetwork } from './network.js';
 export type { PageGlobals, PageNavigator } from './page.js';
 export { requestPersistentStorage, type StorageManagerLike } from './persist.js';

@@ -80,6 +80,7 @@ import { SerialQueue, WriteNotifier } from './notifier.js';
 import { bulkGetResultJson } from './doc-json.js';
 import { bulkGet, revsDiff } from './peer-reads.js';
 import { DocReader } from './reader.js';
+import type { LinearParts } from './linear-parts.js';
 import { defaultRevsLimit, type RevisionsMode, revisionsMode } from './revisions-mode.js';
 import { TreeCache } from './trees.js';
 import type { Stamper, StampingOptions } from './stamping.js';
@@ -155,6 +156,9 @@ export interface ResolverChoice {
   stamping?: Pick<StampingOptions, 'field' | 'fields'> | false;
 }
 
+// Linear databases' write rules come with the first linear database opened (see linear-parts.ts).
+const loadLinearParts = onDemand(async () => (await import('./on-demand-parts.js')).linearParts);
+
 /**
  * A CouchDB-compatible document database over any Storage: revision trees, conflicts, the
  * changes feed, local documents and attachments. It is a replication Peer.
@@ -194,6 +198,8 @@ export class Database implements Peer {
   private seq = 0;
   private revsLimit = defaultRevsLimit('tree');
   private revisions: RevisionsMode = 'tree';
+  /** A linear database's write rules, imported when it opens. */
+  private linearParts: LinearParts | undefined;
   private uuid = '';
   private instanceStartTime = '';
 
@@ -261,6 +267,7 @@ export class Database implements Peer {
     // Before the uuid, which tells a new database from an existing one.
     const isNew = (await storage.getMeta('uuid')) === undefined;
     this.revisions = await revisionsMode(storage, options.revisions, isNew);
+    if (this.revisions === 'linear') this.linearParts = await loadLinearParts();
     this.uuid = await this.metaOrDefault('uuid', () => randomHex());
     this.instanceStartTime = await this.metaOrDefault('instance_start_time', () => String(Date.now() * 1000));
     const limit = await this.metaOrDefault('revs_limit', () =>
@@ -450,7 +457,7 @@ export class Database implements Peer {
     atomic: boolean,
     extras: BatchExtras,
   ): Promise<{ results: WriteResult[]; written: Committed[] }> {
-    const batch = new WriteBatch(this.storage, this.trees, this.revsLimit, this.revisions === 'linear');
+    const batch = new WriteBatch(this.storage, this.trees, this.revsLimit, this.linearParts);
     await batch.load(
       parsed.flatMap((doc) => (doc instanceof Error || isLocalId(doc.id) ? [] : [doc.id])),
       extras.known,

@@ -5,8 +5,7 @@ import { newRevisionId } from '../core/rev-hash.js';
 import { diffTrees } from '../core/rev-tree/diff.js';
 import { pathLeaf } from '../core/rev-tree/history.js';
 import { collectLeaves } from '../core/rev-tree/leaves.js';
-import { linearLine, lineOf, settleIncoming } from '../core/rev-tree/linear.js';
-import { mergePath } from '../core/rev-tree/merge.js';
+import { type LeafState, mergePath } from '../core/rev-tree/merge.js';
 import { stem } from '../core/rev-tree/stem.js';
 import type { RevPath, RevTree } from '../core/rev-tree/types.js';
 import { childGeneration, formatRev, parseRev, revGen } from '../core/revision.js';
@@ -21,14 +20,8 @@ import type {
 } from '../storage/types.js';
 import { isConflicted } from '../storage/records.js';
 import { type ResolvedAttachments, resolveAttachments } from './attachments.js';
-import {
-  type Contender,
-  type LinearRule,
-  lossRecord,
-  type Outcome,
-  outcomeOf,
-  recordedLoss,
-} from './linear-losses.js';
+import type { Contender, LinearRule, Outcome } from './linear-losses.js';
+import type { LinearParts } from './linear-parts.js';
 import type { Stamper, StampInput } from './stamping.js';
 import type { TreeCache } from './trees.js';
 
@@ -76,12 +69,12 @@ export class WriteBatch {
   /** History entries of the versions a linear database settled away in this batch. */
   private readonly losses: ResolutionRecord[] = [];
 
-  /** @param linear the documents are lines, not trees (docs/linear-history.md) */
+  /** @param linear a linear database's rules (its documents are lines, not trees), loaded on demand */
   constructor(
     private readonly storage: Storage,
     private readonly trees: TreeCache,
     private readonly revsLimit: number,
-    private readonly linear = false,
+    private readonly linear?: LinearParts,
   ) {}
 
   /**
@@ -163,11 +156,21 @@ export class WriteBatch {
   async replicate(doc: ParsedDoc & { id: string; path: RevPath }): Promise<WriteOk> {
     const state = this.state(doc.id);
     const rev = pathLeaf(doc.path);
-    if (state.tree.has(rev)) return { ok: true, id: doc.id, rev };
+    const known = this.linear ? this.settlingLine(this.linear, state) : state.tree;
+    if (known.has(rev)) return { ok: true, id: doc.id, rev };
     const attachments = await this.replicatedAttachments(state, doc, rev);
-    if (this.linear) await this.settleLinear(state, doc, attachments);
+    if (this.linear) await this.settleLinear(this.linear, state, known, doc, attachments);
     else this.apply(state, doc.path, doc, attachments.metas, attachments.blobs);
     return { ok: true, id: doc.id, rev };
+  }
+
+  /**
+   * What a linear document's replicated writes are settled against: its newest `revs_limit`
+   * revisions, whatever older ids it keeps until they are dropped (see `Line.extend`), so that
+   * every replica holding the same current revision settles a write alike.
+   */
+  private settlingLine({ Line }: LinearParts, state: DocState): RevTree {
+    return Line.of(state.tree)?.last(this.revsLimit) ?? state.tree;
   }
 
   /** A replicated revision's attachments: stubs refer to its nearest ancestor held here. */
@@ -189,7 +192,9 @@ export class WriteBatch {
    * `settleIncoming`); the version that loses goes into the resolution history.
    */
   private async settleLinear(
+    { settleIncoming, outcomeOf, recordedLoss }: LinearParts,
     state: DocState,
+    line: RevTree,
     doc: ParsedDoc & { id: string; path: RevPath },
     attachments: ResolvedAttachments,
   ): Promise<void> {
@@ -198,7 +203,7 @@ export class WriteBatch {
       version: { rev, ...parseRev(rev), deleted: doc.deleted },
       content: { body: JSON.stringify(doc.body), attachments: attachments.metas },
     };
-    const settlement = settleIncoming(state.tree, doc.path, incoming.version);
+    const settlement = settleIncoming(line, doc.path, incoming.version);
     if (settlement.kind === 'held') return;
     // Read only when a version is settled away: a plain descendant costs no read.
     const current = settlement.kind === 'take' && !settlement.loser ? undefined : await this.current(state);
@@ -214,7 +219,7 @@ export class WriteBatch {
       return;
     }
     const [live, lost] = settlement.live === 'incoming' ? [incoming, current!] : [current!, incoming];
-    const written = this.rewrite(state, live, settlement.gen);
+    const written = this.rewrite(this.linear!, state, live, settlement.gen);
     this.recordLoss(lost, { ...outcomeOf(state.id, live), rev: written }, 'linear:re-creation');
   }
 
@@ -228,7 +233,7 @@ export class WriteBatch {
    * Writes `live`'s content as a new revision of number `gen`, the line's only one. Its id
    * depends on `live`'s id and content alone, so replicas settling alike write the same revision.
    */
-  private rewrite(state: DocState, live: Contender, gen: number): string {
+  private rewrite({ lineOf, outcomeOf }: LinearParts, state: DocState, live: Contender, gen: number): string {
     const { content } = outcomeOf(state.id, live);
     const identities = Object.entries(content.attachments ?? {}).map(([name, meta]) => ({
       name,
@@ -251,7 +256,7 @@ export class WriteBatch {
   }
 
   private recordLoss(lost: Contender, outcome: Outcome, by: LinearRule): void {
-    const record = lossRecord(lost, outcome, by);
+    const record = this.linear!.lossRecord(lost, outcome, by);
     if (record) this.losses.push(record);
   }
 
@@ -262,21 +267,44 @@ export class WriteBatch {
     metas: Record<string, AttachmentMeta> | undefined,
     blobs: AttachmentBlob[],
   ): void {
-    const merged = mergePath(state.tree, path, { deleted: doc.deleted, hasBody: true });
+    const leaf: LeafState = { deleted: doc.deleted, hasBody: true };
+    if (this.linear) this.applyToLine(this.linear, state, path, leaf);
+    else this.applyToTree(state, path, leaf);
+    state.contents.set(pathLeaf(path), { body: JSON.stringify(doc.body), attachments: metas });
+    this.blobs.push(...blobs);
+  }
+
+  private applyToTree(state: DocState, path: RevPath, leaf: LeafState): void {
+    const merged = mergePath(state.tree, path, leaf);
     state.tree = merged.tree;
-    if (state.touched !== 'all') for (const rev of merged.touched) state.touched.add(rev);
-    if (this.linear) {
-      // Stemmed at every write, and only the new revision keeps its body (or a line that lost
-      // a settlement is replaced by the incoming one's).
-      state.tree = linearLine(state.tree, pathLeaf(path), this.revsLimit);
-      state.touched = 'all';
-    } else if (needsStemming(state.tree, this.revsLimit)) {
+    touch(state, merged.touched);
+    if (needsStemming(state.tree, this.revsLimit)) {
       const stemmed = stem(state.tree, this.revsLimit);
       if (stemmed !== state.tree) state.touched = 'all';
       state.tree = stemmed;
     }
-    state.contents.set(pathLeaf(path), { body: JSON.stringify(doc.body), attachments: metas });
-    this.blobs.push(...blobs);
+  }
+
+  /**
+   * A linear document is stemmed at every write, and only the new revision keeps its body. A
+   * local edit extends the line, touching a few rows whatever its length; any other path is
+   * merged and the line cut from the result (or a line that lost a settlement is replaced by
+   * the incoming one's), every row compared.
+   */
+  private applyToLine(
+    { extendLine, linearLine }: LinearParts,
+    state: DocState,
+    path: RevPath,
+    leaf: LeafState,
+  ): void {
+    const extended = extendLine(state.tree, path, leaf, this.revsLimit);
+    if (extended) {
+      state.tree = extended.tree;
+      touch(state, extended.touched);
+      return;
+    }
+    state.tree = linearLine(mergePath(state.tree, path, leaf).tree, pathLeaf(path), this.revsLimit);
+    state.touched = 'all';
   }
 
   /**
@@ -356,6 +384,11 @@ export class WriteBatch {
   }
 }
 
+/** Records revisions an operation added or altered, unless every row is compared anyway. */
+function touch(state: DocState, revs: readonly string[]): void {
+  if (state.touched !== 'all') for (const rev of revs) state.touched.add(rev);
+}
+
 /** A document a batch wrote. */
 export interface Committed {
   id: string;
@@ -399,19 +432,16 @@ function toDocWrite(state: DocState): DocWrite {
     leaves: leaves.map((leaf) => ({ rev: leaf.rev, deleted: leaf.deleted })),
   };
   const diff = diffTrees(state.stored, state.tree, state.touched === 'all' ? undefined : state.touched);
-  // A revision that loses its body (a linear document's previous one) is written again without
-  // it: storage keeps a changed node's content, and a removed one's goes with its row.
-  const dropped = diff.changed.filter((node) => !node.hasBody && state.stored.get(node.rev)?.hasBody);
-  const added = [...diff.added, ...dropped].map((node) => {
+  const added = diff.added.map((node) => {
     const content = state.contents.get(node.rev);
     return content ? { ...node, content } : node;
   });
-  const write: DocWrite = {
-    record,
-    added,
-    removed: [...diff.removed, ...dropped.map((node) => node.rev)],
-    changed: diff.changed.filter((node) => !dropped.includes(node)),
-  };
+  // A revision that loses its body (a linear document's previous one) keeps its row: storage
+  // drops its content in place.
+  const changed = diff.changed.map((node) =>
+    !node.hasBody && state.stored.get(node.rev)?.hasBody ? { ...node, dropContent: true } : node,
+  );
+  const write: DocWrite = { record, added, removed: diff.removed, changed };
   if (state.base !== undefined) write.base = state.base;
   return write;
 }

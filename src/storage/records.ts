@@ -1,4 +1,4 @@
-import type { LeafRecord, ResolutionRecord } from './types.js';
+import type { DocWrite, LeafRecord, ResolutionRecord } from './types.js';
 
 /** What conflicts are read from: the winning revision and every leaf. */
 interface Leaves {
@@ -38,4 +38,13 @@ export function loserDigests(record: ResolutionRecord): string[] | null {
     record.losers.flatMap((loser) => Object.values(loser.attachments ?? {}).map((meta) => meta.digest)),
   );
   return digests.size > 0 ? [...digests] : null;
+}
+
+/**
+ * Whether a write leaves a stored revision its content: not when it removes the revision or
+ * drops its content (`ChangedNode.dropContent`). A backend that keeps the winner's content in
+ * the document's row moves a dethroned winner's back into its revision's only then.
+ */
+export function keepsContent(write: DocWrite, rev: string): boolean {
+  return !write.removed.includes(rev) && !write.changed.some((node) => node.rev === rev && node.dropContent);
 }

@@ -210,6 +210,17 @@ export interface NodeWrite extends StoredNode {
   content?: RevisionContent;
 }
 
+/** A stored tree node whose place changed (parent, leaf, deleted), and maybe its content. */
+export interface ChangedNode extends StoredNode {
+  /**
+   * The revision's content (body and attachments) goes with this write while its row stays (its
+   * `hasBody` is false): a linear document's previous revision, as it becomes an ancestor. A
+   * backend drops it in place, in the same update of the row, rather than removing the row and
+   * adding it again.
+   */
+  dropContent?: boolean;
+}
+
 /** One document's change: its new summary and the tree rows that changed. */
 export interface DocWrite {
   record: Omit<DocRecord, 'seq'>;
@@ -223,7 +234,7 @@ export interface DocWrite {
   base?: number;
   added: NodeWrite[];
   removed: string[];
-  changed: StoredNode[];
+  changed: ChangedNode[];
 }
 
 export interface AttachmentBlob {

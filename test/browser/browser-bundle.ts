@@ -5,7 +5,9 @@
  * any chunk, is caught and traced back to the entry: the chain of imports that brought it in is
  * what someone must cut.
  */
+import http from 'node:http';
 import { builtinModules } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -138,4 +140,20 @@ function chainTo(metafile: Metafile, entry: string, target: string): string[] {
   for (let file: string | undefined = target; file !== undefined; file = cameFrom.get(file))
     chain.unshift(file);
   return chain;
+}
+
+/** A web server on a free port of 127.0.0.1: `/settee.js` is `code`, any other path a page loading it. */
+export async function servePage(code: string): Promise<{ origin: string; close(): Promise<void> }> {
+  const server = http.createServer((request, response) => {
+    if (request.url === '/settee.js')
+      return response.writeHead(200, { 'content-type': 'text/javascript' }).end(code);
+    response
+      .writeHead(200, { 'content-type': 'text/html' })
+      .end('<!doctype html><script src="/settee.js"></script>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

@@ -14,6 +14,7 @@ const BROWSER_ONLY = [
   'IndexedDbStorage',
   'holdTabLock',
   'logIn',
+  'logOut',
   'openIndexedDb',
   'pageFetch',
   'requestPersistentStorage',

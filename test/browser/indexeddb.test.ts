@@ -91,6 +91,50 @@ describe('IndexedDbStorage in Chromium', () => {
     }
   });
 
+  // Earlier versions stored the winner's node in `revs` too; the same database must read and
+  // edit as before, and a stored winner must still refuse being added again.
+  it("reads and edits a document whose winner's node is in revs, as earlier versions stored it", async () => {
+    const db = await Database.fromStorage(await place.open(), place.name);
+    const { rev: first } = await db.put({ _id: 'sale-1', total: 12 });
+    await db.close();
+    const raw = await requested(page.indexedDB.open(place.name, SCHEMA_VERSION));
+    await new Promise<void>((resolve, reject) => {
+      const tx = raw.transaction(['docs', 'revs'], 'readwrite');
+      const docs = tx.objectStore('docs');
+      const revs = tx.objectStore('revs');
+      const read = docs.get('sale-1');
+      read.onsuccess = () => {
+        const { parent: _parent, ...earlier } = read.result as Record<string, unknown>;
+        docs.put(earlier);
+        revs.add({
+          doc: 'sale-1',
+          rev: first,
+          parent: null,
+          deleted: false,
+          leaf: true,
+          body: null,
+          atts: null,
+        });
+      };
+      tx.oncomplete = () => resolve();
+      tx.onabort = () => reject(tx.error);
+    });
+    raw.close();
+    const reopened = await Database.fromStorage(await place.open(), place.name);
+    expect(await reopened.get('sale-1', { revs: true })).toMatchObject({ _rev: first, total: 12 });
+    const { rev: second } = await reopened.put({ _id: 'sale-1', _rev: first, total: 13 });
+    expect(await reopened.get('sale-1', { revs: true })).toMatchObject({
+      _rev: second,
+      total: 13,
+      _revisions: { start: 2, ids: [second.slice(2), first.slice(2)] },
+    });
+    expect(await reopened.get('sale-1', { rev: first })).toMatchObject({ total: 12 });
+    await expect(reopened.put({ _id: 'sale-1', _rev: first, total: 14 })).rejects.toMatchObject({
+      error: 'conflict',
+    });
+    await reopened.close();
+  });
+
   it('reads a scan a page at a time', async () => {
     const storage = await place.open();
     await storage.writeDocs(Array.from({ length: 1100 }, (_, n) => newDoc(numberedId(n))));

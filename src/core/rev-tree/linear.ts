@@ -1,6 +1,7 @@
 import { formatRev } from '../revision.js';
-import { ancestry } from './history.js';
-import { collectLeaves, compareLeaves, rememberLeaves, toLeaf } from './leaves.js';
+import { collectLeaves, compareLeaves } from './leaves.js';
+import { type Extended, Line } from './line.js';
+import type { LeafState } from './merge.js';
 import type { Leaf, RevNode, RevPath, RevTree } from './types.js';
 
 /**
@@ -16,26 +17,33 @@ export type Version = Pick<Leaf, 'rev' | 'gen' | 'hash' | 'deleted'>;
  * `rev`'s line in `tree`: its ancestry, at most `limit` revisions, the oldest kept one a root;
  * only `rev` keeps its body (its ancestors become ids). Whatever else the tree held is gone.
  */
-export function linearLine(tree: RevTree, rev: string, limit: number): RevTree {
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError('revs_limit must be a positive integer');
-  const kept = ancestry(tree, rev).slice(0, limit);
-  const line = new Map<string, RevNode>();
-  for (const [i, at] of kept.entries()) {
-    const node = tree.get(at)!;
-    const parent = i === kept.length - 1 ? null : node.parent;
-    const hasBody = i === 0 && node.hasBody;
-    line.set(at, node.parent === parent && node.hasBody === hasBody ? node : { ...node, parent, hasBody });
-  }
-  rememberLeaves(line, [toLeaf(rev, line.get(rev)!)]);
-  return line;
+export function linearLine(tree: RevTree, rev: string, limit: number): Line {
+  return Line.cut(tree, rev, limit);
 }
 
 /** A line of one revision with no ancestry: a revision a linear database writes in its own right. */
-export function lineOf(rev: Version): RevTree {
+export function lineOf(rev: Version): Line {
   const node: RevNode = { gen: rev.gen, hash: rev.hash, parent: null, deleted: rev.deleted, hasBody: true };
-  const line = new Map([[rev.rev, node]]);
-  rememberLeaves(line, [toLeaf(rev.rev, node)]);
-  return line;
+  return Line.cut(new Map([[rev.rev, node]]), rev.rev, 1);
+}
+
+/**
+ * A local edit of a linear document, `path` naming the line's newest revision and its child:
+ * the line extended in time independent of its length (see `Line.extend`). Undefined for any
+ * other write — a new document, a replicated path — which is merged and its line cut instead.
+ */
+export function extendLine(
+  tree: RevTree,
+  path: RevPath,
+  leaf: LeafState,
+  limit: number,
+): Extended | undefined {
+  if (path.hashes.length !== 2) return undefined;
+  const line = Line.of(tree);
+  if (line?.newest !== formatRev(path.start, path.hashes[0]!)) return undefined;
+  const gen = path.start + 1;
+  const hash = path.hashes[1]!;
+  return line.extend({ rev: formatRev(gen, hash), gen, hash, ...leaf }, limit);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { SetteeError } from '../../core/errors.js';
+import { onDemand } from '../../core/on-demand.js';
 import { keysetPages } from '../paging.js';
 import type {
   AttachmentBlob,
@@ -29,7 +30,6 @@ import type {
   StorageStats,
   StoredResolution,
 } from '../types.js';
-import { IndexedDbCompaction } from './compaction.js';
 import {
   type IdbDatabase,
   type IdbFactory,
@@ -41,9 +41,10 @@ import {
   readPage,
   requested,
 } from './idb.js';
-import { IndexStores } from './indexes.js';
+import type { IndexStores } from './indexes.js';
+import { type ManyRead, readMany } from './batch-reads.js';
 import { EMPTY, idKey, idPageRange, keyRange } from './keys.js';
-import { toContent, toNode, toRecord, toScanned } from './rows.js';
+import { toContent, toNode, toRecord, toScanned, winnerRevRow } from './rows.js';
 import {
   type DocRow,
   type LocalRow,
@@ -69,6 +70,11 @@ export interface IndexedDbStorageOptions {
 // small enough that a scan of any database keeps memory flat.
 const PAGE_SIZE = 512;
 
+// Index rows (Mango indexes, views) and compaction come with their first use: a page that only
+// stores and syncs documents never fetches them (test/browser/bundle.test.ts).
+const indexesModule = onDemand(() => import('./indexes.js'));
+const compactionModule = onDemand(() => import('./compaction.js'));
+
 /**
  * The browser's backend: one IndexedDB database per Settee database, of the same name. Every
  * counter lives in the database (no copy in memory), so several tabs may hold it open at once:
@@ -80,7 +86,7 @@ const PAGE_SIZE = 512;
  * const db = Database.fromStorage(storage);
  */
 export class IndexedDbStorage implements Storage {
-  private readonly indexStores: IndexStores;
+  private indexStoresLoading: Promise<IndexStores> | undefined;
   private closed = false;
 
   private constructor(
@@ -89,7 +95,6 @@ export class IndexedDbStorage implements Storage {
     private readonly db: IdbDatabase,
     private readonly factory: IdbFactory,
   ) {
-    this.indexStores = new IndexStores(() => this.open());
     const close = db.onversionchange;
     // Another tab deletes or upgrades the database: this connection closes and says so after.
     db.onversionchange = () => {
@@ -128,9 +133,7 @@ export class IndexedDbStorage implements Storage {
 
   async getDocs(ids: readonly string[], read: DocsRead = {}): Promise<(FetchedDoc | undefined)[]> {
     if (ids.length === 0) return [];
-    return this.read([STORE.docs, STORE.revs], (tx) =>
-      Promise.all(ids.map((id) => fetchDoc(tx, idKey(id), read.withTree === true))),
-    );
+    return this.read([STORE.docs, STORE.revs], (tx) => fetchDocs(tx, ids.map(idKey), read.withTree === true));
   }
 
   getRevisions(id: string, revs: readonly string[]): Promise<(RevisionContent | undefined)[]> {
@@ -315,32 +318,53 @@ export class IndexedDbStorage implements Storage {
     return row?.data;
   }
 
-  indexes(): Promise<IndexState[]> {
-    return this.indexStores.all();
+  async indexes(): Promise<IndexState[]> {
+    return (await this.indexStores()).all();
   }
 
-  openIndex(name: string, signature: string): Promise<IndexState> {
-    return this.indexStores.open(name, signature);
+  async openIndex(name: string, signature: string): Promise<IndexState> {
+    return (await this.indexStores()).open(name, signature);
   }
 
-  updateIndex(name: string, update: IndexUpdate): Promise<void> {
-    return this.indexStores.update(name, update);
+  async updateIndex(name: string, update: IndexUpdate): Promise<void> {
+    return (await this.indexStores()).update(name, update);
   }
 
-  scanIndex(name: string, scan: IndexScan): AsyncIterable<IndexRow[]> {
-    return this.indexStores.scan(name, scan);
+  async *scanIndex(name: string, scan: IndexScan): AsyncIterable<IndexRow[]> {
+    yield* (await this.indexStores()).scan(name, scan);
   }
 
-  dropIndex(name: string): Promise<void> {
-    return this.indexStores.drop(name);
+  async dropIndex(name: string): Promise<void> {
+    return (await this.indexStores()).drop(name);
   }
 
-  indexChanges(name: string, scan: IndexChangesScan): Promise<IndexChanges | undefined> {
-    return this.indexStores.changes(name, scan);
+  async indexChanges(name: string, scan: IndexChangesScan): Promise<IndexChanges | undefined> {
+    return (await this.indexStores()).changes(name, scan);
+  }
+
+  /** The index rows' stores, once their code is loaded (a failed load is tried again next time). */
+  private indexStores(): Promise<IndexStores> {
+    this.indexStoresLoading ??= indexesModule().then(
+      ({ IndexStores }) => new IndexStores(() => this.open()),
+      (error: unknown) => {
+        this.indexStoresLoading = undefined;
+        throw error;
+      },
+    );
+    return this.indexStoresLoading;
   }
 
   compaction(): CompactionSteps {
-    return new IndexedDbCompaction(() => this.open());
+    let steps: CompactionSteps | undefined;
+    return {
+      get progress() {
+        return steps?.progress ?? 0;
+      },
+      step: async () => {
+        steps ??= new (await compactionModule()).IndexedDbCompaction(() => this.open());
+        return steps.step();
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -355,18 +379,47 @@ export class IndexedDbStorage implements Storage {
   }
 }
 
-/** A document's summary (and tree) in `tx`. */
-async function fetchDoc(tx: IdbTransaction, key: string, withTree: boolean): Promise<FetchedDoc | undefined> {
-  const [row, nodes] = await Promise.all([
-    requested(tx.objectStore(STORE.docs).get(key)) as Promise<DocRow | undefined>,
-    withTree
-      ? (requested(tx.objectStore(STORE.revs).getAll(treeRange(key))) as Promise<RevRow[]>)
-      : undefined,
-  ]);
-  if (!row) return undefined;
-  const fetched: FetchedDoc = toRecord(row);
-  if (nodes) fetched.tree = nodes.map((node) => toNode(node, row.winner));
-  return fetched;
+/** Documents' summaries (and trees) in `tx`, by key, in a few requests whatever their number. */
+async function fetchDocs(
+  tx: IdbTransaction,
+  keys: readonly string[],
+  withTree: boolean,
+): Promise<(FetchedDoc | undefined)[]> {
+  const docs = await readMany<DocRow>(tx.objectStore(STORE.docs), keys);
+  const trees = withTree ? await readTrees(tx, docs) : undefined;
+  return docs.values.map((row) => {
+    if (!row) return undefined;
+    const fetched: FetchedDoc = toRecord(row);
+    if (trees)
+      fetched.tree = withWinner(trees.get(row.key) ?? [], row).map((node) => toNode(node, row.winner));
+    return fetched;
+  });
+}
+
+/** A tree's stored nodes and the winner's, which the document's record holds. */
+function withWinner(nodes: RevRow[], doc: DocRow): RevRow[] {
+  return nodes.some((node) => node.rev === doc.winner) ? nodes : [...nodes, winnerRevRow(doc)];
+}
+
+/**
+ * The revisions of the documents read, by document key. Documents adjacent in the store have
+ * their trees adjacent too (a revision is stored only with its document), so one range reads
+ * them all; others are read a tree per request.
+ */
+async function readTrees(tx: IdbTransaction, docs: ManyRead<DocRow>): Promise<Map<string, RevRow[]>> {
+  const revs = tx.objectStore(STORE.revs);
+  const keys = [...new Set(docs.values.flatMap((row) => (row ? [row.key] : [])))].sort();
+  const trees = new Map<string, RevRow[]>(keys.map((key) => [key, []]));
+  if (keys.length > 1 && docs.adjacent) {
+    const range = keyRange({ key: [keys[0]!], open: false }, { key: [keys.at(-1)!, []], open: false });
+    const rows = (await requested(revs.getAll(range === EMPTY ? null : range))) as RevRow[];
+    for (const row of rows) trees.get(row.doc)?.push(row);
+    return trees;
+  }
+  await Promise.all(
+    keys.map(async (key) => trees.set(key, (await requested(revs.getAll(treeRange(key)))) as RevRow[])),
+  );
+  return trees;
 }
 
 /** Every revision of the document keyed `key`: [key, rev] for any rev, and arrays sort last. */
@@ -387,10 +440,9 @@ async function revisions(
     requested(tx.objectStore(STORE.docs).get(key)) as Promise<DocRow | undefined>,
     Promise.all(revs.map((rev) => requested(revStore.get([key, rev])) as Promise<RevRow | undefined>)),
   ]);
-  return rows.map((row) => {
-    if (!doc || !row) return undefined;
-    const held = row.rev === doc.winner ? doc : row;
-    return held.body === null ? undefined : toContent(held);
+  return revs.map((rev, i) => {
+    const held = doc && rev === doc.winner ? doc : doc && rows[i];
+    return held && held.body !== null ? toContent(held) : undefined;
   });
 }
 

@@ -11,12 +11,16 @@ export interface HeldContent {
   atts: Attachments | null;
 }
 
-/** A document's record, with the fields that put it in the sparse and multi-entry indexes. */
+/**
+ * A document's record, holding its winner's node (`parent`: the winner's parent) and content,
+ * with the fields that put it in the sparse and multi-entry indexes.
+ */
 export function docRow(
   key: string,
   record: Omit<DocRecord, 'seq'>,
   seq: number,
   content: HeldContent,
+  parent: string | null,
 ): DocRow {
   const row: DocRow = {
     key,
@@ -24,6 +28,7 @@ export function docRow(
     seq,
     winner: record.winner,
     deleted: record.deleted,
+    parent,
     leaves: record.leaves.length === 1 ? null : record.leaves,
     body: content.body,
     atts: content.atts,
@@ -77,6 +82,12 @@ export function toScanned(row: DocRow, withContent: boolean | undefined): Scanne
 
 export function toContent(held: { body: string | null; atts: Attachments | null }): RevisionContent {
   return { body: held.body ?? '', attachments: held.atts ?? undefined };
+}
+
+/** The winner's node as the document's record holds it (content: the record's). */
+export function winnerRevRow(row: DocRow): RevRow {
+  const { key: doc, winner: rev, deleted } = row;
+  return { doc, rev, parent: row.parent ?? null, deleted, leaf: true, body: null, atts: null };
 }
 
 /** A tree node; the winner is always held (its content is the document's). */

@@ -6,9 +6,11 @@
  *   Indexes: `seq` (the changes feed), `conflicted` and `branched` (sparse: a record is in them
  *   only while it has the field, so listing conflicts walks only conflicted documents), and
  *   `digests` (multi-entry: the attachments the winner refers to, for compaction).
- * - `revs`: a node of a revision tree, by [document key, rev], so a tree is one key range.
- *   Indexes: `purgeable` (sparse: non-leaf revisions still holding content, what compaction
- *   drops) and `digests`.
+ * - `revs`: a node of a revision tree, by [document key, rev], so a tree is one key range —
+ *   every node but the winner's, which the document's record holds (its `winner`, `deleted` and
+ *   `parent`): a new document is one record, not two. (Records of winners that earlier versions
+ *   wrote here are read as the same node.) Indexes: `purgeable` (sparse: non-leaf revisions still
+ *   holding content, what compaction drops) and `digests`.
  * - `local`: local documents, by `idKey(id)`. `attachments`: blobs, by digest; `blob_sizes`: their
  *   sizes, by digest, so that compaction counts what it deletes without reading the bytes.
  * - `resolutions`: history entries, by a generated `seq`; index `doc` on [docId, seq].
@@ -48,6 +50,8 @@ export interface DocRow {
   seq: number;
   winner: string;
   deleted: boolean;
+  /** The winner's parent revision (absent in records of earlier versions: see `revs`). */
+  parent?: string | null;
   /** Every leaf, the winner first; null when the winner is the only one. */
   leaves: LeafRecord[] | null;
   body: string | null;

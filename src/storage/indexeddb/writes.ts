@@ -6,11 +6,12 @@
  * transaction's requests in order and commits them together, or none.
  */
 import { checkBase } from '../errors.js';
-import { entryJson, loserDigests } from '../records.js';
+import { entryJson, keepsContent, loserDigests } from '../records.js';
 import type { AttachmentBlob, DocWrite, ResolutionRecord } from '../types.js';
-import { type IdbObjectStore, type IdbTransaction, requested } from './idb.js';
+import { readMany } from './batch-reads.js';
+import { type IdbObjectStore, type IdbRequest, type IdbTransaction, requested, storageError } from './idb.js';
 import { idKey } from './keys.js';
-import { attsOrNull, contentBytes, docRow, type HeldContent, revRow } from './rows.js';
+import { attsOrNull, contentBytes, docRow, type HeldContent, revRow, winnerRevRow } from './rows.js';
 import { type DocRow, type ResolutionRow, type RevRow, STATE_KEY, STORE, type StateRow } from './schema.js';
 
 /** The stores a batch writes. */
@@ -23,6 +24,9 @@ export const WRITE_STORES = [
   STORE.resolutions,
 ];
 
+/** Documents written per task of the main thread (a few milliseconds of cloning each). */
+const DOCS_PER_TASK = 25;
+
 export async function writeBatch(
   tx: IdbTransaction,
   writes: readonly DocWrite[],
@@ -32,7 +36,14 @@ export async function writeBatch(
   const batch = new Batch(tx);
   await batch.read(writes, blobs);
   batch.storeBlobs(blobs);
-  const seqs = writes.map((write) => batch.writeDoc(write));
+  const seqs: number[] = [];
+  for (const [i, write] of writes.entries()) {
+    // A slice of the batch per task: structured-cloning a large batch's records in one task
+    // would hold the page's main thread past what a user notices (50 ms). Waiting for the last
+    // request keeps the transaction alive, and IndexedDB applies the requests in order.
+    if (i > 0 && i % DOCS_PER_TASK === 0) await requested(batch.lastRequest!);
+    seqs.push(batch.writeDoc(write));
+  }
   batch.storeHistory(history);
   batch.finish();
   return seqs;
@@ -44,8 +55,15 @@ class Batch {
   private state!: StateRow;
   /** The records as the batch has left them so far, by document key (undefined: none). */
   private readonly docRows = new Map<string, DocRow | undefined>();
+  /** The tree nodes as the batch has left them so far, the winners' included. */
   private readonly revRows = new Map<string, Map<string, RevRow | undefined>>();
+  /** Which of those nodes have a record in `revs` (`revKey`): a winner's has none. */
+  private readonly storedRevs = new Set<string>();
+  /** The document being written and the winner the write gives it. */
+  private writing: { doc: string; winner: string } | undefined;
   private readonly heldBlobs = new Set<string>();
+  /** The last document record put: the batch waits on it to go on in a new task. */
+  lastRequest: IdbRequest<unknown> | undefined;
 
   constructor(private readonly tx: IdbTransaction) {
     this.docs = tx.objectStore(STORE.docs);
@@ -54,22 +72,27 @@ class Batch {
 
   /** Reads the counters, the documents, which blobs exist, then the revisions the writes touch. */
   async read(writes: readonly DocWrite[], blobs: readonly AttachmentBlob[]): Promise<void> {
-    const keys = [...new Set(writes.map((write) => idKey(write.record.id)))];
+    const keys = writes.map((write) => idKey(write.record.id));
     const attachments = this.tx.objectStore(STORE.attachments);
     const digests = [...new Set(blobs.map((blob) => blob.digest))];
     const [state, docs, held] = await Promise.all([
       requested(this.tx.objectStore(STORE.state).get(STATE_KEY)) as Promise<StateRow>,
-      Promise.all(keys.map((key) => requested(this.docs.get(key)) as Promise<DocRow | undefined>)),
+      readMany<DocRow>(this.docs, keys),
       Promise.all(digests.map((digest) => requested(attachments.getKey(digest)))),
     ]);
     this.state = state;
-    keys.forEach((key, i) => this.docRows.set(key, docs[i]));
+    keys.forEach((key, i) => this.docRows.set(key, docs.values[i]));
     digests.forEach((digest, i) => held[i] !== undefined && this.heldBlobs.add(digest));
     const wanted = this.revisionsRead(writes);
-    const rows = await Promise.all(
-      wanted.map(([doc, rev]) => requested(this.revs.get([doc, rev])) as Promise<RevRow | undefined>),
-    );
-    wanted.forEach(([doc, rev], i) => this.setRev(doc, rev, rows[i]));
+    const rows = await readMany<RevRow>(this.revs, wanted);
+    wanted.forEach(([doc, rev], i) => {
+      const row = rows.values[i];
+      if (row) this.storedRevs.add(revKey(doc, rev));
+      this.setRev(doc, rev, row);
+    });
+    for (const row of this.docRows.values()) {
+      if (row && !this.rev(row.key, row.winner)) this.setRev(row.key, row.winner, winnerRevRow(row));
+    }
   }
 
   /**
@@ -86,7 +109,9 @@ class Batch {
     for (const write of writes) {
       const doc = idKey(write.record.id);
       const stored = this.docRows.get(doc);
-      if (stored) want(doc, stored.winner);
+      // A revision is stored only with its document: a new document's are all new.
+      if (!stored) continue;
+      want(doc, stored.winner);
       want(doc, write.record.winner);
       for (const rev of write.removed) want(doc, rev);
       for (const node of write.changed) want(doc, node.rev);
@@ -114,12 +139,13 @@ class Batch {
     const seq = ++this.state.updateSeq;
     if (existing) this.countDoc(existing.deleted, -1);
     this.countDoc(record.deleted, 1);
+    this.writing = { doc: key, winner: record.winner };
     this.writeRevs(key, write);
     const content =
       existing && existing.winner === record.winner ? existing : this.takeWinnerContent(key, write, existing);
-    const row = docRow(key, record, seq, content);
+    const row = docRow(key, record, seq, content, this.rev(key, record.winner)?.parent ?? null);
     this.docRows.set(key, row);
-    this.docs.put(row);
+    this.lastRequest = this.docs.put(row);
     return seq;
   }
 
@@ -131,23 +157,34 @@ class Batch {
     for (const rev of write.removed) {
       const row = this.rev(doc, rev);
       if (!row) continue;
-      this.revs.delete([doc, rev]);
+      this.unstore(doc, rev);
       this.setRev(doc, rev, undefined);
       this.countContent(row, -1);
     }
     for (const node of write.changed) {
       const before = this.rev(doc, node.rev);
       if (!before) continue;
+      const moved = { ...before, parent: node.parent, deleted: node.deleted, leaf: node.leaf };
+      if (node.dropContent) {
+        this.countContent(before, -1);
+        this.putRev({ ...moved, body: null, atts: null });
+        continue;
+      }
       if (before.leaf !== node.leaf) this.state.garbageBytes += (node.leaf ? -1 : 1) * contentBytes(before);
-      this.putRev({ ...before, parent: node.parent, deleted: node.deleted, leaf: node.leaf });
+      this.putRev(moved);
     }
     for (const node of write.added) {
       const content = { body: node.content?.body ?? null, atts: attsOrNull(node.content?.attachments) };
       const { rev, parent, deleted, leaf } = node;
       const held = rev === write.record.winner ? { body: null, atts: null } : content;
       const row = revRow({ doc, rev, parent, deleted, leaf, ...held });
-      // `add`, not `put`: a revision already stored fails the batch rather than being overwritten.
-      this.revs.add(row);
+      // A revision already stored fails the batch rather than being overwritten: `add` refuses a
+      // stored record; the winner's node, which has none, is checked against what was read.
+      if (this.rev(doc, rev)) throw storageError({ name: 'ConstraintError', message: `${rev} is stored` });
+      if (rev !== write.record.winner) {
+        this.revs.add(row);
+        this.storedRevs.add(revKey(doc, rev));
+      }
       this.setRev(doc, rev, row);
       this.countContent({ ...content, leaf }, 1);
     }
@@ -159,10 +196,9 @@ class Batch {
    */
   private takeWinnerContent(doc: string, write: DocWrite, existing: DocRow | undefined): HeldContent {
     const { winner } = write.record;
-    // The removed winner's content was the document's.
-    if (existing && write.removed.includes(existing.winner))
-      this.countContent({ ...existing, leaf: true }, -1);
-    const dethroned = existing && !write.removed.includes(existing.winner) && this.rev(doc, existing.winner);
+    // The content of a winner removed, or dropped, was the document's.
+    if (existing && !keepsContent(write, existing.winner)) this.countContent({ ...existing, leaf: true }, -1);
+    const dethroned = existing && keepsContent(write, existing.winner) && this.rev(doc, existing.winner);
     if (existing && dethroned) {
       this.putRev({ ...dethroned, body: existing.body, atts: existing.atts });
       // An edit makes the old winner an ancestor: its content is compaction's to reclaim now.
@@ -200,10 +236,22 @@ class Batch {
     revs.set(rev, row);
   }
 
+  /** Records a node as now changed: in `revs`, unless it is the winner being written. */
   private putRev(fields: RevRow): void {
     const row = revRow(fields);
-    this.revs.put(row);
-    this.setRev(row.doc, row.rev, row);
+    const { doc, rev } = row;
+    if (this.writing?.doc === doc && this.writing.winner === rev) this.unstore(doc, rev);
+    else {
+      this.revs.put(row);
+      this.storedRevs.add(revKey(doc, rev));
+    }
+    this.setRev(doc, rev, row);
+  }
+
+  /** Deletes a node's record from `revs`, if it has one. */
+  private unstore(doc: string, rev: string): void {
+    if (!this.storedRevs.delete(revKey(doc, rev))) return;
+    this.revs.delete([doc, rev]);
   }
 
   /** Content in (+1) or out (-1) of the database; a non-leaf's counts as garbage too. */
@@ -225,4 +273,8 @@ class Batch {
  */
 export function ownBytes(data: Uint8Array): Uint8Array {
   return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+}
+
+function revKey(doc: string, rev: string): string {
+  return `${doc}\n${rev}`;
 }

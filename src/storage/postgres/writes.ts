@@ -207,7 +207,8 @@ async function removeRevs(
 
 /**
  * Nodes whose place changed (parent, leaf, deleted): a leaf that becomes an ancestor turns its
- * content into garbage, which compaction will drop.
+ * content into garbage, which compaction will drop; a node whose content the write drops
+ * (`ChangedNode.dropContent`) loses it in the same update, and its bytes leave the counts.
  */
 async function changeRevs(
   client: pg.PoolClient,
@@ -217,24 +218,30 @@ async function changeRevs(
 ): Promise<void> {
   const changed = chunk.flatMap((write, i) => write.changed.map((node) => ({ doc: keys[i], node })));
   if (changed.length === 0) return;
-  const [sums] = await rowsOf<{ garbage: number | null }>(
+  const [sums] = await rowsOf<{ garbage: number | null; dropped: number | null }>(
     client,
     `WITH moved AS (
-       UPDATE settee.revs r SET parent = x.parent, deleted = x.deleted, leaf = x.leaf
-       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[], $5::boolean[]) AS x(doc, rev, parent, deleted, leaf),
+       UPDATE settee.revs r SET parent = x.parent, deleted = x.deleted, leaf = x.leaf,
+         body = CASE WHEN x.gone THEN NULL ELSE r.body END, atts = CASE WHEN x.gone THEN NULL ELSE r.atts END
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[], $5::boolean[], $6::boolean[])
+              AS x(doc, rev, parent, deleted, leaf, gone),
             settee.revs o
        WHERE r.doc = x.doc AND r.rev = x.rev AND o.doc = r.doc AND o.rev = r.rev
-       RETURNING o.leaf AS was_leaf, r.leaf, ${contentBytes('r')} AS bytes)
-     SELECT SUM(CASE WHEN was_leaf = leaf THEN 0 WHEN leaf THEN -bytes ELSE bytes END)::bigint AS garbage FROM moved`,
+       RETURNING o.leaf AS was_leaf, r.leaf, x.gone, ${contentBytes('o')} AS bytes)
+     SELECT SUM(CASE WHEN gone THEN (CASE WHEN was_leaf THEN 0 ELSE -bytes END)
+                     WHEN was_leaf = leaf THEN 0 WHEN leaf THEN -bytes ELSE bytes END)::bigint AS garbage,
+            SUM(CASE WHEN gone THEN bytes ELSE 0 END)::bigint AS dropped FROM moved`,
     [
       changed.map((c) => c.doc),
       changed.map((c) => c.node.rev),
       changed.map((c) => c.node.parent),
       changed.map((c) => c.node.deleted),
       changed.map((c) => c.node.leaf),
+      changed.map((c) => c.node.dropContent === true),
     ],
   );
   totals.garbage += sums?.garbage ?? 0;
+  totals.content -= sums?.dropped ?? 0;
 }
 
 /** New nodes, with their content. A rev already stored fails the whole batch (primary key). */

@@ -5,6 +5,7 @@ import { revGen } from '../../core/revision.js';
 import type {
   AttachmentBlob,
   AttachmentMeta,
+  ChangedNode,
   ChangesScan,
   CompactionSteps,
   ConflictsScan,
@@ -35,7 +36,7 @@ import type {
 } from '../types.js';
 import { checkBase } from '../errors.js';
 import { keysetPages } from '../paging.js';
-import { entryJson, isConflicted, loserDigests } from '../records.js';
+import { entryJson, isConflicted, keepsContent, loserDigests } from '../records.js';
 import { SqliteCompaction } from './compaction.js';
 import { IndexTables } from './indexes.js';
 import { CONTENT_BYTES, GARBAGE_KEY, openSchema } from './schema.js';
@@ -208,9 +209,7 @@ export class SqliteStorage implements Storage {
           insertEntry.run(record.docId, entryJson(record), digests && JSON.stringify(digests));
           if (digests) this.noteDigests(digests);
         }
-        this.setMetaSync('doc_count', String(this.docCount));
-        this.setMetaSync('doc_del_count', String(this.deletedCount));
-        this.setMetaSync(GARBAGE_KEY, String(this.garbageBytes));
+        this.persistCounters(counters);
         return seqs;
       })();
     } catch (error) {
@@ -219,6 +218,16 @@ export class SqliteStorage implements Storage {
       [this.docCount, this.deletedCount, this.updateSeq, this.nextDocKey, this.garbageBytes] = counters;
       throw error;
     }
+  }
+
+  /**
+   * Writes the counters a batch changed, and only those: an edit that leaves them as they were
+   * (most edits of a live document) writes no meta row, and dirties one page less.
+   */
+  private persistCounters([docs, deleted, , , garbage]: readonly number[]): void {
+    if (this.docCount !== docs) this.setMetaSync('doc_count', String(this.docCount));
+    if (this.deletedCount !== deleted) this.setMetaSync('doc_del_count', String(this.deletedCount));
+    if (this.garbageBytes !== garbage) this.setMetaSync(GARBAGE_KEY, String(this.garbageBytes));
   }
 
   private writeDoc(write: DocWrite): number {
@@ -231,7 +240,7 @@ export class SqliteStorage implements Storage {
     if (existing) this.countDoc(existing.deleted === 1, -1);
     this.countDoc(record.deleted, 1);
     const doc = existing?.doc ?? this.nextDocKey++;
-    this.writeRevs(doc, write);
+    this.writeRevs(doc, write, existing?.winner);
     const leaves =
       record.leaves.length === 1
         ? null
@@ -269,7 +278,7 @@ export class SqliteStorage implements Storage {
     existing: { seq: number; winner: string } | undefined,
   ): { body: string | null; atts: string | null } {
     const { winner } = write.record;
-    if (existing && !write.removed.includes(existing.winner)) {
+    if (existing && keepsContent(write, existing.winner)) {
       const moved = this.prepare(
         `UPDATE revs SET body = (SELECT body FROM docs WHERE seq = ?), atts = (SELECT atts FROM docs WHERE seq = ?)
          WHERE doc = ? AND rev = ? RETURNING leaf, atts, ${CONTENT_BYTES} AS bytes`,
@@ -290,7 +299,7 @@ export class SqliteStorage implements Storage {
    * Applies a document's tree changes; the winner's content is kept in the document row instead.
    * The garbage count follows the content of non-leaf revisions in and out.
    */
-  private writeRevs(doc: number, write: DocWrite): void {
+  private writeRevs(doc: number, write: DocWrite, storedWinner: string | undefined): void {
     const remove = this.prepare(
       `DELETE FROM revs WHERE doc = ? AND rev = ? RETURNING leaf, ${CONTENT_BYTES} AS bytes`,
     );
@@ -298,16 +307,7 @@ export class SqliteStorage implements Storage {
       const row = remove.get(doc, rev) as { leaf: number; bytes: number } | undefined;
       if (row?.leaf === 0) this.garbageBytes -= row.bytes;
     }
-    const held = this.prepare(`SELECT leaf, ${CONTENT_BYTES} AS bytes FROM revs WHERE doc = ? AND rev = ?`);
-    const update = this.prepare(
-      'UPDATE revs SET parent = ?, deleted = ?, leaf = ? WHERE doc = ? AND rev = ?',
-    );
-    for (const node of write.changed) {
-      const before = held.get(doc, node.rev) as { leaf: number; bytes: number } | undefined;
-      if (before && before.leaf !== (node.leaf ? 1 : 0))
-        this.garbageBytes += node.leaf ? -before.bytes : before.bytes;
-      update.run(node.parent, node.deleted ? 1 : 0, node.leaf ? 1 : 0, doc, node.rev);
-    }
+    for (const node of write.changed) this.changeRev(doc, node, node.rev === storedWinner);
     const insert = this.prepare(
       'INSERT INTO revs (doc, rev, parent, deleted, leaf, body, atts) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
@@ -319,6 +319,40 @@ export class SqliteStorage implements Storage {
       if (!node.leaf) this.garbageBytes += utf8Bytes(body) + utf8Bytes(atts);
       this.noteAtts(atts);
     }
+  }
+
+  /**
+   * Moves a node in the tree, and drops its content when asked. A revision's content is garbage
+   * while it is not a leaf, so the count moves only when its leafness changes or its content
+   * goes: a node that stays what it was (a root of a stemmed tree) is updated without being
+   * read, and so is the stored winner, whose content is in the document row.
+   */
+  private changeRev(doc: number, node: ChangedNode, isStoredWinner: boolean): void {
+    const leaf = node.leaf ? 1 : 0;
+    const deleted = node.deleted ? 1 : 0;
+    if (!node.dropContent && !isStoredWinner) {
+      const kept = this.prepare(
+        'UPDATE revs SET parent = ?, deleted = ? WHERE doc = ? AND rev = ? AND leaf = ?',
+      ).run(node.parent, deleted, doc, node.rev, leaf);
+      if (kept.changes > 0) return;
+    }
+    const before = isStoredWinner
+      ? undefined
+      : (this.prepare(`SELECT leaf, ${CONTENT_BYTES} AS bytes FROM revs WHERE doc = ? AND rev = ?`).get(
+          doc,
+          node.rev,
+        ) as { leaf: number; bytes: number } | undefined);
+    if (before && node.dropContent) {
+      if (before.leaf === 0) this.garbageBytes -= before.bytes;
+    } else if (before && before.leaf !== leaf) this.garbageBytes += leaf ? -before.bytes : before.bytes;
+    const content = node.dropContent ? ', body = NULL, atts = NULL' : '';
+    this.prepare(`UPDATE revs SET parent = ?, deleted = ?, leaf = ?${content} WHERE doc = ? AND rev = ?`).run(
+      node.parent,
+      deleted,
+      leaf,
+      doc,
+      node.rev,
+    );
   }
 
   /** Keeps the digests of attachment metadata being written, while a sweep asks for them. */

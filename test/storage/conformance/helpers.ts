@@ -1,6 +1,7 @@
 import type { StoredNode } from '../../../src/core/rev-tree/diff.js';
 import type {
   AttachmentMeta,
+  ChangedNode,
   DocWrite,
   LeafRecord,
   NodeWrite,
@@ -69,7 +70,7 @@ export function leaf(rev: string, deleted = false): LeafRecord {
 export function docWrite(
   id: string,
   leaves: readonly LeafRecord[],
-  diff: { added?: NodeWrite[]; removed?: string[]; changed?: StoredNode[] } = {},
+  diff: { added?: NodeWrite[]; removed?: string[]; changed?: ChangedNode[] } = {},
 ): DocWrite {
   const winner = leaves[0];
   if (!winner) throw new Error('a document has at least one leaf');

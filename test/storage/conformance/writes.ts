@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   attMeta,
   byRev,
+  compactFully,
   type Context,
   collect,
   content,
@@ -143,6 +144,37 @@ export function writeAndReadTests(t: Context): void {
         stored(three),
       ]);
       expect(await t.storage.getRevisions('doc', ['1-a', '2-b'])).toEqual([undefined, content({ v: 2 })]);
+    });
+
+    it("a changed node with dropContent keeps its row and loses its content, the winner's too", async () => {
+      const one = node('1-a', null, { body: { v: 1 }, leaf: false });
+      const two = node('2-b', '1-a', { body: { v: 2 } });
+      const three = node('3-c', '2-b', { body: { v: 3 } });
+      await t.storage.writeDocs([docWrite('doc', [leaf('2-b')], { added: [one, two] })]);
+      // What a linear database writes as it extends a line: the dethroned winner (2-b) loses its
+      // content as it becomes an ancestor, and so does an older ancestor still holding one.
+      const dropped = (written: typeof one) => ({ ...stored(written), leaf: false, hasBody: false });
+      await t.storage.writeDocs([
+        docWrite('doc', [leaf('3-c')], {
+          added: [three],
+          changed: [
+            { ...dropped(two), dropContent: true },
+            { ...dropped(one), dropContent: true },
+          ],
+        }),
+      ]);
+      expect(byRev(await treeOf(t.storage, 'doc'))).toEqual([dropped(one), dropped(two), stored(three)]);
+      expect(await t.storage.getRevisions('doc', ['1-a', '2-b', '3-c'])).toEqual([
+        undefined,
+        undefined,
+        content({ v: 3 }),
+      ]);
+      expect((await collect(t.storage.changes({ since: 0, withContent: true })))[0]?.content).toEqual(
+        content({ v: 3 }),
+      );
+      await compactFully(t.storage);
+      await t.reopen();
+      expect(await t.storage.getRevisions('doc', ['2-b', '3-c'])).toEqual([undefined, content({ v: 3 })]);
     });
 
     it('getRevisions returns contents in request order, undefined when not held or unknown', async () => {

@@ -1,0 +1,133 @@
+/**
+ * The browser benchmark's page side, bundled with Settee's browser entry (esbuild, one IIFE) and
+ * loaded beside PouchDB's own browser builds. Each step works on a fresh IndexedDB database,
+ * times itself with the page's clock and deletes its database afterwards; `longTasks` reports
+ * the main-thread tasks over 50 ms (Chromium's 'longtask' entries) seen in a step's time span.
+ */
+import { Database, RemoteDatabase, replicate } from '../../src/browser.js';
+
+/** Who does the work: Settee, or PouchDB on one of its two IndexedDB adapters. */
+export type Contender = 'settee' | 'pouchdb-idb' | 'pouchdb-indexeddb';
+
+/** A step's time span on the page's clock (`performance.now()`). */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** The part of PouchDB the benchmark calls (its browser build sets the global `PouchDB`). */
+interface PouchDb {
+  bulkDocs(docs: object[]): Promise<{ error?: string }[]>;
+  destroy(): Promise<unknown>;
+}
+
+interface PouchReplicationResult {
+  status: string;
+  docs_written: number;
+  doc_write_failures: number;
+}
+
+interface PouchStatic {
+  new (name: string, options?: { adapter?: string; auth?: Credentials }): PouchDb;
+  replicate(source: PouchDb, target: PouchDb): Promise<PouchReplicationResult>;
+}
+
+interface TaskEntry {
+  startTime: number;
+  duration: number;
+}
+
+interface Observer {
+  observe(options: { type: string; buffered: boolean }): void;
+  takeRecords(): TaskEntry[];
+}
+
+interface PageGlobals {
+  PouchDB: PouchStatic;
+  PerformanceObserver: new (callback: (list: { getEntries(): TaskEntry[] }) => void) => Observer;
+}
+
+const page = globalThis as unknown as PageGlobals;
+
+const ADAPTER: Record<Exclude<Contender, 'settee'>, string> = {
+  'pouchdb-idb': 'idb',
+  'pouchdb-indexeddb': 'indexeddb',
+};
+
+const seen: TaskEntry[] = [];
+const observer = new page.PerformanceObserver((list) => seen.push(...list.getEntries()));
+observer.observe({ type: 'longtask', buffered: true });
+
+/** The long tasks (ms) that overlapped `span`, longest first. */
+export function longTasks(span: Span): number[] {
+  seen.push(...observer.takeRecords());
+  return seen
+    .filter((task) => task.startTime < span.end && task.startTime + task.duration > span.start)
+    .map((task) => task.duration)
+    .sort((a, b) => b - a);
+}
+
+/** Pulls the server database at `url` into a new IndexedDB database `name`; checks every doc came. */
+export async function pull(
+  contender: Contender,
+  url: string,
+  auth: Credentials,
+  name: string,
+  expected: number,
+): Promise<Span> {
+  if (contender === 'settee') {
+    const local = await Database.open(name);
+    const remote = new RemoteDatabase(url, { auth });
+    const span = await timed(async () => checkPull(await replicate(remote, local).done, expected));
+    await local.destroy();
+    return span;
+  }
+  const local = new page.PouchDB(name, { adapter: ADAPTER[contender] });
+  const remote = new page.PouchDB(url, { auth });
+  const span = await timed(async () => checkPull(await page.PouchDB.replicate(remote, local), expected));
+  await local.destroy();
+  return span;
+}
+
+let staged: object[][] = [];
+
+/** Keeps the documents the next `writeLocally` writes: handing them over is not part of its time. */
+export function stage(batches: object[][]): void {
+  staged = batches;
+}
+
+/** Writes the staged batches of new documents, one `bulkDocs` each, into a new IndexedDB database. */
+export async function writeLocally(contender: Contender, name: string): Promise<Span> {
+  const db =
+    contender === 'settee'
+      ? await Database.open(name)
+      : new page.PouchDB(name, { adapter: ADAPTER[contender] });
+  const span = await timed(async () => {
+    for (const batch of staged) checkWrites(await db.bulkDocs(batch));
+  });
+  await db.destroy();
+  return span;
+}
+
+async function timed(work: () => Promise<void>): Promise<Span> {
+  const start = performance.now();
+  await work();
+  return { start, end: performance.now() };
+}
+
+function checkPull(result: PouchReplicationResult, expected: number): void {
+  const { status, docs_written: written, doc_write_failures: failures } = result;
+  if (status !== 'complete' || written !== expected || failures > 0) {
+    throw new Error(`pull: ${status}, ${written} of ${expected} documents written, ${failures} failures`);
+  }
+}
+
+function checkWrites(results: readonly object[]): void {
+  const failed = results.find((result) => 'error' in result);
+  if (failed) throw new Error(`bulkDocs: ${JSON.stringify(failed)}`);
+}
