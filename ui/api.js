@@ -250,3 +250,20 @@ export function cancelTransientReplication(id) {
 export function activeTasks() {
   return request('GET', '/_active_tasks');
 }
+
+// --- the server's metrics and log ------------------------------------------------------------
+
+/** The server's statistics in CouchDB's shape (`/_node/_local/_stats`): counters and gauges. */
+export function nodeStats() {
+  return request('GET', '/_node/_local/_stats');
+}
+
+/** Memory, the event loop's delay and uptime (`/_node/_local/_system`). */
+export function nodeSystem() {
+  return request('GET', '/_node/_local/_system');
+}
+
+/** The log's recent warnings and errors (Settee's `/_node/_local/_logs`), newest first. */
+export async function recentLogs({ level = 'warn', limit }) {
+  return (await request('GET', `/_node/_local/_logs?level=${level}&limit=${limit}`)).entries;
+}

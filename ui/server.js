@@ -1,9 +1,14 @@
 // The server at work (server admins): its active tasks — compactions, index builds and
-// replications — refreshed while shown. The metrics charts and the recent errors of the logs
-// are another part of issue 17; their place is the section marked for them below.
+// replications —, live charts of its metrics and the recent warnings and errors of its log, all
+// refreshed every 2 seconds while shown, and no more once the person moves on.
 import * as api from './api.js';
+import { liveChart } from './charts.js';
 import { h, replaceKeepingFocus } from './dom.js';
+import { CHARTS, metricsWindow } from './metrics.js';
 import { refreshWhileShown } from './paging.js';
+
+/** How many of the log's recent warnings and errors are listed (the server keeps 100). */
+const RECENT_ERRORS = 50;
 
 const TASK_KINDS = {
   database_compaction: 'Compaction',
@@ -21,9 +26,19 @@ export async function serverView(app, ticket) {
     );
   }
   const tasks = h('div', { id: 'active-tasks', 'aria-live': 'polite' });
+  const metrics = metricsPanel();
+  const errors = h('div', { id: 'recent-errors' });
   const refresh = async () => {
     try {
-      replaceKeepingFocus(tasks, taskList(await api.activeTasks()));
+      const [running, stats, system, entries] = await Promise.all([
+        api.activeTasks(),
+        api.nodeStats(),
+        api.nodeSystem(),
+        api.recentLogs({ limit: RECENT_ERRORS }),
+      ]);
+      replaceKeepingFocus(tasks, taskList(running));
+      metrics.add(stats, system, Date.now());
+      replaceKeepingFocus(errors, errorList(entries));
     } catch (error) {
       app.fail(ticket, error);
     }
@@ -39,55 +54,104 @@ export async function serverView(app, ticket) {
       h('p', { class: 'hint' }, 'Refreshed every few seconds while this page is shown.'),
       tasks,
     ),
-    metricsPlace(),
+    h(
+      'section',
+      { id: 'server-metrics', 'aria-labelledby': 'metrics-title' },
+      h('h2', { id: 'metrics-title', class: 'section-title' }, 'Metrics'),
+      h(
+        'p',
+        { class: 'hint' },
+        'Sampled every 2 seconds while this page is shown; the charts keep the last 5 minutes.',
+      ),
+      metrics.element,
+    ),
+    h(
+      'section',
+      { 'aria-labelledby': 'errors-title' },
+      h('h2', { id: 'errors-title', class: 'section-title' }, 'Recent errors'),
+      h('p', { class: 'hint' }, "The server log's latest warnings and errors, newest first."),
+      errors,
+    ),
   );
   refreshWhileShown(app, ticket, refresh);
 }
 
-/**
- * Where the metrics charts and the logs' recent errors go once the server has `_stats`: empty
- * until then, and saying so, rather than showing numbers it does not have.
- */
-function metricsPlace() {
-  return h(
-    'section',
-    { id: 'server-metrics', 'aria-labelledby': 'metrics-title' },
-    h('h2', { id: 'metrics-title', class: 'section-title' }, 'Metrics and recent errors'),
-    h('p', { class: 'muted' }, 'This server does not report metrics yet.'),
+/** The charts, redrawn from the window of samples each time `add` takes one. */
+function metricsPanel() {
+  const samples = metricsWindow();
+  const charts = CHARTS.map((chart) => ({ chart, view: liveChart(chart) }));
+  return {
+    element: h(
+      'div',
+      { class: 'charts' },
+      charts.map(({ view }) => view.element),
+    ),
+    add(stats, system, at) {
+      samples.add(stats, system, at);
+      for (const { chart, view } of charts) view.update(samples.points(chart));
+    },
+  };
+}
+
+function errorList(entries) {
+  if (entries.length === 0)
+    return h('p', { class: 'muted', id: 'no-errors' }, 'No warnings or errors logged recently.');
+  return listTable(
+    'error-list',
+    ['Time', 'Level', 'Message', 'Request'],
+    entries.map((entry) =>
+      h(
+        'tr',
+        { 'data-level': entry.level },
+        h('td', { 'data-label': 'Time' }, new Date(entry.time).toLocaleTimeString()),
+        h(
+          'td',
+          { 'data-label': 'Level' },
+          h('span', { class: `badge ${entry.level === 'warn' ? 'badge-warn' : 'badge-error'}` }, entry.level),
+        ),
+        h('td', { 'data-label': 'Message', class: 'cell-wrap' }, message(entry)),
+        h('td', { 'data-label': 'Request', class: 'cell-wrap' }, requestOf(entry)),
+      ),
+    ),
   );
+}
+
+function message(entry) {
+  return entry.error ? `${entry.message}: ${entry.error}` : entry.message;
+}
+
+function requestOf(entry) {
+  if (entry.method === undefined) return '—';
+  return `${entry.method} ${entry.url ?? ''}${entry.status === undefined ? '' : ` → ${entry.status}`}`;
 }
 
 function taskList(tasks) {
   if (tasks.length === 0) return h('p', { class: 'muted', id: 'no-tasks' }, 'Nothing is running right now.');
-  const head = ['Task', 'On', 'Progress', 'Started', 'Last update'];
-  return h(
-    'table',
-    { class: 'list-table', id: 'task-list' },
-    h(
-      'thead',
-      {},
+  return listTable(
+    'task-list',
+    ['Task', 'On', 'Progress', 'Started', 'Last update'],
+    tasks.map((task) =>
       h(
         'tr',
-        {},
-        head.map((text) => h('th', {}, text)),
-      ),
-    ),
-    h(
-      'tbody',
-      {},
-      tasks.map((task) =>
-        h(
-          'tr',
-          { 'data-type': task.type },
-          h('td', { 'data-label': 'Task' }, TASK_KINDS[task.type] ?? task.type),
-          h('td', { 'data-label': 'On', class: 'cell-wrap' }, subject(task)),
-          h('td', { 'data-label': 'Progress' }, progress(task)),
-          h('td', { 'data-label': 'Started' }, time(task.started_on)),
-          h('td', { 'data-label': 'Last update' }, time(task.updated_on)),
-        ),
+        { 'data-type': task.type },
+        h('td', { 'data-label': 'Task' }, TASK_KINDS[task.type] ?? task.type),
+        h('td', { 'data-label': 'On', class: 'cell-wrap' }, subject(task)),
+        h('td', { 'data-label': 'Progress' }, progress(task)),
+        h('td', { 'data-label': 'Started' }, time(task.started_on)),
+        h('td', { 'data-label': 'Last update' }, time(task.updated_on)),
       ),
     ),
   );
+}
+
+/** A table of `rows` under the column names of `head` (on a phone, each row a card). */
+function listTable(id, head, rows) {
+  const names = h(
+    'tr',
+    {},
+    head.map((text) => h('th', {}, text)),
+  );
+  return h('table', { class: 'list-table', id }, h('thead', {}, names), h('tbody', {}, rows));
 }
 
 function subject(task) {

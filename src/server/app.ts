@@ -50,6 +50,7 @@ import { isUiPath, serveUi } from './ui.js';
 import { UserStore } from './users.js';
 import { writeRulesFor } from './write-rules.js';
 import { ServerMetrics } from './metrics/index.js';
+import { RecentErrors, recordingLogger } from './metrics/recent-errors.js';
 import { RequestLog, requestLine, type RequestLogSetting } from './metrics/request-log.js';
 
 export interface ServerOptions {
@@ -166,10 +167,12 @@ export class SetteeServer {
         throw error;
       },
     );
-    const log = options.logger;
-    const { users, auth, validator } = await openAccounts(registry, options);
+    // Every line of the server's log goes through here, its warnings and errors kept for `_logs`.
+    const recentErrors = new RecentErrors();
+    const log = recordingLogger(options.logger, recentErrors);
+    const { users, auth, validator } = await openAccounts(registry, options, log);
     const app = Fastify({
-      ...(log ? { loggerInstance: log } : { logger: false }),
+      loggerInstance: log,
       // One line per request, written by our onResponse hook, instead of fastify's two.
       logController: new LogController({ disableRequestLogging: true }),
       // Requests log through the server's logger itself: a child logger per request (for a
@@ -193,7 +196,7 @@ export class SetteeServer {
     const replications = new ReplicationScheduler(registry, {
       ...options.replicator,
       leases,
-      log: (message) => (log ? log.warn(message) : undefined),
+      log: (message) => log.warn(message),
     });
     await replications.open();
     followAccess(replications, registry, users);
@@ -205,11 +208,14 @@ export class SetteeServer {
       replications,
       users,
       config: options.config ?? {},
-      metrics: new ServerMetrics({
-        openDatabases: () => registry.openCount,
-        replication: () => replications.figures(),
-        auth: () => auth.stats,
-      }),
+      metrics: new ServerMetrics(
+        {
+          openDatabases: () => registry.openCount,
+          replication: () => replications.figures(),
+          auth: () => auth.stats,
+        },
+        recentErrors,
+      ),
     };
     // The server's own databases are open by now; the ones opened later are followed as they open.
     const compactor = startAutoCompaction(
@@ -459,9 +465,16 @@ function missingEndpoint(): never {
 async function openAccounts(
   registry: DatabaseRegistry,
   options: ServerOptions,
+  log: Logger,
 ): Promise<{ users: UserStore; auth: Auth; validator: DesignWorkerPool }> {
-  const log = options.logger;
-  const warn = (message: string) => (log ? log.warn(message) : console.warn(message));
+  const given = options.logger;
+  // Without a logger of its own, the server still says these on stderr, as it always did.
+  const warn = (message: string) => {
+    log.warn(message);
+    if (!given) console.warn(message);
+  };
+  // Auth logs one line only: a generated admin's password, which must not be kept for `_logs`.
+  const announce = (message: string) => (given ? given.warn(message) : console.warn(message));
   const iterations = options.passwordIterations ?? DEFAULT_ITERATIONS;
   const hashing = new HashScheduler();
   const usersOptions = {
@@ -481,7 +494,7 @@ async function openAccounts(
   await users.open();
   const auth = await Auth.open(options.dataDir, {
     admin: options.admin,
-    log: warn,
+    log: announce,
     iterations,
     users,
     hashing,

@@ -111,6 +111,7 @@ const EXAMPLES: Record<string, () => Promise<Example>> = {
   'GET /_node/_local/_stats/…': async () => ({ path: '/_node/_local/_stats/couchdb/open_databases' }),
   'GET /_node/_local/_prometheus': async () => ({ path: '/_node/_local/_prometheus' }),
   'GET /_node/_local/_system': async () => ({ path: '/_node/_local/_system' }),
+  'GET /_node/_local/_logs': async () => ({ path: '/_node/_local/_logs?level=error&limit=5' }),
   'GET /_scheduler/docs': async () => ({ path: '/_scheduler/docs' }),
   'GET /_scheduler/docs/{replicator}': async () => ({ path: '/_scheduler/docs/_replicator' }),
   'GET /_scheduler/docs/{replicator}/{docid}': async () => ({ path: '/_scheduler/docs/_replicator/nothing' }),

@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Target } from '../router.js';
 import { documentEffect, RequestCounts } from './counts.js';
 import { type Family, families, type MetricSources } from './families.js';
+import { RecentErrors } from './recent-errors.js';
 import { extractPath, histogramValue, statsTree, type TimeFigures } from './stats.js';
 import { type SystemFigures, SystemMonitor } from './system.js';
 
@@ -23,6 +24,7 @@ const REQUEST_TIME_HELP = 'length of a request inside the server, until its answ
  * @example
  * const metrics = new ServerMetrics({ openDatabases: () => 3, replication, auth: () => auth.stats });
  * metrics.countResponse('GET', 200, 1.5, target);
+ * metrics.recentErrors.list('error', 10);
  * const text = await metrics.prometheus();
  */
 export class ServerMetrics {
@@ -32,7 +34,14 @@ export class ServerMetrics {
   private readonly families: readonly Family[];
   private readonly requestTime: Histogram;
 
-  constructor(sources: Omit<MetricSources, 'system'>) {
+  /**
+   * @param recentErrors the warnings and errors of the server's log, for `_logs` (fed by a
+   *   `recordingLogger`)
+   */
+  constructor(
+    sources: Omit<MetricSources, 'system'>,
+    readonly recentErrors = new RecentErrors(),
+  ) {
     this.families = families(this.counts, { ...sources, system: () => this.system.figures() });
     for (const family of this.families) register(family, this.registry);
     this.requestTime = new Histogram({

@@ -57,10 +57,24 @@ export function requestLine(request: FastifyRequest, reply: FastifyReply): Reque
   };
 }
 
-/** Query parameters whose values are credentials, whatever endpoint they were sent to. */
-const SECRET_PARAMETER = /([?&](?:password|passwd|pass|pwd|token|access_token|secret|authsession)=)[^&]*/gi;
+/**
+ * Query parameters whose values are credentials, whatever endpoint they were sent to; a value ends
+ * at the next parameter, or at a space when the URL is quoted in a text.
+ */
+const SECRET_PARAMETER = /([?&](?:password|passwd|pass|pwd|token|access_token|secret|authsession)=)[^&\s]*/gi;
 
 /** The request's path and query, secret query values replaced by `***`. */
 export function withoutSecrets(url: string): string {
   return url.includes('?') ? url.replace(SECRET_PARAMETER, '$1***') : url;
+}
+
+/** The name and password of a URL written in a text (`https://name:password@host/db`). */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi;
+
+/**
+ * A text that may quote URLs (a log message: a replication's source, a failed request), without
+ * their userinfo and with their secret query values replaced by `***`.
+ */
+export function textWithoutSecrets(text: string): string {
+  return withoutSecrets(text.replace(URL_USERINFO, '$1'));
 }

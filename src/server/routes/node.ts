@@ -4,10 +4,12 @@
  * server started with: read-only, since they come from flags, the environment and a file that
  * are read at start (docs/configuration.md). `_stats`, `_prometheus` and `_system` show the
  * server's metrics (docs/server.md, "Metrics"), as chttpd_node.erl's handle_node_req does.
+ * `_logs` is Settee's own: the log's recent warnings and errors (CouchDB 3 has no log endpoint).
  */
-import { notFound, SetteeError } from '../../core/errors.js';
+import { badRequest, notFound, SetteeError } from '../../core/errors.js';
 import type { Methods, RequestContext } from '../context.js';
-import { sendJson } from '../http.js';
+import { intParam, sendJson } from '../http.js';
+import { RECENT_LEVELS, type RecentLevel } from '../metrics/recent-errors.js';
 
 /** Section → key → value as text, secrets already hidden (`***`): what `_config` shows. */
 export type ConfigSections = Readonly<Record<string, Readonly<Record<string, string>>>>;
@@ -23,6 +25,7 @@ export function nodeMethods(endpoint: string): Methods | undefined {
   if (name === '_stats') return { GET: (ctx) => stats(ctx, path) };
   if (path.length > 0) return undefined;
   if (name === '_prometheus') return { GET: prometheus };
+  if (name === '_logs') return { GET: recentLogs };
   if (name === '_system')
     return { GET: async (ctx) => sendJson(ctx.reply, 200, ctx.services.metrics.systemFigures()) };
   return undefined;
@@ -36,6 +39,20 @@ async function prometheus(ctx: RequestContext): Promise<unknown> {
   const { metrics } = ctx.services;
   const text = await metrics.prometheus();
   return ctx.reply.code(200).header('content-type', metrics.prometheusContentType).send(text);
+}
+
+/** `_logs?level=warn|error&limit=n`: `{ entries }`, newest first. */
+async function recentLogs(ctx: RequestContext): Promise<unknown> {
+  const level = levelParam(ctx.query.level);
+  const limit = intParam(ctx.query, 'limit');
+  const entries = ctx.services.metrics.recentErrors.list(level, limit);
+  return sendJson(ctx.reply, 200, { entries });
+}
+
+function levelParam(value: string | undefined): RecentLevel {
+  if (value === undefined) return 'warn';
+  if ((RECENT_LEVELS as readonly string[]).includes(value)) return value as RecentLevel;
+  throw badRequest(`level must be one of ${RECENT_LEVELS.join(', ')}`);
 }
 
 /** `_config`, `_config/{section}`, `_config/{section}/{key}`. */
