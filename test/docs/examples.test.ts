@@ -55,6 +55,13 @@ function explain(step: Step, outcome: Outcome): string {
   return `${where}: ${why}\n${outcome.output}`;
 }
 
+/**
+ * A port found free can be taken by another test before an example's server binds it: that
+ * example then cannot listen, through no fault of its own, and runs again on another port.
+ */
+const PORT_TAKEN = /another program listens there already|EADDRINUSE/;
+const PORT_ATTEMPTS = 3;
+
 /** Runs one step in the guide's workspace, its server addresses moved to the right port. */
 async function runStep(
   expect: ExpectStatic,
@@ -62,20 +69,34 @@ async function runStep(
   step: Step,
   server: TestServer | undefined,
 ): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const { passed, outcome } = await attemptStep(workspace, step, server);
+    const retry = !passed && startsServer(step.code) && PORT_TAKEN.test(outcome.output);
+    if (retry && attempt < PORT_ATTEMPTS) continue;
+    expect.soft(passed, explain(step, outcome)).toBe(true);
+    return;
+  }
+}
+
+/** One run of a step: a server block passes once it prints its text, any other by exiting 0. */
+async function attemptStep(
+  workspace: Workspace,
+  step: Step,
+  server: TestServer | undefined,
+): Promise<{ passed: boolean; outcome: Outcome }> {
   const port = startsServer(step.code) ? await freePort() : server?.url.split(':').at(-1);
   const local = (text: string) => (port === undefined ? text : onPort(text, Number(port)));
   const { mode } = step.block;
   if (mode.kind === 'shell-until') {
     const outcome = await workspace.runShell(local(step.code), local(mode.text));
-    expect.soft(outcome.reached, explain(step, outcome)).toBe(true);
-    return;
+    return { passed: outcome.reached, outcome };
   }
   const name = mode.kind === 'file' ? mode.name : `example-${step.lines[0]}.ts`;
   const outcome =
     mode.kind === 'shell'
       ? await workspace.runShell(local(step.code))
       : await workspace.runModule(name, local(step.code));
-  expect.soft(outcome.code, explain(step, outcome)).toBe(0);
+  return { passed: outcome.code === 0, outcome };
 }
 
 // Guides run side by side; the examples of one guide run in order, in one workspace.
