@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Doc } from '../../src/core/api.js';
 import { compareStamps, isStamp } from '../../src/conflicts/hlc.js';
-import { custom, fieldMerge, lastWriterWins } from '../../src/conflicts/index.js';
+import { custom, fieldMerge, lastWriterWins, sortLeaves, userFields } from '../../src/conflicts/index.js';
 import type { ConflictEvent } from '../../src/database/conflicts/index.js';
 import type { Database } from '../../src/database/database.js';
 import { replicate } from '../../src/replication/index.js';
@@ -144,6 +144,25 @@ describe('the automatic resolver', () => {
     const doc = await a.get('doc', { conflicts: true });
     expect(doc.title).toBe('later');
     expect(doc._conflicts).toBeUndefined();
+  });
+
+  it('deletes only the losers when the winner already is the outcome, writing no copy of it', async () => {
+    const a = await dbs.open();
+    const b = await dbs.open();
+    await concurrentEdits(a, b, 'doc', { a: { title: 'from a' }, b: { title: 'from b' } });
+    await replicate(b, a).done;
+    const winner = await a.get('doc', { conflicts: true });
+    expect(winner._conflicts).toHaveLength(1);
+    // A replica that holds another's resolution beside its own losing leaf is in this case.
+    const winnerStands = custom('winner-stands', (leaves) => ({
+      kind: 'merge',
+      body: userFields(sortLeaves(leaves)[0]!.doc),
+    }));
+    expect(await a.setResolver(winnerStands)).toBe(1);
+    const resolved = await a.get('doc', { conflicts: true, deleted_conflicts: true });
+    expect(resolved._rev).toBe(winner._rev);
+    expect(resolved._conflicts).toBeUndefined();
+    expect(resolved._deleted_conflicts).toHaveLength(1);
   });
 
   it('merges concurrent edits of different fields with per-field stamps', async () => {

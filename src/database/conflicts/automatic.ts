@@ -10,6 +10,8 @@ export interface AutomaticResolution {
   kept: string;
   /** The live leaves it deletes. */
   losers: string[];
+  /** The merged revision, last of the writes; none when the winner already is the outcome. */
+  merged?: NewDoc;
   writes: { doc: NewDoc; options: EditOptions }[];
 }
 
@@ -34,10 +36,11 @@ export function planAutomaticResolution(
   }));
   const merged: NewDoc = { ...plan.merged.body, _id: id, _rev: plan.merged.parentRev };
   const options: EditOptions = {};
+  let source: ReadLeaf | undefined;
   if (plan.merged.deleted) merged._deleted = true;
   else {
     const sorted = sortLeaves(leaves) as ReadLeaf[];
-    const source =
+    source =
       sorted.find((leaf) => !leaf.deleted && sameJson(userFields(leaf.doc), plan.merged.body)) ??
       sorted.find((leaf) => leaf.rev === plan.merged.parentRev);
     if (source?.doc._attachments) {
@@ -45,10 +48,16 @@ export function planAutomaticResolution(
       options.attachmentsFrom = source.rev;
     }
   }
-  writes.push({ doc: merged, options });
+  // The winner already is the outcome (a replica that holds another's resolution beside its own
+  // losing leaf): deleting the losers resolves it, and a revision repeating the winner would be
+  // one more write for every replica to replicate.
+  const winnerStands =
+    source?.rev === plan.merged.parentRev && sameJson(userFields(source.doc), plan.merged.body);
+  if (!winnerStands) writes.push({ doc: merged, options });
   return {
     kept: plan.merged.parentRev,
     losers: plan.tombstones.map((write) => write.parentRev),
+    ...(winnerStands ? {} : { merged }),
     writes,
   };
 }

@@ -267,13 +267,14 @@ export class ConflictHandling {
       if (leaves.length < 2) return false;
       const plan = planAutomaticResolution(record.id, leaves, resolver);
       if (!plan) return false;
-      const merged = plan.writes.at(-1)!.doc;
+      const { merged } = plan;
       const planned = {
         docs: plan.writes.map(({ doc }) => doc),
         edits: plan.writes.map(({ options }) => options),
         kept: plan.kept,
         losers: plan.losers,
-        result: merged._deleted ? null : merged,
+        // No merged revision: the winner's content is the result, as when one is kept by hand.
+        result: merged && (merged._deleted ? null : merged),
       };
       await this.writeResolution(read, planned, `resolver:${resolver.name}`);
       return true;
