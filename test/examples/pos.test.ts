@@ -227,8 +227,8 @@ describe('examples/pos: two tills offline, then in sync', () => {
     };
     // Settled when the server holds every sale's stock move with no conflict open, and both
     // tills show the revision the server has. (A replica that meets another's resolution while
-    // still holding its own version may write one more, identical revision over it: so the
-    // revision is compared as it is at the end, not as first merged.)
+    // still holding its own version deletes that version and keeps the resolution's revision:
+    // test/database/auto-resolve.test.ts.)
     await both((till) => tab(till.page, 'Products'));
     const shownRev = (till: OpenTill) =>
       till.page.locator(`tr[data-product="${COFFEE}"]`).getAttribute('data-rev');
