@@ -358,6 +358,71 @@ describe('SqliteStorage', () => {
       expect(await reopened.countConflicts()).toBe(0);
     });
 
+    // The layout of schema version 6: `docs.doc` still had its unique index.
+    const VERSION_6 = `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE docs (
+        seq INTEGER PRIMARY KEY, doc INTEGER NOT NULL UNIQUE, id TEXT NOT NULL UNIQUE,
+        winner TEXT NOT NULL, deleted INTEGER NOT NULL, leaves TEXT, body TEXT, atts TEXT,
+        conflicted INTEGER NOT NULL DEFAULT 0);
+      CREATE INDEX docs_conflicted ON docs (id) WHERE conflicted = 1;
+      CREATE INDEX docs_branched ON docs (id) WHERE leaves IS NOT NULL;
+      CREATE TABLE revs (
+        doc INTEGER NOT NULL, rev TEXT NOT NULL, parent TEXT, deleted INTEGER NOT NULL,
+        leaf INTEGER NOT NULL, body TEXT, atts TEXT, UNIQUE (doc, rev));
+      CREATE TABLE local_docs (id TEXT PRIMARY KEY, rev INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE attachments (digest TEXT PRIMARY KEY, data BLOB NOT NULL);
+      CREATE TABLE resolutions (seq INTEGER PRIMARY KEY AUTOINCREMENT, doc TEXT NOT NULL, entry TEXT NOT NULL, atts TEXT);
+      CREATE INDEX resolutions_doc ON resolutions (doc, seq);
+      CREATE TABLE indexes (num INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,
+        signature TEXT NOT NULL, seq INTEGER NOT NULL, rows INTEGER NOT NULL);
+      PRAGMA user_version = 6;`;
+
+    it('drops the index on the document key from a file of schema version 6, keeping its data', async () => {
+      const raw = new BetterSqlite3(place.file);
+      raw.pragma('journal_mode = WAL');
+      raw.exec(VERSION_6);
+      // Document keys 4 and 7 (others were never handed out): a new document must take 8.
+      raw.exec(`
+        INSERT INTO meta VALUES ('doc_count', '2'), ('doc_del_count', '0'), ('garbage_bytes', '7');
+        INSERT INTO docs VALUES (2, 4, 'plain', '2-b', 0, NULL, '{"v":2}', NULL, 0);
+        INSERT INTO docs VALUES (5, 7, 'conflicted', '1-y', 0, '[["1-y",0],["1-x",0]]', '{"y":1}', NULL, 1);
+        INSERT INTO revs VALUES (4, '1-a', NULL, 0, 0, '{"v":1}', NULL);
+        INSERT INTO revs VALUES (4, '2-b', '1-a', 0, 1, NULL, NULL);
+        INSERT INTO revs VALUES (7, '1-y', NULL, 0, 1, NULL, NULL);
+        INSERT INTO revs VALUES (7, '1-x', NULL, 0, 1, '{"x":1}', NULL);`);
+      raw.close();
+
+      const storage = place.open();
+      expect(await storage.stats()).toMatchObject({ docCount: 2, updateSeq: 5 });
+      expect((await storage.getDocs(['conflicted']))[0]).toMatchObject({ seq: 5, winner: '1-y' });
+      expect(await storage.getRevisions('plain', ['2-b', '1-a'])).toEqual([
+        content({ v: 2 }),
+        content({ v: 1 }),
+      ]);
+      expect(await storage.getRevisions('conflicted', ['1-x'])).toEqual([content({ x: 1 })]);
+      expect((await collect(storage.conflicts({}))).map((doc) => doc.id)).toEqual(['conflicted']);
+      await storage.writeDocs([newDoc('new', '1-n', { n: 1 })]);
+      await storage.close();
+
+      const upgraded = new BetterSqlite3(place.file, { readonly: true });
+      try {
+        expect(upgraded.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+        const docsIndexes = upgraded
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'docs' ORDER BY name")
+          .pluck()
+          .all();
+        // The id's own index and the two partial ones; none on `doc`.
+        expect(docsIndexes).toEqual(['docs_branched', 'docs_conflicted', 'sqlite_autoindex_docs_1']);
+        expect(upgraded.prepare("SELECT doc FROM docs WHERE id = 'new'").pluck().get()).toBe(8);
+      } finally {
+        upgraded.close();
+      }
+      const reopened = place.open();
+      expect((await reopened.getDocs(['new']))[0]).toMatchObject({ winner: '1-n', seq: 6 });
+      expect(await reopened.getRevisions('new', ['1-n'])).toEqual([content({ n: 1 })]);
+    });
+
     it('stamps a new file with the current version', async () => {
       await place.open().close();
       const raw = new BetterSqlite3(place.file, { readonly: true });

@@ -95,12 +95,19 @@ export class SqliteStorage implements Storage {
   private writtenDigests: Set<string> | undefined;
   private readonly durability: 'full' | 'normal';
   private readonly indexTables: IndexTables;
+  /**
+   * Runs `work` in one SQLite transaction. Made once: better-sqlite3 builds four wrapped functions
+   * each time `transaction()` is called, about 10 µs, which was a tenth of a small write.
+   */
+  private readonly transaction: <T>(work: () => T) => T;
 
   constructor(path: string, options: SqliteStorageOptions = {}) {
     this.path = path;
     // A second opener fails at once rather than waiting for a lock that is held for good.
     this.db = new BetterSqlite3(path, { timeout: 0 });
     this.durability = options.durability ?? 'full';
+    const transaction = this.db.transaction((work: () => unknown) => work());
+    this.transaction = <T>(work: () => T) => transaction(work) as T;
     this.indexTables = new IndexTables({
       db: this.db,
       withoutSync: (write) => this.withoutSync(write),
@@ -121,7 +128,8 @@ export class SqliteStorage implements Storage {
       this.deletedCount = Number(this.metaSync('doc_del_count') ?? 0);
       this.garbageBytes = Number(this.metaSync(GARBAGE_KEY) ?? 0);
       this.updateSeq = this.prepare('SELECT COALESCE(MAX(seq), 0) FROM docs').pluck().get() as number;
-      this.nextDocKey = (this.prepare('SELECT COALESCE(MAX(doc), 0) FROM docs').pluck().get() as number) + 1;
+      // Every document has its nodes in revs, whose key starts with the document's: no scan.
+      this.nextDocKey = (this.prepare('SELECT COALESCE(MAX(doc), 0) FROM revs').pluck().get() as number) + 1;
     } catch (error) {
       // A file this process cannot use must not stay open, holding its lock.
       this.db.close();
@@ -198,7 +206,7 @@ export class SqliteStorage implements Storage {
       this.garbageBytes,
     ] as const;
     try {
-      return this.db.transaction(() => {
+      return this.transaction(() => {
         const insertBlob = this.prepare('INSERT OR IGNORE INTO attachments (digest, data) VALUES (?, ?)');
         for (const blob of blobs) insertBlob.run(blob.digest, blob.data);
         this.noteDigests(blobs.map((blob) => blob.digest));
@@ -211,7 +219,7 @@ export class SqliteStorage implements Storage {
         }
         this.persistCounters(counters);
         return seqs;
-      })();
+      });
     } catch (error) {
       // The rollback undid the rows; the counters kept in memory must follow, or the next
       // commit would persist counts of documents that were never written.
