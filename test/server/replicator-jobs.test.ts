@@ -189,6 +189,23 @@ describe('POST /_replicate', () => {
     expect((await post(t, '/_replicate', { source: 'a', target: 'a', doc_ids: 'x' })).status).toBe(400);
   });
 
+  // CouchDB's reasons (couch_replicator_parse.erl, convert_options): a string "true" would
+  // otherwise start a one-shot replication the caller believed continuous.
+  it('rejects continuous and create_target that are not booleans, starting nothing', async () => {
+    const t = await start();
+    await createDb(t, 'a', docsOf('d', 2));
+    for (const field of ['continuous', 'create_target']) {
+      for (const value of ['true', 1, null]) {
+        const answer = await post(t, '/_replicate', { source: 'a', target: 'fresh', [field]: value });
+        expect(answer).toMatchObject({
+          status: 400,
+          body: { error: 'bad_request', reason: `parameter \`${field}\` must be a boolean` },
+        });
+      }
+    }
+    expect((await json(t, '/fresh')).status).toBe(404);
+  });
+
   it('continuous runs in the background until cancelled with the same body', async () => {
     const t = await start();
     await createDb(t, 'a', docsOf('d', 5));

@@ -70,8 +70,8 @@ export function parseReplicationSpec(body: Record<string, unknown>): Replication
   const spec: ReplicationSpec = {
     source,
     target,
-    continuous: body.continuous === true,
-    create_target: body.create_target === true,
+    continuous: booleanField(body, 'continuous'),
+    create_target: booleanField(body, 'create_target'),
   };
   if (booleanField(body, 'winning_revs_only')) spec.winning_revs_only = true;
   if (body.doc_ids != null) spec.doc_ids = parseDocIds(body.doc_ids);
@@ -121,7 +121,10 @@ function parseFilter(
  * A boolean field, false when absent; anything else than a boolean is a 400 with CouchDB's
  * reason (couch_replicator_parse:convert_options).
  */
-function booleanField(body: Record<string, unknown>, field: 'winning_revs_only'): boolean {
+function booleanField(
+  body: Record<string, unknown>,
+  field: 'continuous' | 'create_target' | 'winning_revs_only',
+): boolean {
   const value = body[field];
   if (value === undefined) return false;
   if (typeof value !== 'boolean') throw badRequest(`parameter \`${field}\` must be a boolean`);
