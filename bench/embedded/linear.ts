@@ -9,7 +9,8 @@
  *   node --expose-gc --import tsx bench/embedded/linear.ts [--hot 100000] [--docs 10000] [--edits 100]
  *
  * Writes use `durability: 'normal'` (no fsync per commit): what is compared is the write path
- * itself, which a synced commit would hide behind the disk. Goals: linear ≥ 2× the tree's write
+ * itself, which a synced commit would hide behind the disk. The tree's and the linear database's
+ * writes take turns, a thousand at a time, so that the load of this shared machine weighs on both. Goals: linear ≥ 2× the tree's write
  * rate on the hot document, and at most half its size.
  */
 import http from 'node:http';
@@ -40,17 +41,43 @@ interface Figures {
   replication: { requests: number; sentBytes: number; receivedBytes: number; ms: number };
 }
 
-/** Writes `rounds` edits of each of `count` documents, one committed put each, every document once per round. */
-async function write(db: Database, count: number, rounds: number): Promise<number> {
-  const revs = new Array<string | undefined>(count);
-  const start = performance.now();
-  for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < count; i++) {
-      const doc = { _id: `doc-${String(i).padStart(6, '0')}`, round, text: TEXT };
-      revs[i] = (await db.put(revs[i] === undefined ? doc : { ...doc, _rev: revs[i] })).rev;
-    }
+/**
+ * One database's writes of a workload: `rounds` edits of each of `count` documents, one committed
+ * put each, every document once per round, run a chunk at a time (see `workload`).
+ */
+class Writes {
+  private readonly revs: (string | undefined)[];
+  private done = 0;
+  /** The time spent writing so far. */
+  ms = 0;
+
+  constructor(
+    readonly db: Database,
+    private readonly count: number,
+    private readonly total: number,
+  ) {
+    this.revs = new Array<string | undefined>(count);
   }
-  return performance.now() - start;
+
+  get finished(): boolean {
+    return this.done >= this.total;
+  }
+
+  /** The next `n` writes (fewer at the end), timed. */
+  async next(n: number): Promise<void> {
+    const start = performance.now();
+    for (const end = Math.min(this.total, this.done + n); this.done < end; this.done++) {
+      const i = this.done % this.count;
+      const doc = {
+        _id: `doc-${String(i).padStart(6, '0')}`,
+        round: Math.floor(this.done / this.count),
+        text: TEXT,
+      };
+      const rev = this.revs[i];
+      this.revs[i] = (await this.db.put(rev === undefined ? doc : { ...doc, _rev: rev })).rev;
+    }
+    this.ms += performance.now() - start;
+  }
 }
 
 /** A proxy in front of the server that counts requests and bytes each way. */
@@ -107,22 +134,6 @@ async function replicationCost(source: Database, mode: RevisionsMode, folders: T
   }
 }
 
-async function measure(
-  mode: RevisionsMode,
-  count: number,
-  rounds: number,
-  folders: TempFolders,
-): Promise<Figures> {
-  const path = folders.path(`${mode}.sqlite`);
-  const db = await Database.open(path, { revisions: mode, durability: 'normal' });
-  gc();
-  const ms = await write(db, count, rounds);
-  progress(`${mode}: ${count * rounds} writes in ${fmt(ms)} ms`);
-  const replication = await replicationCost(db, mode, folders);
-  await db.close();
-  return { writesPerSecond: perSecond(count * rounds, ms), bytes: sizeOnDisk(path), replication };
-}
-
 function table(title: string, figures: Record<RevisionsMode, Figures>): string {
   const line = (label: string, pick: (f: Figures) => number, unit: string) => {
     const [tree, linear] = MODES.map((mode) => pick(figures[mode]));
@@ -141,10 +152,37 @@ function table(title: string, figures: Record<RevisionsMode, Figures>): string {
   ].join('\n');
 }
 
+/** Writes per chunk before the other database's turn. */
+const CHUNK = 1000;
+
+/**
+ * The workload on a tree and a linear database, their writes interleaved a chunk at a time: on a
+ * shared machine a change of load then weighs on both alike instead of on whichever ran then.
+ * Then each one's size, and the cost of replicating it to an empty peer.
+ */
 async function workload(title: string, count: number, rounds: number, folders: TempFolders) {
   progress(title);
+  const writes = await Promise.all(
+    MODES.map(async (mode) => {
+      const path = folders.path(`${mode}-${count}.sqlite`);
+      const db = await Database.open(path, { revisions: mode, durability: 'normal' });
+      return { mode, path, writes: new Writes(db, count, count * rounds) };
+    }),
+  );
+  gc();
+  while (writes.some(({ writes }) => !writes.finished))
+    for (const each of writes) await each.writes.next(CHUNK);
   const figures = {} as Record<RevisionsMode, Figures>;
-  for (const mode of MODES) figures[mode] = await measure(mode, count, rounds, folders);
+  for (const { mode, path, writes: done } of writes) {
+    progress(`${mode}: ${count * rounds} writes in ${fmt(done.ms)} ms`);
+    const replication = await replicationCost(done.db, mode, folders);
+    await done.db.close();
+    figures[mode] = {
+      writesPerSecond: perSecond(count * rounds, done.ms),
+      bytes: sizeOnDisk(path),
+      replication,
+    };
+  }
   console.log(`${table(title, figures)}\n`);
   return figures;
 }
