@@ -8,12 +8,17 @@
  *   node --expose-gc --import tsx bench/server/scale-out.ts --docs 3000 --notify-writes 100
  *   … --skip-notify        # the deployments only
  *   … --one-at-a-time      # the clients in turn, not at once (the servers do not compete for cores)
+ *   … --deployments pg-1,pg-3   # some of the deployments only (sqlite-1, pg-1, pg-3)
+ *   … --rounds 3 --warm-up 4000 # timed rounds per deployment; warm-up documents per server
+ *   … --count-statements   # PostgreSQL's statements and plans per phase (pg_stat_statements)
  *   … --settee src         # the sources through tsx (or dist, or a built cli/main.js: see servers.ts)
  *
  * Deployments, each fresh (a PostgreSQL database of its own): one server on SQLite files, one
- * server on PostgreSQL, three servers on one PostgreSQL with client i on server i mod 3. CPU per
- * document is every Settee server's plus every PostgreSQL process's (/proc/PID/stat). Prints the
- * table, the ratios and the targets; writes the same figures to bench-results/scale-out.json.
+ * server on PostgreSQL, three servers on one PostgreSQL with client i on server i mod 3. They run
+ * side by side and take turns, round after round, so that the shared machine's load weighs on
+ * each alike. CPU per document is every Settee server's plus every PostgreSQL process's
+ * (/proc/PID/stat), with a breakdown per kind of process (cpu-probe.ts). Prints the table, the
+ * ratios and the targets; writes the same figures to bench-results/scale-out.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -21,18 +26,18 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Dataset, fmt, machine, progress, TempFolders } from '../lib.js';
+import { medianRun, type StartedDeployment, startDeployment } from './deployments.js';
 import { NOTIFY_MODES, type NotifyFigures, notifyCost } from './notify-cost.js';
 import { type BenchPostgres, type Footprint, startBenchPostgres } from './postgres.js';
 import { grid, ratioOf, ratioText, type Target, targetLines } from './report.js';
 import {
   killAllStarted,
-  ServerProcess,
   type SetteeEntry,
   setteeEntryOf,
   startScriptNodeFlags,
   withNodeFlags,
 } from './servers.js';
-import { type Deployment, type SpreadFigures, type SpreadRun, spreadPhases } from './spread.js';
+import { type SpreadFigures, type SpreadRun, spreadPhases } from './spread.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -40,12 +45,15 @@ const { values: args } = parseArgs({
   options: {
     docs: { type: 'string', default: '10000' },
     clients: { type: 'string', default: '3' },
-    'warm-up': { type: 'string', default: '600' },
+    'warm-up': { type: 'string', default: '4000' },
+    rounds: { type: 'string', default: '3' },
     'notify-writers': { type: 'string', default: '8' },
     'notify-writes': { type: 'string', default: '200' },
     'notify-rounds': { type: 'string', default: '2' },
     'skip-notify': { type: 'boolean', default: false },
     'one-at-a-time': { type: 'boolean', default: false },
+    'count-statements': { type: 'boolean', default: false },
+    deployments: { type: 'string', default: 'sqlite-1,pg-1,pg-3' },
     settee: { type: 'string', default: 'auto' },
     'server-logs': { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'bench-results', 'scale-out.json') },
@@ -59,6 +67,7 @@ const positive = (name: keyof typeof args) => {
 const N = positive('docs');
 const CLIENTS = positive('clients');
 const WARM_UP = Math.min(N, positive('warm-up'));
+const ROUNDS = positive('rounds');
 const LOAD = { clients: CLIENTS, oneAtATime: args['one-at-a-time'] };
 const NOTIFY = {
   writers: positive('notify-writers'),
@@ -73,14 +82,22 @@ const SETUPS = [
   { key: 'pg-3', label: 'PostgreSQL, 3 servers', servers: 3, postgres: true },
 ] as const;
 type SetupKey = (typeof SETUPS)[number]['key'];
+const CHOSEN = new Set(args.deployments.split(','));
+for (const key of CHOSEN) {
+  if (!SETUPS.some((setup) => setup.key === key)) throw new Error(`bad --deployments: no ${key}`);
+}
 
 interface SetupRun {
   key: SetupKey;
+  /** Each figure's median over the rounds. */
   figures: SpreadRun;
+  rounds: SpreadRun[];
+  /** The untimed warm-up's figures: what each server's start-up costs beyond the timed run's. */
+  warmUp: SpreadRun;
   /** PostgreSQL deployments: what their tables hold per document at the end. */
   footprint?: Footprint;
-  /** 1-minute load average when the deployment's run started and ended (the machine is shared). */
-  load: [number, number];
+  /** 1-minute load average as each of the deployment's rounds began (the machine is shared). */
+  load: number[];
 }
 
 const folders = new TempFolders();
@@ -108,53 +125,64 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
  * n·C/S to serve: with n = WARM_UP × S, each of three servers is warmed as much as one server is
  * (its code compiled by V8's optimizing tiers, its pool's connections opened and their statements
  * prepared). A warm-up of WARM_UP for every deployment left each of three servers a third as warm
- * as one, and the timed run paid the rest of their start-up.
+ * as one, and the timed run paid the rest of their start-up. A server's CPU per document keeps
+ * falling for its first few thousand documents (docs/scale-out.md), hence 4,000 by default.
  */
 const warmUpOf = (servers: number) => WARM_UP * servers;
 
 async function runDeployments(settee: SetteeEntry, pg: BenchPostgres): Promise<void> {
   const data = new Dataset(Math.max(N, ...SETUPS.map((setup) => warmUpOf(setup.servers))));
-  for (const setup of SETUPS) {
-    const loadAtStart = loadavg()[0]!;
-    const url = setup.postgres ? await pg.database(`settee_${setup.key.replace('-', '_')}`) : undefined;
-    const servers: ServerProcess[] = [];
-    try {
-      for (let i = 0; i < setup.servers; i++) {
-        progress(`${setup.label}: starting server ${i + 1} of ${setup.servers}`);
-        const logs = args['server-logs'];
-        if (logs) mkdirSync(logs, { recursive: true });
-        servers.push(
-          await ServerProcess.start('settee', {
-            root: ROOT,
-            dir: folders.path(`${setup.key}-${i}`),
-            settee,
-            ...(url ? { postgres: url } : {}),
-            ...(logs ? { logFile: join(logs, `${setup.key}-${i}.log`) } : {}),
-          }),
-        );
+  const context = {
+    root: ROOT,
+    settee,
+    pg,
+    folders,
+    ...(args['server-logs'] ? { logs: args['server-logs'] } : {}),
+  };
+  const started: StartedDeployment<SetupKey>[] = [];
+  try {
+    for (const setup of SETUPS.filter(({ key }) => CHOSEN.has(key))) {
+      started.push(await startDeployment(setup, context));
+    }
+    // Untimed, on other databases: every server's JIT and every pool's connections warmed up.
+    const warmUps = new Map<SetupKey, SpreadRun>();
+    for (const { setup, deployment } of started) {
+      const load = { ...LOAD, prefix: 'warm-up-' };
+      warmUps.set(setup.key, await spreadPhases(deployment, data, warmUpOf(setup.servers), load, folders));
+    }
+    const rounds = new Map<SetupKey, SpreadRun[]>(started.map(({ setup }) => [setup.key, []]));
+    const loads = new Map<SetupKey, number[]>(started.map(({ setup }) => [setup.key, []]));
+    for (let round = 1; round <= ROUNDS; round++) {
+      // The deployments take turns, in an order that alternates: a load of the shared machine
+      // that rises or falls during the run weighs on each of them alike.
+      const order = round % 2 === 1 ? started : [...started].reverse();
+      for (const { setup, deployment } of order) {
+        progress(`round ${round} of ${ROUNDS}: ${setup.label}`);
+        loads.get(setup.key)!.push(loadavg()[0]!);
+        const load = { ...LOAD, prefix: `round-${round}-` };
+        rounds.get(setup.key)!.push(await spreadPhases(deployment, data, N, load, folders));
       }
-      const deployment: Deployment = {
-        label: setup.label,
-        servers,
-        postgresCpuMs: () => (setup.postgres ? pg.cpuMs() : 0),
-      };
-      // Untimed, on other databases: every server's JIT and every pool's connections warmed up.
-      const warmUp = warmUpOf(setup.servers);
-      await spreadPhases(deployment, data, warmUp, { ...LOAD, prefix: 'warm-up-' }, folders);
-      const figures = await spreadPhases(deployment, data, N, { ...LOAD, prefix: '' }, folders);
+    }
+    for (const { setup, url } of started) {
       const footprint = url ? await pg.footprint(url) : undefined;
       runs.push({
         key: setup.key,
-        figures,
+        figures: medianRun(rounds.get(setup.key)!),
+        rounds: rounds.get(setup.key)!,
+        warmUp: warmUps.get(setup.key)!,
         ...(footprint ? { footprint } : {}),
-        load: [loadAtStart, loadavg()[0]!],
+        load: loads.get(setup.key)!,
       });
-    } catch (error) {
-      for (const server of servers) progress(`${setup.label}, server ${server.pid}:\n${server.lastLines()}`);
-      throw error;
-    } finally {
-      for (const server of servers) await server.stop();
     }
+  } catch (error) {
+    for (const { setup, deployment } of started) {
+      for (const server of deployment.servers) {
+        progress(`${setup.label}, server ${server.pid}:\n${server.lastLines()}`);
+      }
+    }
+    throw error;
+  } finally {
+    for (const { deployment } of started) for (const server of deployment.servers) await server.stop();
   }
 }
 
@@ -175,29 +203,37 @@ const METRICS = [
   ['  of it PostgreSQL', 'ms/doc', (f: SpreadFigures) => f.postgresCpuMsPerDoc],
 ] as const;
 
-function figureOf(key: SetupKey, phase: (run: SpreadRun) => SpreadFigures): SpreadFigures | undefined {
+function figureOf(
+  key: SetupKey,
+  phase: (run: SpreadRun) => SpreadFigures,
+  part: 'figures' | 'warmUp' = 'figures',
+): SpreadFigures | undefined {
   const run = runs.find((r) => r.key === key);
-  return run ? phase(run.figures) : undefined;
+  return run ? phase(run[part]) : undefined;
+}
+
+/** The table's cells of one metric: each deployment's value and the two ratios. */
+function metricCells(values: (number | null)[]): string[] {
+  const [sqlite, pg1, pg3] = values;
+  return [
+    ...values.map((value) => fmt(value ?? null)),
+    ratioText(ratioOf(pg1 ?? null, sqlite ?? null)),
+    ratioText(ratioOf(pg3 ?? null, pg1 ?? null)),
+  ];
 }
 
 function deploymentsTable(): string {
   const lines: string[][] = [];
   for (const [phase, get] of PHASES) {
     for (const [metric, unit, value] of METRICS) {
-      const [sqlite, pg1, pg3] = SETUPS.map(({ key }) => {
+      const values = SETUPS.map(({ key }) => {
         const figures = figureOf(key, get);
         return figures ? value(figures) : null;
       });
-      lines.push([
-        `${phase}: ${metric}`,
-        unit,
-        fmt(sqlite ?? null),
-        fmt(pg1 ?? null),
-        fmt(pg3 ?? null),
-        ratioText(ratioOf(pg1 ?? null, sqlite ?? null)),
-        ratioText(ratioOf(pg3 ?? null, pg1 ?? null)),
-      ]);
+      lines.push([`${phase}: ${metric}`, unit, ...metricCells(values)]);
     }
+    const warmUp = SETUPS.map(({ key }) => figureOf(key, get, 'warmUp')?.setteeCpuMsPerDoc ?? null);
+    lines.push([`${phase}: Settee CPU in the warm-up`, 'ms/doc', ...metricCells(warmUp)]);
   }
   const header = ['phase: metric', 'unit', ...SETUPS.map((s) => s.label), 'PG 1 / SQLite 1', 'PG 3 / PG 1'];
   return grid(`${N.toLocaleString('en-US')} documents, ${CLIENTS} clients at once`, header, lines);
@@ -228,13 +264,27 @@ function notifyTable(): string {
   );
 }
 
+/** The ratio of `a` to `b` in each round, lowest to highest: how far one round is from another. */
+function roundRatios(
+  a: SetupKey,
+  b: SetupKey,
+  get: (run: SpreadRun) => SpreadFigures,
+  value: (f: SpreadFigures) => number,
+): string {
+  const [x, y] = [runs.find((run) => run.key === a), runs.find((run) => run.key === b)];
+  if (!x || !y) return '—';
+  const each = x.rounds.map((round, i) => ratioOf(value(get(round)), value(get(y.rounds[i]!))) ?? NaN);
+  const sorted = each.filter(Number.isFinite).sort((p, q) => p - q);
+  return sorted.map((r) => ratioText(r)).join(', ');
+}
+
 function targets(): Target[] {
   const list: Target[] = [];
   const ratios = (a: SetupKey, b: SetupKey, value: (f: SpreadFigures) => number) =>
     PHASES.flatMap(([phase, get]) => {
       const [x, y] = [figureOf(a, get), figureOf(b, get)];
       const r = x && y ? ratioOf(value(x), value(y)) : null;
-      return r === null ? [] : [{ phase, r }];
+      return r === null ? [] : [{ phase, r, range: roundRatios(a, b, get, value) }];
     });
   const speed = ratios('pg-1', 'sqlite-1', (f) => f.docsPerSec);
   if (speed.length > 0) {
@@ -249,7 +299,7 @@ function targets(): Target[] {
     list.push({
       name: 'CPU per document of 3 servers ≤ 1.1 × that of 1 server (both on PostgreSQL)',
       pass: cpu.every(({ r }) => r <= 1.1),
-      detail: cpu.map(({ phase, r }) => `${phase} ${ratioText(r)}`).join('; '),
+      detail: cpu.map(({ phase, r, range }) => `${phase} ${ratioText(r)} (rounds ${range})`).join('; '),
     });
   }
   const three = runs.find((run) => run.key === 'pg-3');
@@ -290,12 +340,19 @@ function render(totalSeconds: number): { text: string; json: unknown } {
       'database, then pulls of the whole database each (docs counted: N × C). After each phase every ' +
       'target was read back (through every server, for the server database) and compared with its sources. ' +
       `Before them, the same phases ran untimed with ${WARM_UP} documents per server on other databases ` +
-      '(JIT and pools warm: each of S servers as warm as one).',
+      "(JIT and pools warm: each of S servers as warm as one; the warm-up rows show what a server's start-up costs). " +
+      `The deployments ran side by side and took turns, ${ROUNDS} rounds in alternating order, on fresh databases; ` +
+      "each figure is the median of its rounds, and the CPU target gives each round's ratio too.",
     "CPU is utime + stime from /proc/PID/stat: every Settee server, and PostgreSQL's postmaster with its " +
-      'live children and the ones it reaped (cutime + cstime). The client (this process) shares the same ' +
+      'live children and the ones it reaped (cutime + cstime). Before each phase PostgreSQL was brought to ' +
+      'rest (VACUUM ANALYZE, CHECKPOINT); after it, the VACUUM and CHECKPOINT its own writes called for ' +
+      'ran and were counted in its CPU, not its time. The client (this process) shares the same ' +
       `${cpus().length} CPUs, so docs/s is bounded by it as much as by the servers; CPU per document is the steadier figure.`,
     'PostgreSQL: a throwaway cluster (initdb, fsync on, default settings, Unix socket), a fresh database ' +
       'per deployment; each Settee server keeps its default pool of 10 connections.',
+    ...(args['count-statements']
+      ? ['Statements counted by pg_stat_statements (it costs each one a little).']
+      : []),
     ...footprintNotes(),
     ...(notifications.length > 0
       ? [
@@ -305,8 +362,8 @@ function render(totalSeconds: number): { text: string; json: unknown } {
         ]
       : []),
     `Whole run: ${(totalSeconds / 60).toFixed(1)} min on ${cpus().length} × ${cpus()[0]?.model ?? '?'}; ` +
-      `1-min load average at the start/end of each deployment: ${runs
-        .map((run) => `${run.key} ${run.load[0].toFixed(1)}/${run.load[1].toFixed(1)}`)
+      `1-min load average as each round began: ${runs
+        .map((run) => `${run.key} ${run.load.map((load) => load.toFixed(1)).join('/')}`)
         .join(', ')}.`,
     ...(failure ? [`THE RUN FAILED (figures above are partial): ${String(failure)}`] : []),
   ];
@@ -337,7 +394,7 @@ let failure: unknown;
 try {
   const settee = withNodeFlags(setteeEntryOf(ROOT, args.settee), startScriptNodeFlags(ROOT));
   progress(`${N} docs, ${CLIENTS} clients; Settee from ${settee.description}; ${cpus().length} CPUs`);
-  postgres = await startBenchPostgres();
+  postgres = await startBenchPostgres({ countStatements: args['count-statements'] });
   await runDeployments(settee, postgres);
   if (!args['skip-notify']) {
     notifications = await notifyCost(

@@ -43,7 +43,12 @@ export const CLOCK_TICKS = (() => {
  * each of `fields`.
  */
 export function statFields(pid: number, fields: readonly number[]): number[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statFieldsAt(`/proc/${pid}/stat`, fields);
+}
+
+/** The same of a stat file given by its path: a thread's (/proc/PID/task/TID/stat), for one. */
+export function statFieldsAt(path: string, fields: readonly number[]): number[] {
+  const stat = readFileSync(path, 'utf8');
   // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
   const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return fields.map((n) => Number(after[n - 3]));

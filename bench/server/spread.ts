@@ -12,6 +12,7 @@ import type { Database } from '../../src/database/database.js';
 import { RemoteDatabase } from '../../src/remote/index.js';
 import '../../src/storage/sqlite/open.js'; // Database.open on SQLite files, as the Node entry has it
 import { type Dataset, gc, progress, type TempFolders } from '../lib.js';
+import { type Counters, countersDelta, countersText } from './cpu-probe.js';
 import { RequestLog } from '../replication/measure.js';
 import { openLocal, setteeReplicate } from '../replication/settee.js';
 import { load, replicate } from './phases.js';
@@ -30,6 +31,10 @@ export interface Deployment {
   readonly label: string;
   readonly servers: readonly ServerProcess[];
   postgresCpuMs(): number;
+  /** Finer counters of every process (`cpu-probe.ts`), whose difference over each phase is reported. */
+  counters(): Promise<Counters>;
+  /** PostgreSQL's deferred maintenance done now (`BenchPostgres.settle`); nothing for SQLite. */
+  settle(options: { analyze: boolean }): Promise<void>;
 }
 
 /** What a target holds: its document count and a digest of every id, winning revision and body. */
@@ -48,6 +53,8 @@ export interface SpreadFigures {
   cpuMsPerDoc: number;
   /** What every target of the phase holds (all were checked equal to their sources). */
   digest: Digest;
+  /** The difference of `Deployment.counters` over the phase. */
+  counters: Counters;
 }
 
 export interface SpreadRun {
@@ -114,15 +121,22 @@ function setteeCpuMs(deployment: Deployment): number {
 }
 
 async function measured(deployment: Deployment, docs: number, run: () => Promise<void>) {
+  // PostgreSQL at rest: no checkpoint or vacuum left over from what ran before falls in the phase.
+  await deployment.settle({ analyze: true });
   gc();
   const settee = setteeCpuMs(deployment);
   const postgres = deployment.postgresCpuMs();
+  const counters = await deployment.counters();
   const start = performance.now();
   await run();
   const ms = performance.now() - start;
+  // The phase's own deferred maintenance, in its CPU but not in its time.
+  await deployment.settle({ analyze: false });
   const setteeMs = setteeCpuMs(deployment) - settee;
   const postgresMs = deployment.postgresCpuMs() - postgres;
+  const delta = countersDelta(counters, await deployment.counters());
   return {
+    counters: delta,
     docs,
     ms,
     docsPerSec: (docs * 1000) / ms,
@@ -136,7 +150,8 @@ function describe(what: string, figures: SpreadFigures): string {
   return (
     `${what}: ${figures.docs} docs in ${(figures.ms / 1000).toFixed(1)} s = ${Math.round(figures.docsPerSec)} docs/s, ` +
     `CPU ${figures.cpuMsPerDoc.toFixed(3)} ms/doc (Settee ${figures.setteeCpuMsPerDoc.toFixed(3)}, ` +
-    `PostgreSQL ${figures.postgresCpuMsPerDoc.toFixed(3)}), ${figures.digest.count} docs ${figures.digest.sha256.slice(0, 12)}`
+    `PostgreSQL ${figures.postgresCpuMsPerDoc.toFixed(3)}), ${figures.digest.count} docs ${figures.digest.sha256.slice(0, 12)}` +
+    `\n  ${countersText(figures.counters, figures.docs)}`
   );
 }
 

@@ -46,6 +46,11 @@ export interface ClusterOptions {
    * a crash of the machine, never of a process, loses what it skipped.
    */
   durable?: boolean;
+  /**
+   * Further server settings (`-c name=value` at start), e.g. `shared_preload_libraries`, which
+   * only a start sets: a benchmark loads `pg_stat_statements` to count the statements it sends.
+   */
+  settings?: Readonly<Record<string, string>>;
 }
 
 export async function startPostgresCluster(options: ClusterOptions = {}): Promise<PostgresCluster> {
@@ -60,7 +65,8 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
   try {
     run('initdb', ['-D', dataDir, '-A', 'trust', '-U', USER, '-E', 'UTF8', '--locale=C', '--no-sync']);
     const durability = options.durable === false ? '-c fsync=off -c synchronous_commit=off' : '-c fsync=on';
-    const serverOptions = `-k ${dir} -c listen_addresses='' ${durability}`;
+    const settings = Object.entries(options.settings ?? {}).map(([name, value]) => ` -c ${name}=${value}`);
+    const serverOptions = `-k ${dir} -c listen_addresses='' ${durability}${settings.join('')}`;
     run('pg_ctl', [
       '-D',
       dataDir,

@@ -9,6 +9,14 @@ import type { Storage } from '../../storage/types.js';
 import type { DatabaseNotice, DatabaseStore } from './types.js';
 
 /**
+ * How long the pool keeps a connection nobody uses (ms). pg's default, 10 s, closed connections
+ * between bursts of requests and opened them again at the next one: each new connection is a new
+ * PostgreSQL process that loads its catalog caches and prepares every statement again, and the
+ * more servers share a load, the more often each one's connections fall idle (docs/scale-out.md).
+ */
+export const POOL_IDLE_MS = 10 * 60_000;
+
+/**
  * Every database in one PostgreSQL that several servers share (see docs/scale-out.md): names,
  * documents and the server uuid are the database's, so any server answers as another would. The
  * store listens for the other servers' writes on one connection (`notifications.ts`).
@@ -31,7 +39,9 @@ export class PostgresDatabases implements DatabaseStore {
    */
   static async open(postgres: string | pg.Pool): Promise<PostgresDatabases> {
     const ownsPool = typeof postgres === 'string';
-    const pool = ownsPool ? new pg.Pool({ connectionString: postgres }) : postgres;
+    const pool = ownsPool
+      ? new pg.Pool({ connectionString: postgres, idleTimeoutMillis: POOL_IDLE_MS })
+      : postgres;
     // An idle connection that breaks is dropped by the pool; the next query opens another.
     if (ownsPool) pool.on('error', () => undefined);
     const store = new PostgresDatabases(pool, ownsPool);
