@@ -7,21 +7,23 @@
  *   node --expose-gc --import tsx bench/browser/run.ts --n 2000 --rounds 1 --contenders settee,pouchdb-idb
  *   … --profile /tmp/prof    # CPU profiles of the page during Settee's steps of the last round
  *
+ * What a step costs in requests and CPU (IndexedDB transactions and requests, HTTP requests, CPU
+ * of the server and of each Chromium process, per batch): `bench/browser/census.ts`.
+ *
  * Each round, for every contender (in an order that rotates between rounds, so no one always goes
  * first), on fresh IndexedDB databases: pull the server's N documents (Settee's `replicate`, or
- * `PouchDB.replicate`, both at their defaults: batches of 100), then write N new documents locally
+ * `PouchDB.replicate`, both at their defaults: PouchDB's batches of 100, Settee's growing from 100
+ * to 500), then write N new documents locally
  * with `bulkDocs` in batches of 100. A warm-up pull and write of a few documents per contender
  * comes first, untimed. The figures are the medians of the rounds; the longest main-thread task is
  * the worst of any round. Prints the table and the goals; writes them to bench-results/browser.json.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { Dataset, machine, median, perSecond, progress, TempFolders } from '../lib.js';
 import { RequestLog } from '../replication/measure.js';
 import { remote, seed } from '../replication/settee.js';
@@ -29,7 +31,8 @@ import { grid, ratioOf, ratioText, type Target, targetLines, value } from '../se
 import { ADMIN, killAllStarted, resolveSettee, ServerProcess } from '../server/servers.js';
 import { withTimeout } from '../server/util.js';
 import type { Contender, Span } from './page.js';
-import { pageBundle, profiled } from './profile.js';
+import { profiled } from './profile.js';
+import { launchChromium, localBatches, servePage } from './setup.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CONTENDERS: readonly Contender[] = ['settee', 'pouchdb-idb', 'pouchdb-indexeddb'];
@@ -99,7 +102,7 @@ async function main(): Promise<void> {
   const began = performance.now();
   const loadAtStart = loadavg()[0]!;
   const data = new Dataset(Math.max(N, WARMUP));
-  const pages = await servePage();
+  const pages = await servePage(ROOT, args.profile === undefined);
   const settee = resolveSettee(ROOT, args.settee as 'auto' | 'dist' | 'src');
   const server = await ServerProcess.start('settee', {
     root: ROOT,
@@ -107,16 +110,7 @@ async function main(): Promise<void> {
     settee,
     corsOrigins: [pages.origin],
   });
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     progress(`server (${settee.description}) on ${server.url}; seeding ${N} documents`);
     const log = new RequestLog();
@@ -127,8 +121,8 @@ async function main(): Promise<void> {
     await page.goto(pages.origin);
     progress(`warm-up: every contender pulls and writes ${WARMUP} documents (untimed)`);
     for (const contender of RUNNING)
-      await round(page, server.url, contender, 'warmup', WARMUP, localBatches(data, WARMUP));
-    const batches = localBatches(data, N);
+      await round(page, server.url, contender, 'warmup', WARMUP, localBatches(data, WARMUP, BATCH));
+    const batches = localBatches(data, N, BATCH);
     for (let r = 0; r < ROUNDS; r++) {
       for (const contender of rotated(RUNNING, r)) {
         const f = figures.get(contender)!;
@@ -219,49 +213,12 @@ async function step<A>(
   return { ms: span.end - span.start, tasks: tasks.map(Math.round) };
 }
 
-/** `size` new documents (ids `local-…`) in batches of BATCH, built before the timed steps. */
-function localBatches(data: Dataset, size: number): object[][] {
-  const batches: object[][] = [];
-  for (let start = 0; start < size; start += BATCH) {
-    const end = Math.min(size, start + BATCH);
-    batches.push(
-      Array.from({ length: end - start }, (_, k) => ({
-        _id: `local-${data.ids[start + k]}`,
-        ...data.body(start + k),
-      })),
-    );
-  }
-  return batches;
-}
-
 function rotated<T>(list: readonly T[], by: number): T[] {
   return list.map((_, i) => list[(i + by) % list.length]!);
 }
 
 function rate(ms: number): string {
   return Math.round(perSecond(N, ms)).toLocaleString('en-US');
-}
-
-/** A page at `/` that loads PouchDB's two IndexedDB builds and the bench bundle. */
-async function servePage(): Promise<{ server: http.Server; origin: string }> {
-  const entry = fileURLToPath(new URL('./page.ts', import.meta.url));
-  const code = await pageBundle(ROOT, entry, 'SetteeBench', args.profile === undefined);
-  const dist = join(ROOT, 'node_modules/pouchdb/dist');
-  const scripts: Record<string, string> = {
-    '/pouchdb.min.js': readFileSync(join(dist, 'pouchdb.min.js'), 'utf8'),
-    '/pouchdb.indexeddb.min.js': readFileSync(join(dist, 'pouchdb.indexeddb.min.js'), 'utf8'),
-    '/bench.js': code,
-  };
-  const html = `<!doctype html>${Object.keys(scripts)
-    .map((src) => `<script src="${src}"></script>`)
-    .join('')}`;
-  const server = http.createServer((request, response) => {
-    const script = scripts[request.url ?? ''];
-    if (script !== undefined) response.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-    else response.writeHead(200, { 'content-type': 'text/html' }).end(html);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,7 +276,8 @@ function report(totalSeconds: number, setteeFrom: string, loadAtStart: number): 
     'PouchDB 9 from its browser builds: pouchdb.min.js (the `idb` adapter) and pouchdb.indexeddb.min.js ' +
       '(the newer `indexeddb` adapter); each goal is judged against the faster of the two.',
     `The server is \`settee serve\` (${setteeFrom}) in a child process with the page's origin allowed by CORS; ` +
-      'both clients send Basic auth (so the same CORS preflights) and replicate at their defaults (batches of 100).',
+      'both clients send Basic auth (so the same CORS preflights) and replicate at their defaults ' +
+      "(PouchDB's batches of 100; Settee's grow from 100 to 500 while the source has more, CouchDB's batch size).",
     'A long task is a main-thread task over 50 ms (PerformanceObserver "longtask"), counted when it overlaps a step.',
     busiest > cpus().length
       ? `The machine was busy (1-minute load average up to ${busiest.toFixed(1)} on ${cpus().length} CPUs): ` +

@@ -1,6 +1,7 @@
 import type { Seq } from '../core/api.js';
-import { type Checkpointer, CheckpointLostError } from './checkpointer.js';
-import { type InstanceWatch, PeerRecreatedError } from './instance-watch.js';
+import type { Checkpointer } from './checkpointer.js';
+import type { InstanceWatch } from './instance-watch.js';
+import { CheckpointLostError, PeerRecreatedError } from './start-over.js';
 
 /** What the schedule tells the replication about. */
 export interface ScheduleHooks {
@@ -11,12 +12,14 @@ export interface ScheduleHooks {
 }
 
 /**
- * When a replication writes its checkpoints. One-shot: after every batch, so a run stopped
- * anywhere resumes close to where it stopped. Live: at most once per interval — after a batch
- * once the interval is over, at once the first time it catches up, and otherwise on a timer
- * once idle for the rest of the interval, so that a steady trickle of writes costs no
- * checkpoint requests of its own. Before a checkpoint it checks that neither peer was
- * re-created, which would make the checkpoint a lie.
+ * When a replication writes its checkpoints: after a batch once the interval since the last one
+ * is over, as CouchDB's replicator checkpoints on a timer (`checkpoint_interval`, 30 s there:
+ * couch_replicator_scheduler_job.erl, DEFAULT_CHECKPOINT_INTERVAL), so that a run stopped anywhere
+ * re-reads at most an interval's batches, and a batch costs no checkpoint writes of its own (two
+ * requests, one to each peer). One-shot: also when it completes. Live: at once the first time it
+ * catches up, and otherwise on a timer once idle for the rest of the interval. An interval of 0
+ * checkpoints after every batch. Before a checkpoint it checks that neither peer was re-created,
+ * which would make the checkpoint a lie.
  */
 export class CheckpointSchedule {
   private lastWrite = Date.now();
@@ -32,7 +35,7 @@ export class CheckpointSchedule {
 
   /** Whether a checkpoint is due once a batch is written. */
   dueAfterBatch(): boolean {
-    return !this.live || this.intervalOver();
+    return this.intervalOver();
   }
 
   /** Whether a checkpoint is due now that the run caught up (`firstTime`: it had not before). */

@@ -1,5 +1,6 @@
 import type { LocalDoc, Peer, Seq } from '../core/api.js';
 import { SetteeError } from '../core/errors.js';
+import { CheckpointLostError } from './start-over.js';
 
 /** A checkpoint document, in PouchDB's format (version 1), written to both peers. */
 export interface CheckpointDoc {
@@ -16,17 +17,6 @@ const HISTORY_SIZE = 5;
 const VERSION = 1;
 /** Writes of a log answered 409 (it moved since it was read) before giving up. */
 const CONFLICT_RETRIES = 5;
-
-/**
- * A checkpoint this replication had seen on a peer is gone: the database was destroyed and
- * re-created (or the log deleted), so the replication must start over from zero.
- */
-export class CheckpointLostError extends Error {
-  constructor(readonly id: string) {
-    super(`checkpoint ${id} disappeared from a peer: starting over`);
-    this.name = 'CheckpointLostError';
-  }
-}
 
 /**
  * Where a replication left off, kept as `_local/<replication id>` on both peers. A start

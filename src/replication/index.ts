@@ -1,6 +1,6 @@
 /** Replication between any two Peers: one-way `replicate`, two-way `sync`. */
 export { type BackoffOptions, backoffDelay } from './backoff.js';
-export { type CheckpointDoc, Checkpointer, CheckpointLostError, compareLogs } from './checkpointer.js';
+export { type CheckpointDoc, Checkpointer, compareLogs } from './checkpointer.js';
 export {
   Replication,
   type ReplicationEvents,
@@ -12,4 +12,5 @@ export {
 } from './replication.js';
 export { type Endpoint, type EndpointOptions, peerOf } from './endpoints.js';
 export { type ReplicationIdentity, replicationId } from './replication-id.js';
+export { CheckpointLostError } from './start-over.js';
 export { type Direction, Sync, type SyncEvents, sync } from './sync.js';

@@ -1,12 +1,5 @@
 import type { Peer } from '../core/api.js';
-
-/** A peer was destroyed and re-created while the replication ran. */
-export class PeerRecreatedError extends Error {
-  constructor() {
-    super('a peer was re-created during the replication: starting over from its checkpoints');
-    this.name = 'PeerRecreatedError';
-  }
-}
+import { PeerRecreatedError } from './start-over.js';
 
 /**
  * Notices a peer that was destroyed and re-created under the same name while the replication

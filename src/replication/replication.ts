@@ -1,10 +1,9 @@
 import type { Peer, Seq } from '../core/api.js';
 import { SetteeError } from '../core/errors.js';
 import { backoffDelay, sleep } from './backoff.js';
-import { CheckpointLostError } from './checkpointer.js';
 import { TypedEmitter } from './emitter.js';
 import { type Endpoint, type EndpointOptions, peerOf } from './endpoints.js';
-import { PeerRecreatedError } from './instance-watch.js';
+import { CheckpointLostError, PeerRecreatedError } from './start-over.js';
 import type { ReplicationRun, RunHost, RunOutcome } from './run.js';
 import type {
   ReplicationEvents,

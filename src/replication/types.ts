@@ -7,7 +7,7 @@ export interface ReplicationOptions extends ReplicationIdentity {
   live?: boolean;
   /** Retry after failures with backoff instead of ending (always on when `live`). */
   retry?: boolean;
-  /** Changes per batch (default 100). */
+  /** Changes per batch; by default 100, doubling while the source has more, up to 500. */
   batch_size?: number;
   /** Batches of changes read ahead of the one being written (default 10). */
   batches_limit?: number;
@@ -15,7 +15,10 @@ export interface ReplicationOptions extends ReplicationIdentity {
   since?: Seq;
   /** Create the target database when it does not exist. */
   create_target?: boolean;
-  /** Live replications write checkpoints at most this often (ms, default 5000) and when idle. */
+  /**
+   * Checkpoints are written at most this often while batches are written (ms, default 5000; 0:
+   * after every batch), and when a one-shot run completes or a live one is idle.
+   */
   checkpoint_interval?: number;
   /** How long a live read waits for changes before asking again (ms, default 25000). */
   heartbeat_timeout?: number;

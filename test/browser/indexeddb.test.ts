@@ -11,6 +11,7 @@ import { IndexedDbStorage } from '../../src/storage/indexeddb/indexeddb-storage.
 import { SCHEMA_VERSION } from '../../src/storage/indexeddb/schema.js';
 import type { Storage } from '../../src/storage/types.js';
 import { runStorageTests } from '../storage/conformance.js';
+import { describeOneTransactionBatches } from './indexeddb-batches.js';
 import { collect, newDoc, numberedId } from '../storage/conformance/helpers.js';
 
 /** What the tests use of the page, typed here: the project's TypeScript has no DOM library. */
@@ -40,6 +41,8 @@ function freshPlace() {
   };
   return { name, open, cleanup };
 }
+
+describeOneTransactionBatches();
 
 runStorageTests('IndexedDbStorage', async () => {
   const place = freshPlace();

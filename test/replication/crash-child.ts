@@ -11,9 +11,11 @@ import '../node-platform.js';
 import { RemoteDatabase } from '../../src/remote/index.js';
 import { replicate } from '../../src/replication/index.js';
 
-const [sourceUrl, targetPath, batchSize, checkpointDelay] = process.argv.slice(2);
+const [sourceUrl, targetPath, batchSize, checkpointDelay, checkpointInterval] = process.argv.slice(2);
 if (!sourceUrl || !targetPath) {
-  throw new Error('usage: crash-child <source url> <target file> [batch size] [checkpoint delay ms]');
+  throw new Error(
+    'usage: crash-child <source url> <target file> [batch size] [checkpoint delay ms] [checkpoint interval ms]',
+  );
 }
 
 const remote = new RemoteDatabase(sourceUrl);
@@ -59,7 +61,10 @@ const slowCheckpoints: Peer = {
   },
 };
 
-const replication = replicate(source, slowCheckpoints, { batch_size: Number(batchSize ?? 100) });
+const replication = replicate(source, slowCheckpoints, {
+  batch_size: Number(batchSize ?? 100),
+  ...(checkpointInterval === undefined ? {} : { checkpoint_interval: Number(checkpointInterval) }),
+});
 replication.on('change', (progress) => {
   process.stdout.write(`batch ${progress.docs_written} ${JSON.stringify(progress.last_seq)}\n`);
 });

@@ -84,12 +84,22 @@ describe('live replication', () => {
     });
   });
 
-  it('checkpoints when it pauses, coalescing batches (not one per batch as one-shot does)', async () => {
-    const [source, live, oneShot] = [await dbs.open(), await dbs.open(), await dbs.open()];
+  it('checkpoints when it pauses, coalescing batches as a one-shot run does (per batch only at interval 0)', async () => {
+    const [source, live, oneShot, everyBatch] = [
+      await dbs.open(),
+      await dbs.open(),
+      await dbs.open(),
+      await dbs.open(),
+    ];
     await fill(source, 100);
+    // Ten batches within one checkpoint_interval (5 s): one checkpoint, at the end; each write of
+    // a `_local` document adds one to its revision's counter.
     await replicate(source, oneShot, { batch_size: 10 }).done;
     const oneShotLog = await checkpointOn(oneShot, await replicationId(source, oneShot));
-    expect(oneShotLog?._rev).toBe('0-10');
+    expect(oneShotLog).toMatchObject({ _rev: '0-1', last_seq: source.updateSeq() });
+    await replicate(source, everyBatch, { batch_size: 10, checkpoint_interval: 0 }).done;
+    const everyBatchLog = await checkpointOn(everyBatch, await replicationId(source, everyBatch));
+    expect(everyBatchLog).toMatchObject({ _rev: '0-10', last_seq: source.updateSeq() });
 
     await running(replicate(source, live, { live: true, batch_size: 10 }), async (replication) => {
       await replication.idle();

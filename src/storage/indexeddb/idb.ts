@@ -148,14 +148,21 @@ export function readPage<T>(
  * only when IndexedDB says it is stored. Anything `work` throws aborts the transaction, so it
  * writes nothing; a request that fails aborts it too, and its error (a full quota…) is thrown.
  */
-export async function inTransaction<T>(
+export function inTransaction<T>(
   db: IdbDatabase,
   stores: readonly string[],
   mode: 'readonly' | 'readwrite',
   work: (tx: IdbTransaction) => Promise<T> | T,
   durability: Durability = 'strict',
 ): Promise<T> {
-  const tx = db.transaction(stores, mode, mode === 'readwrite' ? { durability } : undefined);
+  return completing(db.transaction(stores, mode, mode === 'readwrite' ? { durability } : undefined), work);
+}
+
+/** `inTransaction` for a transaction already open (and still active). */
+export async function completing<T>(
+  tx: IdbTransaction,
+  work: (tx: IdbTransaction) => Promise<T> | T,
+): Promise<T> {
   const committed = new Promise<void>((resolve, reject) => {
     tx.oncomplete = () => resolve();
     tx.onabort = () => reject(storageError(tx.error));
@@ -164,7 +171,12 @@ export async function inTransaction<T>(
   try {
     result = await work(tx);
   } catch (error) {
-    abortQuietly(tx);
+    if (!abortQuietly(tx)) {
+      // Already over: aborted by the request that failed (whose error this is), or finished
+      // before the work placed its first request. Nothing to undo; the abort, if any, is known.
+      committed.catch(() => undefined);
+      throw error;
+    }
     // A request that failed first is the cause; the work's own error otherwise (our abort).
     throw await committed.then(
       () => error,
@@ -175,11 +187,23 @@ export async function inTransaction<T>(
   return result;
 }
 
-function abortQuietly(tx: IdbTransaction): void {
+/**
+ * Whether a request failed to be placed because its transaction was no longer active: it is
+ * active only while the task or the request callback that can use it runs (microtasks
+ * included), and finishes once it has no request left.
+ */
+export function isInactive(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === 'TransactionInactiveError' || name === 'InvalidStateError';
+}
+
+/** Aborts `tx`; false when it had finished already (committed or aborted): nothing to undo. */
+function abortQuietly(tx: IdbTransaction): boolean {
   try {
     tx.abort();
+    return true;
   } catch {
-    // Already finished or aborting: nothing left to undo.
+    return false;
   }
 }
 

@@ -30,7 +30,9 @@ import type {
   StorageStats,
   StoredResolution,
 } from '../types.js';
+import { fetchDocs, readForWrite, revisions } from './doc-reads.js';
 import {
+  completing,
   type IdbDatabase,
   type IdbFactory,
   type IdbQuery,
@@ -39,23 +41,22 @@ import {
   indexedDb,
   inTransaction,
   readPage,
+  isInactive,
   requested,
 } from './idb.js';
 import type { IndexStores } from './indexes.js';
-import { type ManyRead, readMany } from './batch-reads.js';
 import { EMPTY, idKey, idPageRange, keyRange } from './keys.js';
-import { toContent, toNode, toRecord, toScanned, winnerRevRow } from './rows.js';
+import { toRecord, toScanned } from './rows.js';
 import {
   type DocRow,
   type LocalRow,
   openDatabase,
   type ResolutionRow,
-  type RevRow,
   STATE_KEY,
   STORE,
   type StateRow,
 } from './schema.js';
-import { WRITE_STORES, writeBatch } from './writes.js';
+import { type ReadForWrite, WRITE_STORES, writeBatch } from './writes.js';
 
 export interface IndexedDbStorageOptions {
   /**
@@ -87,6 +88,8 @@ const compactionModule = onDemand(() => import('./compaction.js'));
  */
 export class IndexedDbStorage implements Storage {
   private indexStoresLoading: Promise<IndexStores> | undefined;
+  /** The last read of trees, in the readwrite transaction a write may use (`getDocs`). */
+  private lastTreeRead: ReadForWrite | undefined;
   private closed = false;
 
   private constructor(
@@ -131,9 +134,18 @@ export class IndexedDbStorage implements Storage {
     });
   }
 
+  /**
+   * Summaries are read in a readonly transaction. Trees are read in a readwrite one, which stays
+   * usable for the write the database computes from them (its computing awaits no other task):
+   * `writeDocs` then writes in it, and a batch of writes is one transaction (`doc-reads.ts`).
+   */
   async getDocs(ids: readonly string[], read: DocsRead = {}): Promise<(FetchedDoc | undefined)[]> {
     if (ids.length === 0) return [];
-    return this.read([STORE.docs, STORE.revs], (tx) => fetchDocs(tx, ids.map(idKey), read.withTree === true));
+    const keys = ids.map(idKey);
+    if (read.withTree !== true) return this.read([STORE.docs], (tx) => fetchDocs(tx, keys));
+    const { fetched, done } = await readForWrite(this.open(), keys);
+    this.lastTreeRead = done;
+    return fetched;
   }
 
   getRevisions(id: string, revs: readonly string[]): Promise<(RevisionContent | undefined)[]> {
@@ -153,9 +165,31 @@ export class IndexedDbStorage implements Storage {
     history: readonly ResolutionRecord[] = [],
   ): Promise<number[]> {
     if (writes.length === 0 && blobs.length === 0 && history.length === 0) return [];
+    const done = this.takeReadForWrite(writes);
+    if (done) {
+      try {
+        return await completing(done.tx, (tx) => writeBatch(tx, writes, blobs, history, done));
+      } catch (error) {
+        // Its first request found the transaction over (the caller awaited another task between
+        // its read and its write): nothing was written there. Otherwise the write failed.
+        if (!isInactive(error)) throw error;
+      }
+    }
     return inTransaction(this.open(), WRITE_STORES, 'readwrite', (tx) =>
       writeBatch(tx, writes, blobs, history),
     );
+  }
+
+  /**
+   * The last read of trees, when it read every document of `writes`: unless its transaction is
+   * over, nothing has changed them since, and the write goes in that transaction. Taken once: a
+   * second write would find the rows it read already changed.
+   */
+  private takeReadForWrite(writes: readonly DocWrite[]): ReadForWrite | undefined {
+    const done = this.lastTreeRead;
+    this.lastTreeRead = undefined;
+    if (!done || !writes.every((write) => done.docs.has(idKey(write.record.id)))) return undefined;
+    return done;
   }
 
   changes(options: ChangesScan): AsyncIterable<ScannedDoc[]> {
@@ -377,73 +411,6 @@ export class IndexedDbStorage implements Storage {
     await this.close();
     await requested(this.factory.deleteDatabase(this.name));
   }
-}
-
-/** Documents' summaries (and trees) in `tx`, by key, in a few requests whatever their number. */
-async function fetchDocs(
-  tx: IdbTransaction,
-  keys: readonly string[],
-  withTree: boolean,
-): Promise<(FetchedDoc | undefined)[]> {
-  const docs = await readMany<DocRow>(tx.objectStore(STORE.docs), keys);
-  const trees = withTree ? await readTrees(tx, docs) : undefined;
-  return docs.values.map((row) => {
-    if (!row) return undefined;
-    const fetched: FetchedDoc = toRecord(row);
-    if (trees)
-      fetched.tree = withWinner(trees.get(row.key) ?? [], row).map((node) => toNode(node, row.winner));
-    return fetched;
-  });
-}
-
-/** A tree's stored nodes and the winner's, which the document's record holds. */
-function withWinner(nodes: RevRow[], doc: DocRow): RevRow[] {
-  return nodes.some((node) => node.rev === doc.winner) ? nodes : [...nodes, winnerRevRow(doc)];
-}
-
-/**
- * The revisions of the documents read, by document key. Documents adjacent in the store have
- * their trees adjacent too (a revision is stored only with its document), so one range reads
- * them all; others are read a tree per request.
- */
-async function readTrees(tx: IdbTransaction, docs: ManyRead<DocRow>): Promise<Map<string, RevRow[]>> {
-  const revs = tx.objectStore(STORE.revs);
-  const keys = [...new Set(docs.values.flatMap((row) => (row ? [row.key] : [])))].sort();
-  const trees = new Map<string, RevRow[]>(keys.map((key) => [key, []]));
-  if (keys.length > 1 && docs.adjacent) {
-    const range = keyRange({ key: [keys[0]!], open: false }, { key: [keys.at(-1)!, []], open: false });
-    const rows = (await requested(revs.getAll(range === EMPTY ? null : range))) as RevRow[];
-    for (const row of rows) trees.get(row.doc)?.push(row);
-    return trees;
-  }
-  await Promise.all(
-    keys.map(async (key) => trees.set(key, (await requested(revs.getAll(treeRange(key)))) as RevRow[])),
-  );
-  return trees;
-}
-
-/** Every revision of the document keyed `key`: [key, rev] for any rev, and arrays sort last. */
-function treeRange(key: string): IdbQuery {
-  const range = keyRange({ key: [key], open: false }, { key: [key, []], open: false });
-  return range === EMPTY ? null : range;
-}
-
-/** The contents of some revisions of a document; the winner's is the document's. */
-async function revisions(
-  tx: IdbTransaction,
-  key: string,
-  revs: readonly string[],
-): Promise<(RevisionContent | undefined)[]> {
-  if (revs.length === 0) return [];
-  const revStore = tx.objectStore(STORE.revs);
-  const [doc, rows] = await Promise.all([
-    requested(tx.objectStore(STORE.docs).get(key)) as Promise<DocRow | undefined>,
-    Promise.all(revs.map((rev) => requested(revStore.get([key, rev])) as Promise<RevRow | undefined>)),
-  ]);
-  return revs.map((rev, i) => {
-    const held = doc && rev === doc.winner ? doc : doc && rows[i];
-    return held && held.body !== null ? toContent(held) : undefined;
-  });
 }
 
 async function* mapPages<Row, Out>(

@@ -108,13 +108,8 @@ export function contentBytes(held: HeldContent): number {
   return utf8Length(held.body) + (held.atts ? utf8Length(JSON.stringify(held.atts)) : 0);
 }
 
+const UTF8 = new TextEncoder();
+
 function utf8Length(text: string | null): number {
-  if (text === null) return 0;
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    // A surrogate pair is 4 bytes: 2 for each half.
-    bytes += unit < 0x80 ? 1 : unit < 0x800 || (unit >= 0xd800 && unit < 0xe000) ? 2 : 3;
-  }
-  return bytes;
+  return text === null ? 0 : UTF8.encode(text).byteLength;
 }

@@ -1,8 +1,9 @@
 /**
  * `writeDocs` inside its one readwrite transaction. IndexedDB answers each request with a round
  * trip, so a batch reads everything it needs in two waves of requests issued together (the
- * documents and counters, then the revisions those lead to), computes the batch in memory over
- * what it read, and issues its writes without waiting for each: IndexedDB applies a
+ * documents and counters, then the revisions those lead to) — or takes what the database's own
+ * read of the trees found in this very transaction (`ReadForWrite`) —, computes the batch in
+ * memory over what it read, and issues its writes without waiting for each: IndexedDB applies a
  * transaction's requests in order and commits them together, or none.
  */
 import { checkBase } from '../errors.js';
@@ -27,21 +28,42 @@ export const WRITE_STORES = [
 /** Documents written per task of the main thread (a few milliseconds of cloning each). */
 const DOCS_PER_TASK = 25;
 
+/**
+ * What the database's read of a batch's trees found, in the readwrite transaction that may then
+ * carry the batch's write (see `IndexedDbStorage.getDocs`): nothing can have changed since.
+ */
+export interface ReadForWrite {
+  tx: IdbTransaction;
+  state: StateRow;
+  /** The documents read, by key (undefined: none). */
+  docs: Map<string, DocRow | undefined>;
+  /** Every stored revision of each document read (the winner's aside), by document key. */
+  trees: Map<string, RevRow[]>;
+}
+
 export async function writeBatch(
   tx: IdbTransaction,
   writes: readonly DocWrite[],
   blobs: readonly AttachmentBlob[],
   history: readonly ResolutionRecord[],
+  done?: ReadForWrite,
 ): Promise<number[]> {
   const batch = new Batch(tx);
-  await batch.read(writes, blobs);
+  await batch.read(writes, blobs, done);
   batch.storeBlobs(blobs);
   const seqs: number[] = [];
+  let sliceWritten: Promise<unknown> | undefined;
   for (const [i, write] of writes.entries()) {
     // A slice of the batch per task: structured-cloning a large batch's records in one task
-    // would hold the page's main thread past what a user notices (50 ms). Waiting for the last
-    // request keeps the transaction alive, and IndexedDB applies the requests in order.
-    if (i > 0 && i % DOCS_PER_TASK === 0) await requested(batch.lastRequest!);
+    // would hold the page's main thread past what a user notices (50 ms). Waiting for a request
+    // keeps the transaction alive; waiting for the slice before the last, not the last, keeps
+    // IndexedDB busy storing one slice while the next is cloned.
+    if (i > 0 && i % DOCS_PER_TASK === 0) {
+      const previous = sliceWritten;
+      // Listened to at once: a request that succeeds before anyone listens is never heard of.
+      sliceWritten = requested(batch.lastRequest!);
+      await previous;
+    }
     seqs.push(batch.writeDoc(write));
   }
   batch.storeHistory(history);
@@ -70,29 +92,43 @@ class Batch {
     this.revs = tx.objectStore(STORE.revs);
   }
 
-  /** Reads the counters, the documents, which blobs exist, then the revisions the writes touch. */
-  async read(writes: readonly DocWrite[], blobs: readonly AttachmentBlob[]): Promise<void> {
+  /**
+   * Reads the counters, the documents, which blobs exist, then the revisions the writes touch;
+   * or takes the counters, documents and whole trees a read in this transaction found (`done`).
+   */
+  async read(
+    writes: readonly DocWrite[],
+    blobs: readonly AttachmentBlob[],
+    done?: ReadForWrite,
+  ): Promise<void> {
     const keys = writes.map((write) => idKey(write.record.id));
     const attachments = this.tx.objectStore(STORE.attachments);
     const digests = [...new Set(blobs.map((blob) => blob.digest))];
     const [state, docs, held] = await Promise.all([
-      requested(this.tx.objectStore(STORE.state).get(STATE_KEY)) as Promise<StateRow>,
-      readMany<DocRow>(this.docs, keys),
+      done?.state ?? (requested(this.tx.objectStore(STORE.state).get(STATE_KEY)) as Promise<StateRow>),
+      done ? undefined : readMany<DocRow>(this.docs, keys),
       Promise.all(digests.map((digest) => requested(attachments.getKey(digest)))),
     ]);
     this.state = state;
-    keys.forEach((key, i) => this.docRows.set(key, docs.values[i]));
     digests.forEach((digest, i) => held[i] !== undefined && this.heldBlobs.add(digest));
-    const wanted = this.revisionsRead(writes);
-    const rows = await readMany<RevRow>(this.revs, wanted);
-    wanted.forEach(([doc, rev], i) => {
-      const row = rows.values[i];
-      if (row) this.storedRevs.add(revKey(doc, rev));
-      this.setRev(doc, rev, row);
-    });
+    if (done) {
+      for (const [key, row] of done.docs) this.docRows.set(key, row);
+      for (const [doc, rows] of done.trees) for (const row of rows) this.setStoredRev(doc, row.rev, row);
+    } else {
+      keys.forEach((key, i) => this.docRows.set(key, docs!.values[i]));
+      const wanted = this.revisionsRead(writes);
+      const rows = await readMany<RevRow>(this.revs, wanted);
+      wanted.forEach(([doc, rev], i) => this.setStoredRev(doc, rev, rows.values[i]));
+    }
+    // The winners' nodes, which their documents' records hold.
     for (const row of this.docRows.values()) {
       if (row && !this.rev(row.key, row.winner)) this.setRev(row.key, row.winner, winnerRevRow(row));
     }
+  }
+
+  private setStoredRev(doc: string, rev: string, row: RevRow | undefined): void {
+    if (row) this.storedRevs.add(revKey(doc, rev));
+    this.setRev(doc, rev, row);
   }
 
   /**
