@@ -16,14 +16,7 @@ import type { Page as PwPage } from 'playwright-core';
 import { Dataset, progress, TempFolders } from '../lib.js';
 import { RequestLog } from '../replication/measure.js';
 import { remote, seed } from '../replication/settee.js';
-import {
-  ADMIN,
-  cpuMsOf,
-  killAllStarted,
-  resolveSettee,
-  ServerProcess,
-  statFields,
-} from '../server/servers.js';
+import { ADMIN, cpuMsOf, runBenchmark, resolveSettee, ServerProcess, statFields } from '../server/servers.js';
 import type { Contender, Span } from './page.js';
 import { launchChromium, localBatches, servePage } from './setup.js';
 
@@ -67,12 +60,7 @@ const INSTRUMENT = `(() => {
 })();`;
 
 const folders = new TempFolders();
-try {
-  await main();
-} finally {
-  killAllStarted();
-  folders.remove();
-}
+await runBenchmark(folders, main);
 
 async function main(): Promise<void> {
   const data = new Dataset(N);

@@ -28,7 +28,7 @@ import { Dataset, machine, median, perSecond, progress, TempFolders } from '../l
 import { RequestLog } from '../replication/measure.js';
 import { remote, seed } from '../replication/settee.js';
 import { grid, ratioOf, ratioText, type Target, targetLines, value } from '../server/report.js';
-import { ADMIN, killAllStarted, resolveSettee, ServerProcess } from '../server/servers.js';
+import { ADMIN, resolveSettee, runBenchmark, ServerProcess } from '../server/servers.js';
 import { withTimeout } from '../server/util.js';
 import type { Contender, Span } from './page.js';
 import { profiled } from './profile.js';
@@ -85,18 +85,7 @@ const figures = new Map<Contender, Figures>(
 type Bench = typeof import('./page.js');
 
 const folders = new TempFolders();
-process.once('SIGINT', () => {
-  killAllStarted();
-  folders.remove();
-  process.exit(130);
-});
-
-try {
-  await main();
-} finally {
-  killAllStarted();
-  folders.remove();
-}
+await runBenchmark(folders, main);
 
 async function main(): Promise<void> {
   const began = performance.now();

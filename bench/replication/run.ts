@@ -31,7 +31,7 @@ import type { RemoteDatabase } from '../../src/remote/index.js';
 import { Dataset, fmt, progress, TempFolders } from '../lib.js';
 import { type LiveFigures as PouchLiveFigures, liveRun } from '../server/phases.js';
 import { formatProfile, type HotFunction, topSelfTime } from '../server/profile.js';
-import { CLOCK_TICKS, killAllStarted, resolveSettee, ServerProcess } from '../server/servers.js';
+import { CLOCK_TICKS, resolveSettee, runBenchmark, ServerProcess } from '../server/servers.js';
 import { describe, RequestLog, measured, type PhaseFigures } from './measure.js';
 import { type MemoryPoint, type MemoryProbe, memoryProbe } from './memory.js';
 import {
@@ -140,23 +140,14 @@ const folders = new TempFolders();
 const began = performance.now();
 const profiler = new ClientProfiler(args.profile, ROOT);
 
-function emergencyExit(signal: string): void {
-  progress(`${signal}: stopping the server and removing temporary folders`);
-  killAllStarted();
-  folders.remove();
-  process.exit(130);
-}
-process.once('SIGINT', () => emergencyExit('SIGINT'));
-process.once('SIGTERM', () => emergencyExit('SIGTERM'));
-process.on('exit', killAllStarted);
-
-try {
-  await main();
-} finally {
-  profiler.close();
-  killAllStarted();
-  folders.remove();
-}
+const cleanUp = {
+  // The profiles end with the run, however it ends.
+  remove(): void {
+    profiler.close();
+    folders.remove();
+  },
+};
+await runBenchmark(cleanUp, main);
 
 async function main(): Promise<void> {
   const settee = resolveSettee(ROOT, SETTEE_MODE);

@@ -40,7 +40,7 @@ import { PouchDB } from './pouch.js';
 import { ratioOf, ratioText, type Target, targetLines } from './report.js';
 import {
   ADMIN,
-  killAllStarted,
+  runBenchmark,
   resolveSettee,
   ServerProcess,
   type SetteeEntry,
@@ -100,19 +100,7 @@ const RATE_LABELS: Record<RateCase, string> = {
 };
 
 const folders = new TempFolders();
-process.once('SIGINT', () => {
-  killAllStarted();
-  folders.remove();
-  process.exit(130);
-});
-process.on('exit', killAllStarted);
-
-try {
-  await main();
-} finally {
-  killAllStarted();
-  folders.remove();
-}
+await runBenchmark(folders, main);
 
 async function main(): Promise<void> {
   const began = performance.now();

@@ -26,7 +26,7 @@ import { formatProfile, topSelfTime } from './profile.js';
 import { type Metric, ratioOf, ratioText, type Target, table, targetLines } from './report.js';
 import {
   CLOCK_TICKS,
-  killAllStarted,
+  runBenchmark,
   LABEL,
   SERVER_KINDS,
   type ServerKind,
@@ -83,22 +83,7 @@ const folders = new TempFolders();
 const runs: ServerRun[] = [];
 const began = performance.now();
 
-function emergencyExit(signal: string): void {
-  progress(`${signal}: stopping the servers and removing temporary folders`);
-  killAllStarted();
-  folders.remove();
-  process.exit(130);
-}
-process.once('SIGINT', () => emergencyExit('SIGINT'));
-process.once('SIGTERM', () => emergencyExit('SIGTERM'));
-process.on('exit', killAllStarted);
-
-try {
-  await main();
-} finally {
-  killAllStarted();
-  folders.remove();
-}
+await runBenchmark(folders, main);
 
 async function main(): Promise<void> {
   const settee = KINDS.includes('settee')

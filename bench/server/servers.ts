@@ -230,6 +230,28 @@ export function killAllStarted(): void {
   for (const server of RUNNING) server.kill();
 }
 
+/**
+ * Runs a benchmark's `main`: the servers it started are stopped and its temporary folders
+ * removed however it ends — returning, throwing, or interrupted (Ctrl-C, SIGTERM).
+ */
+export async function runBenchmark(folders: { remove(): void }, main: () => Promise<void>): Promise<void> {
+  const interrupted = (signal: string) => {
+    progress(`${signal}: stopping the servers and removing temporary folders`);
+    killAllStarted();
+    folders.remove();
+    process.exit(130);
+  };
+  process.once('SIGINT', () => interrupted('SIGINT'));
+  process.once('SIGTERM', () => interrupted('SIGTERM'));
+  process.on('exit', killAllStarted);
+  try {
+    await main();
+  } finally {
+    killAllStarted();
+    folders.remove();
+  }
+}
+
 export class ServerProcess {
   /** Request lines the server has logged (Settee: pino JSON lines; pouchdb-server: `GET /x 200`). */
   requestLines = 0;

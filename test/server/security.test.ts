@@ -584,9 +584,11 @@ describe('defects found when the server was attacked', () => {
       // back later (503) at once, without hashing.
       expect(statuses.every((status) => status === 401 || status === 503)).toBe(true);
       expect(statuses.filter((status) => status === 503).length).toBeGreaterThan(0);
-      // First come, first served would have hashed the whole flood before the victim's login:
-      // here the victim waits for the hashes already running and about one more.
-      expect(hashed).toBeLessThanOrEqual(5);
+      // First come, first served would have hashed the whole flood (64) before the victim's
+      // login: here the victim waits for the hashes running when its request arrives and about
+      // one more. On a loaded machine a few more of the flood are hashed before its request even
+      // arrives (6 were, in a CI run at a load average of 7), hence the room.
+      expect(hashed).toBeLessThanOrEqual(16);
     } finally {
       await slow.stop();
     }
