@@ -38,6 +38,14 @@ const SINES = Int32Array.from([
 ]);
 /** Left-rotation amounts: four per round of sixteen steps. */
 const ROTATIONS = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+/** Per step: the word of the block it adds (RFC 1321's order in each round) and its rotation. */
+const WORDS = Uint8Array.from({ length: 64 }, (_, step) => {
+  const round = step >> 4;
+  return (round === 0 ? step : round === 1 ? 5 * step + 1 : round === 2 ? 3 * step + 5 : 7 * step) & 15;
+});
+const SHIFTS = Uint8Array.from({ length: 64 }, (_, step) => ROTATIONS[(step >> 4) * 4 + (step & 3)]!);
+/** The block being compressed, as words: read once per block rather than once per step. */
+const BLOCK = new Int32Array(16);
 
 /** The 16-byte MD5 digest of `bytes`: Node's own where it has one, ours elsewhere — the same bytes. */
 export function md5(bytes: Uint8Array): Uint8Array {
@@ -66,20 +74,16 @@ export function portableMd5(bytes: Uint8Array): Uint8Array {
 
 /** One 64-byte block into `state`: four rounds of sixteen steps (RFC 1321, section 3.4). */
 function compress(state: Int32Array, data: DataView, offset: number): void {
-  let [a, b, c, d] = state as unknown as [number, number, number, number];
+  for (let i = 0; i < 16; i++) BLOCK[i] = data.getInt32(offset + i * 4, true);
+  let a = state[0]!;
+  let b = state[1]!;
+  let c = state[2]!;
+  let d = state[3]!;
   for (let step = 0; step < 64; step++) {
-    const round = step >> 4;
     const mixed =
-      round === 0
-        ? (b & c) | (~b & d)
-        : round === 1
-          ? (d & b) | (~d & c)
-          : round === 2
-            ? b ^ c ^ d
-            : c ^ (b | ~d);
-    const word = round === 0 ? step : round === 1 ? 5 * step + 1 : round === 2 ? 3 * step + 5 : 7 * step;
-    const sum = (a + mixed + SINES[step]! + data.getInt32(offset + (word & 15) * 4, true)) | 0;
-    const rotation = ROTATIONS[round * 4 + (step & 3)]!;
+      step < 16 ? (b & c) | (~b & d) : step < 32 ? (d & b) | (~d & c) : step < 48 ? b ^ c ^ d : c ^ (b | ~d);
+    const sum = (a + mixed + SINES[step]! + BLOCK[WORDS[step]!]!) | 0;
+    const rotation = SHIFTS[step]!;
     a = d;
     d = c;
     c = b;
@@ -99,9 +103,12 @@ export function md5Hex(text: string): string {
 /** `md5Hex` in JavaScript: what a page runs. */
 export function portableMd5Hex(text: string): string {
   let hex = '';
-  for (const byte of portableMd5(new TextEncoder().encode(text))) hex += byte.toString(16).padStart(2, '0');
+  for (const byte of portableMd5(UTF8.encode(text))) hex += HEX[byte];
   return hex;
 }
+
+const UTF8 = new TextEncoder();
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 
 /** CouchDB's attachment digest: `"md5-" + base64(md5(bytes))`. */
 export function attachmentDigest(bytes: Uint8Array): string {
