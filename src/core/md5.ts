@@ -6,6 +6,7 @@
  * revision ids come out in Node and in browsers.
  */
 import { encodeBase64 } from './base64.js';
+import { utf8Scratch } from './utf8.js';
 
 /** What of `node:crypto` hashing needs: its one-shot `hash` (Node ≥ 20.12). */
 interface NodeCrypto {
@@ -103,11 +104,10 @@ export function md5Hex(text: string): string {
 /** `md5Hex` in JavaScript: what a page runs. */
 export function portableMd5Hex(text: string): string {
   let hex = '';
-  for (const byte of portableMd5(UTF8.encode(text))) hex += HEX[byte];
+  for (const byte of portableMd5(utf8Scratch(text))) hex += HEX[byte];
   return hex;
 }
 
-const UTF8 = new TextEncoder();
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 
 /** CouchDB's attachment digest: `"md5-" + base64(md5(bytes))`. */

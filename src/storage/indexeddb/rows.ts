@@ -1,4 +1,5 @@
 /** Records of the IndexedDB stores, to and from the shapes of the Storage interface. */
+import { utf8Length } from '../../core/utf8.js';
 import { revGen } from '../../core/revision.js';
 import type { StoredNode } from '../../core/rev-tree/diff.js';
 import { isConflicted } from '../records.js';
@@ -105,11 +106,9 @@ export function toNode(row: RevRow, winner: string): StoredNode {
 
 /** The bytes a record's content takes, as the counters add them up. */
 export function contentBytes(held: HeldContent): number {
-  return utf8Length(held.body) + (held.atts ? utf8Length(JSON.stringify(held.atts)) : 0);
+  return utf8Bytes(held.body) + (held.atts ? utf8Bytes(JSON.stringify(held.atts)) : 0);
 }
 
-const UTF8 = new TextEncoder();
-
-function utf8Length(text: string | null): number {
-  return text === null ? 0 : UTF8.encode(text).byteLength;
+function utf8Bytes(text: string | null): number {
+  return text === null ? 0 : utf8Length(text);
 }
