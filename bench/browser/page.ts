@@ -5,6 +5,7 @@
  * the main-thread tasks over 50 ms (Chromium's 'longtask' entries) seen in a step's time span.
  */
 import { Database, RemoteDatabase, replicate } from '../../src/browser.js';
+import { indexedDb, requested } from '../../src/storage/indexeddb/idb.js';
 
 /** Who does the work: Settee, or PouchDB on one of its two IndexedDB adapters. */
 export type Contender = 'settee' | 'pouchdb-idb' | 'pouchdb-indexeddb';
@@ -111,6 +112,33 @@ export async function writeLocally(contender: Contender, name: string): Promise<
     for (const batch of staged) checkWrites(await db.bulkDocs(batch));
   });
   await db.destroy();
+  return span;
+}
+
+/**
+ * The ceiling of local writes: the staged documents put as they are, one record each keyed by
+ * `_id`, a readwrite transaction per batch, in one object store without indexes — what IndexedDB
+ * itself costs, with no database above it. `relaxed` is Chromium's default since version 121
+ * (what PouchDB's transactions get); `strict` is what Settee asks for a batch of documents.
+ */
+export async function rawWrites(name: string, durability: 'relaxed' | 'strict'): Promise<Span> {
+  const { factory } = indexedDb();
+  const opening = factory.open(name, 1);
+  opening.onupgradeneeded = () => opening.result.createObjectStore('docs', { keyPath: '_id' });
+  const db = await requested(opening);
+  const span = await timed(async () => {
+    for (const batch of staged) {
+      const tx = db.transaction('docs', 'readwrite', { durability });
+      const store = tx.objectStore('docs');
+      for (const doc of batch) store.put(doc);
+      await new Promise<void>((resolve, reject) => {
+        tx.oncomplete = () => resolve();
+        tx.onabort = () => reject(new Error(`raw puts aborted: ${tx.error?.message ?? ''}`));
+      });
+    }
+  });
+  db.close();
+  await requested(factory.deleteDatabase(name));
   return span;
 }
 

@@ -7,6 +7,10 @@
  *   node --expose-gc --import tsx bench/browser/run.ts --n 2000 --rounds 1 --contenders settee,pouchdb-idb
  *   … --profile /tmp/prof    # CPU profiles of the page during Settee's steps of the last round
  *
+ * Each round ends with the ceiling of local writes: the same documents put into IndexedDB with no
+ * database above it (`rawWrites`), with relaxed durability (Chromium's default, what PouchDB's
+ * transactions get) and with strict (what Settee asks for).
+ *
  * What a step costs in requests and CPU (IndexedDB transactions and requests, HTTP requests, CPU
  * of the server and of each Chromium process, per batch): `bench/browser/census.ts`.
  *
@@ -77,6 +81,9 @@ interface Figures {
   writeTasks: number[][];
 }
 
+/** Per round, IndexedDB's own time (ms) to store the local writes' documents (see `rawWrites`). */
+const ceiling = { relaxed: [] as number[], strict: [] as number[] };
+
 const figures = new Map<Contender, Figures>(
   RUNNING.map((name) => [name, { pullMs: [], writeMs: [], pullTasks: [], writeTasks: [] }]),
 );
@@ -125,6 +132,14 @@ async function main(): Promise<void> {
           `round ${r + 1}, ${LABEL[contender]}: pull ${rate(pull.ms)} docs/s (longest task ${pull.tasks[0] ?? 0} ms), ` +
             `writes ${rate(write.ms)} docs/s (longest task ${write.tasks[0] ?? 0} ms)`,
         );
+      }
+      for (const durability of ['relaxed', 'strict'] as const) {
+        const raw = await step(page, `IndexedDB ${durability} puts`, (bench, a) => bench.rawWrites(...a), [
+          `raw-${durability}-${crypto.randomUUID()}`,
+          durability,
+        ] as const);
+        ceiling[durability].push(raw.ms);
+        progress(`round ${r + 1}, IndexedDB alone (${durability}): ${rate(raw.ms)} docs/s`);
       }
     }
   } finally {
@@ -254,6 +269,14 @@ function report(totalSeconds: number, setteeFrom: string, loadAtStart: number): 
     ...RUNNING.map((name) => value(get(figures.get(name)!))),
     ...pouches.map((p) => (unit === 'docs/s' ? ratioText(ratioOf(get(settee), get(figures.get(p)!))) : '')),
   ]);
+  const pouchWrites = bestPouch((f) => docsPerSec(f.writeMs));
+  const ceilingLines = (['relaxed', 'strict'] as const).map((durability) => {
+    const alone = docsPerSec(ceiling[durability]);
+    return (
+      `${durability}: ${value(alone)} docs/s — Settee's writes ${ratioText(ratioOf(docsPerSec(settee.writeMs), alone))} ` +
+      `of it, ${pouchWrites.label}'s ${ratioText(ratioOf(pouchWrites.figure, alone))}`
+    );
+  });
   const targets = goals(settee);
   const busiest = Math.max(loadAtStart, loadavg()[0]!);
   const notes = [
@@ -284,6 +307,9 @@ function report(totalSeconds: number, setteeFrom: string, loadAtStart: number): 
       'Notes:',
       ...notes.map((n) => `  - ${n}`),
       '',
+      `The ceiling of local writes, IndexedDB alone (the same documents put as they are, a transaction per ${BATCH}, no indexes):`,
+      ...ceilingLines.map((line) => `  - ${line}`),
+      '',
       'Goals (issue 15):',
       targetLines(targets),
     ].join('\n'),
@@ -291,6 +317,7 @@ function report(totalSeconds: number, setteeFrom: string, loadAtStart: number): 
   const json = {
     meta: { ...machine(), n: N, rounds: ROUNDS, batch: BATCH, settee: setteeFrom, totalSeconds },
     figures: Object.fromEntries(figures),
+    ceiling,
     targets,
     notes,
   };
