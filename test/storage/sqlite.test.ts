@@ -20,6 +20,20 @@ import {
 } from './conformance/helpers.js';
 import { runStorageTests } from './conformance.js';
 
+/** A closed file's layout version and the names of `table`'s indexes, in order. */
+function layoutOf(file: string, table: string): { version: number; indexes: string[] } {
+  const raw = new BetterSqlite3(file, { readonly: true });
+  try {
+    const indexes = raw
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? ORDER BY name")
+      .pluck()
+      .all(table) as string[];
+    return { version: raw.pragma('user_version', { simple: true }) as number, indexes };
+  } finally {
+    raw.close();
+  }
+}
+
 /** A fresh temp folder and a file path in it; every storage opened is closed by `cleanup`. */
 function tempPlace() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-'));
@@ -248,17 +262,9 @@ describe('SqliteStorage', () => {
       ]);
       await storage.close();
 
-      const raw = new BetterSqlite3(place.file, { readonly: true });
-      try {
-        expect(raw.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-        const indexes = raw
-          .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'docs'")
-          .pluck()
-          .all();
-        expect(indexes).toContain('docs_conflicted');
-      } finally {
-        raw.close();
-      }
+      const layout = layoutOf(place.file, 'docs');
+      expect(layout.version).toBe(SCHEMA_VERSION);
+      expect(layout.indexes).toContain('docs_conflicted');
       const reopened = place.open();
       expect(await reopened.countConflicts()).toBe(3);
     });
@@ -341,37 +347,19 @@ describe('SqliteStorage', () => {
       expect(await storage.getAttachment('md5-f')).toBeDefined();
       await storage.close();
 
-      const upgraded = new BetterSqlite3(place.file, { readonly: true });
-      try {
-        expect(upgraded.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-        const indexes = upgraded
-          .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'resolutions'")
-          .pluck()
-          .all();
-        expect(indexes).toContain('resolutions_doc');
-      } finally {
-        upgraded.close();
-      }
+      const layout = layoutOf(place.file, 'resolutions');
+      expect(layout.version).toBe(SCHEMA_VERSION);
+      expect(layout.indexes).toContain('resolutions_doc');
       const reopened = place.open();
       const [entry] = await collect(reopened.resolutions({ docId: 'conflicted' }));
       expect(entry).toEqual({ ...history, seq: entry?.seq });
       expect(await reopened.countConflicts()).toBe(0);
     });
 
-    // The layout of schema version 6: `docs.doc` still had its unique index.
-    const VERSION_6 = `
-      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-      CREATE TABLE docs (
-        seq INTEGER PRIMARY KEY, doc INTEGER NOT NULL UNIQUE, id TEXT NOT NULL UNIQUE,
-        winner TEXT NOT NULL, deleted INTEGER NOT NULL, leaves TEXT, body TEXT, atts TEXT,
-        conflicted INTEGER NOT NULL DEFAULT 0);
-      CREATE INDEX docs_conflicted ON docs (id) WHERE conflicted = 1;
+    // The layout of schema version 6: version 3's, `docs.doc` still with its unique index, and
+    // what versions 4 to 6 added.
+    const VERSION_6 = `${VERSION_3.replace('PRAGMA user_version = 3;', '')}
       CREATE INDEX docs_branched ON docs (id) WHERE leaves IS NOT NULL;
-      CREATE TABLE revs (
-        doc INTEGER NOT NULL, rev TEXT NOT NULL, parent TEXT, deleted INTEGER NOT NULL,
-        leaf INTEGER NOT NULL, body TEXT, atts TEXT, UNIQUE (doc, rev));
-      CREATE TABLE local_docs (id TEXT PRIMARY KEY, rev INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
-      CREATE TABLE attachments (digest TEXT PRIMARY KEY, data BLOB NOT NULL);
       CREATE TABLE resolutions (seq INTEGER PRIMARY KEY AUTOINCREMENT, doc TEXT NOT NULL, entry TEXT NOT NULL, atts TEXT);
       CREATE INDEX resolutions_doc ON resolutions (doc, seq);
       CREATE TABLE indexes (num INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,
@@ -405,15 +393,13 @@ describe('SqliteStorage', () => {
       await storage.writeDocs([newDoc('new', '1-n', { n: 1 })]);
       await storage.close();
 
+      // The id's own index and the two partial ones; none on `doc`.
+      expect(layoutOf(place.file, 'docs')).toEqual({
+        version: SCHEMA_VERSION,
+        indexes: ['docs_branched', 'docs_conflicted', 'sqlite_autoindex_docs_1'],
+      });
       const upgraded = new BetterSqlite3(place.file, { readonly: true });
       try {
-        expect(upgraded.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-        const docsIndexes = upgraded
-          .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'docs' ORDER BY name")
-          .pluck()
-          .all();
-        // The id's own index and the two partial ones; none on `doc`.
-        expect(docsIndexes).toEqual(['docs_branched', 'docs_conflicted', 'sqlite_autoindex_docs_1']);
         expect(upgraded.prepare("SELECT doc FROM docs WHERE id = 'new'").pluck().get()).toBe(8);
       } finally {
         upgraded.close();
