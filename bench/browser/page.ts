@@ -11,6 +11,9 @@ import { indexedDb, requested } from '../../src/storage/indexeddb/idb.js';
 export type Contender = 'settee' | 'pouchdb-idb' | 'pouchdb-indexeddb';
 
 /** A step's time span on the page's clock (`performance.now()`). */
+/** How `rawWrites` puts the documents: as they are or as JSON text, and with which durability. */
+export type CeilingWay = 'objects, relaxed' | 'objects, strict' | 'JSON text, relaxed';
+
 export interface Span {
   start: number;
   end: number;
@@ -119,9 +122,13 @@ export async function writeLocally(contender: Contender, name: string): Promise<
  * The ceiling of local writes: the staged documents put as they are, one record each keyed by
  * `_id`, a readwrite transaction per batch, in one object store without indexes — what IndexedDB
  * itself costs, with no database above it. `relaxed` is Chromium's default since version 121
- * (what PouchDB's transactions get); `strict` is what Settee asks for a batch of documents.
+ * (what PouchDB's transactions get); `strict` is what Settee asks for a batch of documents. As
+ * `JSON text`, each document is put as `{_id, json}`, its body one string (as Settee stores it):
+ * IndexedDB then clones a string instead of the document's fields, and the page serializes it.
  */
-export async function rawWrites(name: string, durability: 'relaxed' | 'strict'): Promise<Span> {
+export async function rawWrites(name: string, way: CeilingWay): Promise<Span> {
+  const durability = way.endsWith('strict') ? 'strict' : 'relaxed';
+  const asText = way.startsWith('JSON');
   const { factory } = indexedDb();
   const opening = factory.open(name, 1);
   opening.onupgradeneeded = () => opening.result.createObjectStore('docs', { keyPath: '_id' });
@@ -130,7 +137,8 @@ export async function rawWrites(name: string, durability: 'relaxed' | 'strict'):
     for (const batch of staged) {
       const tx = db.transaction('docs', 'readwrite', { durability });
       const store = tx.objectStore('docs');
-      for (const doc of batch) store.put(doc);
+      for (const doc of batch)
+        store.put(asText ? { _id: (doc as { _id: string })._id, json: JSON.stringify(doc) } : doc);
       await new Promise<void>((resolve, reject) => {
         tx.oncomplete = () => resolve();
         tx.onabort = () => reject(new Error(`raw puts aborted: ${tx.error?.message ?? ''}`));
