@@ -77,7 +77,8 @@ export async function adminCredentials(
   if (options.admin !== undefined) return options.admin;
   const file = options.adminFile ?? (env.SETTEE_ADMIN ? undefined : env.SETTEE_ADMIN_FILE);
   if (file === undefined) return env.SETTEE_ADMIN;
-  return (await readFile(file, 'utf8')).trim();
+  // Only the line break goes: spaces at either end may be part of the password.
+  return (await readFile(file, 'utf8')).replace(/[\r\n]+$/, '');
 }
 
 /**

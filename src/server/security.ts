@@ -32,6 +32,24 @@ export function ownerSecurity(name: string): SecurityObject {
 }
 
 /**
+ * The security object of a deleted user's kept database, as couch_peruser leaves it: without
+ * that name (`remove_user` in src/couch_peruser/src/couch_peruser.erl), so that whoever gets the
+ * name next does not get the data. A database that was private stays private: members left
+ * naming nobody become server admins only, never everyone. Without that name, `security` itself.
+ */
+export function withoutName(security: SecurityObject, name: string): SecurityObject {
+  const named = [security.admins, security.members].some((group) => group.names.includes(name));
+  if (!named) return security;
+  const drop = (group: SecurityGroup): SecurityGroup => ({
+    ...group,
+    names: group.names.filter((member) => member !== name),
+  });
+  const next = { ...security, admins: drop(security.admins), members: drop(security.members) };
+  if (isPublic(next) && !isPublic(security)) next.members = { names: [], roles: [ADMIN_ROLE] };
+  return next;
+}
+
+/**
  * A security object as a client sends it: an object whose `admins` and `members`, when given,
  * are objects of string arrays `names` and `roles`. Anything else is a 400 and changes nothing.
  */

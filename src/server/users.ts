@@ -21,7 +21,7 @@ import {
 } from './auth/passwords.js';
 import type { HashScheduler } from './auth/hash-scheduler.js';
 import type { DatabaseRegistry } from './registry.js';
-import { isServerAdmin, ownerSecurity } from './security.js';
+import { isServerAdmin, ownerSecurity, withoutName } from './security.js';
 
 export const USERS_DB = '_users';
 export const USER_PREFIX = 'org.couchdb.user:';
@@ -191,8 +191,14 @@ export class UserStore {
   private async keepUserDb(name: string, deleted: boolean): Promise<void> {
     const dbName = userDbName(name);
     if (deleted) {
-      if (this.options.perUserDbs?.deleteWithUser && (await this.registry.exists(dbName)))
-        await this.registry.delete(dbName);
+      if (!(await this.registry.exists(dbName))) return;
+      if (this.options.perUserDbs?.deleteWithUser) await this.registry.delete(dbName);
+      else {
+        // Each start reads the whole _users feed again: write only what changes.
+        const security = await this.registry.security(dbName);
+        const kept = withoutName(security, name);
+        if (kept !== security) await this.registry.setSecurity(dbName, kept);
+      }
     } else if (!(await this.registry.exists(dbName))) {
       await this.registry.create(dbName, ownerSecurity(name)).catch((error: unknown) => {
         if (!(error instanceof SetteeError && error.error === 'file_exists')) throw error;
@@ -248,6 +254,7 @@ function checkShape(doc: NewDoc): void {
   if (doc.type !== 'user') throw forbidden('doc.type must be user');
   if (typeof doc.name !== 'string' || doc.name === '') throw forbidden('doc.name must be a non-empty string');
   if (id !== `${USER_PREFIX}${doc.name}`) throw forbidden(`Doc ID must be of the form ${USER_PREFIX}name`);
+  checkName(doc.name);
   const { roles } = doc;
   if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string')) {
     throw forbidden('doc.roles must be an array of strings');
@@ -259,6 +266,15 @@ function checkShape(doc: NewDoc): void {
   if (doc.password !== undefined && typeof doc.password !== 'string') {
     throw forbidden('doc.password must be a string');
   }
+}
+
+/**
+ * CouchDB's rules for names: `_` starts reserved names, and Basic auth and the `AuthSession`
+ * cookie both end the name at its first `:`, so a name holding one could never sign in.
+ */
+function checkName(name: string): void {
+  if (name.startsWith('_')) throw forbidden('Username may not start with underscore.');
+  if (name.includes(':')) throw forbidden('Character `:` is not allowed in usernames.');
 }
 
 async function checkOwnWrite(

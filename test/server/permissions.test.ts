@@ -11,8 +11,21 @@ import {
   OUTCOMES,
   permissionsMarkdown,
   ROUTES,
+  routePattern,
 } from '../../src/server/permissions.js';
+import {
+  databaseDocEndpoints,
+  databaseEndpoints,
+  databaseMethods,
+} from '../../src/server/routes/databases.js';
+import { attachmentMethods, documentMethods, localMethods } from '../../src/server/routes/documents.js';
+import { nodeMethods } from '../../src/server/routes/node.js';
+import { QUERY_ENDPOINTS, queryEndpoint } from '../../src/server/routes/queries.js';
+import { schedulerMethods } from '../../src/server/routes/replication.js';
+import { rootMethods, serverEndpoints } from '../../src/server/routes/server.js';
 import { UNIMPLEMENTED_ROUTES } from '../../src/server/routes/unimplemented.js';
+import { viewEndpoint } from '../../src/server/routes/views.js';
+import { resolveTarget } from '../../src/server/router.js';
 import { BASIC, startServer, type TestServer } from './harness.js';
 
 const JWT_SECRET = 'a test secret of enough length for HS256';
@@ -317,7 +330,59 @@ afterAll(async () => {
   await t?.stop();
 });
 
+/**
+ * Every handler the server dispatches to (app.ts, `dispatch`), by a concrete path of it: the
+ * handler maps are read as they are, so a handler added without a row of the table shows here
+ * (the table's fallback would otherwise give it a default access, untested).
+ */
+function handlerPaths(): [string, object | undefined][] {
+  const under = (prefix: string, maps: Record<string, object>) =>
+    Object.entries(maps).map(([name, methods]): [string, object] => [`${prefix}${name}`, methods]);
+  const node = ['_config', '_config/httpd', '_config/httpd/port', '_stats', '_stats/couchdb/x'];
+  return [
+    ['/', rootMethods],
+    ...under('/', serverEndpoints),
+    ...[...node, '_prometheus', '_system', '_logs'].map((name): [string, object | undefined] => [
+      `/_node/_local/${name}`,
+      nodeMethods(`_node/_local/${name}`),
+    ]),
+    ...['jobs/x', 'docs/_replicator', 'docs/_replicator/x'].map((name): [string, object | undefined] => [
+      `/_scheduler/${name}`,
+      schedulerMethods(`_scheduler/${name}`),
+    ]),
+    ['/shop', databaseMethods],
+    ...under('/shop/', databaseEndpoints),
+    ...under('/shop/', QUERY_ENDPOINTS),
+    ['/shop/_index/d/json/n', queryEndpoint('_index/d/json/n')],
+    ...Object.entries(databaseDocEndpoints).map(([name, methods]): [string, object] => [
+      `/shop/${name}/doc`,
+      methods,
+    ]),
+    ...['_view/v', '_view/v/queries', '_info'].map((name): [string, object | undefined] => [
+      `/shop/_design/d/${name}`,
+      viewEndpoint(`_design/d/${name}`),
+    ]),
+    ...['/shop/doc', '/shop/_design/d', '/_users/org.couchdb.user:x', '/_replicator/job'].map(
+      (path): [string, object] => [path, documentMethods],
+    ),
+    ['/shop/doc/a.txt', attachmentMethods],
+    ['/shop/_design/d/a.txt', attachmentMethods],
+    ['/shop/_local/x', localMethods],
+  ];
+}
+
 describe('the permissions table', () => {
+  it('has a row for every handler of the server and each of its methods', () => {
+    const missing = handlerPaths().flatMap(([path, methods]) => {
+      if (methods === undefined) return [`${path}: no handler`];
+      const pattern = routePattern(resolveTarget(path));
+      return Object.keys(methods)
+        .filter((method) => !ROUTES.some((row) => row.path === pattern && row.methods.includes(method)))
+        .map((method) => `${method} ${path} (${pattern})`);
+    });
+    expect(missing).toEqual([]);
+  });
+
   it('has an example request for every route and method', () => {
     expect(CASES.map(({ key }) => key).filter((key) => !EXAMPLES[key])).toEqual([]);
     expect(Object.keys(EXAMPLES).filter((key) => !CASES.some((c) => c.key === key))).toEqual([]);

@@ -127,7 +127,7 @@ async function viewCleanup(ctx: DbContext): Promise<unknown> {
 }
 
 /** The query endpoints of a database, by name then method. */
-const QUERY_ENDPOINTS: Record<string, Methods<DbContext>> = {
+export const QUERY_ENDPOINTS: Record<string, Methods<DbContext>> = {
   _find: { POST: find },
   _explain: { POST: explain },
   _index: { GET: listIndexes, POST: createIndex },

@@ -1,0 +1,51 @@
+/**
+ * Audit of issue 10: "`--admin user:password` shows in `ps`: add a way to give it from a file".
+ * The file's line break is not part of the password, but every other character is: an admin
+ * whose password starts or ends with a space must sign in with exactly that password.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { adminCredentials } from '../../src/cli/serve-options.js';
+import { startServer } from './harness.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-admin-file-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function secretFile(name: string, text: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text, { mode: 0o600 });
+  return file;
+}
+
+describe('--admin-file', () => {
+  it('drops the line break an editor or echo adds, whichever it is', async () => {
+    for (const [name, text] of [
+      ['lf', 'root:pw\n'],
+      ['crlf', 'root:pw\r\n'],
+      ['none', 'root:pw'],
+    ]) {
+      expect(await adminCredentials({ adminFile: secretFile(name!, text!) }, {}), name).toBe('root:pw');
+    }
+  });
+
+  it('keeps spaces that belong to the password, and the server accepts exactly it', async () => {
+    const file = secretFile('spaces', 'root:  two words  \n');
+    const credentials = await adminCredentials({}, { SETTEE_ADMIN_FILE: file });
+    expect(credentials).toBe('root:  two words  ');
+    const server = await startServer({ admin: credentials });
+    try {
+      const statusWith = async (password: string) =>
+        (
+          await fetch(`${server.url}/_session?basic=true`, {
+            headers: { authorization: `Basic ${Buffer.from(`root:${password}`).toString('base64')}` },
+          })
+        ).status;
+      expect(await statusWith('  two words  ')).toBe(200);
+      expect(await statusWith('two words')).toBe(401);
+    } finally {
+      await server.stop();
+    }
+  });
+});
