@@ -66,6 +66,8 @@ export interface IdbTransaction {
   readonly error: IdbError | null;
   objectStore(name: string): IdbObjectStore;
   abort(): void;
+  /** Absent in older browsers (before Chromium 76, Firefox 74, Safari 15). */
+  commit?(): void;
   oncomplete: (() => void) | null;
   onabort: (() => void) | null;
 }
@@ -183,8 +185,23 @@ export async function completing<T>(
       (aborted: unknown) => (tx.error ? aborted : error),
     );
   }
+  commitNow(tx);
   await committed;
   return result;
+}
+
+/**
+ * Asks `tx` to commit once its requests are done, instead of when the page has heard every
+ * request's success and placed no other: the browser then commits without waiting for that round
+ * trip to the page (about a tenth of a batch of 100 puts' time in Chromium). A transaction already
+ * over, or inactive because the work awaited something else, commits on its own.
+ */
+function commitNow(tx: IdbTransaction): void {
+  try {
+    tx.commit?.();
+  } catch (error) {
+    if (!isInactive(error)) throw error;
+  }
 }
 
 /**
