@@ -27,6 +27,10 @@ export function undiciTransport(): Transport {
       signal,
       dispatcher: sharedAgent,
     });
+    // A connection lost before the body is read (its reader still awaiting something else) makes
+    // the body emit 'error' with no listener yet: Node throws that, and the process dies. Reading
+    // the body still throws the error, so nothing is lost by listening here.
+    raw.body.on('error', ignore);
     return {
       status: raw.statusCode,
       header: (name) => {
@@ -45,5 +49,7 @@ export function undiciTransport(): Transport {
     };
   };
 }
+
+function ignore(): void {}
 
 installDefaultTransport(undiciTransport);
