@@ -19,7 +19,11 @@ describe('undici transport', () => {
       // Cut once the headers and a first chunk are on their way: the client has a response.
       res.write('{"results":[', () => req.socket.destroy());
     });
-    const response = await undiciTransport()(`${fake.url}/db/_changes`, { method: 'GET', headers: {} });
+    const response = await undiciTransport()(`${fake.url}/db/_changes`, {
+      method: 'GET',
+      headers: {},
+      signal: new AbortController().signal,
+    });
     // The reader comes late (as one awaiting a parser's import does): the body has failed by then,
     // with nobody listening — an 'error' event Node would throw, ending the process.
     await cut;
