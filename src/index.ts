@@ -15,3 +15,4 @@ import './remote/undici-transport.js';
 // …and has the `$regex` engine at hand, so `compileSelector` takes `$regex` without waiting.
 import './core/mango/regex-preload.js';
 export { SetteeServer, type ServerOptions } from './server/app.js';
+export type { AdminCredentials } from './server/auth/admins.js';

@@ -4,7 +4,8 @@ import { basename } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import type { AutoCompactionOptions } from '../server/auto-compaction.js';
 import type { JwtOptions } from '../server/auth/jwt.js';
-import { generatedAdmin, parseAdminOption, storedAdminNames } from '../server/auth/state-file.js';
+import { givenAdmins } from '../server/auth/admins.js';
+import { generatedAdmin, storedAdminNames } from '../server/auth/state-file.js';
 import type { LogFormat, LogLevel } from './logger.js';
 import type { RequestLogSetting } from '../server/metrics/request-log.js';
 
@@ -15,7 +16,8 @@ export interface ServeOptions {
   host: string;
   data: string;
   postgres?: string;
-  admin?: string;
+  /** Each `--admin` (or line of `$SETTEE_ADMIN`, or `[admins]` entry), `name:password`. */
+  admin?: string[];
   adminFile?: string;
   allowSignup?: boolean;
   perUserDbs?: boolean;
@@ -41,44 +43,51 @@ export interface ServeOptions {
   autoCompactMinSize?: number;
 }
 
-/** Who the server admin is at start-up, and whether the password was made up just now. */
+/** Who the server admins are at start-up, and whether the password was made up just now. */
 export type AdminAtStart =
-  | { kind: 'configured'; name: string }
+  | { kind: 'configured'; names: string[] }
   | { kind: 'stored'; names: string[] }
   | { kind: 'generated'; name: string; password: string };
 
 /**
- * The admin to start the server with (`credentials`, undefined to keep the stored ones): the
- * configured one, else the ones stored in the data folder, else a new one generated here so
- * that the start-up lines can show its password.
+ * The admins to start the server with (`credentials`, undefined to keep the stored ones): the
+ * configured ones, else the ones stored in the data folder, else a new one generated here so
+ * that the start-up lines can show its password. Throws on a malformed one.
  */
 export async function adminAtStart(
   options: Pick<ServeOptions, 'admin' | 'adminFile' | 'data'>,
   env: Env,
-): Promise<{ credentials: string | undefined; admin: AdminAtStart }> {
+): Promise<{ credentials: string[] | undefined; admin: AdminAtStart }> {
   const configured = await adminCredentials(options, env);
   if (configured !== undefined) {
-    return {
-      credentials: configured,
-      admin: { kind: 'configured', name: parseAdminOption(configured).name },
-    };
+    const names = givenAdmins(configured).map(({ name }) => name);
+    return { credentials: configured, admin: { kind: 'configured', names } };
   }
   const names = await storedAdminNames(options.data);
   if (names.length > 0) return { credentials: undefined, admin: { kind: 'stored', names } };
   const { name, password } = generatedAdmin();
-  return { credentials: `${name}:${password}`, admin: { kind: 'generated', name, password } };
+  return { credentials: [`${name}:${password}`], admin: { kind: 'generated', name, password } };
 }
 
-/** `--admin`, else `--admin-file`, else `$SETTEE_ADMIN`, else `$SETTEE_ADMIN_FILE`. */
+/**
+ * `--admin`, else `--admin-file`, else `$SETTEE_ADMIN`, else `$SETTEE_ADMIN_FILE`: each
+ * `name:password`, undefined when none is given.
+ */
 export async function adminCredentials(
   options: Pick<ServeOptions, 'admin' | 'adminFile'>,
   env: Env,
-): Promise<string | undefined> {
-  if (options.admin !== undefined) return options.admin;
+): Promise<string[] | undefined> {
+  if (options.admin !== undefined && options.admin.length > 0) return options.admin;
   const file = options.adminFile ?? (env.SETTEE_ADMIN ? undefined : env.SETTEE_ADMIN_FILE);
-  if (file === undefined) return env.SETTEE_ADMIN;
-  // Only the line break goes: spaces at either end may be part of the password.
-  return (await readFile(file, 'utf8')).replace(/[\r\n]+$/, '');
+  const text = file === undefined ? env.SETTEE_ADMIN : await readFile(file, 'utf8');
+  // One `name:password` a line; spaces at either end of a line may be part of its password.
+  const admins = text === undefined ? [] : nonBlankLines(text);
+  return admins.length > 0 ? admins : undefined;
+}
+
+/** The lines of `text` that hold more than spaces, each exactly as written but its line break. */
+export function nonBlankLines(text: string): string[] {
+  return text.split(/\r\n|\n|\r/).filter((line) => line.trim() !== '');
 }
 
 /**

@@ -10,11 +10,14 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parse as parseIni } from 'ini';
 import { parseRequestLog, type RequestLogSetting } from '../server/metrics/request-log.js';
 import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
-import { byteSize, compactionRatio, redactedUrl, type ServeOptions } from './serve-options.js';
+import { byteSize, compactionRatio, nonBlankLines, redactedUrl, type ServeOptions } from './serve-options.js';
 
 type Env = Record<string, string | undefined>;
 
-/** The key `[admins] NAME = PASSWORD` stands for: one admin, written `NAME:PASSWORD` as `--admin` takes it. */
+/**
+ * The key the `[admins]` section stands for: its lines `NAME = PASSWORD`, each written
+ * `NAME:PASSWORD` as `--admin` takes it, one a line.
+ */
 const ADMIN_KEY = 'NAME';
 
 /** Where a setting's value came from, strongest first. */
@@ -34,8 +37,16 @@ export interface ServeSetting {
   ini: readonly [section: string, key: string];
   /** Turns one written value into the option's value; throws InvalidArgumentError on a bad one. */
   parse?: (value: string) => unknown;
-  /** The flag may be given several times; the environment and the file separate values by commas. */
-  repeatable?: boolean;
+  /**
+   * The flag may be given several times; the environment and the file separate values by
+   * commas, or by line breaks for values that may hold commas and spaces (passwords).
+   */
+  repeatable?: 'commas' | 'lines';
+  /**
+   * Other keys of the same section that set it too (CouchDB's name, or an older one of ours),
+   * each with its own parser when it is written in another unit.
+   */
+  iniAliases?: readonly { key: string; parse?: (value: string) => unknown }[];
   choices?: readonly string[];
   defaultValue?: unknown;
   /** Shown as `***` by `GET /_node/_local/_config`; a URL keeps everything but its password. */
@@ -105,17 +116,19 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
   {
     key: 'admin',
     flags: '--admin <user:password>',
-    description: 'the server admin (default: generated at first start)',
+    description:
+      'a server admin (repeatable; one a line in the environment; default: generated at first start)',
     env: 'SETTEE_ADMIN',
-    // CouchDB's form, `NAME = PASSWORD`; read by `checkedIni`.
+    // CouchDB's form, `NAME = PASSWORD` a line; read by `checkedIni`.
     ini: ['admins', ADMIN_KEY],
+    repeatable: 'lines',
     secret: 'value',
     outranks: 'adminFile',
   },
   {
     key: 'adminFile',
     flags: '--admin-file <file>',
-    description: 'read the server admin\'s "user:password" from this file, so it does not show in ps',
+    description: 'read the server admins from this file, a "user:password" a line, so they do not show in ps',
     env: 'SETTEE_ADMIN_FILE',
     ini: ['settee', 'admin_file'],
   },
@@ -157,7 +170,7 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     description: 'accept RS256/ES256 JWTs verified with this PEM public key (repeatable; kid=file)',
     env: 'SETTEE_JWT_KEY',
     ini: ['jwt_auth', 'key_files'],
-    repeatable: true,
+    repeatable: 'commas',
   },
   {
     key: 'jwtRolesClaim',
@@ -198,14 +211,16 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
       'a proxy in front of the server (address or CIDR, repeatable): its X-Forwarded-For names the client',
     env: 'SETTEE_TRUST_PROXY',
     ini: ['httpd', 'trust_proxy'],
-    repeatable: true,
+    repeatable: 'commas',
   },
   {
     key: 'lockoutAttempts',
     flags: '--lockout-attempts <n>',
     description: 'failed logins from one address before the user is locked out there',
     env: 'SETTEE_LOCKOUT_ATTEMPTS',
-    ini: ['chttpd_auth_lockout', 'max_failures'],
+    // CouchDB 3.4's name (src/couch/src/couch_auth_lockout.erl, lockout_threshold/0); ours before it.
+    ini: ['chttpd_auth_lockout', 'threshold'],
+    iniAliases: [{ key: 'max_failures' }],
     parse: wholeNumber,
     defaultValue: 5,
   },
@@ -215,6 +230,8 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     description: 'how long a lockout lasts',
     env: 'SETTEE_LOCKOUT_MINUTES',
     ini: ['chttpd_auth_lockout', 'minutes'],
+    // CouchDB 3.4's key, in milliseconds (src/docs/src/config/auth.rst, [chttpd_auth_lockout]).
+    iniAliases: [{ key: 'max_lifetime', parse: (value) => wholeNumber(value) / 60_000 }],
     parse: wholeNumber,
     defaultValue: 5,
   },
@@ -233,7 +250,7 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     description: 'an origin browsers may call from, with credentials (repeatable)',
     env: 'SETTEE_CORS_ORIGIN',
     ini: ['cors', 'origins'],
-    repeatable: true,
+    repeatable: 'commas',
   },
   {
     key: 'maxRequestSize',
@@ -275,7 +292,7 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     description: 'a JavaScript module of conflict resolution strategies for PUT /{db}/_resolver (repeatable)',
     env: 'SETTEE_RESOLVERS',
     ini: ['resolvers', 'modules'],
-    repeatable: true,
+    repeatable: 'commas',
   },
   {
     key: 'logLevel',
@@ -360,14 +377,29 @@ export function applyEnvironmentAndFile(command: Command, env: Env): void {
       command.setOptionValueWithSource(setting.key, parseWritten(setting, fromEnv, `$${setting.env}`), 'env');
       continue;
     }
-    const [section, key] = setting.ini;
-    const fromFile = file[section]?.[key];
-    if (fromFile !== undefined) {
-      const where = `${configFile}: [${section}] ${key}`;
-      command.setOptionValueWithSource(setting.key, parseWritten(setting, fromFile, where), 'config');
-    }
+    const fromFile = fileValue(setting, file, configFile);
+    if (fromFile !== undefined) command.setOptionValueWithSource(setting.key, fromFile, 'config');
   }
   for (const setting of SERVE_SETTINGS) dropOutranked(command, setting);
+}
+
+/** The setting's value in the file, parsed, by its key or one of its aliases (not two of them). */
+function fileValue(setting: ServeSetting, file: IniSettings, configFile: string | undefined): unknown {
+  const [section, key] = setting.ini;
+  const keys = [{ key }, ...(setting.iniAliases ?? [])];
+  const written = keys.filter((candidate) => file[section]?.[candidate.key] !== undefined);
+  if (written.length > 1) {
+    const both = written.map((candidate) => candidate.key).join(' and ');
+    throw new Error(`${configFile}: [${section}] ${both} set the same thing; keep one`);
+  }
+  const [found] = written;
+  if (found === undefined) return undefined;
+  const parse = 'parse' in found && found.parse ? found.parse : setting.parse;
+  return parseWritten(
+    { ...setting, parse },
+    file[section]![found.key]!,
+    `${configFile}: [${section}] ${found.key}`,
+  );
 }
 
 /** Of two settings that say the same thing (`--admin`, `--admin-file`), keeps the stronger source's. */
@@ -376,10 +408,15 @@ function dropOutranked(command: Command, setting: ServeSetting): void {
   const mine = command.getOptionValueSource(setting.key) as SettingSource | undefined;
   const theirs = command.getOptionValueSource(setting.outranks) as SettingSource | undefined;
   if (mine === undefined || theirs === undefined) return;
-  if (command.getOptionValue(setting.key) === undefined) return;
-  if (command.getOptionValue(setting.outranks) === undefined) return;
+  if (!isSet(command.getOptionValue(setting.key))) return;
+  if (!isSet(command.getOptionValue(setting.outranks))) return;
   const loser = SOURCES.indexOf(mine) <= SOURCES.indexOf(theirs) ? setting.outranks : setting.key;
   command.setOptionValueWithSource(loser, undefined, 'default');
+}
+
+/** Neither absent nor an empty list (a repeatable flag not given). */
+function isSet(value: unknown): boolean {
+  return value !== undefined && !(Array.isArray(value) && value.length === 0);
 }
 
 /** A value written in the environment or the file, parsed as its flag's would be. */
@@ -394,7 +431,9 @@ function parseWritten(setting: ServeSetting, written: string, where: string): un
       throw new Error(`${where}: ${(error as Error).message}, not "${value}"`);
     }
   };
-  if (!setting.repeatable) return parseOne(written.trim());
+  if (setting.repeatable === undefined) return parseOne(written.trim());
+  // A line is kept whole: spaces at its ends may be part of a password.
+  if (setting.repeatable === 'lines') return nonBlankLines(written).map(parseOne);
   return written
     .split(',')
     .map((value) => value.trim())
@@ -416,22 +455,31 @@ export function readConfigFile(file: string): IniSettings {
   return checkedIni(parseIni(text), file);
 }
 
-/** `[admins]` as CouchDB writes it, `NAME = PASSWORD`: the one server admin. */
-function adminOfSection(entries: unknown, file: string): string {
+/**
+ * `[admins]` as CouchDB writes it, `NAME = PASSWORD` a line: the server admins, one
+ * `NAME:PASSWORD` a line. A name written twice is one key, the last line's (the ini parser, as
+ * CouchDB's config.erl, lets a later value of a key replace an earlier one).
+ */
+function adminsOfSection(entries: unknown, file: string): string {
   const admins = typeof entries === 'object' && entries !== null ? Object.entries(entries) : [];
-  if (admins.length !== 1 || typeof admins[0]![1] !== 'string') {
-    throw new Error(`${file}: [admins] must hold one line, NAME = PASSWORD, for the server admin`);
-  }
-  const [name, password] = admins[0]! as [string, string];
-  return `${name}:${password}`;
+  return admins
+    .map(([name, password]) => {
+      if (typeof password !== 'string' || password === '' || name.includes(':')) {
+        throw new Error(`${file}: [admins] ${name}: expected NAME = PASSWORD, the name without ":"`);
+      }
+      return `${name}:${password}`;
+    })
+    .join('\n');
 }
 
 function checkedIni(parsed: Record<string, unknown>, file: string): IniSettings {
   const known = new Map<string, string[]>();
-  for (const { ini } of SERVE_SETTINGS) known.set(ini[0], [...(known.get(ini[0]) ?? []), ini[1]]);
+  for (const { ini, iniAliases = [] } of SERVE_SETTINGS) {
+    known.set(ini[0], [...(known.get(ini[0]) ?? []), ini[1], ...iniAliases.map(({ key }) => key)]);
+  }
   const settings: IniSettings = {};
   const { admins, ...rest } = parsed;
-  if (admins !== undefined) settings.admins = { [ADMIN_KEY]: adminOfSection(admins, file) };
+  if (admins !== undefined) settings.admins = { [ADMIN_KEY]: adminsOfSection(admins, file) };
   for (const [section, entries] of Object.entries(rest)) {
     const keys = known.get(section);
     if (keys === undefined || typeof entries !== 'object' || entries === null) {
@@ -462,14 +510,22 @@ export function effectiveSettings(options: ServeOptions): IniSettings {
   const shown: IniSettings = {};
   for (const setting of SERVE_SETTINGS) {
     const value = options[setting.key];
-    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
-    const text = Array.isArray(value) ? value.join(',') : String(value);
+    if (!isSet(value)) continue;
     const [section, key] = setting.ini;
-    // The admin's name is no secret; its password is.
-    if (key === ADMIN_KEY) (shown[section] ??= {})[text.split(':')[0]!] = '***';
-    else (shown[section] ??= {})[key] = redacted(setting, text);
+    // The admins' names are no secret; their passwords are.
+    if (key === ADMIN_KEY) Object.assign((shown[section] ??= {}), hiddenPasswords(value as string[]));
+    else
+      (shown[section] ??= {})[key] = redacted(
+        setting,
+        Array.isArray(value) ? value.join(',') : String(value),
+      );
   }
   return shown;
+}
+
+/** `name:password` of each admin → `{name: '***'}`. */
+function hiddenPasswords(admins: string[]): Record<string, string> {
+  return Object.fromEntries(admins.map((admin) => [admin.split(':')[0]!, '***']));
 }
 
 function redacted(setting: ServeSetting, text: string): string {

@@ -47,7 +47,10 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
       secureCookies: options.secureCookies === true,
       ...(tls ? { tls } : {}),
       trustProxy: options.trustProxy,
-      lockout: { threshold: options.lockoutAttempts, durationMs: options.lockoutMinutes * 60_000 },
+      lockout: {
+        threshold: options.lockoutAttempts,
+        durationMs: Math.round(options.lockoutMinutes * 60_000),
+      },
       validation: { timeoutMs: options.validateTimeout },
       maxRequestSize: options.maxRequestSize,
       ...autoCompactionOptions(options),
@@ -124,15 +127,23 @@ export function startupLines(
   ];
 }
 
+/** `Server admin: "a"`, or `Server admins: "a", "b"`: names only, never a password. */
+function adminsNamed(names: string[]): string {
+  const quoted = names.map((name) => `"${name}"`).join(', ');
+  return `Server admin${names.length > 1 ? 's' : ''}: ${quoted}`;
+}
+
 function adminLines(admin: AdminAtStart, stateFile: string): StartupLine[] {
   switch (admin.kind) {
     case 'configured':
-      return [{ text: `Server admin: "${admin.name}" (as configured)`, fields: { admin: admin.name } }];
+      return [
+        { text: `${adminsNamed(admin.names)} (as configured)`, fields: { admin: admin.names.join(',') } },
+      ];
     case 'stored':
       return [
         {
           text:
-            `Server admin: ${admin.names.map((name) => `"${name}"`).join(', ')} (stored in ${stateFile}; ` +
+            `${adminsNamed(admin.names)} (stored in ${stateFile}; ` +
             'lost the password? see "Resetting the admin password" in docs/cli.md)',
           fields: { admin: admin.names.join(','), saved: stateFile },
         },

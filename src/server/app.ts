@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { notFound, SetteeError } from '../core/errors.js';
 import { DesignWorkerPool } from '../design/index.js';
 import { authorizeRequest, refuseCrossSite, refuseHistoryReads, requireJobOwner } from './access.js';
+import type { AdminCredentials } from './auth/admins.js';
 import { HashScheduler } from './auth/hash-scheduler.js';
 import { Auth, DEFAULT_ITERATIONS } from './auth/index.js';
 import { PostgresAuthState } from './auth/postgres-state.js';
@@ -69,8 +70,12 @@ export interface ServerOptions {
   postgres?: string | pg.Pool;
   port?: number;
   host?: string;
-  /** The server admin, `user:password`; generated (and printed once) when absent. */
-  admin?: string;
+  /**
+   * The server admins, each `user:password`: one, or a list (a name given twice: the last
+   * counts). They replace the stored admins; with none given and none stored, an `admin` is
+   * generated and its password printed once.
+   */
+  admin?: AdminCredentials;
   /** Origins allowed to call with credentials from a browser (none by default). */
   corsOrigins?: string[];
   /** Largest request body in bytes (default 256 MiB: PouchDB sends 100 docs with attachments at once). */

@@ -89,15 +89,51 @@ describe('the precedence of settings', () => {
 
   it("reads CouchDB's [admins] NAME = PASSWORD, and a stronger source's admin file outranks it", () => {
     const admins = iniFile('[admins]\nroot = s3cret\n');
-    expect(resolve(['--config', admins]).options.admin).toBe('root:s3cret');
+    expect(resolve(['--config', admins]).options.admin).toEqual(['root:s3cret']);
     const both = resolve(['--config', admins, '--admin-file', '/run/secrets/admin']).options;
     expect(both.admin).toBeUndefined();
     expect(both.adminFile).toBe('/run/secrets/admin');
     // The same source: the admin itself wins, as before (--admin over --admin-file).
     expect(resolve(['--admin', 'a:b', '--admin-file', '/x']).options).toMatchObject({
-      admin: 'a:b',
+      admin: ['a:b'],
       adminFile: undefined,
     });
+  });
+
+  it('takes several admins: --admin repeated, lines of $SETTEE_ADMIN, lines of [admins]', () => {
+    expect(resolve(['--admin', 'a:1', '--admin', 'b:2']).options.admin).toEqual(['a:1', 'b:2']);
+    // Lines, not commas: a password may hold commas, and spaces at its ends.
+    expect(resolve([], { SETTEE_ADMIN: 'a:x, y \nb:2\n' }).options.admin).toEqual(['a:x, y ', 'b:2']);
+    expect(resolve(['--config', iniFile('[admins]\nroot = s3cret\nops = pa,ss\n')]).options.admin).toEqual([
+      'root:s3cret',
+      'ops:pa,ss',
+    ]);
+    // A flag still wins over the others as a whole: its admins replace theirs.
+    expect(resolve(['--admin', 'a:1'], { SETTEE_ADMIN: 'b:2' }).options.admin).toEqual(['a:1']);
+  });
+
+  it("takes a name written twice in [admins] once, with the last line's password, as CouchDB does", () => {
+    // apache/couchdb src/config/src/config.erl: each ini line is inserted in turn into a set
+    // keyed by {Section, Key}, so a later value of a key replaces an earlier one.
+    const twice = iniFile('[admins]\nroot = first\nops = x\nroot = second\n');
+    expect(resolve(['--config', twice]).options.admin).toEqual(['root:second', 'ops:x']);
+  });
+
+  it("reads CouchDB 3.4's lockout keys, and ours of before as aliases", () => {
+    // apache/couchdb src/couch/src/couch_auth_lockout.erl, lockout_threshold/0: the key is
+    // `threshold`; src/docs/src/config/auth.rst: `max_lifetime`, in milliseconds (300000).
+    const couch = iniFile('[chttpd_auth_lockout]\nthreshold = 3\nmax_lifetime = 90000\n');
+    expect(resolve(['--config', couch]).options).toMatchObject({ lockoutAttempts: 3, lockoutMinutes: 1.5 });
+    const ours = iniFile('[chttpd_auth_lockout]\nmax_failures = 4\nminutes = 2\n');
+    expect(resolve(['--config', ours]).options).toMatchObject({ lockoutAttempts: 4, lockoutMinutes: 2 });
+    expect(() => resolve(['--config', iniFile('[chttpd_auth_lockout]\nthreshold = 3x\n')])).toThrow(
+      /\[chttpd_auth_lockout\] threshold: expected a whole number, not "3x"/,
+    );
+    expect(() =>
+      resolve(['--config', iniFile('[chttpd_auth_lockout]\nthreshold = 3\nmax_failures = 4\n')]),
+    ).toThrow(/\[chttpd_auth_lockout\] threshold and max_failures set the same thing; keep one/);
+    // The flag still wins over the file's CouchDB key.
+    expect(resolve(['--config', couch, '--lockout-attempts', '7']).options.lockoutAttempts).toBe(7);
   });
 });
 
@@ -130,8 +166,8 @@ describe('bad settings are refused at start, naming where they came from', () =>
     );
     expect(refusal(['--config', iniFile('[htpd]\nport = 1\n')])).toMatch(/\[htpd\] is not a section/);
     expect(refusal(['--config', iniFile('port = 1\n')])).toMatch(/"port" outside any section/);
-    expect(refusal(['--config', iniFile('[admins]\na = 1\nb = 2\n')])).toMatch(
-      /\[admins\] must hold one line/,
+    expect(refusal(['--config', iniFile('[admins]\na:b = 1\n')])).toMatch(
+      /\[admins\] a:b: expected NAME = PASSWORD, the name without ":"/,
     );
   });
 
@@ -147,6 +183,8 @@ describe('GET /_node/_local/_config shows the settings', () => {
     const { options } = resolve([
       '--admin',
       'root:s3cret',
+      '--admin',
+      'ops:0ps',
       '--jwt-secret',
       'hush',
       '--postgres',
@@ -154,23 +192,31 @@ describe('GET /_node/_local/_config shows the settings', () => {
     ]);
     const shown = effectiveSettings(options);
     expect(shown.httpd).toMatchObject({ port: '5984', bind_address: '127.0.0.1' });
-    expect(shown.admins).toEqual({ root: '***' });
+    expect(shown.admins).toEqual({ root: '***', ops: '***' });
     expect(shown.jwt_auth).toEqual({ secret: '***' });
     expect(shown.postgres).toEqual({ url: 'postgres://settee:***@db.internal/settee' });
-    expect(JSON.stringify(shown)).not.toMatch(/s3cret|hush|:pw@/);
+    expect(JSON.stringify(shown)).not.toMatch(/s3cret|0ps|hush|:pw@/);
   });
 });
 
 describe('docs/configuration.md', () => {
   it('lists every setting with its flag, environment variable and file key, as the code has them', () => {
     const text = fs.readFileSync(path.resolve(import.meta.dirname, '../../docs/configuration.md'), 'utf8');
+    // The file column: the key, then its aliases, each in backquotes ("(or `max_failures`)").
     const rows = [
-      ...text.matchAll(/^\| `(--[a-z-]+)[^`]*` \| `\$([A-Z_]+)` \| `\[([a-z_]+)\] ([A-Za-z_]+)` \|/gm),
-    ].map((match) => [match[1], match[2], match[3], match[4]]);
+      ...text.matchAll(/^\| `(--[a-z-]+)[^`]*` \| `\$([A-Z_]+)` \| `\[([a-z_]+)\] ([A-Za-z_]+)`([^|]*)\|/gm),
+    ].map((match) => [
+      match[1],
+      match[2],
+      match[3],
+      match[4],
+      [...match[5]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]),
+    ]);
     const expected = SERVE_SETTINGS.map((setting) => [
       /--[a-z-]+/.exec(setting.flags)![0],
       setting.env,
       ...setting.ini,
+      (setting.iniAliases ?? []).map(({ key }) => key),
     ]);
     expect(rows).toEqual(expected);
   });

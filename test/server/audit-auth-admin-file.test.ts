@@ -26,14 +26,14 @@ describe('--admin-file', () => {
       ['crlf', 'root:pw\r\n'],
       ['none', 'root:pw'],
     ]) {
-      expect(await adminCredentials({ adminFile: secretFile(name!, text!) }, {}), name).toBe('root:pw');
+      expect(await adminCredentials({ adminFile: secretFile(name!, text!) }, {}), name).toEqual(['root:pw']);
     }
   });
 
   it('keeps spaces that belong to the password, and the server accepts exactly it', async () => {
     const file = secretFile('spaces', 'root:  two words  \n');
     const credentials = await adminCredentials({}, { SETTEE_ADMIN_FILE: file });
-    expect(credentials).toBe('root:  two words  ');
+    expect(credentials).toEqual(['root:  two words  ']);
     const server = await startServer({ admin: credentials });
     try {
       const statusWith = async (password: string) =>

@@ -12,9 +12,16 @@ export type AdminHashes = Record<string, string>;
 /** Admins whose password is known now (to warm the credential cache). */
 export type KnownAdmins = { name: string; password: string; hash: string }[];
 
+/**
+ * Server admins as given: `"name:password"`, or several of them (`--admin` repeated, the lines
+ * of `--admin-file`, `[admins]`). Of two with one name the last counts, as a later `[admins]`
+ * line does in CouchDB.
+ */
+export type AdminCredentials = string | readonly string[];
+
 export interface AdminOptions {
-  /** `"name:password"` (`--admin`, `--admin-file`, `SETTEE_ADMIN`); replaces the stored admins. */
-  admin?: string;
+  /** The admins given (`--admin`, `--admin-file`, `SETTEE_ADMIN`); together they replace the stored admins. */
+  admin?: AdminCredentials;
   iterations: number;
   log?: (message: string) => void;
 }
@@ -36,6 +43,16 @@ export function parseAdminOption(value: string): { name: string; password: strin
 }
 
 /**
+ * Each admin given, parsed, in order; a name given again replaces the earlier one in its place.
+ * Throws on a malformed one before anything is hashed. None: nothing was given.
+ */
+export function givenAdmins(admin: AdminCredentials | undefined): { name: string; password: string }[] {
+  const list = typeof admin === 'string' ? [admin] : (admin ?? []);
+  const byName = new Map(list.map(parseAdminOption).map((given) => [given.name, given]));
+  return [...byName.values()];
+}
+
+/**
  * The admins to run with, given the stored ones: `changed` when they must be stored again.
  * `shared` are hashes other servers made for admins of these names (see `postgres-state.ts`).
  * Throws on a malformed `options.admin` before anything is hashed.
@@ -45,18 +62,17 @@ export async function resolveAdmins(
   options: AdminOptions,
   shared: AdminHashes = {},
 ): Promise<{ admins: AdminHashes; known: KnownAdmins; changed: boolean }> {
-  const given = options.admin === undefined ? undefined : parseAdminOption(options.admin);
-  if (given) {
-    // Keep a hash already made when the password is unchanged: its salt is part of the cookie
-    // key, so re-hashing on every start would log everyone out, and servers given the same
-    // admin must use one hash for a cookie of one to work on the others.
-    const previous = stored[given.name];
-    const hash =
-      (await firstMatching(given.password, [shared[given.name], previous])) ??
-      (await hashAdminPassword(given.password, options.iterations));
-    const names = Object.keys(stored);
-    const changed = names.length !== 1 || names[0] !== given.name || previous !== hash;
-    return { admins: changed ? { [given.name]: hash } : stored, known: [{ ...given, hash }], changed };
+  const given = givenAdmins(options.admin);
+  if (given.length > 0) {
+    const known = await Promise.all(
+      given.map(async (admin) => ({
+        ...admin,
+        hash: await hashOf(admin, options.iterations, [shared, stored]),
+      })),
+    );
+    const admins: AdminHashes = Object.fromEntries(known.map(({ name, hash }) => [name, hash]));
+    const changed = !sameHashes(admins, stored);
+    return { admins: changed ? admins : stored, known, changed };
   }
   if (Object.keys(stored).length > 0) return { admins: stored, known: [], changed: false };
   const { name, password } = generatedAdmin();
@@ -67,6 +83,25 @@ export async function resolveAdmins(
       '(or SETTEE_ADMIN, or --admin-file).',
   );
   return { admins: { [name]: hash }, known: [{ name, password, hash }], changed: true };
+}
+
+/**
+ * Keeps a hash already made when the password is unchanged: its salt is part of the cookie key,
+ * so re-hashing on every start would log everyone out, and servers given the same admin must use
+ * one hash for a cookie of one to work on the others.
+ */
+async function hashOf(
+  { name, password }: { name: string; password: string },
+  iterations: number,
+  made: AdminHashes[],
+): Promise<string> {
+  const previous = made.map((hashes) => (Object.hasOwn(hashes, name) ? hashes[name] : undefined));
+  return (await firstMatching(password, previous)) ?? (await hashAdminPassword(password, iterations));
+}
+
+function sameHashes(a: AdminHashes, b: AdminHashes): boolean {
+  const names = Object.keys(a);
+  return names.length === Object.keys(b).length && names.every((name) => a[name] === b[name]);
 }
 
 async function firstMatching(password: string, hashes: (string | undefined)[]): Promise<string | undefined> {

@@ -14,6 +14,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { UserContext } from '../../core/api.js';
 import { SetteeError } from '../../core/errors.js';
 import { ADMIN_ROLE } from '../security.js';
+import type { AdminCredentials } from './admins.js';
 import { HashScheduler } from './hash-scheduler.js';
 import { parseBasicAuth, parseCookies } from './headers.js';
 import { type JwtOptions, JwtVerifier, parseBearer } from './jwt.js';
@@ -52,8 +53,11 @@ export interface UserSource {
 }
 
 export interface AuthOptions {
-  /** `"name:password"` (from `--admin`, `--admin-file` or `SETTEE_ADMIN`); split at the first `:`. */
-  admin?: string;
+  /**
+   * The server admins, each `"name:password"` split at the first `:` (from `--admin`,
+   * `--admin-file` or `SETTEE_ADMIN`); they replace the stored ones. See `AdminCredentials`.
+   */
+  admin?: AdminCredentials;
   /** Where the generated admin's credentials are announced (once). */
   log?: (message: string) => void;
   /** Lifetime of an `AuthSession` cookie in seconds; 600 by default, as CouchDB. */

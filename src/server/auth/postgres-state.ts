@@ -19,7 +19,7 @@ import pg from 'pg';
 import { ChannelListener } from '../../storage/postgres/channel-listener.js';
 import { migrate } from '../../storage/postgres/schema.js';
 import { inTransaction, type Queryable, rowsOf, run } from '../../storage/postgres/sql.js';
-import { type AdminHashes, type AdminOptions, checkAdminHashes } from './admins.js';
+import { type AdminHashes, type AdminOptions, checkAdminHashes, givenAdmins } from './admins.js';
 import type { LockoutOptions } from './lockout.js';
 import { SharedLockout } from './postgres-lockout.js';
 import { type AuthState, loadAuthState, newSecret } from './state-file.js';
@@ -81,7 +81,7 @@ export class PostgresAuthState implements AuthStateStore {
       const shared = parseAdmins(row!.admins);
       const state = await loadAuthState(this.dataDir, options, shared);
       // Only admins given now: a generated one is this server's alone, and a stored one's password is unknown.
-      const given = options.admin === undefined ? [] : state.known;
+      const given = givenAdmins(options.admin).length === 0 ? [] : state.known;
       if (given.some(({ name, hash }) => shared[name] !== hash)) {
         for (const { name, hash } of given) shared[name] = hash;
         await run(client, 'UPDATE settee.auth SET admins = $1', [JSON.stringify(shared)]);
