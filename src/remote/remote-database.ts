@@ -154,14 +154,19 @@ export class RemoteDatabase implements Peer {
     const { longpoll, signal } = options;
     const timeout = options.timeout ?? DEFAULT_LONGPOLL_TIMEOUT;
     const deadline = new AbortController();
-    let rows = 0;
+    // Seqs of the rows handed to `onRow`: a feed cut off and read again hands each row once.
+    const handed = new Set<string>();
     const read = (response: HttpResponse) => {
-      const timer = longpoll ? setTimeout(() => rows === 0 && deadline.abort(), timeout) : undefined;
+      const timer = longpoll ? setTimeout(() => handed.size === 0 && deadline.abort(), timeout) : undefined;
       const counted = (row: ChangeRow) => {
-        rows++;
+        const seq = JSON.stringify(row.seq);
+        if (handed.has(seq)) return;
+        handed.add(seq);
         onRow?.(row);
       };
-      return readChanges(response, counted).finally(() => clearTimeout(timer));
+      // A page asked with a limit is bounded (a longpoll may wait, with heartbeats, for its first row).
+      const bounded = !longpoll && options.limit !== undefined;
+      return readChanges(response, counted, bounded).finally(() => clearTimeout(timer));
     };
     const request = this.changesRequest(options);
     request.signal = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
