@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import type { AutoCompactionOptions } from '../server/auto-compaction.js';
 import type { JwtOptions } from '../server/auth/jwt.js';
+import type { LockoutMode } from '../server/auth/lockout.js';
 import { givenAdmins } from '../server/auth/admins.js';
 import { generatedAdmin, storedAdminNames } from '../server/auth/state-file.js';
 import type { LogFormat, LogLevel } from './logger.js';
@@ -31,6 +32,8 @@ export interface ServeOptions {
   trustProxy: string[];
   lockoutAttempts: number;
   lockoutMinutes: number;
+  lockoutMode: LockoutMode;
+  lockoutMaxObjects: number;
   validateTimeout: number;
   corsOrigin: string[];
   maxRequestSize: number;

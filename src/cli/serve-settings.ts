@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parse as parseIni } from 'ini';
+import { DEFAULT_MAX_ENTRIES, LOCKOUT_MODES } from '../server/auth/lockout.js';
 import { parseRequestLog, type RequestLogSetting } from '../server/metrics/request-log.js';
 import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
 import { byteSize, compactionRatio, nonBlankLines, redactedUrl, type ServeOptions } from './serve-options.js';
@@ -61,6 +62,13 @@ export function wholeNumber(value: string): number {
   if (value.trim() === '' || !Number.isInteger(parsed) || parsed < 0) {
     throw new InvalidArgumentError('expected a whole number');
   }
+  return parsed;
+}
+
+/** A whole number of at least 1. */
+function positiveWholeNumber(value: string): number {
+  const parsed = wholeNumber(value);
+  if (parsed < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
   return parsed;
 }
 
@@ -234,6 +242,26 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     iniAliases: [{ key: 'max_lifetime', parse: (value) => wholeNumber(value) / 60_000 }],
     parse: wholeNumber,
     defaultValue: 5,
+  },
+  {
+    key: 'lockoutMode',
+    flags: '--lockout-mode <mode>',
+    description: 'enforce: refuse a locked-out user; warn: only log it; off: count no failures',
+    env: 'SETTEE_LOCKOUT_MODE',
+    // CouchDB 3.4's key and words (src/couch/src/couch_auth_lockout.erl, lockout_mode/0).
+    ini: ['chttpd_auth_lockout', 'mode'],
+    choices: LOCKOUT_MODES,
+    defaultValue: 'enforce',
+  },
+  {
+    key: 'lockoutMaxObjects',
+    flags: '--lockout-max-objects <n>',
+    description: 'most user and address pairs the lockout keeps track of',
+    env: 'SETTEE_LOCKOUT_MAX_OBJECTS',
+    // CouchDB 3.4's key (src/docs/src/config/auth.rst, [chttpd_auth_lockout] max_objects).
+    ini: ['chttpd_auth_lockout', 'max_objects'],
+    parse: positiveWholeNumber,
+    defaultValue: DEFAULT_MAX_ENTRIES,
   },
   {
     key: 'validateTimeout',

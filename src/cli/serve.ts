@@ -50,6 +50,8 @@ export async function serveCommand(options: ServeOptions): Promise<number | unde
       lockout: {
         threshold: options.lockoutAttempts,
         durationMs: Math.round(options.lockoutMinutes * 60_000),
+        maxEntries: options.lockoutMaxObjects,
+        mode: options.lockoutMode,
       },
       validation: { timeoutMs: options.validateTimeout },
       maxRequestSize: options.maxRequestSize,

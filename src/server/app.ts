@@ -16,6 +16,7 @@ import { HashScheduler } from './auth/hash-scheduler.js';
 import { Auth, DEFAULT_ITERATIONS } from './auth/index.js';
 import { PostgresAuthState } from './auth/postgres-state.js';
 import type { JwtOptions } from './auth/jwt.js';
+import type { LockoutSettings, LockoutWarning } from './auth/lockout.js';
 import type { DbContext, Methods, RequestContext, ServerServices } from './context.js';
 import { type AutoCompactionOptions, type AutoCompactor, startAutoCompaction } from './auto-compaction.js';
 import { applyCors } from './cors.js';
@@ -104,8 +105,12 @@ export interface ServerOptions {
   perUserDbs?: { deleteWithUser: boolean };
   /** Accept `Authorization: Bearer` JWTs signed with these keys. */
   jwt?: JwtOptions;
-  /** Authentication failures before a user is locked out of an address (5), and for how long (5 min). */
-  lockout?: { threshold?: number; durationMs?: number };
+  /**
+   * Authentication failures before a user is locked out of an address (5), for how long (5 min),
+   * how many pairs are tracked (10 000), and the mode: `enforce` (default), `warn` (a warning is
+   * logged once per lock, nothing refused) or `off`.
+   */
+  lockout?: Omit<LockoutSettings, 'onWarning'>;
   /** The server is reached over HTTPS (behind a TLS proxy): session cookies get `Secure`. */
   secureCookies?: boolean;
   /**
@@ -504,7 +509,7 @@ async function openAccounts(
     users,
     hashing,
     ...(options.jwt ? { jwt: options.jwt } : {}),
-    ...(options.lockout ? { lockout: options.lockout } : {}),
+    lockout: { ...options.lockout, onWarning: (warning) => logLockoutWarning(log, warning) },
     secureCookies: options.secureCookies === true || options.tls !== undefined,
     // On PostgreSQL the secret, admins' hashes and lockout are the servers' together
     // (docs/scale-out.md), kept through the databases' own pool rather than one more.
@@ -513,6 +518,16 @@ async function openAccounts(
       : {}),
   });
   return { users, auth, validator };
+}
+
+/** `warn` mode's line: who, from where, and until when `enforce` would have refused them. */
+function logLockoutWarning(log: Logger, { address, user, until }: LockoutWarning): void {
+  const who = user === undefined ? 'bad JWTs' : `user "${user}"`;
+  log.warn(
+    { address, user: user ?? null, until: new Date(until).toISOString() },
+    `authentication failure threshold reached for ${who} from ${address}: ` +
+      'let through, as [chttpd_auth_lockout] mode is warn',
+  );
 }
 
 /**

@@ -135,6 +135,24 @@ describe('the precedence of settings', () => {
     // The flag still wins over the file's CouchDB key.
     expect(resolve(['--config', couch, '--lockout-attempts', '7']).options.lockoutAttempts).toBe(7);
   });
+
+  it("reads CouchDB's lockout mode and max_objects, from the file, the environment and flags", () => {
+    // apache/couchdb src/couch/src/couch_auth_lockout.erl, lockout_mode/0: `mode` is off, warn or
+    // enforce (the default); src/docs/src/config/auth.rst: `max_objects`, the pairs tracked.
+    expect(resolve([]).options).toMatchObject({ lockoutMode: 'enforce', lockoutMaxObjects: 10_000 });
+    const couch = iniFile('[chttpd_auth_lockout]\nmode = warn\nmax_objects = 500\n');
+    expect(resolve(['--config', couch]).options).toMatchObject({
+      lockoutMode: 'warn',
+      lockoutMaxObjects: 500,
+    });
+    expect(resolve(['--config', couch], { SETTEE_LOCKOUT_MODE: 'off' }).options.lockoutMode).toBe('off');
+    const flags = ['--config', couch, '--lockout-mode', 'enforce', '--lockout-max-objects', '9'];
+    expect(resolve(flags).options).toMatchObject({ lockoutMode: 'enforce', lockoutMaxObjects: 9 });
+    expect(effectiveSettings(resolve(['--config', couch]).options).chttpd_auth_lockout).toMatchObject({
+      mode: 'warn',
+      max_objects: '500',
+    });
+  });
 });
 
 describe('bad settings are refused at start, naming where they came from', () => {
@@ -157,6 +175,17 @@ describe('bad settings are refused at start, naming where they came from', () =>
     );
     expect(refusal(['--config', iniFile('[couch_peruser]\nenable = maybe\n')])).toMatch(
       /enable: expected true or false/,
+    );
+    // CouchDB would take an unknown mode as `off` (lockout_mode/0): told at start instead.
+    expect(refusal(['--config', iniFile('[chttpd_auth_lockout]\nmode = enforced\n')])).toMatch(
+      /\[chttpd_auth_lockout\] mode: expected one of enforce, warn, off, not "enforced"/,
+    );
+    expect(refusal([], { SETTEE_LOCKOUT_MODE: 'loud' })).toMatch(
+      /\$SETTEE_LOCKOUT_MODE: expected one of enforce, warn, off, not "loud"/,
+    );
+    expect(refusal(['--lockout-mode', 'loud'])).toMatch(/Allowed choices are enforce, warn, off/);
+    expect(refusal(['--config', iniFile('[chttpd_auth_lockout]\nmax_objects = 0\n')])).toMatch(
+      /\[chttpd_auth_lockout\] max_objects: expected a whole number of at least 1, not "0"/,
     );
   });
 
@@ -267,3 +296,36 @@ describe('settee serve --config, end to end', () => {
     }
   });
 });
+
+describe('settee serve with [chttpd_auth_lockout] mode = warn, end to end', () => {
+  it('lets the right password in past the threshold, logs a warning, and shows the mode', async () => {
+    const file = iniFile(
+      `[admins]\nroot = s3cret\n[couchdb]\ndatabase_dir = ${path.join(dir, 'warn-data')}\n` +
+        '[chttpd_auth_lockout]\nmode = warn\nthreshold = 1\nmax_objects = 100\n',
+    );
+    const { launched, url } = await serveInChild(['--config', file]);
+    try {
+      const signIn = async (password: string) =>
+        (await fetch(`${url}/_session`, { headers: { authorization: basicOf('root', password) } })).status;
+      expect(await signIn('wrong')).toBe(401); // the threshold: `enforce` would refuse from here on
+      expect(await signIn('wrong')).toBe(401);
+      expect(await signIn('s3cret')).toBe(200);
+      await launched.printed(
+        ({ stdout }) =>
+          /"level":40.*authentication failure threshold reached for user \\"root\\"/.test(stdout),
+        'the lockout warning',
+      );
+      const config = await fetch(`${url}/_node/_local/_config/chttpd_auth_lockout`, {
+        headers: { authorization: basicOf('root', 's3cret') },
+      });
+      expect(await config.json()).toMatchObject({ mode: 'warn', max_objects: '100', threshold: '1' });
+    } finally {
+      launched.child.kill('SIGTERM');
+      await launched.exited;
+    }
+  });
+});
+
+function basicOf(name: string, password: string): string {
+  return `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`;
+}

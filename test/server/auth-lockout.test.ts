@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { SetteeError } from '../../src/core/errors.js';
-import { LOCKED_REASON, Lockout, type LockoutOptions, lockedError } from '../../src/server/auth/lockout.js';
+import {
+  LOCKED_REASON,
+  Lockout,
+  type LockoutOptions,
+  type LockoutWarning,
+  lockedError,
+  lockoutFor,
+} from '../../src/server/auth/lockout.js';
 
 const MINUTE = 60_000;
 
@@ -151,5 +158,39 @@ describe('Lockout', () => {
     expect(err).toBeInstanceOf(SetteeError);
     expect(err.toJSON()).toEqual({ error: 'forbidden', reason: LOCKED_REASON });
     expect(err.status).toBe(403);
+  });
+});
+
+describe('lockoutFor, the modes of CouchDB 3.4', () => {
+  it('warn: counts as enforce, refuses nobody, and reports each lock once', async () => {
+    let now = 1_700_000_000_000;
+    const warnings: LockoutWarning[] = [];
+    let counting: Lockout | undefined;
+    const ledger = await lockoutFor(
+      { mode: 'warn', onWarning: (warning) => warnings.push(warning) },
+      () => now,
+      (options) => Promise.resolve((counting = new Lockout(options))),
+    );
+    for (let i = 0; i < 5; i++) await ledger.recordFailure('10.0.0.1', 'admin');
+    expect(counting!.isLocked('10.0.0.1', 'admin')).toBe(true); // what enforce would refuse
+    expect([ledger.isLocked('10.0.0.1', 'admin'), ledger.isLocked('10.0.0.1', 'admin')]).toEqual([
+      false,
+      false,
+    ]);
+    expect(warnings).toEqual([{ address: '10.0.0.1', user: 'admin', until: now + 5 * MINUTE }]);
+    // The lock ends; five more failures make a new lock, reported again.
+    now += 5 * MINUTE;
+    expect(ledger.isLocked('10.0.0.1', 'admin')).toBe(false);
+    for (let i = 0; i < 5; i++) await ledger.recordFailure('10.0.0.1', 'admin');
+    expect(ledger.isLocked('10.0.0.1', 'admin')).toBe(false);
+    expect(warnings.map(({ until }) => until)).toEqual([now, now + 5 * MINUTE]);
+  });
+
+  it('enforce is the ledger itself; an unknown mode is refused', async () => {
+    const own = new Lockout();
+    expect(await lockoutFor({}, Date.now, () => Promise.resolve(own))).toBe(own);
+    await expect(
+      lockoutFor({ mode: 'strict' as never }, Date.now, () => Promise.resolve(own)),
+    ).rejects.toThrow(RangeError);
   });
 });

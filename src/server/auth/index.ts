@@ -18,7 +18,7 @@ import type { AdminCredentials } from './admins.js';
 import { HashScheduler } from './hash-scheduler.js';
 import { parseBasicAuth, parseCookies } from './headers.js';
 import { type JwtOptions, JwtVerifier, parseBearer } from './jwt.js';
-import { type LockoutLedger, lockedError } from './lockout.js';
+import { type LockoutLedger, type LockoutSettings, lockedError, lockoutFor } from './lockout.js';
 import {
   decoyHash,
   DEFAULT_ITERATIONS,
@@ -70,8 +70,12 @@ export interface AuthOptions {
   users?: UserSource;
   /** `Authorization: Bearer` tokens: keys and the roles claim. Without it Bearer tokens are refused. */
   jwt?: JwtOptions;
-  /** Failures (any scheme) from one address before that user is locked out there (5), and for how long (5 min). */
-  lockout?: { threshold?: number; durationMs?: number };
+  /**
+   * Failures (any scheme) from one address before that user is locked out there (5), for how
+   * long (5 min), how many pairs are tracked (10 000) and whether a lock refuses (`enforce`),
+   * is only reported (`warn`) or nothing is counted (`off`).
+   */
+  lockout?: LockoutSettings;
   /** Cookies only over HTTPS (the server is behind TLS). */
   secureCookies?: boolean;
   /** The pool password hashes run in (shared with the `_users` write rules); one of its own by default. */
@@ -120,6 +124,17 @@ interface Account {
 }
 
 const anonymous = (): UserContext => ({ name: null, roles: [] });
+
+/** Lockout warnings of bad JWTs name no user: their key is an internal one. */
+function jwtUnnamed(settings: LockoutSettings): LockoutSettings {
+  const { onWarning } = settings;
+  if (onWarning === undefined) return settings;
+  return {
+    ...settings,
+    onWarning: (warning) =>
+      onWarning(warning.user === JWT_LOCKOUT_KEY ? { ...warning, user: undefined } : warning),
+  };
+}
 
 export class Auth {
   readonly sessionTimeoutSeconds: number;
@@ -193,7 +208,9 @@ export class Auth {
       const state = await store.load({ admin: options.admin, iterations, log: options.log });
       const jwt = options.jwt ? await JwtVerifier.create({ ...options.jwt, now: options.now }) : undefined;
       const now = options.now ?? Date.now;
-      const lockout = await store.lockout({ ...options.lockout, now });
+      const lockout = await lockoutFor(jwtUnnamed(options.lockout ?? {}), now, (counting) =>
+        store.lockout(counting),
+      );
       const auth = new Auth({ ...state, timeout, iterations, now, jwt, lockout, state: store }, options);
       for (const { name, password, hash } of state.known)
         auth.#remember(auth.#cacheKeyOf(name, password), hash);

@@ -1,7 +1,9 @@
 /**
  * Lockout after repeated failed logins, as CouchDB 3.4's `[chttpd_auth_lockout]`: failures are
  * counted per (client address, user name), so an attacker locks a user out only from the
- * attacker's own address, and the real user elsewhere can still log in.
+ * attacker's own address, and the real user elsewhere can still log in. `lockoutFor` applies
+ * CouchDB's `mode`: a lock refuses (`enforce`), is only reported (`warn`), or nothing is counted
+ * (`off`).
  */
 import { SetteeError } from '../../core/errors.js';
 
@@ -28,6 +30,31 @@ export const DEFAULT_THRESHOLD = 5;
 export const DEFAULT_DURATION_MS = 5 * 60 * 1000;
 export const DEFAULT_MAX_ENTRIES = 10_000;
 
+/**
+ * CouchDB's `[chttpd_auth_lockout] mode` (src/couch/src/couch_auth_lockout.erl): `enforce`
+ * refuses a locked pair; `warn` counts as `enforce` does but only logs where it would refuse (so
+ * test suites and CDNs behind one address are not locked out); `off` counts nothing.
+ */
+export const LOCKOUT_MODES = ['enforce', 'warn', 'off'] as const;
+export type LockoutMode = (typeof LOCKOUT_MODES)[number];
+
+/** A pair that `warn` mode let through where `enforce` would have refused it. */
+export interface LockoutWarning {
+  address: string;
+  /** The user name; undefined for bad JWTs, which count against the address as a whole. */
+  user: string | undefined;
+  /** When the lock `enforce` would apply ends (ms since the epoch). */
+  until: number;
+}
+
+/** How the server locks out: the counting rule, the mode, and where `warn` mode reports. */
+export interface LockoutSettings extends Omit<LockoutOptions, 'now'> {
+  /** `enforce` by default, as CouchDB. */
+  mode?: LockoutMode;
+  /** Called once per pair per lock in `warn` mode. */
+  onWarning?: (warning: LockoutWarning) => void;
+}
+
 interface Failures {
   count: number;
   /** When the counting window opened (its first failure). */
@@ -47,6 +74,8 @@ export const pairKey = (address: string, user: string): string => JSON.stringify
  */
 export interface LockoutLedger {
   isLocked(address: string, user: string): boolean;
+  /** When the pair's lock in force ends (ms since the epoch); undefined when it is not locked. */
+  lockedUntil(address: string, user: string): number | undefined;
   recordFailure(address: string, user: string): void | Promise<void>;
   recordSuccess(address: string, user: string): void | Promise<void>;
 }
@@ -91,12 +120,16 @@ export class Lockout implements LockoutLedger {
 
   /** Whether `user` is locked out from `address` right now. */
   isLocked(address: string, user: string): boolean {
+    return this.lockedUntil(address, user) !== undefined;
+  }
+
+  lockedUntil(address: string, user: string): number | undefined {
     const key = pairKey(address, user);
     const until = this.#locks.get(key);
-    if (until === undefined) return false;
-    if (this.#now() < until) return true;
+    if (until === undefined) return undefined;
+    if (this.#now() < until) return until;
     this.#locks.delete(key);
-    return false;
+    return undefined;
   }
 
   /** Counts a failed login; the one that reaches `threshold` locks the pair. */
@@ -177,4 +210,69 @@ function positiveInteger(name: string, value: number): number {
     throw new RangeError(`${name} must be a positive integer, got ${value}`);
   }
   return value;
+}
+
+/** `off` mode: nothing counted, nothing kept, nobody locked. */
+const NO_LOCKOUT: LockoutLedger = {
+  isLocked: () => false,
+  lockedUntil: () => undefined,
+  recordFailure: () => undefined,
+  recordSuccess: () => undefined,
+};
+
+/**
+ * `warn` mode: the ledger counts and locks as in `enforce`, but a locked pair is let through;
+ * the first request of each lock is reported (not every one, so a client retrying in a loop
+ * cannot flood the log).
+ */
+class WarningLockout implements LockoutLedger {
+  /** The pairs already reported, until the end of the lock they were reported for. */
+  readonly #reported: Lockout;
+
+  constructor(
+    private readonly ledger: LockoutLedger,
+    private readonly onWarning: (warning: LockoutWarning) => void,
+    options: LockoutOptions,
+  ) {
+    this.#reported = new Lockout(options);
+  }
+
+  isLocked(address: string, user: string): boolean {
+    const until = this.ledger.lockedUntil(address, user);
+    if (until !== undefined && !this.#reported.isLocked(address, user)) {
+      this.#reported.lock(address, user, until);
+      this.onWarning({ address, user, until });
+    }
+    return false;
+  }
+
+  lockedUntil(): undefined {
+    return undefined;
+  }
+
+  recordFailure(address: string, user: string): void | Promise<void> {
+    return this.ledger.recordFailure(address, user);
+  }
+
+  recordSuccess(address: string, user: string): void | Promise<void> {
+    return this.ledger.recordSuccess(address, user);
+  }
+}
+
+/**
+ * The ledger for `settings.mode`: `open` (this process's `Lockout`, or the one shared over
+ * PostgreSQL) is not even called in `off` mode, so nothing is kept or written anywhere.
+ */
+export async function lockoutFor(
+  settings: LockoutSettings,
+  now: () => number,
+  open: (options: LockoutOptions) => Promise<LockoutLedger>,
+): Promise<LockoutLedger> {
+  const { mode = 'enforce', onWarning = () => undefined, ...counting } = settings;
+  if (!LOCKOUT_MODES.includes(mode)) {
+    throw new RangeError(`lockout mode must be one of ${LOCKOUT_MODES.join(', ')}, got ${String(mode)}`);
+  }
+  if (mode === 'off') return NO_LOCKOUT;
+  const ledger = await open({ ...counting, now });
+  return mode === 'warn' ? new WarningLockout(ledger, onWarning, { ...counting, now }) : ledger;
 }

@@ -51,6 +51,10 @@ export class SharedLockout implements LockoutLedger {
     return this.#locks.isLocked(address, user);
   }
 
+  lockedUntil(address: string, user: string): number | undefined {
+    return this.#locks.lockedUntil(address, user);
+  }
+
   async recordFailure(address: string, user: string): Promise<void> {
     // A failure of a request that began before the lock does not count, as in `Lockout`.
     if (this.#locks.isLocked(address, user)) return;
