@@ -2,6 +2,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../replication/helpers.js';
 import { type FaultProxy, type FaultProxyOptions, mulberry32, startFaultProxy } from './fault-proxy.js';
 
 const BODY = Buffer.alloc(200_000, 'x');
@@ -148,7 +149,8 @@ describe('the fault proxy', () => {
 
     const p = await proxy({ ...only('stall'), maxFaultOffset: 0, stallMs: 60_000 });
     const pending = get(p.port);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Closed while the response is stalled, not before the request even reached the proxy.
+    await waitFor(() => p.stats.stall === 1, 'the stall');
     await p.close();
     expect((await pending).endMs).toBeLessThan(5_000);
   });

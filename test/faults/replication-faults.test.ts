@@ -20,6 +20,7 @@ import {
   replicate,
   replicationId,
 } from '../../src/replication/index.js';
+import { waitFor } from '../replication/helpers.js';
 import { ADMIN, startServer, type TestServer } from '../server/harness.js';
 import { type FaultProxy, mulberry32, startFaultProxy } from './fault-proxy.js';
 import { diffPeerStates, fixtureDocs, peerState, summarize } from './peer-state.js';
@@ -316,9 +317,9 @@ describe('a live replication through repeated outages', () => {
       // A first outage long enough for seven failures in a row (waits of 20 to 1,280 ms)…
       p.setFaultRate(1);
       await direct('outages').bulkDocs([{ _id: 'first' }]);
-      await waitUntil(() => failedAt.length >= 7, 10_000);
+      await waitFor(() => failedAt.length >= 7, 'seven failures in a row');
       p.setFaultRate(0);
-      await waitUntil(async () => (await target.info()).doc_count === 1, 10_000);
+      await waitFor(async () => (await target.info()).doc_count === 1, 'the first document');
       await replication.idle();
 
       // …then a second one: after the recovery its first waits are short again (20 and 40 ms,
@@ -326,10 +327,10 @@ describe('a live replication through repeated outages', () => {
       const before = failedAt.length;
       p.setFaultRate(1);
       await direct('outages').bulkDocs([{ _id: 'second' }]);
-      await waitUntil(() => failedAt.length >= before + 3, 10_000);
+      await waitFor(() => failedAt.length >= before + 3, 'three more failures');
       expect(failedAt[before + 2]! - failedAt[before]!).toBeLessThan(1000);
       p.setFaultRate(0);
-      await waitUntil(async () => (await target.info()).doc_count === 2, 10_000);
+      await waitFor(async () => (await target.info()).doc_count === 2, 'the second document');
       replication.cancel();
       expect((await replication.done).status).toBe('cancelled');
     } finally {
@@ -337,12 +338,3 @@ describe('a live replication through repeated outages', () => {
     }
   });
 });
-
-/** Polls `ready` every 10 ms until it holds, failing after `withinMs`. */
-async function waitUntil(ready: () => boolean | Promise<boolean>, withinMs: number): Promise<void> {
-  const deadline = performance.now() + withinMs;
-  while (!(await ready())) {
-    if (performance.now() > deadline) throw new Error(`not ready within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -1,5 +1,6 @@
 import PouchDB from 'pouchdb';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../replication/helpers.js';
 import { type DocState, diffStates, readState } from './compare.js';
 import { usePouchServer } from './pouch-harness.js';
 
@@ -9,16 +10,6 @@ import { usePouchServer } from './pouch-harness.js';
 
 const env = usePouchServer('settee-pouch-');
 const { local, remote } = env;
-
-/** Polls `condition` every 50 ms until it holds; fails after `timeout` ms. */
-async function waitFor(what: string, condition: () => Promise<boolean>, timeout = 10_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** A deterministic pseudo-random source (mulberry32). */
 function random(seed: number) {
@@ -472,22 +463,23 @@ describe.sequential('PouchDB as a client of Settee', () => {
     const counts = () => Promise.all(sides.map(async (db) => (await db.info()).doc_count));
     const everywhere = async (id: string, rev: string) =>
       (await Promise.all(sides.map((db) => winnerOf(db, id)))).every((winner) => winner?.rev === rev);
-    await waitFor('the first 400 documents on every side', async () =>
-      (await counts()).every((n) => n === 400),
+    await waitFor(
+      async () => (await counts()).every((n) => n === 400),
+      'the first 400 documents on every side',
     );
 
     // A write on A reaches B through Settee, attachment bytes included.
     const picture = rng.bytes(3000);
     const fromA = await a.put({ _id: 'from-a', n: 1, _attachments: { 'pic.bin': attachment(picture) } });
-    await waitFor('from-a everywhere', () => everywhere('from-a', fromA.rev));
+    await waitFor(() => everywhere('from-a', fromA.rev), 'from-a everywhere');
     expect((await b.getAttachment('from-a', 'pic.bin')).equals(picture)).toBe(true);
 
     // An edit and a deletion on B reach A.
     const edited = await b.put({ ...(await b.get('s-3')), edited: 'on b' });
     const removed = await b.remove('a-4', (await b.get('a-4'))._rev!);
     await waitFor(
-      'the edit and deletion from B everywhere',
       async () => (await everywhere('s-3', edited.rev)) && (await everywhere('a-4', removed.rev)),
+      'the edit and deletion from B everywhere',
     );
     expect(await winnerOf(a, 'a-4')).toEqual({ rev: removed.rev, deleted: true });
 
@@ -502,7 +494,7 @@ describe.sequential('PouchDB as a client of Settee', () => {
     });
     expect(attached.status).toBe(201);
     const withAttachment = ((await attached.json()) as { rev: string }).rev;
-    await waitFor('from-settee everywhere', () => everywhere('from-settee', withAttachment));
+    await waitFor(() => everywhere('from-settee', withAttachment), 'from-settee everywhere');
     expect((await a.getAttachment('from-settee', 'raw.bin')).equals(raw)).toBe(true);
     expect((await b.getAttachment('from-settee', 'raw.bin')).equals(raw)).toBe(true);
 
@@ -527,13 +519,15 @@ describe.sequential('PouchDB as a client of Settee', () => {
       (await Promise.all(sides.map((db) => db.get('s-7', { conflicts: true })))).every(
         (doc) => doc._rev === winner && doc._conflicts?.length === 1 && doc._conflicts[0] === loser,
       );
-    await waitFor('the conflict on s-7 everywhere', contested);
+    await waitFor(contested, 'the conflict on s-7 everywhere');
     // Resolved on B: the loser is deleted everywhere.
     await b.remove('s-7', loser);
-    await waitFor('the resolution of s-7 everywhere', async () =>
-      (await Promise.all(sides.map((db) => db.get('s-7', { conflicts: true })))).every(
-        (doc) => doc._rev === winner && doc._conflicts === undefined,
-      ),
+    await waitFor(
+      async () =>
+        (await Promise.all(sides.map((db) => db.get('s-7', { conflicts: true })))).every(
+          (doc) => doc._rev === winner && doc._conflicts === undefined,
+        ),
+      'the resolution of s-7 everywhere',
     );
 
     // A burst on both ends at once: 1000 documents on A, 1000 over HTTP on Settee.
@@ -543,7 +537,9 @@ describe.sequential('PouchDB as a client of Settee', () => {
     });
     expect(burst.status).toBe(201);
     ok(await a.bulkDocs(numbered('burst-a', 1000)));
-    await waitFor('the bursts on every side', async () => (await counts()).every((n) => n === 2401), 30_000);
+    await waitFor(async () => (await counts()).every((n) => n === 2401), 'the bursts on every side', {
+      timeoutMs: 30_000,
+    });
 
     for (const sync of syncs) sync.cancel();
     const results = await Promise.all(syncs);

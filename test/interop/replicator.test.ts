@@ -25,6 +25,7 @@ import {
   summarize,
 } from '../faults/peer-state.js';
 import { type FaultProxy, startFaultProxy } from '../faults/fault-proxy.js';
+import { waitFor } from '../replication/helpers.js';
 import { ADMIN, startServer, type TestServer } from '../server/harness.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -54,17 +55,15 @@ async function startPouchServer(): Promise<{ url: string; child: ChildProcess; d
     stdio: 'ignore',
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
+  // Up when it answers: it tells no other sign, its output being ignored.
+  await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`pouchdb-server exited with ${child.exitCode}`);
-    const up = await fetch(url).then(
+    return fetch(url).then(
       (response) => response.ok,
       () => false,
     );
-    if (up) return { url, child, dir };
-    if (Date.now() > deadline) throw new Error('pouchdb-server did not start');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  }, 'pouchdb-server to answer');
+  return { url, child, dir };
 }
 
 beforeAll(async () => {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startServer, type TestServer, useServerPerFile } from './harness.js';
-import { jsonLines, openLive, raw, sleep } from './http-client.js';
+import { waitFor } from '../replication/helpers.js';
+import { jsonLines, newlines, openLive, raw, writeWaiters } from './http-client.js';
 
 let t: TestServer;
 let db = '';
@@ -270,7 +271,8 @@ describe('longpoll', () => {
       settled = true;
       return body;
     });
-    await sleep(150);
+    // The server has looked, found nothing after `since` and parked the feed on the next write.
+    await waitFor(async () => (await writeWaiters(t, db)) === 1, 'the longpoll to wait');
     expect(settled).toBe(false);
     await write({ _id: 'late' });
     const body = await pending;
@@ -290,8 +292,8 @@ describe('longpoll', () => {
   it('sends heartbeat newlines inside the JSON, and a heartbeat holds past the timeout', async () => {
     const live = await openLive(t.url, `/${db}/_changes?feed=longpoll&since=now&heartbeat=30&timeout=60`);
     expect(live.status).toBe(200);
-    await live.until((text) => (text.match(/\n/g) ?? []).length >= 5, 3000);
-    await sleep(120);
+    // Five heartbeats span four periods of 30 ms: twice the 60 ms timeout, and the feed is open.
+    await live.until((text) => newlines(text) >= 5, 3000);
     await write({ _id: 'beat' });
     const text = await live.ended;
     const body = JSON.parse(text) as Changes;
@@ -316,7 +318,10 @@ describe('continuous feed', () => {
   it('takes heartbeat=true (60 s) and keeps the feed open past the timeout', async () => {
     const live = await openLive(t.url, `/${db}/_changes?feed=continuous&since=now&heartbeat=true&timeout=50`);
     expect(live.status).toBe(200);
-    await sleep(200);
+    // A control feed opened after it with the same timeout and no heartbeat ends: the 50 ms have
+    // passed on the server's clock, so had the timeout been kept, the first feed would be over.
+    const control = await openLive(t.url, `/${db}/_changes?feed=continuous&since=now&timeout=50`);
+    expect(jsonLines(await control.ended)).toEqual([{ last_seq: 0, pending: 0 }]);
     await write({ _id: 'still-open' });
     await live.until((text) => text.includes('still-open'));
     live.destroy();
@@ -440,14 +445,10 @@ describe('live feeds and the server’s lifecycle', () => {
     for (const live of feeds) await live.until((text) => text.includes('"a"'));
     expect(await connections()).toBe(before + 5);
     // Each feed waits on the database's write notifier; a vanished client must not stay there.
-    const database = await t.server.services.registry.get(db);
-    const waiters = () =>
-      (database as unknown as { notifier: { waiters: unknown[] } }).notifier.waiters.length;
-    expect(waiters()).toBe(5);
+    expect(await writeWaiters(t, db)).toBe(5);
     for (const live of feeds) live.destroy();
-    for (let i = 0; i < 50 && (await connections()) > before; i++) await sleep(10);
-    expect(await connections()).toBe(before);
-    expect(waiters()).toBe(0);
+    await waitFor(async () => (await connections()) === before, 'the connections to close');
+    expect(await writeWaiters(t, db)).toBe(0);
     await write({ _id: 'b' });
     expect((await changes()).results).toHaveLength(2);
     expect((await t.fetch(`/${db}/b`)).status).toBe(200);

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from './harness.js';
-import { openLive, type RawOptions, raw, sleep } from './http-client.js';
+import { heartbeatsSent, openLive, type RawOptions, raw } from './http-client.js';
 
 let t: TestServer;
 let rev: string;
@@ -488,11 +488,13 @@ describe('misbehaving clients', () => {
   it('a huge heartbeat does not turn into a newline flood', async () => {
     const live = await openLive(t.url, '/db/_changes?feed=continuous&since=now&heartbeat=999999999999999');
     expect(live.status).toBe(200);
-    await sleep(200);
+    // Past setTimeout's 2³¹−1 ms, Node fires every 1 ms: by the time a control feed has sent ten
+    // 10 ms heartbeats, a flood would have sent about a hundred newlines.
+    await heartbeatsSent(t.url, 'db', 10);
     expect(live.received.length).toBeLessThan(5);
     live.destroy();
     const poll = await openLive(t.url, '/db/_changes?feed=longpoll&since=now&heartbeat=999999999999999');
-    await sleep(200);
+    await heartbeatsSent(t.url, 'db', 10);
     expect(poll.received.length).toBeLessThan(20);
     poll.destroy();
   });

@@ -3,7 +3,7 @@
  * given (no URL normalisation), and streaming reads of live responses (continuous feeds).
  */
 import http from 'node:http';
-import { BASIC } from './harness.js';
+import { BASIC, type TestServer } from './harness.js';
 
 export interface RawResponse {
   status: number;
@@ -125,4 +125,35 @@ export function jsonLines(text: string): unknown[] {
     .map((line) => JSON.parse(line));
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Waits until the server's own timers have run for at least `beats` heartbeats of `everyMs`: a
+ * control feed on `db` with that heartbeat sends them. A test proving that a timer did not fire,
+ * or did not fire too often, compares against this fact instead of sleeping for a guess.
+ */
+export async function heartbeatsSent(base: string, db: string, beats: number, everyMs = 10): Promise<void> {
+  const control = await openLive(base, `/${db}/_changes?feed=continuous&since=now&heartbeat=${everyMs}`);
+  try {
+    await control.until((text) => newlines(text) >= beats);
+  } finally {
+    control.destroy();
+  }
+}
+
+/** How many newlines a feed has sent (heartbeats, or rows of a continuous feed). */
+export const newlines = (text: string) => (text.match(/\n/g) ?? []).length;
+
+/**
+ * How many live readers (changes feeds, replications) wait on `db`'s next write right now: the
+ * fact that a longpoll or continuous feed has found nothing new and is parked. It reads the
+ * database's write notifier, which no API shows.
+ */
+export async function writeWaiters(t: TestServer, db: string): Promise<number> {
+  const database = await t.server.services.registry.get(db);
+  return (database as unknown as { notifier: { waiters: unknown[] } }).notifier.waiters.length;
+}
+
+/** The server's live `_changes` feeds open now (`clients_requesting_changes` in `_stats`). */
+export async function openFeeds(t: TestServer): Promise<number> {
+  const response = await t.fetch('/_node/_local/_stats/couchdb/httpd/clients_requesting_changes');
+  return ((await response.json()) as { value: number }).value;
+}

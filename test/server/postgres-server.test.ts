@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launch } from '../cli/helpers.js';
 import { type DocState, diffStates, readState } from '../interop/compare.js';
 import { type PostgresCluster, startPostgresCluster } from '../storage/postgres-cluster.js';
+import { waitFor } from '../replication/helpers.js';
 import { ADMIN, startServer, type TestServer } from './harness.js';
 import { openLive } from './http-client.js';
 
@@ -95,10 +96,7 @@ describe('two servers on one PostgreSQL', () => {
     expect(await limitOnB()).toBe(1000); // B holds it open from here
     expect((await a.fetch(`/${db}/_revs_limit`, { method: 'PUT', body: '5' })).status).toBe(200);
     // The notice reaches B after A answered: wait for it (bounded), never for a fixed time.
-    for (let tries = 0; (await limitOnB()) !== 5; tries++) {
-      expect(tries).toBeLessThan(100);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(async () => (await limitOnB()) === 5, 'the revs_limit on B');
     // And B's writes stem by it: six edits through B keep five revisions of history.
     let rev: string | undefined;
     for (let n = 0; n < 6; n++) {
@@ -169,11 +167,7 @@ describe('two servers on one PostgreSQL', () => {
         await a.fetch(`/${db}/plum`, { method: 'PUT', body: JSON.stringify({ price: 4 }) });
         const answer = JSON.parse(await longpoll.ended) as { results: { id: string }[] };
         expect(answer.results.map((row) => row.id)).toEqual(['plum']);
-        // Every listener is back.
-        for (let tries = 0; (await admin.query(listening)).rowCount! < before; tries++) {
-          expect(tries).toBeLessThan(200);
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await waitFor(async () => (await admin.query(listening)).rowCount! >= before, 'every listener back');
       } finally {
         await admin.end();
       }

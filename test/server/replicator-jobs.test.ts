@@ -3,7 +3,9 @@
  * `_replicator` database, with their listings in `/_scheduler/*` and `/_active_tasks`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../replication/helpers.js';
 import { ADMIN, startServer, type TestServer } from './harness.js';
+import { openFeeds } from './http-client.js';
 
 const servers: TestServer[] = [];
 
@@ -54,22 +56,41 @@ async function ids(t: TestServer, db: string): Promise<string[]> {
   return body.rows.map((row: { id: string }) => row.id);
 }
 
-/** Polls `check` until it returns something truthy (and returns that), or fails after `ms`. */
-async function waitFor<T>(check: () => Promise<T>, ms = 10_000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last as NonNullable<T>;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+const jobDoc = (t: TestServer, id: string) => json(t, `/_replicator/${id}`).then((r) => r.body);
+
+/** Waits (bounded) until `check` finds something, and returns it. */
+async function found<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
+  let value: T | undefined;
+  await waitFor(async () => (value = await check()) !== undefined, what);
+  return value!;
 }
+
+/** A `_replicator` document once its job has reached `state` (completed or failed). */
+const jobDocIn = (t: TestServer, id: string, state: 'completed' | 'failed') =>
+  found(async () => {
+    const doc = await jobDoc(t, id);
+    return doc._replication_state === state ? doc : undefined;
+  }, `${id} ${state}`);
+
+/**
+ * Proves the scheduler has handled every `_replicator` change written so far: it follows that
+ * database's feed in order, so once a marker written now has failed (it names no replication, and
+ * runs nothing), each change before it was seen and acted upon.
+ */
+async function schedulerCaughtUp(t: TestServer, marker = 'marker'): Promise<void> {
+  expect((await put(t, `/_replicator/${marker}`, { marker: true })).status).toBe(201);
+  await jobDocIn(t, marker, 'failed');
+}
+
+/**
+ * Waits until the server has `n` live feeds open: a job with an HTTP source reads it through a
+ * longpoll, counted while it waits, so 0 proves no job reads from this server any longer.
+ */
+const feedsOpen = (t: TestServer, n: number) =>
+  waitFor(async () => (await openFeeds(t)) === n, `${n} open feeds`);
 
 const docsOf = (prefix: string, n: number, extra: Record<string, unknown> = {}) =>
   Array.from({ length: n }, (_, i) => ({ _id: `${prefix}${String(i).padStart(3, '0')}`, n: i, ...extra }));
-
-const jobDoc = (t: TestServer, id: string) => json(t, `/_replicator/${id}`).then((r) => r.body);
 
 describe('POST /_replicate', () => {
   it('one-shot between two databases of the server answers with the session history', async () => {
@@ -216,13 +237,13 @@ describe('POST /_replicate', () => {
     expect(started.body.ok).toBe(true);
     expect(started.body._local_id).toMatch(/\+continuous$/);
     const id = started.body._local_id;
-    await waitFor(async () => (await ids(t, 'b')).length === 5, 10_000, 'initial docs');
+    await waitFor(async () => (await ids(t, 'b')).length === 5, 'initial docs');
 
     // The same request again is the same job.
     expect((await post(t, '/_replicate', body)).body._local_id).toBe(id);
 
     await put(t, '/a/later', { v: 1 });
-    await waitFor(async () => (await ids(t, 'b')).includes('later'), 10_000, 'a new write');
+    await waitFor(async () => (await ids(t, 'b')).includes('later'), 'a new write');
 
     const jobs = (await json(t, '/_scheduler/jobs')).body;
     expect(jobs.total_rows).toBe(1);
@@ -232,12 +253,14 @@ describe('POST /_replicate', () => {
     expect(tasks[0]).toMatchObject({ type: 'replication', replication_id: id, continuous: true });
     expect(JSON.stringify([jobs, tasks])).not.toContain(ADMIN.password);
 
+    await feedsOpen(t, 1);
     const cancelled = await post(t, '/_replicate', { ...body, cancel: true });
     expect(cancelled).toEqual({ status: 200, body: { ok: true, _local_id: id } });
     expect((await json(t, '/_scheduler/jobs')).body.total_rows).toBe(0);
     expect(await json(t, '/_active_tasks')).toEqual({ status: 200, body: [] });
+    // Unlisted is not stopped: the job's longpoll on `a` must be gone too.
+    await feedsOpen(t, 0);
     await put(t, '/a/after-cancel', { v: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await ids(t, 'b')).not.toContain('after-cancel');
 
     const unknown = await post(t, '/_replicate', { ...body, cancel: true });
@@ -271,10 +294,7 @@ describe('the _replicator database', () => {
     expect((await put(t, '/_replicator/once', { source: dbUrl(t, 'a'), target: dbUrl(t, 'b') })).status).toBe(
       201,
     );
-    const doc = await waitFor(async () => {
-      const current = await jobDoc(t, 'once');
-      return current._replication_state === 'completed' ? current : undefined;
-    });
+    const doc = await jobDocIn(t, 'once', 'completed');
     expect(doc._replication_stats).toMatchObject({ docs_read: 12, docs_written: 12, doc_write_failures: 0 });
     expect(doc._replication_stats.checkpointed_source_seq).toBe(12);
     expect(typeof doc._replication_id).toBe('string');
@@ -295,13 +315,17 @@ describe('the _replicator database', () => {
     });
     expect(state.info).toMatchObject({ docs_written: 12 });
 
-    // Writing the state back did not start the job again.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Writing the state back did not start the job again (a restart would list it anew, not
+    // completed, as soon as the scheduler saw the write-back).
+    await schedulerCaughtUp(t);
     expect((await jobDoc(t, 'once'))._rev).toBe(doc._rev);
     expect((await json(t, '/_scheduler/jobs')).body.total_rows).toBe(0);
     const listing = (await json(t, '/_scheduler/docs')).body;
-    expect(listing).toMatchObject({ total_rows: 1, offset: 0 });
-    expect(listing.docs[0].state).toBe('completed');
+    expect(listing).toMatchObject({ total_rows: 2, offset: 0 });
+    expect(listing.docs.map((d: { doc_id: string; state: string }) => [d.doc_id, d.state])).toEqual([
+      ['marker', 'failed'],
+      ['once', 'completed'],
+    ]);
   });
 
   it('lists a continuous job while it runs, without credentials, and cancels it when the doc is deleted', async () => {
@@ -313,9 +337,9 @@ describe('the _replicator database', () => {
       target: { url: `${t.url}/b`, auth: { basic: { username: ADMIN.name, password: ADMIN.password } } },
       continuous: true,
     });
-    await waitFor(async () => (await ids(t, 'b')).length === 3, 10_000, 'initial docs');
+    await waitFor(async () => (await ids(t, 'b')).length === 3, 'initial docs');
     await put(t, '/a/new', { v: 1 });
-    await waitFor(async () => (await ids(t, 'b')).includes('new'), 10_000, 'a new write');
+    await waitFor(async () => (await ids(t, 'b')).includes('new'), 'a new write');
 
     const jobs = (await json(t, '/_scheduler/jobs')).body;
     expect(jobs).toMatchObject({ total_rows: 1, offset: 0 });
@@ -361,12 +385,13 @@ describe('the _replicator database', () => {
     // Running states are not written into the document.
     expect((await jobDoc(t, 'live'))._replication_state).toBeUndefined();
 
+    await feedsOpen(t, 1);
     const removed = await json(t, `/_replicator/live?rev=${created.body.rev}`, { method: 'DELETE' });
     expect(removed.status).toBe(200);
-    await waitFor(async () => (await json(t, '/_scheduler/jobs')).body.total_rows === 0, 5000, 'job removal');
+    await waitFor(async () => (await json(t, '/_scheduler/jobs')).body.total_rows === 0, 'job removal');
     expect((await json(t, '/_scheduler/docs/_replicator/live')).status).toBe(404);
+    await feedsOpen(t, 0);
     await put(t, '/a/after-delete', { v: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await ids(t, 'b')).not.toContain('after-delete');
   });
 
@@ -376,7 +401,7 @@ describe('the _replicator database', () => {
     await createDb(t, 'b');
     await createDb(t, 'c');
     const first = await put(t, '/_replicator/job', { source: 'a', target: 'b', continuous: true });
-    await waitFor(async () => (await ids(t, 'b')).length === 2, 10_000, 'docs in b');
+    await waitFor(async () => (await ids(t, 'b')).length === 2, 'docs in b');
     const before = (await json(t, '/_scheduler/docs/_replicator/job')).body;
 
     // An unrelated field: the same job goes on.
@@ -387,14 +412,20 @@ describe('the _replicator database', () => {
       continuous: true,
       owner: 'me',
     });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await json(t, '/_scheduler/docs/_replicator/job')).body.start_time).toBe(before.start_time);
+    // Once the edit was seen: still running, and not restarted (which would resume from the
+    // checkpoint, having read no document yet; start times are whole seconds).
+    await schedulerCaughtUp(t);
+    expect((await json(t, '/_scheduler/docs/_replicator/job')).body).toMatchObject({
+      state: 'running',
+      start_time: before.start_time,
+      info: { docs_read: 2 },
+    });
 
     // Another target: the job restarts there.
     await put(t, '/_replicator/job', { _rev: second.body.rev, source: 'a', target: 'c', continuous: true });
-    await waitFor(async () => (await ids(t, 'c')).length === 2, 10_000, 'docs in c');
+    await waitFor(async () => (await ids(t, 'c')).length === 2, 'docs in c');
     await put(t, '/a/later', { v: 1 });
-    await waitFor(async () => (await ids(t, 'c')).includes('later'), 10_000, 'a new write in c');
+    await waitFor(async () => (await ids(t, 'c')).includes('later'), 'a new write in c');
     expect(await ids(t, 'b')).not.toContain('later');
     const jobs = (await json(t, '/_scheduler/jobs')).body;
     expect(jobs.total_rows).toBe(1);
@@ -407,48 +438,42 @@ describe('the _replicator database', () => {
     await createDb(t, 'b');
     const body = { source: dbUrl(t, 'a'), target: dbUrl(t, 'b'), continuous: true };
     await put(t, '/_replicator/first', body);
-    await waitFor(async () => (await json(t, '/_scheduler/docs/_replicator/first')).body.state === 'running');
+    await waitFor(
+      async () => (await json(t, '/_scheduler/docs/_replicator/first')).body.state === 'running',
+      'first running',
+    );
     await put(t, '/_replicator/second', body);
-    const second = await waitFor(async () => {
-      const doc = await jobDoc(t, 'second');
-      return doc._replication_state === 'failed' ? doc : undefined;
-    });
+    const second = await jobDocIn(t, 'second', 'failed');
     expect(second._replication_state_reason).toMatch(/already started.*first/);
     const listed = (await json(t, '/_scheduler/docs/_replicator/second')).body;
     expect(listed).toMatchObject({ state: 'failed', info: { error: second._replication_state_reason } });
     expect((await json(t, '/_scheduler/docs/_replicator/first')).body.state).toBe('running');
 
     await put(t, '/_replicator/invalid', { source: dbUrl(t, 'a') });
-    const invalid = await waitFor(async () => {
-      const doc = await jobDoc(t, 'invalid');
-      return doc._replication_state === 'failed' ? doc : undefined;
-    });
+    const invalid = await jobDocIn(t, 'invalid', 'failed');
     expect(invalid._replication_state_reason).toMatch(/target/);
     // Design documents are not jobs.
     await put(t, '/_replicator/_design/x', { views: {} });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await schedulerCaughtUp(t);
     const docs = (await json(t, '/_scheduler/docs')).body.docs.map((d: { doc_id: string }) => d.doc_id);
-    expect(docs).toEqual(['first', 'invalid', 'second']);
+    expect(docs).toEqual(['first', 'invalid', 'marker', 'second']);
   });
 
   it('shows a job as crashing while its source is missing, and completes it once it appears', async () => {
     const t = await start();
     await createDb(t, 'b');
     await put(t, '/_replicator/waiting', { source: dbUrl(t, 'later'), target: dbUrl(t, 'b') });
-    const crashing = await waitFor(async () => {
+    const crashing = await found(async () => {
       const doc = (await json(t, '/_scheduler/docs/_replicator/waiting')).body;
       return doc.state === 'crashing' ? doc : undefined;
-    });
+    }, 'waiting crashing');
     expect(crashing.error_count).toBeGreaterThanOrEqual(1);
     expect(crashing.info.error).toContain('db_not_found');
     expect(JSON.stringify(crashing)).not.toContain(ADMIN.password);
     expect((await jobDoc(t, 'waiting'))._replication_state).toBeUndefined();
 
     await createDb(t, 'later', docsOf('d', 3));
-    const done = await waitFor(async () => {
-      const doc = await jobDoc(t, 'waiting');
-      return doc._replication_state === 'completed' ? doc : undefined;
-    });
+    const done = await jobDocIn(t, 'waiting', 'completed');
     expect(done._replication_stats.docs_written).toBe(3);
   });
 
@@ -459,24 +484,18 @@ describe('the _replicator database', () => {
     await createDb(t, 'c');
     await put(t, '/_replicator/live', { source: 'a', target: 'b', continuous: true });
     await put(t, '/_replicator/once', { source: 'a', target: 'c' });
-    await waitFor(async () => (await ids(t, 'b')).length === 5, 10_000, 'docs in b');
-    const completed = await waitFor(async () => {
-      const doc = await jobDoc(t, 'once');
-      return doc._replication_state === 'completed' ? doc : undefined;
-    });
+    await waitFor(async () => (await ids(t, 'b')).length === 5, 'docs in b');
+    const completed = await jobDocIn(t, 'once', 'completed');
     await t.stop({ keepData: true });
     servers.splice(servers.indexOf(t), 1);
 
     const again = await start(t.dataDir);
     await waitFor(
       async () => (await json(again, '/_scheduler/docs/_replicator/live')).body.state === 'running',
+      'live running again',
     );
     await put(again, '/a/after-restart', { v: 1 });
-    await waitFor(
-      async () => (await ids(again, 'b')).includes('after-restart'),
-      10_000,
-      'a write after restart',
-    );
+    await waitFor(async () => (await ids(again, 'b')).includes('after-restart'), 'a write after restart');
     const job = (await json(again, '/_scheduler/jobs')).body.jobs[0];
     // Resumed from its checkpoint: only the new document was read.
     expect(job.info.docs_read).toBe(1);
