@@ -7,7 +7,7 @@
  * CPU and wall times alone. The benchmark's figures are `run.ts`'s.
  *
  *   node --import tsx bench/browser/census.ts --n 2000 --contenders settee,pouchdb-indexeddb
- *   node --import tsx bench/browser/census.ts --n 3000 --plain
+ *   node --import tsx bench/browser/census.ts --n 3000 --plain --runs writes
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -29,9 +29,12 @@ const { values: args } = parseArgs({
     /** Count nothing in the page (CPU figures without the counting's own cost). */
     plain: { type: 'boolean', default: false },
     contenders: { type: 'string', default: 'settee,pouchdb-indexeddb' },
+    /** Which runs to measure: `pull`, `writes` or both (an A/B of one of them runs faster alone). */
+    runs: { type: 'string', default: 'pull,writes' },
   },
 });
 const N = Number(args.n);
+const RUNS = new Set(args.runs.split(','));
 
 /** Wraps IndexedDB's and fetch's calls in the page, counting them by kind (`__census.take()`). */
 const INSTRUMENT = `(() => {
@@ -73,22 +76,24 @@ async function main(): Promise<void> {
   });
   const browser = await launchChromium();
   try {
-    await seed(remote(server, 'source', new RequestLog()), data, 0, N, 500);
+    if (RUNS.has('pull')) await seed(remote(server, 'source', new RequestLog()), data, 0, N, 500);
     const page = await browser.newPage();
     if (!args.plain) await page.addInitScript(INSTRUMENT);
     await page.goto(pages.origin);
     const batches = localBatches(data, N, BATCH);
     type Page = { SetteeBench: typeof import('./page.js') };
     for (const contender of args.contenders.split(',') as Contender[]) {
-      await measure(page, server, `${contender} pull`, () =>
-        page.evaluate((a) => (globalThis as unknown as Page).SetteeBench.pull(...a), [
-          contender,
-          `${server.url}/source`,
-          ADMIN,
-          `census-pull-${contender}`,
-          N,
-        ] as const),
-      );
+      if (RUNS.has('pull'))
+        await measure(page, server, `${contender} pull`, () =>
+          page.evaluate((a) => (globalThis as unknown as Page).SetteeBench.pull(...a), [
+            contender,
+            `${server.url}/source`,
+            ADMIN,
+            `census-pull-${contender}`,
+            N,
+          ] as const),
+        );
+      if (!RUNS.has('writes')) continue;
       await page.evaluate((b) => (globalThis as unknown as Page).SetteeBench.stage(b), batches);
       await measure(page, server, `${contender} writes`, () =>
         page.evaluate((a) => (globalThis as unknown as Page).SetteeBench.writeLocally(...a), [

@@ -458,10 +458,12 @@ export class Database implements Peer {
     extras: BatchExtras,
   ): Promise<{ results: WriteResult[]; written: Committed[] }> {
     const batch = new WriteBatch(this.storage, this.trees, this.revsLimit, this.linearParts);
-    await batch.load(
+    const loading = batch.load(
       parsed.flatMap((doc) => (doc instanceof Error || isLocalId(doc.id) ? [] : [doc.id])),
       extras.known,
     );
+    if (newEdits) this.prehash(batch, parsed, extras);
+    await loading;
     const results: WriteResult[] = [];
     const localWrites: (() => Promise<void>)[] = [];
     for (const [index, doc] of parsed.entries()) {
@@ -494,6 +496,14 @@ export class Database implements Peer {
       this.notifier.notify();
     }
     return { results, written };
+  }
+
+  /** Hashes the batch's new revisions while its trees are read (see `WriteBatch.prehash`). */
+  private prehash(batch: WriteBatch, parsed: readonly (ParsedDoc | Error)[], extras: BatchExtras): void {
+    for (const [index, doc] of parsed.entries()) {
+      if (doc instanceof Error || doc.id === undefined || isLocalId(doc.id)) continue;
+      batch.prehash(doc, extras.edits?.[index] ?? this.editOptions(doc.id));
+    }
   }
 
   /** Design documents are application code, not data: they are never stamped. */

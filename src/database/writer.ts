@@ -43,6 +43,13 @@ export interface KnownDoc {
   contents: ReadonlyMap<string, RevisionContent>;
 }
 
+/** A revision computed ahead of the document's tree (`WriteBatch.prehash`), and its body's JSON. */
+interface Prehashed {
+  parentRev: string | null;
+  rev: string;
+  bodyJson: string;
+}
+
 /** A document's tree as stored, and as this batch has changed it so far. */
 interface DocState {
   id: string;
@@ -68,6 +75,7 @@ export class WriteBatch {
   private readonly blobs: AttachmentBlob[] = [];
   /** History entries of the versions a linear database settled away in this batch. */
   private readonly losses: ResolutionRecord[] = [];
+  private readonly prehashed = new WeakMap<ParsedDoc, Prehashed>();
 
   /** @param linear a linear database's rules (its documents are lines, not trees), loaded on demand */
   constructor(
@@ -102,10 +110,33 @@ export class WriteBatch {
     }
   }
 
+  /**
+   * Computes the revision `edit` will give `parsed` if it extends `_rev` (a new document, when
+   * there is none), while the trees `load` reads are on their way: in a browser, the page's main
+   * thread would otherwise wait idle for IndexedDB, then hash. A document whose revision depends
+   * on what is read (stamped, or with attachments) is left to `edit`, and so is one that cannot
+   * be computed (its `_rev` at the last generation): `edit` fails that document alone.
+   */
+  prehash(parsed: ParsedDoc, options: EditOptions): void {
+    if (options.stamper || parsed.attachments?.size) return;
+    const parentRev = parsed.rev ?? null;
+    try {
+      const rev = newRevisionId({ deleted: parsed.deleted, parentRev, body: parsed.body, attachments: [] });
+      this.prehashed.set(parsed, { parentRev, rev, bodyJson: JSON.stringify(parsed.body) });
+    } catch {
+      // left to `edit`
+    }
+  }
+
   /** An interactive edit (`new_edits=true`): the new revision is a child of `_rev`. */
   async edit(parsed: ParsedDoc & { id: string }, options: EditOptions = {}): Promise<WriteOk> {
     const state = this.state(parsed.id);
     const parentRev = chooseParent(state.tree, parsed.rev);
+    const ahead = this.prehashed.get(parsed);
+    if (ahead && ahead.parentRev === parentRev && !options.stamper && !options.attachmentsFrom) {
+      this.apply(state, revisionPath(parentRev, ahead.rev), parsed, undefined, [], ahead.bodyJson);
+      return { ok: true, id: parsed.id, rev: ahead.rev };
+    }
     const doc = options.stamper ? await this.stamped(state, parsed, parentRev, options.stamper) : parsed;
     const gen = childGeneration(parentRev);
     const stubsFrom = options.attachmentsFrom ?? parentRev;
@@ -117,12 +148,7 @@ export class WriteBatch {
       body: doc.body,
       attachments: attachments.identities,
     });
-    const { hash } = parseRev(rev);
-    const path: RevPath =
-      parentRev === null
-        ? { start: 1, hashes: [hash] }
-        : { start: gen - 1, hashes: [parseRev(parentRev).hash, hash] };
-    this.apply(state, path, doc, attachments.metas, attachments.blobs);
+    this.apply(state, revisionPath(parentRev, rev), doc, attachments.metas, attachments.blobs);
     return { ok: true, id: doc.id, rev };
   }
 
@@ -266,11 +292,12 @@ export class WriteBatch {
     doc: ParsedDoc,
     metas: Record<string, AttachmentMeta> | undefined,
     blobs: AttachmentBlob[],
+    bodyJson = JSON.stringify(doc.body),
   ): void {
     const leaf: LeafState = { deleted: doc.deleted, hasBody: true };
     if (this.linear) this.applyToLine(this.linear, state, path, leaf);
     else this.applyToTree(state, path, leaf);
-    state.contents.set(pathLeaf(path), { body: JSON.stringify(doc.body), attachments: metas });
+    state.contents.set(pathLeaf(path), { body: bodyJson, attachments: metas });
     this.blobs.push(...blobs);
   }
 
@@ -382,6 +409,14 @@ export class WriteBatch {
       newlyConflicted: isConflicted(write.record) && !treeConflicted(states[i]!.stored),
     }));
   }
+}
+
+/** The path an interactive edit adds: the new revision, under its parent if it has one. */
+function revisionPath(parentRev: string | null, rev: string): RevPath {
+  const { gen, hash } = parseRev(rev);
+  return parentRev === null
+    ? { start: 1, hashes: [hash] }
+    : { start: gen - 1, hashes: [parseRev(parentRev).hash, hash] };
 }
 
 /** Records revisions an operation added or altered, unless every row is compared anyway. */

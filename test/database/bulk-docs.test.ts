@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NewDoc, WriteOk } from '../../src/core/api.js';
+import { newRevisionId } from '../../src/core/rev-hash.js';
+import { MAX_GENERATION } from '../../src/core/revision.js';
 import type { Database } from '../../src/database/database.js';
 import {
   errorsOf,
@@ -434,5 +436,46 @@ describe('bulkDocs with newEdits: false', () => {
       { ok: true, id: 'b', rev: rev(1, 'b') },
     ]);
     expect(okDocs(await db.getOpenRevs('b', 'all'))).toEqual([{ _id: 'b', _rev: rev(1, 'b') }]);
+  });
+});
+
+// A batch's revisions are hashed while its trees are read (`WriteBatch.prehash`), on the guess
+// that each document extends its `_rev` (or is new). These check the guess is only ever used
+// where it holds: the revision is always the one its true parent gives.
+describe('bulkDocs with revisions hashed ahead of the trees', () => {
+  it('gives a new document, an edit and a re-created deleted document the revisions of their parents', async () => {
+    const db = await dbs.open();
+    const edited = await db.put({ _id: 'edited', v: 1 });
+    const removed = await db.put({ _id: 'recreated', v: 1 });
+    const tombstone = await db.remove('recreated', removed.rev);
+    const results = await db.bulkDocs([
+      { _id: 'new', v: 2 },
+      { _id: 'edited', _rev: edited.rev, v: 2 },
+      // No `_rev`: its parent is the winning tombstone, which only the read of its tree shows.
+      { _id: 'recreated', v: 2 },
+    ]);
+    const expected = (parentRev: string | null) =>
+      newRevisionId({ deleted: false, parentRev, body: { v: 2 }, attachments: [] });
+    expect(results).toEqual([
+      { ok: true, id: 'new', rev: expected(null) },
+      { ok: true, id: 'edited', rev: expected(edited.rev) },
+      { ok: true, id: 'recreated', rev: expected(tombstone.rev) },
+    ]);
+    for (const { id, rev: written } of results as WriteOk[])
+      expect(await db.get(id)).toEqual({ _id: id, _rev: written, v: 2 });
+  });
+
+  it('fails alone a document whose `_rev` is at the last generation, writing its neighbours', async () => {
+    const db = await dbs.open();
+    // Its child's generation cannot be computed ahead; the tree then shows `_rev` is no leaf of
+    // the document: a conflict of that document, as for any unknown `_rev` (chttpd_db.erl
+    // `update_doc_result_to_json` reports it per document).
+    const results = await db.bulkDocs([
+      { _id: 'a', v: 1 },
+      { _id: 'b', _rev: `${MAX_GENERATION}-${h('b')}`, v: 1 },
+    ]);
+    expect(results[0]).toMatchObject({ ok: true, id: 'a' });
+    expect(results[1]).toMatchObject({ id: 'b', error: 'conflict' });
+    expect((await db.info()).doc_count).toBe(1);
   });
 });

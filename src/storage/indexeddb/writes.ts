@@ -25,8 +25,13 @@ export const WRITE_STORES = [
   STORE.resolutions,
 ];
 
-/** Documents written per task of the main thread (a few milliseconds of cloning each). */
-const DOCS_PER_TASK = 25;
+/**
+ * What one task of the main thread puts, at most: a put costs Chromium's main thread about 50 µs
+ * whatever the record's size, plus its bytes. 25 documents, not more: with 100 a task, a pull of
+ * 500-document batches had tasks over 100 ms (and none over 50 ms with 25); large documents go
+ * fewer to a task.
+ */
+export const TASK_BUDGET = { docs: 25, chars: 256 * 1024 };
 
 /**
  * What the database's read of a batch's trees found, in the readwrite transaction that may then
@@ -52,13 +57,14 @@ export async function writeBatch(
   await batch.read(writes, blobs, done);
   batch.storeBlobs(blobs);
   const seqs: number[] = [];
+  const starts = new Set(sliceStarts(writes));
   let sliceWritten: Promise<unknown> | undefined;
   for (const [i, write] of writes.entries()) {
     // A slice of the batch per task: structured-cloning a large batch's records in one task
     // would hold the page's main thread past what a user notices (50 ms). Waiting for a request
     // keeps the transaction alive; waiting for the slice before the last, not the last, keeps
     // IndexedDB busy storing one slice while the next is cloned.
-    if (i > 0 && i % DOCS_PER_TASK === 0) {
+    if (i > 0 && starts.has(i)) {
       const previous = sliceWritten;
       // Listened to at once: a request that succeeds before anyone listens is never heard of.
       sliceWritten = requested(batch.lastRequest!);
@@ -69,6 +75,27 @@ export async function writeBatch(
   batch.storeHistory(history);
   batch.finish();
   return seqs;
+}
+
+/**
+ * Where each slice of a batch's writes begins (see `TASK_BUDGET`): 0, then wherever the next
+ * write would take a slice past the budget. A write over the budget alone is a slice alone.
+ */
+export function sliceStarts(writes: readonly DocWrite[]): number[] {
+  const starts: number[] = [];
+  let docs = 0;
+  let chars = 0;
+  for (const [i, write] of writes.entries()) {
+    const size = write.added.reduce((sum, node) => sum + (node.content?.body.length ?? 0), 0);
+    if (i === 0 || docs === TASK_BUDGET.docs || chars + size > TASK_BUDGET.chars) {
+      starts.push(i);
+      docs = 0;
+      chars = 0;
+    }
+    docs++;
+    chars += size;
+  }
+  return starts;
 }
 
 class Batch {
