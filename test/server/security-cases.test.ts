@@ -1,5 +1,5 @@
 /**
- * Issue 10's audit: claims of docs/security.md that no other test proved. Live feeds end when
+ * Claims of docs/security.md the other security tests leave out. Live feeds end when
  * their reader loses access by a change of their user document (not only of the security
  * object), and longpoll feeds too; per-user databases are kept without `--per-user-dbs-delete`
  * and made at the next start for users who had none; `throw({unauthorized})` is answered per

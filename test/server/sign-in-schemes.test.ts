@@ -13,7 +13,7 @@ let t: TestServer;
 let signEs256: (claims: Record<string, unknown>, subject: string) => Promise<string>;
 let counter = 0;
 const fresh = (prefix: string) => `${prefix}${++counter}`;
-const JWT_SECRET = 'the shared secret of the audit tests';
+const JWT_SECRET = 'the shared secret of these tests';
 
 const basic = (name: string, password: string) =>
   `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`;
