@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminCredentials } from '../../src/cli/serve-options.js';
-import { startServer } from './harness.js';
+import { basicAuth, startServer } from './harness.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-admin-file-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -39,7 +39,7 @@ describe('--admin-file', () => {
       const statusWith = async (password: string) =>
         (
           await fetch(`${server.url}/_session?basic=true`, {
-            headers: { authorization: `Basic ${Buffer.from(`root:${password}`).toString('base64')}` },
+            headers: { authorization: basicAuth('root', password) },
           })
         ).status;
       expect(await statusWith('  two words  ')).toBe(200);

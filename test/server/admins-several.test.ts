@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { authFilePath } from '../../src/server/auth/state-file.js';
 import { logIn, sessionWith } from './admins-session.js';
-import { startServer, type TestServer } from './harness.js';
+import { basicAuth, startServer, type TestServer } from './harness.js';
 
 const ROOT = { name: 'root', password: 's3cret' };
 // Spaces and a comma belong to the password: admins are separated by lines, not by commas.
@@ -32,11 +32,8 @@ function dataDir(): string {
 const storedHashes = (dir: string) =>
   (JSON.parse(fs.readFileSync(authFilePath(dir), 'utf8')) as { admins: Record<string, string> }).admins;
 
-const basic = (name: string, password: string) =>
-  `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`;
-
 async function statusAs(server: TestServer, p: string, name: string, password: string): Promise<number> {
-  return (await fetch(server.url + p, { headers: { authorization: basic(name, password) } })).status;
+  return (await fetch(server.url + p, { headers: { authorization: basicAuth(name, password) } })).status;
 }
 
 describe('several server admins', () => {
@@ -47,7 +44,7 @@ describe('several server admins', () => {
       for (const { name, password } of [ROOT, OPS]) {
         expect(await statusAs(server, '/_all_dbs', name, password), name).toBe(200);
         const viaBasic = await fetch(`${server.url}/_session`, {
-          headers: { authorization: basic(name, password) },
+          headers: { authorization: basicAuth(name, password) },
         });
         expect(await viaBasic.json()).toMatchObject({ userCtx: { name, roles: ['_admin'] } });
         const { status, cookie } = await logIn(server.url, name, password);

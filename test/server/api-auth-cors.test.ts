@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADMIN, startServer, type TestServer } from './harness.js';
+import { ADMIN, basicAuth, startServer, type TestServer } from './harness.js';
 import { raw } from './http-client.js';
 
 let t: TestServer | undefined;
@@ -14,8 +14,6 @@ async function start(options: Parameters<typeof startServer>[0] = {}): Promise<T
   return t;
 }
 
-const basic = (name: string, password: string) =>
-  `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`;
 const cookiePair = (setCookie: string | null | undefined) => String(setCookie).split(';')[0]!;
 
 describe('Basic auth', () => {
@@ -23,7 +21,9 @@ describe('Basic auth', () => {
   // `"info":{"authentication_db":"_users","authentication_handlers":["cookie","default"],"authenticated":"default"}`.
   it('accepts the admin and answers the session as authenticated by the default handler', async () => {
     const s = await start();
-    const res = await fetch(`${s.url}/_session`, { headers: { authorization: basic('admin', 'secret') } });
+    const res = await fetch(`${s.url}/_session`, {
+      headers: { authorization: basicAuth('admin', 'secret') },
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       ok: true,
@@ -35,7 +35,7 @@ describe('Basic auth', () => {
       },
     });
     expect(
-      (await fetch(`${s.url}/_all_dbs`, { headers: { authorization: basic('admin', 'secret') } })).status,
+      (await fetch(`${s.url}/_all_dbs`, { headers: { authorization: basicAuth('admin', 'secret') } })).status,
     ).toBe(200);
   });
 
@@ -46,7 +46,7 @@ describe('Basic auth', () => {
       ['nobody', 'secret'],
       ['admin', ''],
     ] as const) {
-      const res = await fetch(`${s.url}/_all_dbs`, { headers: { authorization: basic(name, password) } });
+      const res = await fetch(`${s.url}/_all_dbs`, { headers: { authorization: basicAuth(name, password) } });
       expect(res.status, `${name}:${password}`).toBe(401);
       expect(res.headers.get('www-authenticate')).toBeNull();
       expect(await res.json()).toEqual({ error: 'unauthorized', reason: 'Name or password is incorrect.' });

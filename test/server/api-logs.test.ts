@@ -6,12 +6,11 @@
  * `_prometheus`, `_system` and `_restart` (chttpd_node.erl, handle_node_req/1), none for its log;
  * CouchDB 1's `GET /_log` (the log file's tail) is gone since 2.0.
  */
-import { Writable } from 'node:stream';
-import { type Logger, pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerOptions } from '../../src/server/app.js';
 import { type RecentEntry, RecentErrors, recordingLogger } from '../../src/server/metrics/recent-errors.js';
 import { waitFor } from '../replication/helpers.js';
+import { capturedLog } from './captured-log.js';
 import { BASIC, startServer, type TestServer } from './harness.js';
 
 const servers: TestServer[] = [];
@@ -27,18 +26,6 @@ async function start(options: Partial<ServerOptions> = {}, authorization = BASIC
   const created = await fetch(`${t.url}/shop`, { method: 'PUT', headers: { authorization } });
   expect(created.status).toBe(201);
   return t;
-}
-
-/** A pino logger writing JSON lines into `lines`, as `settee serve --log-format json` does to stdout. */
-function capturedLog(level = 'info'): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  return { logger: pino({ level }, stream), lines };
 }
 
 async function recentLogs(t: TestServer, query = '', authorization = BASIC): Promise<RecentEntry[]> {

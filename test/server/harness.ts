@@ -6,7 +6,10 @@ import { type ServerOptions, SetteeServer } from '../../src/server/app.js';
 import { type TestDatabase, TestDatabases } from './harness-postgres.js';
 
 export const ADMIN = { name: 'admin', password: 'secret' };
-export const BASIC = `Basic ${Buffer.from(`${ADMIN.name}:${ADMIN.password}`).toString('base64')}`;
+/** An `Authorization` header signing in as `name` with Basic auth. */
+export const basicAuth = (name: string, password: string): string =>
+  `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`;
+export const BASIC = basicAuth(ADMIN.name, ADMIN.password);
 
 /**
  * Where `startServer` keeps the databases: SQLite files in the data folder, or, in vitest's

@@ -2,37 +2,18 @@
 // lockout_mode/0 reads `mode` (default "enforce"); is_locked_out/3 answers false at once when it is
 // `off`, and is_locked_out_int/4, past `threshold`, refuses in `enforce` and only logs a warning
 // in `warn`; lockout/3 counts a failure unless the mode is `off`.
-import { Writable } from 'node:stream';
 import pg from 'pg';
-import { type Logger, pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerOptions } from '../../src/server/app.js';
 import { LOCKED_REASON, type LockoutMode, lockoutFor } from '../../src/server/auth/lockout.js';
 import { type PostgresCluster, startPostgresCluster } from '../storage/postgres-cluster.js';
-import { ADMIN, startServer, type TestServer } from './harness.js';
-
-/** A pino logger whose JSON lines the test reads back, as `--log-format json` writes them. */
-function capturedLog(): { logger: Logger; entries: () => Record<string, unknown>[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  return {
-    logger: pino({ level: 'warn' }, stream),
-    entries: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
-}
-
-const basic = (name: string, password: string) =>
-  `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`;
+import { capturedLog } from './captured-log.js';
+import { ADMIN, basicAuth, startServer, type TestServer } from './harness.js';
 
 /** `GET /_session` as the admin with `password`: the status and the name it signed in as. */
 async function signIn(t: TestServer, password: string): Promise<{ status: number; body: unknown }> {
   const response = await fetch(`${t.url}/_session`, {
-    headers: { authorization: basic(ADMIN.name, password) },
+    headers: { authorization: basicAuth(ADMIN.name, password) },
   });
   return { status: response.status, body: await response.json() };
 }
@@ -50,7 +31,7 @@ async function withServer(
   run: (t: TestServer, log: ReturnType<typeof capturedLog>) => Promise<void>,
   options: Partial<ServerOptions> = {},
 ): Promise<void> {
-  const log = capturedLog();
+  const log = capturedLog('warn');
   const t = await startServer({ logger: log.logger, lockout: mode ? { mode } : {}, ...options });
   try {
     await run(t, log);
@@ -105,7 +86,7 @@ describe('lockout modes, on one server', () => {
       async (t) => {
         await failTimes(t, 4);
         // Another name's failure from the same address takes the only place.
-        const other = await fetch(`${t.url}/_session`, { headers: { authorization: basic('eve', 'x') } });
+        const other = await fetch(`${t.url}/_session`, { headers: { authorization: basicAuth('eve', 'x') } });
         expect(other.status).toBe(401);
         await failTimes(t, 1); // the admin's count starts again at 1: no lock
         expect((await signIn(t, ADMIN.password)).status).toBe(200);
