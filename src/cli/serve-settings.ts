@@ -239,8 +239,8 @@ export const SERVE_SETTINGS: readonly ServeSetting[] = [
     env: 'SETTEE_LOCKOUT_MINUTES',
     ini: ['chttpd_auth_lockout', 'minutes'],
     // CouchDB 3.4's key, in milliseconds (src/docs/src/config/auth.rst, [chttpd_auth_lockout]).
-    iniAliases: [{ key: 'max_lifetime', parse: (value) => wholeNumber(value) / 60_000 }],
-    parse: wholeNumber,
+    iniAliases: [{ key: 'max_lifetime', parse: (value) => positiveWholeNumber(value) / 60_000 }],
+    parse: positiveWholeNumber,
     defaultValue: 5,
   },
   {

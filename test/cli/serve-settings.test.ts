@@ -187,6 +187,11 @@ describe('bad settings are refused at start, naming where they came from', () =>
     expect(refusal(['--config', iniFile('[chttpd_auth_lockout]\nmax_objects = 0\n')])).toMatch(
       /\[chttpd_auth_lockout\] max_objects: expected a whole number of at least 1, not "0"/,
     );
+    // A lock of no time would make the server fail at start, unclearly.
+    expect(refusal(['--lockout-minutes', '0'])).toMatch(/expected a whole number of at least 1/);
+    expect(refusal(['--config', iniFile('[chttpd_auth_lockout]\nmax_lifetime = 0\n')])).toMatch(
+      /\[chttpd_auth_lockout\] max_lifetime: expected a whole number of at least 1, not "0"/,
+    );
   });
 
   it('a key or section that is not a setting (a typo is not silently ignored)', () => {
