@@ -59,18 +59,24 @@ export async function writeBatch(
   const seqs: number[] = [];
   const starts = new Set(sliceStarts(writes));
   let sliceWritten: Promise<unknown> | undefined;
-  for (const [i, write] of writes.entries()) {
-    // A slice of the batch per task: structured-cloning a large batch's records in one task
-    // would hold the page's main thread past what a user notices (50 ms). Waiting for a request
-    // keeps the transaction alive; waiting for the slice before the last, not the last, keeps
-    // IndexedDB busy storing one slice while the next is cloned.
-    if (i > 0 && starts.has(i)) {
-      const previous = sliceWritten;
-      // Listened to at once: a request that succeeds before anyone listens is never heard of.
-      sliceWritten = requested(batch.lastRequest!);
-      await previous;
+  try {
+    for (const [i, write] of writes.entries()) {
+      // A slice of the batch per task: structured-cloning a large batch's records in one task
+      // would hold the page's main thread past what a user notices (50 ms). Waiting for a request
+      // keeps the transaction alive; waiting for the slice before the last, not the last, keeps
+      // IndexedDB busy storing one slice while the next is cloned.
+      if (i > 0 && starts.has(i)) {
+        const previous = sliceWritten;
+        // Listened to at once: a request that succeeds before anyone listens is never heard of.
+        sliceWritten = requested(batch.lastRequest!);
+        await previous;
+      }
+      seqs.push(batch.writeDoc(write));
     }
-    seqs.push(batch.writeDoc(write));
+  } finally {
+    // Not awaited: the commit is. Should the batch fail, its transaction aborts and that request
+    // fails too: heard here, or the page would see an unhandled rejection.
+    sliceWritten?.catch(() => undefined);
   }
   batch.storeHistory(history);
   batch.finish();
