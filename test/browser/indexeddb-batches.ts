@@ -74,6 +74,37 @@ export function describeOneTransactionBatches(): void {
       expect((await storage.stats()).updateSeq).toBe(200);
     });
 
+    it('that fails past its first slice writes nothing and leaves no request unheard', async () => {
+      await storage.writeDocs([newDoc('a')]);
+      // 60 documents, put 25 a task: the 55th adds a revision already stored, in the third slice.
+      const writes = Array.from({ length: 60 }, (_, i) => newDoc(i === 54 ? 'a' : `new-${i}`));
+      await expect(storage.writeDocs(writes)).rejects.toThrow();
+      // The aborted transaction failed the slices' requests too; an unhandled one would fail the
+      // test run (vitest reports the page's unhandled rejections).
+      expect((await storage.stats()).updateSeq).toBe(1);
+      expect((await collect(storage.changes({ since: 0 }))).map((doc) => doc.id)).toEqual(['a']);
+    });
+
+    it('a document another tab created meanwhile is a conflict, not overwritten', async () => {
+      const other = await IndexedDbStorage.open(name);
+      try {
+        const [here, there] = [
+          await Database.fromStorage(storage, name),
+          await Database.fromStorage(other, name),
+        ];
+        const { rev } = await there.put({ _id: 'till-7', by: 'there' });
+        const results = await here.bulkDocs([{ _id: 'till-7', by: 'here' }, { _id: 'till-8' }]);
+        expect(results.map((result) => ('error' in result ? result.error : 'ok'))).toEqual([
+          'conflict',
+          'ok',
+        ]);
+        expect(await here.get('till-7')).toEqual({ _id: 'till-7', _rev: rev, by: 'there' });
+        expect((await other.stats()).updateSeq).toBe(2);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('goes in a transaction of its own when its read ended before the write was placed', async () => {
       await storage.writeDocs([newDoc('a')]);
       const [read] = await storage.getDocs(['a'], { withTree: true });

@@ -11,6 +11,7 @@ import { IndexedDbStorage } from '../../src/storage/indexeddb/indexeddb-storage.
 import { SCHEMA_VERSION } from '../../src/storage/indexeddb/schema.js';
 import type { Storage } from '../../src/storage/types.js';
 import { runStorageTests } from '../storage/conformance.js';
+import { describeCreations } from '../database/creations.js';
 import { describeOneTransactionBatches } from './indexeddb-batches.js';
 import { collect, newDoc, numberedId } from '../storage/conformance/helpers.js';
 
@@ -43,6 +44,22 @@ function freshPlace() {
 }
 
 describeOneTransactionBatches();
+
+describe('Database on IndexedDB', () => {
+  const opened: { db: Database; place: ReturnType<typeof freshPlace> }[] = [];
+  afterEach(async () => {
+    for (const { db, place } of opened.splice(0)) {
+      await db.close();
+      await place.cleanup();
+    }
+  });
+  describeCreations(async () => {
+    const place = freshPlace();
+    const db = await Database.fromStorage(await place.open(), place.name);
+    opened.push({ db, place });
+    return db;
+  });
+});
 
 runStorageTests('IndexedDbStorage', async () => {
   const place = freshPlace();
