@@ -6,13 +6,18 @@
  */
 import { Database, RemoteDatabase, replicate } from '../../src/browser.js';
 import { indexedDb, requested } from '../../src/storage/indexeddb/idb.js';
+import { IndexedDbStorage } from '../../src/storage/indexeddb/indexeddb-storage.js';
+import type { DocWrite } from '../../src/storage/types.js';
 
 /** Who does the work: Settee, or PouchDB on one of its two IndexedDB adapters. */
 export type Contender = 'settee' | 'pouchdb-idb' | 'pouchdb-indexeddb';
 
 /** A step's time span on the page's clock (`performance.now()`). */
-/** How `rawWrites` puts the documents: as they are or as JSON text, and with which durability. */
-export type CeilingWay = 'objects, relaxed' | 'objects, strict' | 'JSON text, relaxed';
+/**
+ * How `rawWrites` puts the documents: as they are or as JSON text, and with which durability; or
+ * through Settee's IndexedDB storage alone (`storageWrites`).
+ */
+export type CeilingWay = 'objects, relaxed' | 'objects, strict' | 'JSON text, relaxed' | "Settee's storage";
 
 export interface Span {
   start: number;
@@ -127,6 +132,7 @@ export async function writeLocally(contender: Contender, name: string): Promise<
  * IndexedDB then clones a string instead of the document's fields, and the page serializes it.
  */
 export async function rawWrites(name: string, way: CeilingWay): Promise<Span> {
+  if (way === "Settee's storage") return storageWrites(name);
   const durability = way.endsWith('strict') ? 'strict' : 'relaxed';
   const asText = way.startsWith('JSON');
   const { factory } = indexedDb();
@@ -147,6 +153,37 @@ export async function rawWrites(name: string, way: CeilingWay): Promise<Span> {
   });
   db.close();
   await requested(factory.deleteDatabase(name));
+  return span;
+}
+
+/**
+ * The floor of Settee's own layout: the staged documents written through its IndexedDB `Storage`
+ * as the database would hand them over (records, trees and seq index, a transaction per batch,
+ * the batch's documents looked up first), with the revisions and bodies computed beforehand —
+ * no parsing, hashing, tree merging or results: what the database layer above it cannot go below.
+ */
+async function storageWrites(name: string): Promise<Span> {
+  const storage = await IndexedDbStorage.open(name);
+  let n = 0;
+  const writes = staged.map((batch) =>
+    batch.map((doc): DocWrite => {
+      const { _id: id, ...body } = doc as { _id: string };
+      const hash = (++n).toString(16).padStart(32, '0');
+      const rev = `1-${hash}`;
+      const node = { rev, gen: 1, hash, parent: null, deleted: false, hasBody: true, leaf: true };
+      return {
+        record: { id, winner: rev, deleted: false, leaves: [{ rev, deleted: false }] },
+        base: 0,
+        added: [{ ...node, content: { body: JSON.stringify(body), attachments: undefined } }],
+        removed: [],
+        changed: [],
+      };
+    }),
+  );
+  const span = await timed(async () => {
+    for (const batch of writes) await storage.writeDocs(batch);
+  });
+  await storage.destroy();
   return span;
 }
 
