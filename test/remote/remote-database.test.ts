@@ -7,6 +7,7 @@ import PouchDB from 'pouchdb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BulkGetRequest, ChangeRow, NewDoc, WriteOk } from '../../src/core/api.js';
 import { encodeDocId, parseDbUrl, RemoteDatabase, RemoteError } from '../../src/remote/index.js';
+import { waitFor } from '../replication/helpers.js';
 import { ADMIN, startServer, type TestServer } from '../server/harness.js';
 import { type FakeServer, json, stall, startFakeServer } from './fake-server.js';
 
@@ -55,6 +56,23 @@ function recordingFetch(log: string[], answer?: (url: URL) => Response | undefin
     const replaced = answer?.(url);
     return replaced ? Promise.resolve(replaced) : fetch(input, init);
   };
+}
+
+/**
+ * A fetch that tells when a server has opened a longpoll: its response headers came. Settee
+ * sends them just before it waits for a change (src/server/routes/changes.ts, pollFeed: the
+ * FLUSH before wakeOrBeat); pouchdb-server once its live feed from `since` runs
+ * (express-pouchdb lib/routes/changes.js, the longpoll branch).
+ */
+function watchingLongpolls(): { fetch: typeof fetch; opened: Promise<void> } {
+  let open: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const watching: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    if (new URL(String(input)).searchParams.get('feed') === 'longpoll') open();
+    return response;
+  };
+  return { fetch: watching, opened };
 }
 
 describe('RemoteDatabase against a Settee server', () => {
@@ -135,11 +153,13 @@ describe('RemoteDatabase against a Settee server', () => {
   });
 
   it('a longpoll waits for the next write; with none it ends at its timeout', async () => {
-    const db = await freshDb();
+    const longpolls = watchingLongpolls();
+    const db = await freshDb({ fetch: longpolls.fetch });
     await seed(db);
     const { last_seq } = await db.changes({});
     const waiting = db.changes({ since: last_seq, longpoll: true, timeout: 10_000 });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Written once the server waits: `late` can only come back if the longpoll waited for it.
+    await longpolls.opened;
     await db.put({ _id: 'late' });
     const woke = await waiting;
     expect(woke.results.map((row) => row.id)).toEqual(['late']);
@@ -151,14 +171,16 @@ describe('RemoteDatabase against a Settee server', () => {
   });
 
   it('a longpoll is cancelled by its signal', async () => {
-    const db = await freshDb();
+    const longpolls = watchingLongpolls();
+    const db = await freshDb({ fetch: longpolls.fetch });
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
-    const started = Date.now();
+    // Aborted while the server waits; it rejects with this very reason, not the one of the
+    // client's own end of the longpoll at its timeout.
+    const cancelled = new DOMException('cancelled by the test', 'AbortError');
+    void longpolls.opened.then(() => controller.abort(cancelled));
     await expect(
       db.changes({ since: 'now', longpoll: true, timeout: 10_000, signal: controller.signal }),
-    ).rejects.toMatchObject({ name: 'AbortError' });
-    expect(Date.now() - started).toBeLessThan(1000);
+    ).rejects.toBe(cancelled);
   });
 
   it('revsDiff', async () => {
@@ -359,6 +381,8 @@ describe('RemoteDatabase against a misbehaving server', () => {
   });
 
   it('a longpoll that receives only heartbeats stays alive past timeoutMs', async () => {
+    // Timers are this test's subject: a server that sends heartbeats only, for longer than the
+    // client's stall timeout, then answers.
     fake = await startFakeServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"results":[\n');
@@ -415,8 +439,8 @@ describe('RemoteDatabase against a misbehaving server', () => {
     fake = await startFakeServer((req, res, n) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       if (n === 0) {
-        res.write('{"results":[{"seq":1,"id":"a","changes":[{"rev":"1-a"}]},');
-        setTimeout(() => req.socket.destroy(), 20);
+        // Cut once the first row has left: the client may have read it, never the end.
+        res.write('{"results":[{"seq":1,"id":"a","changes":[{"rev":"1-a"}]},', () => req.socket.destroy());
         return;
       }
       res.end('{"results":[{"seq":1,"id":"a","changes":[{"rev":"1-a"}]}],"last_seq":1,"pending":0}');
@@ -463,7 +487,7 @@ describe('RemoteDatabase against pouchdb-server', () => {
       stdio: 'ignore',
     });
     base = `http://127.0.0.1:${port}`;
-    await waitUntilUp(base);
+    await waitUntilUp(base, child);
   }, 60_000);
 
   afterAll(async () => {
@@ -537,10 +561,11 @@ describe('RemoteDatabase against pouchdb-server', () => {
   });
 
   it('a longpoll wakes on a write', async () => {
-    const db = await pouchServerDb('live');
+    const longpolls = watchingLongpolls();
+    const db = await pouchServerDb('live', { fetch: longpolls.fetch });
     const { last_seq } = await db.changes({});
     const waiting = db.changes({ since: last_seq, longpoll: true, timeout: 5000 });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await longpolls.opened;
     await db.bulkDocs([{ _id: 'n', _rev: R(1, 'n') }], { newEdits: false });
     expect((await waiting).results.map((row) => row.id)).toEqual(['n']);
   });
@@ -561,14 +586,15 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitUntilUp(url: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`pouchdb-server did not start at ${url}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** Waits until the started pouchdb-server answers at `url` (failing at once if it exits). */
+async function waitUntilUp(url: string, server: ChildProcess): Promise<void> {
+  const answers = async () => {
+    if (server.exitCode !== null)
+      throw new Error(`pouchdb-server exited (${server.exitCode}) before it answered`);
+    return fetch(url).then(
+      (response) => response.ok,
+      () => false,
+    );
+  };
+  await waitFor(answers, `pouchdb-server to answer at ${url}`, { timeoutMs: 30_000 });
 }

@@ -31,14 +31,36 @@ async function running<T extends { cancel(): void; done: Promise<unknown> }, R>(
   }
 }
 
-/** Watches for `ms` (polling) that `read` keeps returning the same value; fails at the first change. */
-async function expectUnchanged(read: () => Promise<unknown>, ms: number, what: string): Promise<void> {
+/**
+ * A Peer over `db` that counts the longpolls it is asked for. An idle live replication asks for
+ * the next one only once the previous one timed out and everything it led to (a checkpoint when
+ * due, events) is done: each new longpoll is the fact that one more idle round is over.
+ */
+function countingLongpolls(db: Database): { peer: Peer; longpolls: () => number } {
+  let longpolls = 0;
+  const peer = peerOver(db, {
+    changes: (options) => {
+      if (options.longpoll) longpolls++;
+      return db.changes(options);
+    },
+  });
+  return { peer, longpolls: () => longpolls };
+}
+
+/**
+ * Lets `rounds` idle rounds pass on every counted source (each one's longpoll timing out, then
+ * handled), and expects `read` to return the same value after them as before.
+ */
+async function expectUnchangedFor(
+  rounds: number,
+  sources: (() => number)[],
+  read: () => Promise<unknown>,
+  what: string,
+): Promise<void> {
   const before = JSON.stringify(await read());
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(JSON.stringify(await read()), what).toBe(before);
-  }
+  const targets = sources.map((longpolls) => longpolls() + rounds + 1);
+  await waitFor(() => sources.every((longpolls, i) => longpolls() >= targets[i]!), `${rounds} idle rounds`);
+  expect(JSON.stringify(await read()), what).toBe(before);
 }
 
 /** Every event name a replication emits, in order. */
@@ -119,22 +141,24 @@ describe('live replication', () => {
   });
 
   it('is idle when nothing changes: no writes, no checkpoints, no events', async () => {
-    const [source, target] = [await dbs.open(), await dbs.open()];
-    await fill(source, 10);
-    // Short longpolls, so several of them time out during the watch.
+    const [db, target] = [await dbs.open(), await dbs.open()];
+    await fill(db, 10);
+    const { peer: source, longpolls } = countingLongpolls(db);
+    // Short longpolls, each longer than the checkpoint interval: every idle round may checkpoint.
     const options = { live: true, heartbeat_timeout: 100, checkpoint_interval: 50 };
     await running(replicate(source, target, options), async (replication) => {
       await replication.idle();
       const names = eventNames(replication);
       const id = await replicationId(source, target);
-      await expectUnchanged(
+      await expectUnchangedFor(
+        3,
+        [longpolls],
         async () => ({
-          source: (await checkpointOn(source, id))?._rev,
+          source: (await checkpointOn(db, id))?._rev,
           target: (await checkpointOn(target, id))?._rev,
           targetSeq: target.updateSeq(),
-          sourceSeq: source.updateSeq(),
+          sourceSeq: db.updateSeq(),
         }),
-        1000,
         'checkpoints and sequences while idle',
       );
       expect(names).toEqual([]);
@@ -255,22 +279,38 @@ describe('live replication', () => {
     const [source, first] = [await dbs.open(), await dbs.open()];
     await fill(source, 200);
     const recreated = recreatable(first, dbs.openAt);
-    // Slow writes and a short check interval: batches (and their checkpoints) land in the new
-    // target before the replication notices it is new.
+    // The run checks whether a peer was re-created at most once per checkpoint interval, before
+    // a checkpoint it writes once the interval is over: the interval is this test's subject.
+    // The target is re-created after two batches, before any checkpoint (which, missing from
+    // the new target, would tell the run on its own); the write after it waits until the
+    // interval since the run started is over, so the checkpoint that follows it checks.
+    const interval = 500;
+    let startedAt = Number.POSITIVE_INFINITY;
+    let checkpointsBeforeRecreation: number | undefined;
+    let checkpoints = 0;
     const target = {
       ...recreated,
+      putLocal: (doc: Parameters<Peer['putLocal']>[0]) => {
+        checkpoints++;
+        return recreated.putLocal(doc);
+      },
       bulkDocs: async (...args: Parameters<Peer['bulkDocs']>) => {
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        if (checkpointsBeforeRecreation !== undefined)
+          await waitFor(() => Date.now() - startedAt >= interval, 'the checkpoint interval');
         return recreated.bulkDocs(...args);
       },
     };
-    const replication = replicate(source, target, { batch_size: 5, checkpoint_interval: 300 });
+    const replication = replicate(source, target, { batch_size: 5, checkpoint_interval: interval });
+    replication.on('active', () => (startedAt = Math.min(startedAt, Date.now())));
     let batches = 0;
     replication.on('change', () => {
-      if (++batches === 2) void recreated.recreate(dbs.pathOf(first));
+      if (++batches !== 2) return;
+      checkpointsBeforeRecreation = checkpoints;
+      void recreated.recreate(dbs.pathOf(first));
     });
     const result = await replication.done;
     expect(result.status).toBe('complete');
+    expect(checkpointsBeforeRecreation).toBe(0);
     expect(await dbState(recreated.current)).toEqual(await dbState(source));
   });
 
@@ -330,27 +370,35 @@ describe('live sync', () => {
     const [a, b] = [await dbs.open(), await dbs.open()];
     await fill(a, 5, 'a');
     await fill(b, 5, 'b');
-    await running(sync(a, b, { live: true, heartbeat_timeout: 100 }), async (handle) => {
-      await waitFor(async () => (await allIds(a)).length === 10 && (await allIds(b)).length === 10, 'sync');
-      await waitFor(async () => {
-        await handle.idle();
-        return handle.push.state === 'paused' && handle.pull.state === 'paused';
-      }, 'both directions to pause');
-      const [push, pull] = [await replicationId(a, b), await replicationId(b, a)];
-      const logs = async () =>
-        Promise.all([
-          checkpointOn(a, push),
-          checkpointOn(b, push),
-          checkpointOn(a, pull),
-          checkpointOn(b, pull),
-        ]);
-      for (const log of await logs()) expect(log).toBeDefined();
-      await expectUnchanged(
-        async () => ({ logs: (await logs()).map((log) => log?._rev), seqs: [a.updateSeq(), b.updateSeq()] }),
-        1000,
-        'checkpoints and sequences while idle',
-      );
-    });
+    const [countedA, countedB] = [countingLongpolls(a), countingLongpolls(b)];
+    await running(
+      sync(countedA.peer, countedB.peer, { live: true, heartbeat_timeout: 100 }),
+      async (handle) => {
+        await waitFor(async () => (await allIds(a)).length === 10 && (await allIds(b)).length === 10, 'sync');
+        await waitFor(async () => {
+          await handle.idle();
+          return handle.push.state === 'paused' && handle.pull.state === 'paused';
+        }, 'both directions to pause');
+        const [push, pull] = [await replicationId(a, b), await replicationId(b, a)];
+        const logs = async () =>
+          Promise.all([
+            checkpointOn(a, push),
+            checkpointOn(b, push),
+            checkpointOn(a, pull),
+            checkpointOn(b, pull),
+          ]);
+        for (const log of await logs()) expect(log).toBeDefined();
+        await expectUnchangedFor(
+          3,
+          [countedA.longpolls, countedB.longpolls],
+          async () => ({
+            logs: (await logs()).map((log) => log?._rev),
+            seqs: [a.updateSeq(), b.updateSeq()],
+          }),
+          'checkpoints and sequences while idle',
+        );
+      },
+    );
   });
 
   it('cancel ends both directions, each with status cancelled', async () => {
