@@ -3,6 +3,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 // Test files that run inside Chromium (the `browser` project) rather than in Node.
 const IN_CHROMIUM = ['test/browser/indexeddb.test.ts'];
+// One throwaway PostgreSQL cluster for the whole run, whichever projects need it.
+const RUN_CLUSTER = 'test/global-postgres.ts';
 
 export default defineConfig({
   test: {
@@ -18,17 +20,20 @@ export default defineConfig({
           name: 'sqlite',
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...IN_CHROMIUM],
+          // The run's one PostgreSQL cluster, shared with the `postgres` project: the files that
+          // test PostgreSQL itself take databases of their own in it (test/storage/use-postgres.ts).
+          globalSetup: [RUN_CLUSTER],
         },
       },
       {
         // The server's API tests again, each server on its own PostgreSQL database
-        // (test/server/harness.ts), in one throwaway cluster for the run (test/global-postgres.ts).
+        // (test/server/harness.ts), in the run's one throwaway cluster.
         extends: true,
         test: {
           name: 'postgres',
           include: ['test/server/api-*.test.ts'],
           env: { SETTEE_TEST_BACKEND: 'postgres' },
-          globalSetup: ['test/global-postgres.ts'],
+          globalSetup: [RUN_CLUSTER],
         },
       },
       {

@@ -3,28 +3,23 @@
  * the replication protocol must cost the same few statements whatever its size, never one per
  * document. Counted on a real pool, each of its connections counting the statements it sends
  * (they still run); the reader is a second Database on a pool of its own, as another server with
- * a cold cache is. A real throwaway cluster (test/storage/postgres-cluster.ts); nothing is mocked.
+ * a cold cache is. A real PostgreSQL, a database of the run's cluster (test/storage/use-postgres.ts);
+ * nothing is mocked.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NewDoc, WriteOk } from '../../src/core/api.js';
 import { Database } from '../../src/database/database.js';
 import { PostgresStorage } from '../../src/storage/postgres/postgres-storage.js';
-import { type PostgresCluster, startPostgresCluster } from '../storage/postgres-cluster.js';
+import { usePostgres } from '../storage/use-postgres.js';
 
-let cluster: PostgresCluster;
-beforeAll(async () => {
-  cluster = await startPostgresCluster({ durable: false });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
+const postgres = usePostgres();
 
 /** A pool whose connections count every statement they send, from their first. */
 function countingPool(): { pool: pg.Pool; statements: () => number } {
   let statements = 0;
-  const pool = cluster.pool();
+  const pool = postgres.pool();
   pool.on('connect', (client) => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as { query: unknown }).query = (...args: unknown[]) => {
@@ -38,7 +33,7 @@ function countingPool(): { pool: pg.Pool; statements: () => number } {
 /** The same PostgreSQL database opened by a writer and by a counted reader, as two servers. */
 async function twoServers(): Promise<{ writer: Database; reader: Database; statements: () => number }> {
   const name = `db-${randomUUID()}`;
-  const writer = await Database.fromStorage(await PostgresStorage.open(cluster.pool(), name), name);
+  const writer = await Database.fromStorage(await PostgresStorage.open(postgres.pool(), name), name);
   const counted = countingPool();
   const reader = await Database.fromStorage(await PostgresStorage.open(counted.pool, name), name);
   return { writer, reader, statements: counted.statements };

@@ -2,32 +2,26 @@
  * Two Databases over one PostgreSQL database, each with its own pool — as two servers are — write
  * the same documents at once. A write computed from a tree the other changed meanwhile is refused
  * by the storage (`DocWrite.base`) and computed again: no edit is lost, no tree goes wrong.
- * A real throwaway cluster (test/storage/postgres-cluster.ts); nothing is mocked.
+ * A real PostgreSQL, a database of the run's cluster (test/storage/use-postgres.ts); nothing is mocked.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Doc, WriteResult } from '../../src/core/api.js';
 import { Database } from '../../src/database/database.js';
 import { PostgresStorage } from '../../src/storage/postgres/postgres-storage.js';
-import { type PostgresCluster, startPostgresCluster } from '../storage/postgres-cluster.js';
+import { usePostgres } from '../storage/use-postgres.js';
 
-let cluster: PostgresCluster;
-beforeAll(async () => {
-  cluster = await startPostgresCluster();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
+const postgres = usePostgres();
 
 /** The same database opened by two "servers". */
 async function twoServers(): Promise<[Database, Database, () => Promise<void>]> {
   const name = `db-${randomUUID()}`;
   const [a, b] = await Promise.all(
-    [cluster.pool(), cluster.pool()].map(async (pool) =>
+    [postgres.pool(), postgres.pool()].map(async (pool) =>
       Database.fromStorage(await PostgresStorage.open(pool, name), name),
     ),
   );

@@ -1,7 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject, type ProvidedContext } from 'vitest';
-import { createDatabase, dropDatabase, postgresUrl } from '../storage/postgres-cluster.js';
+import type { RunCluster } from '../global-postgres.js';
+import {
+  createDatabase,
+  dropDatabase,
+  postgresUrl,
+  uniqueDatabaseName,
+} from '../storage/postgres-cluster.js';
+import { runCluster } from '../storage/use-postgres.js';
 
 /** A PostgreSQL database a test server keeps its databases in. */
 export interface TestDatabase {
@@ -25,14 +30,11 @@ export class TestDatabases {
   private spare: Promise<string> | undefined;
   private made = 0;
 
-  private constructor(private readonly cluster: ProvidedContext['postgres']) {}
+  private constructor(private readonly cluster: RunCluster) {}
 
   /** The databases of this file, or an error when the global setup did not provide a cluster. */
   static inCluster(): TestDatabases {
-    const cluster = inject('postgres');
-    if (!cluster)
-      throw new Error('SETTEE_TEST_BACKEND=postgres needs the global setup of the postgres project');
-    return new TestDatabases(cluster);
+    return new TestDatabases(runCluster());
   }
 
   /** The data folder's database: made on first use, the same one again for a restart. */
@@ -63,7 +65,7 @@ export class TestDatabases {
   }
 
   private async copyTemplate(): Promise<string> {
-    const name = `settee_${randomBytes(6).toString('hex')}`;
+    const name = uniqueDatabaseName();
     await createDatabase(this.cluster, name, this.cluster.template);
     return name;
   }

@@ -3,10 +3,11 @@
 // `off`, and is_locked_out_int/4, past `threshold`, refuses in `enforce` and only logs a warning
 // in `warn`; lockout/3 counts a failure unless the mode is `off`.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ServerOptions } from '../../src/server/app.js';
 import { LOCKED_REASON, type LockoutMode, lockoutFor } from '../../src/server/auth/lockout.js';
-import { type PostgresCluster, startPostgresCluster } from '../storage/postgres-cluster.js';
+import { postgresUrl } from '../storage/postgres-cluster.js';
+import { usePostgres } from '../storage/use-postgres.js';
 import { capturedLog } from './captured-log.js';
 import { ADMIN, basicAuth, startServer, type TestServer } from './harness.js';
 
@@ -111,25 +112,11 @@ describe('lockout modes, on one server', () => {
 });
 
 describe('lockout modes, on servers sharing a PostgreSQL', () => {
-  let cluster: PostgresCluster;
-  let sql: pg.Pool;
-  let databases = 0;
-
-  beforeAll(async () => {
-    cluster = await startPostgresCluster();
-    sql = cluster.pool();
-  }, 60_000);
-
-  afterAll(async () => {
-    await sql?.end();
-    await cluster?.stop();
-  });
+  const databases = usePostgres();
 
   /** A fresh database of the cluster, so that no lock of one test is seen by another. */
   async function freshDatabase(): Promise<string> {
-    const name = `lockout_mode_${++databases}`;
-    await sql.query(`CREATE DATABASE ${name}`);
-    return `postgresql://${cluster.user}@/${name}?host=${encodeURIComponent(cluster.socketDir)}`;
+    return postgresUrl(databases, await databases.another());
   }
 
   it('warn: the shared lockout counts, lets the right password in, and warns once', async () => {

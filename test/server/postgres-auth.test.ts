@@ -1,15 +1,17 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCKED_REASON } from '../../src/server/auth/lockout.js';
 import { SessionCookies } from '../../src/server/auth/sessions.js';
-import { type PostgresCluster, startPostgresCluster } from '../storage/postgres-cluster.js';
+import { postgresUrl } from '../storage/postgres-cluster.js';
+import { usePostgres } from '../storage/use-postgres.js';
 import { ADMIN, startServer, type TestServer } from './harness.js';
+import { onPostgresDatabase } from './harness-postgres.js';
 
 // Three Settee servers on one PostgreSQL, behind an imagined load balancer: a client's requests
 // land on any of them, and authentication must answer as one server would — sessions, logouts,
 // password changes and lockout included.
 
-let cluster: PostgresCluster;
+const postgres = usePostgres();
 let servers: TestServer[];
 let a: TestServer;
 let b: TestServer;
@@ -17,19 +19,16 @@ let c: TestServer;
 let sql: pg.Pool;
 let userCount = 0;
 
-const urlOf = (database: string) =>
-  `postgresql://${cluster.user}@/${database}?host=${encodeURIComponent(cluster.socketDir)}`;
+const urlOf = (database: string) => postgresUrl(postgres, database);
 
 beforeAll(async () => {
-  cluster = await startPostgresCluster();
-  servers = await Promise.all([0, 1, 2].map(() => startServer({ postgres: urlOf(cluster.database) })));
+  servers = await Promise.all([0, 1, 2].map(() => startServer({ postgres: postgres.url })));
   [a, b, c] = servers as [TestServer, TestServer, TestServer];
-  sql = cluster.pool();
-}, 60_000);
+  sql = postgres.pool();
+});
 
 afterAll(async () => {
   await Promise.all((servers ?? []).map((server) => server.stop()));
-  await cluster?.stop();
 });
 
 const basic = (name: string, password: string) =>
@@ -138,7 +137,7 @@ describe('authentication across servers on one PostgreSQL', () => {
       await eventually(async () => (await statusWith(server, name, 'right')) === 403);
     for (const server of servers) expect(await statusWith(server, bystander, 'right')).toBe(200);
     // A server started later loads the locks in force.
-    const late = await startServer({ postgres: urlOf(cluster.database) });
+    const late = await startServer({ postgres: postgres.url });
     try {
       expect(await statusWith(late, name, 'right')).toBe(403);
       expect(await statusWith(late, bystander, 'right')).toBe(200);
@@ -178,23 +177,23 @@ describe('authentication across servers on one PostgreSQL', () => {
 
 describe('servers starting together on an empty PostgreSQL', () => {
   it("agree on the secret and the admin's hash; another --admin stays its server's own", async () => {
-    await createDatabase('race');
-    const racing = await Promise.all([0, 1, 2].map(() => startServer({ postgres: urlOf('race') })));
+    const race = await postgres.another();
+    const racing = await Promise.all([0, 1, 2].map(() => startServer({ postgres: urlOf(race) })));
     const others: TestServer[] = [];
     try {
-      const rows = await queryOn('race', 'SELECT secret, admins FROM settee.auth');
+      const rows = await queryOn(race, 'SELECT secret, admins FROM settee.auth');
       expect(rows).toHaveLength(1);
       // One secret and one hash (one salt) of the admin all three were given: a cookie of one works on all.
       const cookie = await login(racing[0]!, ADMIN.name, ADMIN.password);
       for (const server of racing) expect((await sessionOf(server, cookie)).name).toBe(ADMIN.name);
 
       // Admins are each server's configuration, as on one server: --admin sets this one's only.
-      others.push(await startServer({ postgres: urlOf('race'), admin: 'root:other' }));
+      others.push(await startServer({ postgres: urlOf(race), admin: 'root:other' }));
       expect(await statusWith(others[0]!, 'root', 'other')).toBe(200);
       expect(await statusWith(racing[1]!, ADMIN.name, ADMIN.password)).toBe(200);
       expect(await statusWith(racing[1]!, 'root', 'other')).toBe(401);
       // A server given the same admin later reuses the stored hash: the old cookie works there too.
-      others.push(await startServer({ postgres: urlOf('race') }));
+      others.push(await startServer({ postgres: urlOf(race) }));
       expect((await sessionOf(others[1]!, cookie)).name).toBe(ADMIN.name);
     } finally {
       await Promise.all([...racing, ...others].map((server) => server.stop()));
@@ -202,16 +201,6 @@ describe('servers starting together on an empty PostgreSQL', () => {
   });
 });
 
-async function createDatabase(name: string): Promise<void> {
-  await queryOn('postgres', `CREATE DATABASE ${name}`);
-}
-
-async function queryOn(database: string, text: string): Promise<unknown[]> {
-  const client = new pg.Client({ host: cluster.socketDir, user: cluster.user, database });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows;
-  } finally {
-    await client.end();
-  }
+function queryOn(database: string, text: string): Promise<unknown[]> {
+  return onPostgresDatabase(urlOf(database), async (client) => (await client.query(text)).rows);
 }

@@ -16,39 +16,32 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresLeases } from '../../src/server/leases/postgres.js';
 import { docsOf, type Launched, launch } from '../cli/helpers.js';
 import { waitFor } from '../replication/helpers.js';
-import { type PostgresCluster, startPostgresCluster } from '../storage/postgres-cluster.js';
+import { usePostgres } from '../storage/use-postgres.js';
 import { ADMIN, BASIC, startServer, type TestServer } from './harness.js';
 
 type Json = Record<string, unknown>;
 
-let cluster: PostgresCluster;
-let url: string;
+const postgres = usePostgres();
 let count = 0;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-pg-jobs-'));
 const children: Launched[] = [];
 const servers = new Set<TestServer>();
-
-beforeAll(async () => {
-  cluster = await startPostgresCluster();
-  url = `postgresql://${cluster.user}@/${cluster.database}?host=${encodeURIComponent(cluster.socketDir)}`;
-}, 60_000);
 
 afterAll(async () => {
   for (const child of children) if (child.child.exitCode === null) child.child.kill('SIGKILL');
   await Promise.all(children.map((child) => child.exited));
   // Those a test left running (it failed).
   for (const server of servers) await server.stop();
-  await cluster?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /** A server in this process; `leaseRetryMs`: how often it tries the jobs another server runs. */
 async function inProcess(leaseRetryMs: number): Promise<TestServer> {
-  const server = await startServer({ postgres: url, replicator: { leaseRetryMs } });
+  const server = await startServer({ postgres: postgres.url, replicator: { leaseRetryMs } });
   servers.add(server);
   return server;
 }
@@ -63,7 +56,7 @@ async function child(): Promise<{ launched: Launched; base: string }> {
   const data = path.join(dir, `child${++count}`);
   const admin = `${ADMIN.name}:${ADMIN.password}`;
   const args = ['serve', '--port', '0', '--data', data, '--log-format', 'json', '--admin', admin];
-  const launched = launch([...args, '--postgres', url]);
+  const launched = launch([...args, '--postgres', postgres.url]);
   children.push(launched);
   const { stdout } = await launched.printed(({ stdout }) => stdout.includes('"url"'), 'its URL');
   const line = stdout.split('\n').find((text) => text.includes('"url"'))!;
@@ -176,7 +169,7 @@ describe('a _replicator job another server holds', { timeout: 60_000 }, () => {
   it('is listed as pending on its node, and as finished once that server records it so, never run here', async () => {
     const server = await inProcess(100);
     // Another server, as far as PostgreSQL can tell, holds the job's lease before it is written.
-    const other = new PostgresLeases(url);
+    const other = new PostgresLeases(postgres.url);
     try {
       expect(await other.acquire('replication', '_replicator/once')).toBe(true);
       await send(server.url, 'PUT', '/once-source');
@@ -209,8 +202,8 @@ describe('a _replicator job another server holds', { timeout: 60_000 }, () => {
 
 describe('leases on PostgreSQL', () => {
   it('are held by one server at a time, name their holder, and pass on when it lets them go', async () => {
-    const a = new PostgresLeases(url);
-    const b = new PostgresLeases(url);
+    const a = new PostgresLeases(postgres.url);
+    const b = new PostgresLeases(postgres.url);
     try {
       expect(await a.acquire('compaction', 'shop')).toBe(true);
       expect(await b.acquire('compaction', 'shop')).toBe(false);
@@ -247,13 +240,13 @@ describe('automatic compaction on two servers of one PostgreSQL', { timeout: 60_
   it('leaves a database to the server holding its compaction lease, and compacts it once that lets go', async () => {
     const log = loggedMessages();
     const server = await startServer({
-      postgres: url,
+      postgres: postgres.url,
       logger: log.logger,
       autoCompaction: { ratio: 1, minSlackBytes: 0, delayMs: 0 },
     });
     servers.add(server);
     // Another server compacting `stock`, as far as PostgreSQL can tell.
-    const other = new PostgresLeases(url);
+    const other = new PostgresLeases(postgres.url);
     try {
       expect(await other.acquire('compaction', 'stock')).toBe(true);
       await send(server.url, 'PUT', '/stock');

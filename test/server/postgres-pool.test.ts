@@ -1,20 +1,19 @@
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { POOL_IDLE_MS, PostgresDatabases } from '../../src/server/stores/postgres.js';
-import { type PostgresCluster, postgresUrl, startPostgresCluster } from '../storage/postgres-cluster.js';
+import { usePostgres } from '../storage/use-postgres.js';
 
 // The pool a server makes from a `postgres://` URL. pg's default closed a connection idle for
 // 10 s, so a server between two bursts of requests opened new ones at the next: a PostgreSQL
 // process forked, its catalog caches loaded and every statement prepared again, paid more often
 // the more servers share a load (bench/server/scale-out.ts counted them: docs/scale-out.md).
 
-let cluster: PostgresCluster;
+const postgres = usePostgres();
 let store: PostgresDatabases;
 
 beforeAll(async () => {
-  cluster = await startPostgresCluster({ durable: false });
-  store = await PostgresDatabases.open(postgresUrl(cluster, cluster.database));
-}, 60_000);
+  store = await PostgresDatabases.open(postgres.url);
+});
 
 afterEach(() => {
   vi.useRealTimers();
@@ -22,7 +21,6 @@ afterEach(() => {
 
 afterAll(async () => {
   await store?.close();
-  await cluster?.stop();
 });
 
 /** Takes `count` connections of the pool at once and tells the PostgreSQL process behind each. */

@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import PouchDB from 'pouchdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launch } from '../cli/helpers.js';
 import { type DocState, diffStates, readState } from '../interop/compare.js';
-import { type PostgresCluster, startPostgresCluster } from '../storage/postgres-cluster.js';
+import { postgresUrl } from '../storage/postgres-cluster.js';
+import { usePostgres } from '../storage/use-postgres.js';
 import { waitFor } from '../replication/helpers.js';
 import { ADMIN, startServer, type TestServer } from './harness.js';
 import { openLive } from './http-client.js';
@@ -14,7 +15,7 @@ import { openLive } from './http-client.js';
 // Two Settee servers on one PostgreSQL, each with its own data folder, as two machines behind a
 // load balancer would run: whatever is written through one is what the other answers with.
 
-let cluster: PostgresCluster;
+const postgres = usePostgres();
 let a: TestServer;
 let b: TestServer;
 let poolOfB: pg.Pool;
@@ -22,18 +23,15 @@ let count = 0;
 const pouchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-pg-pouch-'));
 
 beforeAll(async () => {
-  cluster = await startPostgresCluster();
   // One server is given a URL (its pool is its own), the other a pool its owner ends: both shapes.
-  const url = `postgresql://${cluster.user}@/${cluster.database}?host=${encodeURIComponent(cluster.socketDir)}`;
-  a = await startServer({ postgres: url });
-  poolOfB = cluster.pool();
+  a = await startServer({ postgres: postgres.url });
+  poolOfB = postgres.pool();
   b = await startServer({ postgres: poolOfB });
-}, 60_000);
+});
 
 afterAll(async () => {
   await a?.stop();
   await b?.stop();
-  await cluster?.stop();
   fs.rmSync(pouchDir, { recursive: true, force: true });
 });
 
@@ -120,11 +118,7 @@ describe('two servers on one PostgreSQL', () => {
   });
 
   it('gives servers starting together on an empty PostgreSQL one uuid', async () => {
-    const admin = new pg.Client({ host: cluster.socketDir, user: cluster.user, database: 'postgres' });
-    await admin.connect();
-    await admin.query('CREATE DATABASE race');
-    await admin.end();
-    const url = `postgresql://${cluster.user}@/race?host=${encodeURIComponent(cluster.socketDir)}`;
+    const url = postgresUrl(postgres, await postgres.another());
     // Both migrate, create _users and _replicator and offer a uuid at the same time.
     const servers = await Promise.all([startServer({ postgres: url }), startServer({ postgres: url })]);
     try {
@@ -157,9 +151,11 @@ describe('two servers on one PostgreSQL', () => {
     async () => {
       const db = await createThroughA();
       const longpoll = await waitingFeed(db, 'feed=longpoll&since=now&timeout=60000');
-      const admin = cluster.pool();
+      const admin = postgres.pool();
       try {
-        const listening = `SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`;
+        // The listeners on this file's database only: other files' servers share the cluster.
+        const listening = `SELECT pid FROM pg_stat_activity
+          WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`;
         const before = (await admin.query(listening)).rowCount!;
         const cut = await admin.query(`SELECT pg_terminate_backend(pid) FROM (${listening}) AS l`);
         expect(cut.rowCount).toBeGreaterThan(0);
@@ -230,7 +226,7 @@ describe('two servers on one PostgreSQL', () => {
 describe('settee serve --postgres', { timeout: 30_000 }, () => {
   it('joins the servers on that PostgreSQL, names it without its password, and stops cleanly', async () => {
     const db = await createThroughA();
-    const url = `postgresql://${cluster.user}:hunter2@/${cluster.database}?host=${encodeURIComponent(cluster.socketDir)}`;
+    const url = `postgresql://${postgres.user}:hunter2@/${postgres.database}?host=${encodeURIComponent(postgres.socketDir)}`;
     const data = path.join(pouchDir, 'cli-data');
     const server = launch([
       'serve',
@@ -253,7 +249,7 @@ describe('settee serve --postgres', { timeout: 30_000 }, () => {
           .map((line) => JSON.parse(line)),
       ) as Record<string, string>;
       expect(fields.postgres).toBe(
-        `postgresql://${cluster.user}:***@/${cluster.database}?host=${encodeURIComponent(cluster.socketDir)}`,
+        `postgresql://${postgres.user}:***@/${postgres.database}?host=${encodeURIComponent(postgres.socketDir)}`,
       );
       expect(stdout).not.toContain('hunter2');
       const [ours, theirs] = await Promise.all([json(a.fetch('/')), json(fetch(fields.url!))]);

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PostgresCluster, startPostgresCluster } from '../storage/postgres-cluster.js';
+import { usePostgres } from '../storage/use-postgres.js';
 import { startServer, type TestServer } from './harness.js';
 
 // What one request costs a server on PostgreSQL, in statements (each a round trip): the work a
@@ -8,7 +8,7 @@ import { startServer, type TestServer } from './harness.js';
 // own caches (bench/server/scale-out.ts). Counted with the `pg` driver's own Client, given to the
 // pool as its client class: every statement the server sends passes through `query`.
 
-let cluster: PostgresCluster;
+const postgres = usePostgres();
 let statements = 0;
 
 /** pg's Client, counting the statements it is asked to send. */
@@ -30,16 +30,14 @@ let writer: TestServer;
 let readerPool: pg.Pool;
 
 beforeAll(async () => {
-  cluster = await startPostgresCluster({ durable: false });
-  readerPool = cluster.pool({ Client: CountingClient, max: 10 });
+  readerPool = postgres.pool({ Client: CountingClient, max: 10 });
   reader = await startServer({ postgres: readerPool });
-  writer = await startServer({ postgres: cluster.pool() });
-}, 60_000);
+  writer = await startServer({ postgres: postgres.pool() });
+});
 
 afterAll(async () => {
   await reader?.stop();
   await writer?.stop();
-  await cluster?.stop();
 });
 
 /** Statements the reader's pool sends while `work` runs (nothing else uses that pool meanwhile). */

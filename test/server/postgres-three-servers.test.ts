@@ -20,7 +20,7 @@ import { replicate, replicationId, sync } from '../../src/replication/index.js';
 import { docsOf, type Launched, serveInChild } from '../cli/helpers.js';
 import { type DocState, diffStates, readState } from '../interop/compare.js';
 import { dbState, waitFor } from '../replication/helpers.js';
-import { type PostgresCluster, startPostgresCluster } from '../storage/postgres-cluster.js';
+import { usePostgres } from '../storage/use-postgres.js';
 import { ADMIN, BASIC, startServer, type TestServer } from './harness.js';
 import { jsonLines, openLive } from './http-client.js';
 
@@ -28,8 +28,7 @@ type Json = Record<string, unknown>;
 
 const AUTH = { username: ADMIN.name, password: ADMIN.password };
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-pg-three-'));
-let cluster: PostgresCluster;
-let url: string;
+const postgres = usePostgres();
 /** Three servers in this process: A, B and C. */
 let servers: TestServer[];
 const children: Launched[] = [];
@@ -37,18 +36,15 @@ const clients: { close(): Promise<unknown> }[] = [];
 let count = 0;
 
 beforeAll(async () => {
-  cluster = await startPostgresCluster();
-  url = `postgresql://${cluster.user}@/${cluster.database}?host=${encodeURIComponent(cluster.socketDir)}`;
   servers = [];
-  for (let i = 0; i < 3; i++) servers.push(await startServer({ postgres: url }));
-}, 60_000);
+  for (let i = 0; i < 3; i++) servers.push(await startServer({ postgres: postgres.url }));
+});
 
 afterAll(async () => {
   for (const client of clients) await client.close().catch(() => undefined);
   for (const child of children) if (child.child.exitCode === null) child.child.kill('SIGKILL');
   await Promise.all(children.map((child) => child.exited));
   for (const server of servers ?? []) await server.stop();
-  await cluster?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -255,7 +251,14 @@ describe('three servers on one PostgreSQL', { timeout: 60_000 }, () => {
 async function childServer(): Promise<{ launched: Launched; base: string }> {
   const admin = `${ADMIN.name}:${ADMIN.password}`;
   const data = path.join(dir, `child${++count}`);
-  const { launched, url: base } = await serveInChild(['--data', data, '--admin', admin, '--postgres', url]);
+  const { launched, url: base } = await serveInChild([
+    '--data',
+    data,
+    '--admin',
+    admin,
+    '--postgres',
+    postgres.url,
+  ]);
   children.push(launched);
   return { launched, base };
 }

@@ -1,15 +1,16 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 
 /**
- * A throwaway PostgreSQL cluster for a test file, or for a whole run (test/global-postgres.ts):
+ * A throwaway PostgreSQL cluster for a whole test run (test/global-postgres.ts) or a benchmark:
  * `initdb` in a temporary folder, a server that listens only on a Unix socket in that folder (no
- * TCP port, so parallel test files never clash), one database, and `stop()` that shuts it down and
- * removes the folder. Starting takes a few seconds, so a test file starts one and gives each test
- * a fresh Settee database in it.
+ * TCP port, so clusters never clash), one database, and `stop()` that shuts it down and removes
+ * the folder. Starting takes seconds, so a test file never starts one: it takes a database of its
+ * own in the run's (test/storage/use-postgres.ts).
  *
  * Debian's `postgresql` package keeps the binaries in /usr/lib/postgresql/<version>/bin, off the
  * PATH; a machine that links them onto the PATH is served too. PostgreSQL refuses to run as root:
@@ -89,7 +90,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
     user: USER,
     database: DATABASE,
     pool(options = {}) {
-      const pool = new pg.Pool({ host: dir, user: USER, database: DATABASE, max: 4, ...options });
+      const pool = poolOn({ socketDir: dir, user: USER }, DATABASE, options);
       pools.push(pool);
       return pool;
     },
@@ -106,6 +107,11 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
   return cluster;
 }
 
+/** A new pool on one database of the cluster: `options` as pg takes them, a few connections by default. */
+export function poolOn(address: PostgresAddress, database: string, options: pg.PoolConfig = {}): pg.Pool {
+  return new pg.Pool({ host: address.socketDir, user: address.user, database, max: 4, ...options });
+}
+
 /**
  * Creates a database in the cluster, as a copy of `template` when given: a copy of a database
  * whose schema is in place needs no migration. Nobody may be connected to the template meanwhile
@@ -117,6 +123,14 @@ export async function createDatabase(
   template?: string,
 ): Promise<void> {
   await asAdmin(address, `CREATE DATABASE ${pg.escapeIdentifier(name)}${templateClause(template)}`);
+}
+
+/**
+ * A database name no other test file will pick: files running at once in other workers share the
+ * run's cluster (test/global-postgres.ts), and a fixed name would be made twice.
+ */
+export function uniqueDatabaseName(): string {
+  return `settee_${randomBytes(6).toString('hex')}`;
 }
 
 /** Drops a database of the cluster, ending whatever connections are left on it. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStorage } from '../../src/storage/postgres/postgres-storage.js';
 import { SCHEMA_VERSION } from '../../src/storage/postgres/schema.js';
 import type { Storage } from '../../src/storage/types.js';
@@ -16,17 +16,13 @@ import {
   stored,
 } from './conformance/helpers.js';
 import { runStorageTests } from './conformance.js';
-import { type PostgresCluster, startPostgresCluster } from './postgres-cluster.js';
+import { usePostgres } from './use-postgres.js';
 
-// One throwaway cluster for this file (initdb takes seconds); each test has a database of its own.
-let cluster: PostgresCluster;
+// One PostgreSQL database for this file, in the run's cluster; each test has a Settee database of its own in it.
+const postgres = usePostgres();
 let pool: pg.Pool;
-beforeAll(async () => {
-  cluster = await startPostgresCluster();
-  pool = cluster.pool();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
+beforeAll(() => {
+  pool = postgres.pool();
 });
 
 const freshName = () => `db-${randomUUID()}`;
@@ -72,7 +68,7 @@ describe('PostgresStorage', () => {
   it('records its schema version, and a second pool finds the tables made', async () => {
     const { rows } = await pool.query<{ version: number }>('SELECT version FROM settee.schema_version');
     expect(rows).toEqual([{ version: SCHEMA_VERSION }]);
-    const other = cluster.pool();
+    const other = postgres.pool();
     const storage = await PostgresStorage.open(other, freshName());
     expect(await storage.writeDocs([newDoc('a')])).toEqual([1]);
     await storage.destroy();
@@ -131,7 +127,7 @@ async function writeConcurrently(
   name: string,
   batches: number[][],
 ): Promise<{ ids: string[]; seqs: number[] }> {
-  const pools = batches.map(() => cluster.pool({ max: 2 }));
+  const pools = batches.map(() => postgres.pool({ max: 2 }));
   const ids: string[] = [];
   const seqs: number[] = [];
   try {
