@@ -43,10 +43,15 @@ export class CheckpointSchedule {
     return !this.live || firstTime || this.intervalOver();
   }
 
-  /** Writes a checkpoint at `seq` now, replacing any deferred one. */
-  async writeNow(seq: Seq): Promise<void> {
+  /**
+   * Writes a checkpoint at `seq` now, replacing any deferred one. The peers are checked when the
+   * interval is over, or always when it is a completing run's `last` checkpoint: a run shorter
+   * than the interval would otherwise never notice a target re-created under it, and would call
+   * complete a target that lacks what went into the old one.
+   */
+  async writeNow(seq: Seq, last = false): Promise<void> {
     this.cancelDeferred();
-    await this.instances.check();
+    await this.instances.check(last);
     await this.write(seq);
     this.lastWrite = Date.now();
   }

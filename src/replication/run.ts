@@ -166,7 +166,7 @@ export class ReplicationRun {
       await this.schedule!.final(step.seq);
       return { state: 'cancelled' };
     }
-    await this.schedule!.writeNow(step.seq);
+    await this.schedule!.writeNow(step.seq, step.then === 'complete');
     if (step.then === 'report') return this.report(step.batch);
     if (step.then === 'pause') return this.pause();
     return { state: 'complete' };

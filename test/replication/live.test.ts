@@ -314,6 +314,20 @@ describe('live replication', () => {
     expect(await dbState(recreated.current)).toEqual(await dbState(source));
   });
 
+  it('a one-shot run shorter than its checkpoint interval notices a re-created target at its end', async () => {
+    const [source, first] = [await dbs.open(), await dbs.open()];
+    await fill(source, 200);
+    const recreated = recreatable(first, dbs.openAt);
+    // An interval no run here lasts: only the check before the completing checkpoint can notice.
+    const replication = replicate(source, recreated, { batch_size: 5, checkpoint_interval: 600_000 });
+    let batches = 0;
+    replication.on('change', () => {
+      if (++batches === 2) void recreated.recreate(dbs.pathOf(first));
+    });
+    expect((await replication.done).status).toBe('complete');
+    expect(await dbState(recreated.current)).toEqual(await dbState(source));
+  });
+
   it('cancel while paused resolves done promptly', async () => {
     const [source, target] = [await dbs.open(), await dbs.open()];
     await fill(source, 3);
