@@ -103,8 +103,8 @@ export const ROUTES: readonly RouteRule[] = [
   rule('GET POST', '/{db}/_design/{ddoc}/_view/{view}', 'member'),
   rule('POST', '/{db}/_design/{ddoc}/_view/{view}/queries', 'member'),
   rule('GET', '/{db}/_design/{ddoc}/_info', 'member'),
-  rule('GET HEAD PUT', '/_users/org.couchdb.user:{name}', 'own_user'),
-  rule('DELETE', '/_users/org.couchdb.user:{name}', 'server_admin'),
+  // A user may delete their own account, as CouchDB's _users validation allows.
+  rule('GET HEAD PUT DELETE', '/_users/org.couchdb.user:{name}', 'own_user'),
   rule('GET HEAD PUT POST DELETE', '/_users/…', 'server_admin'),
   rule('GET HEAD PUT DELETE', '/_replicator/{docid}', 'own_job'),
   rule('GET HEAD PUT POST DELETE', '/_replicator/…', 'server_admin'),

@@ -240,7 +240,10 @@ async function checkUserWrite(
     return doc;
   }
   if (doc._deleted === true) {
-    if (!admin) throw forbidden('Only server admins may delete users.');
+    // As CouchDB's ?AUTH_DB_DOC_VALIDATE_FUNCTION: admins, and a user their own account.
+    if (!admin && (await write.oldDoc())?.name !== userCtx.name) {
+      throw forbidden('Only admins may delete other user docs.');
+    }
     return doc;
   }
   checkShape(doc);

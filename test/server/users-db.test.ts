@@ -7,8 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../replication/helpers.js';
 import { DEFAULT_ITERATIONS } from '../../src/server/auth/index.js';
-import { BASIC, startServer, TEST_BACKEND, type TestServer } from './harness.js';
+import { BASIC, basicAuth, startServer, TEST_BACKEND, type TestServer } from './harness.js';
 
 let t: TestServer;
 
@@ -67,6 +68,34 @@ describe('user names', () => {
     expect(res.status).toBe(403);
     expect(res.json).toEqual({ error: 'forbidden', reason });
     expect((await admin('GET', `/_users/org.couchdb.user:${encodeURIComponent(name)}`)).status).toBe(404);
+  });
+});
+
+describe('deleting a user', () => {
+  // CouchDB: src/couch/include/couch_js_functions.hrl, ?AUTH_DB_DOC_VALIDATE_FUNCTION lets admins
+  // and the matching user delete a user document ("allow deletes by admins and matching users").
+  it('is for server admins and for the user themselves, who then no longer sign in', async () => {
+    await admin('PUT', '/_users/org.couchdb.user:leaving', user('leaving', 'pw'));
+    const { json: staying } = await admin('PUT', '/_users/org.couchdb.user:staying', user('staying', 'pw'));
+    const as = (name: string, method = 'GET') => ({
+      method,
+      headers: { authorization: basicAuth(name, 'pw') },
+    });
+    const url = (name: string) => `${t.url}/_users/org.couchdb.user:${name}`;
+
+    const refused = await fetch(`${url('staying')}?rev=${String(staying.rev)}`, as('leaving', 'DELETE'));
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: string }).error).toBe('forbidden');
+    expect((await admin('GET', '/_users/org.couchdb.user:staying')).status).toBe(200);
+
+    const { _rev } = (await (await fetch(url('leaving'), as('leaving'))).json()) as { _rev: string };
+    const deleted = await fetch(`${url('leaving')}?rev=${_rev}`, as('leaving', 'DELETE'));
+    expect(deleted.status).toBe(200);
+    expect((await admin('GET', '/_users/org.couchdb.user:leaving')).status).toBe(404);
+    await waitFor(
+      async () => (await fetch(`${t.url}/_session`, as('leaving'))).status === 401,
+      'the deleted user to be refused',
+    );
   });
 });
 
