@@ -26,8 +26,14 @@ export const databaseListEndpoints: Record<string, Methods> = {
   },
 };
 
-/** The names the query's range, `skip` and `limit` pick, in the query's direction. */
-async function namesInRange(ctx: RequestContext): Promise<string[]> {
+/**
+ * The names the query's range, `skip` and `limit` pick, in the query's direction, among those
+ * `listed` keeps: asked about in order, only until the page is full.
+ */
+export async function namesInRange(
+  ctx: RequestContext,
+  listed: (name: string) => boolean | Promise<boolean> = () => true,
+): Promise<string[]> {
   const options = allDocsOptions(ctx.query);
   // CouchDB takes `keys` in the query string for `_all_docs` only, not for these listings.
   if (options.keys !== undefined)
@@ -37,8 +43,16 @@ async function namesInRange(ctx: RequestContext): Promise<string[]> {
   const sorted = await ctx.services.registry.list();
   const inRange = sorted.filter((name) => within(name, range));
   if (range.descending) inRange.reverse();
-  const skip = options.skip ?? 0;
-  return inRange.slice(skip, skip + (options.limit ?? inRange.length));
+  const [skip, limit] = [options.skip ?? 0, options.limit ?? inRange.length];
+  const page: string[] = [];
+  let skipped = 0;
+  for (const name of inRange) {
+    if (page.length >= limit) break;
+    if (!(await listed(name))) continue;
+    if (skipped < skip) skipped++;
+    else page.push(name);
+  }
+  return page;
 }
 
 function within(name: string, range: IdRange): boolean {

@@ -6,7 +6,7 @@ import { parseQuery } from '../router.js';
 import { isReplicatorDb } from '../permissions.js';
 import { isMember } from '../security.js';
 import { USERS_DB } from '../users.js';
-import { databaseListEndpoints } from './dbs-info.js';
+import { databaseListEndpoints, namesInRange } from './dbs-info.js';
 import { replicationEndpoints } from './replication.js';
 
 export const VERSION = '0.1.0';
@@ -56,17 +56,17 @@ export const serverEndpoints: Record<string, Methods> = {
 
 /**
  * `GET /_my_dbs`: the databases the signed-in user may read (members, admins, public ones), for
- * the web page; `_all_dbs` stays for server admins. Settee's own endpoint.
+ * the web page; `_all_dbs` stays for server admins. Settee's own endpoint, paged as `_all_dbs`
+ * is (`start_key`, `end_key`, `limit`, `skip`, `descending`, `inclusive_end`).
  */
 async function myDatabases(ctx: RequestContext): Promise<unknown> {
   const { registry } = ctx.services;
-  const names: string[] = [];
-  for (const name of await registry.list()) {
-    if (name === USERS_DB || isReplicatorDb(name)) continue;
+  const readable = async (name: string) => {
+    if (name === USERS_DB || isReplicatorDb(name)) return false;
     const security = await registry.security(name).catch(() => undefined);
-    if (security && isMember(ctx.userCtx, security)) names.push(name);
-  }
-  return sendJson(ctx.reply, 200, names);
+    return security !== undefined && isMember(ctx.userCtx, security);
+  };
+  return sendJson(ctx.reply, 200, await namesInRange(ctx, readable));
 }
 
 function sessionInfo(ctx: RequestContext) {
