@@ -22,7 +22,7 @@ import { parseRequestLog } from '../../src/server/metrics/request-log.js';
 import type { ServerOptions } from '../../src/server/app.js';
 import { waitFor } from '../replication/helpers.js';
 import { ADMIN, BASIC, startServer, type TestServer } from './harness.js';
-import { openLive } from './http-client.js';
+import { jsonLines, openLive, writeWaiters } from './http-client.js';
 
 const servers: TestServer[] = [];
 
@@ -232,6 +232,126 @@ describe('_stats and _prometheus', () => {
     const quiet = await start();
     expect(((await stats(quiet, '/couchdb/httpd/requests')) as Json).value).toBe(0);
     expect(((await stats(busy, '/couchdb/httpd/requests')) as Json).value).toBeGreaterThanOrEqual(3);
+  });
+});
+
+/**
+ * CouchDB counts `[couchdb, database_reads]` once per `couch_db:open_doc` call (couch_db.erl,
+ * open_doc/3; open_doc_revs/3 by the number asked). Listings with `include_docs` open each row's
+ * document through it: `_all_docs`, `_design_docs` and views in couch_mrview_util.erl
+ * (maybe_load_doc → couch_index_util:load_doc), `_changes` in fabric_rpc.erl (changes rows,
+ * load_doc with `deleted`, so a deletion's stub counts too). `_find` reads its documents through a
+ * view with `include_docs` on each shard, and mango_cursor_view.erl (view_cb) counts each row
+ * whose document it read as `docs_examined`: the documents examined are the documents read. Here
+ * a row counts when it carries a document's body: CouchDB's load_doc also counts a `null` row
+ * (missing or deleted), whose body no one read.
+ */
+describe('couchdb.database_reads', () => {
+  /** apple, pear, plum (priced 3, 2, 1), the deleted `gone`, and `_design/shop` with a view. */
+  async function shop(): Promise<TestServer> {
+    const t = await start();
+    expect(await send(t, 'PUT', '/shop')).toBe(201);
+    const docs = [
+      { _id: 'apple', price: 3 },
+      { _id: 'pear', price: 2 },
+      { _id: 'plum', price: 1 },
+      { _id: 'gone', _deleted: true },
+      { _id: '_design/shop', views: { by_price: { map: 'function (doc) { emit(doc.price, null); }' } } },
+    ];
+    expect(await send(t, 'POST', '/shop/_bulk_docs', { docs })).toBe(201);
+    return t;
+  }
+
+  const reads = async (t: TestServer): Promise<number> =>
+    ((await stats(t, '/couchdb/database_reads')) as Json).value;
+
+  /** How many documents `request` counted as read (the `_stats` requests count none). */
+  async function readBy(t: TestServer, request: () => Promise<unknown>): Promise<number> {
+    const before = await reads(t);
+    await request();
+    return (await reads(t)) - before;
+  }
+
+  const answered = (t: TestServer, method: string, path: string, body?: unknown) => async () =>
+    expect(await send(t, method, path, body)).toBe(200);
+
+  it('counts each document _all_docs, POST _all_docs and _design_docs write with include_docs', async () => {
+    const t = await shop();
+    expect(await readBy(t, answered(t, 'GET', '/shop/_all_docs?include_docs=true'))).toBe(4);
+    expect(await readBy(t, answered(t, 'GET', '/shop/_all_docs?include_docs=true&limit=2'))).toBe(2);
+    expect(await readBy(t, answered(t, 'GET', '/shop/_all_docs'))).toBe(0);
+    // A missing key is an error row and a deleted one a null document: neither read a body.
+    const keys = { keys: ['apple', 'nothing', 'gone'] };
+    expect(await readBy(t, answered(t, 'POST', '/shop/_all_docs?include_docs=true', keys))).toBe(1);
+    expect(await readBy(t, answered(t, 'GET', '/shop/_design_docs?include_docs=true'))).toBe(1);
+    expect(await readBy(t, answered(t, 'POST', '/shop/_design_docs', {}))).toBe(0);
+  });
+
+  it('counts each document a normal or longpoll _changes feed writes with include_docs', async () => {
+    const t = await shop();
+    // Five changes: the three fruits, the deletion's stub and the design document.
+    expect(await readBy(t, answered(t, 'GET', '/shop/_changes?include_docs=true'))).toBe(5);
+    expect(await readBy(t, answered(t, 'GET', '/shop/_changes'))).toBe(0);
+    const longpoll = await openLive(t.url, '/shop/_changes?feed=longpoll&since=now&include_docs=true');
+    expect(longpoll.status).toBe(200);
+    await waitFor(async () => (await writeWaiters(t, 'shop')) === 1, 'the longpoll to wait for a change');
+    const counted = readBy(t, async () => {
+      expect(await send(t, 'PUT', '/shop/kiwi', { price: 4 })).toBe(201);
+      await longpoll.ended;
+    });
+    expect(await counted).toBe(1);
+  });
+
+  it.each([
+    ['continuous', (text: string) => jsonLines(text).length],
+    ['eventsource', (text: string) => text.split('data: {').length - 1],
+  ])('counts each document a %s _changes feed writes with include_docs', async (feed, rows) => {
+    const t = await shop();
+    const before = await reads(t);
+    const live = await openLive(t.url, `/shop/_changes?feed=${feed}&include_docs=true&heartbeat=10000`);
+    expect(live.status).toBe(200);
+    await live.until((text) => rows(text) === 5);
+    expect((await reads(t)) - before).toBe(5);
+    const kiwi = readBy(t, async () => {
+      expect(await send(t, 'PUT', '/shop/kiwi', { price: 4 })).toBe(201);
+      await live.until((text) => rows(text) === 6);
+    });
+    expect(await kiwi).toBe(1);
+    live.destroy();
+  });
+
+  it('counts each document a view writes with include_docs, in one query or several', async () => {
+    const t = await shop();
+    const view = '/shop/_design/shop/_view/by_price';
+    expect(await readBy(t, answered(t, 'GET', `${view}?include_docs=true`))).toBe(3);
+    expect(await readBy(t, answered(t, 'GET', `${view}?include_docs=true&limit=1`))).toBe(1);
+    expect(await readBy(t, answered(t, 'GET', view))).toBe(0);
+    const queries = { queries: [{ include_docs: true, limit: 2 }, {}, { include_docs: true, key: 1 }] };
+    expect(await readBy(t, answered(t, 'POST', `${view}/queries`, queries))).toBe(3);
+  });
+
+  it('counts each document _find examined, shown or not in its execution stats', async () => {
+    const t = await shop();
+    const find = (body: object) => async () => {
+      const response = await t.fetch('/shop/_find', { method: 'POST', body: JSON.stringify(body) });
+      expect(response.status).toBe(200);
+      return (await response.json()) as Json;
+    };
+    // Without an index the query examines every live document that is not a design document.
+    const cheap = { selector: { price: { $lt: 3 } } };
+    let answer: Json;
+    expect(await readBy(t, async () => (answer = await find(cheap)()))).toBe(3);
+    expect(answer.docs).toHaveLength(2);
+    expect(answer.execution_stats).toBeUndefined();
+    const withStats = { ...cheap, execution_stats: true };
+    expect(await readBy(t, async () => (answer = await find(withStats)()))).toBe(3);
+    expect(answer.execution_stats.total_docs_examined).toBe(3);
+    // The first match fills the limit: one document examined.
+    expect(await readBy(t, find({ selector: { price: { $gte: 0 } }, limit: 1 }))).toBe(1);
+    const refused = readBy(t, async () => {
+      expect(await send(t, 'POST', '/shop/_find', { ...cheap, execution_stats: 'yes' })).toBe(400);
+    });
+    expect(await refused).toBe(0);
   });
 });
 

@@ -5,6 +5,7 @@
  * process's global one: several servers may run in one process.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { mapRows } from '../http.js';
 import type { Target } from '../router.js';
 import { documentEffect, RequestCounts } from './counts.js';
 import { type Family, families, type MetricSources } from './families.js';
@@ -58,9 +59,31 @@ export class ServerMetrics {
     this.requestTime.observe(ms / 1000);
   }
 
-  /** Documents read by a request that reads many (`_bulk_get`). */
+  /** Documents read by a request that reads many (`_bulk_get`, `_find`). */
   documentsRead(count: number): void {
     this.counts.databaseReads += count;
+  }
+
+  /**
+   * `rows` as a listing writes them, the document each one carries counted as read when the
+   * writer takes the row, so a stream stays a stream: `include_docs` on `_all_docs`,
+   * `_design_docs`, `_changes` (every feed) and views. CouchDB counts a read in each
+   * `couch_db:open_doc`, which those listings call for each row's document. A row without a
+   * document (`null`: missing or deleted) read no body and is not counted. Without
+   * `include_docs`, `rows` is handed back as it is.
+   *
+   * @example
+   * return sendRows(reply, head, metrics.countingReads(db.allDocsStream(options), options.include_docs));
+   */
+  countingReads<Row extends { doc?: unknown }>(
+    rows: AsyncIterable<Row>,
+    includeDocs: boolean | undefined,
+  ): AsyncIterable<Row> {
+    if (!includeDocs) return rows;
+    return mapRows(rows, (row) => {
+      if (row.doc) this.counts.databaseReads++;
+      return row;
+    });
   }
 
   /** Documents written by a request that writes many (`_bulk_docs`). */

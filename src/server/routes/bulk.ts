@@ -134,11 +134,8 @@ function checkBulkGetEntries(entries: unknown[]): void {
 export async function allDocs(ctx: DbContext): Promise<unknown> {
   const options = listingOptions(ctx);
   const info = await ctx.db.info();
-  return sendRows(
-    ctx.reply,
-    listingHead(info.doc_count, options, info.update_seq),
-    ctx.db.allDocsStream(options),
-  );
+  const rows = ctx.services.metrics.countingReads(ctx.db.allDocsStream(options), options.include_docs);
+  return sendRows(ctx.reply, listingHead(info.doc_count, options, info.update_seq), rows);
 }
 
 /** The opening of an `_all_docs`-shaped listing, up to its `"rows":[`. */

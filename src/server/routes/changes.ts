@@ -10,6 +10,16 @@ import { boolParam, FLUSH, intParam, jsonBody, type Query, sendText, stringArray
 
 const MAX_TIMEOUT = 60_000;
 type Feed = 'normal' | 'longpoll' | 'continuous' | 'eventsource';
+/** The rows of a feed as the response writes them (a longpoll reads its feed more than once). */
+type FeedRows = (feed: ChangesFeed) => AsyncIterable<ChangeRow>;
+
+/** How long a longpoll waits, and what ends it early. */
+interface Waiting {
+  heartbeat: number | undefined;
+  timeout: number;
+  signal: AbortSignal;
+  deleted: AbortSignal;
+}
 
 /** `GET|POST /{db}/_changes`: normal, longpoll, continuous and eventsource feeds, streamed. */
 export async function changes(ctx: DbContext): Promise<unknown> {
@@ -44,11 +54,14 @@ export async function changes(ctx: DbContext): Promise<unknown> {
   // Live feeds may stay silent until a change: send the headers now so clients see the feed open.
   const flushHeaders = () => reply.raw.headersSent || reply.raw.flushHeaders();
   reply.header('cache-control', 'must-revalidate');
+  // With include_docs, each document a written row carries counts as read.
+  const rowsOf: FeedRows = (source) => ctx.services.metrics.countingReads(source, options.include_docs);
   if (!live) {
-    const poll = pollFeed(db, first, feed === 'longpoll', heartbeat, timeout, signal, deleted);
+    const poll = pollFeed(db, first, rowsOf, feed === 'longpoll', { heartbeat, timeout, signal, deleted });
     return sendText(reply, 200, 'application/json', poll);
   }
-  const chunks = liveFeed(first, feed, heartbeat, timeout, () => stop.abort(), flushHeaders, deleted);
+  const rows = rowsOf(first);
+  const chunks = liveFeed(first, rows, feed, heartbeat, timeout, () => stop.abort(), flushHeaders, deleted);
   reply.code(200).type(feed === 'eventsource' ? 'text/event-stream' : 'application/json');
   return reply.send(Readable.from(chunks, { objectMode: false }));
 }
@@ -161,15 +174,13 @@ function selectorOf(body: Record<string, unknown> | undefined): Record<string, u
 async function* pollFeed(
   db: Database,
   feed: ChangesFeed,
+  rowsOf: FeedRows,
   longpoll: boolean,
-  heartbeat: number | undefined,
-  timeout: number,
-  signal: AbortSignal,
-  deleted: AbortSignal,
+  { heartbeat, timeout, signal, deleted }: Waiting,
 ): AsyncGenerator<string | typeof FLUSH> {
   yield '{"results":[\n';
   let sent = 0;
-  for await (const row of feed) yield `${sent++ > 0 ? ',\n' : ''}${JSON.stringify(row)}`;
+  for await (const row of rowsOf(feed)) yield `${sent++ > 0 ? ',\n' : ''}${JSON.stringify(row)}`;
   const deadline = heartbeat === undefined ? Date.now() + timeout : Number.POSITIVE_INFINITY;
   while (longpoll && sent === 0 && !signal.aborted) {
     // A write may have landed while the empty scan was running: look again before waiting.
@@ -184,7 +195,7 @@ async function* pollFeed(
       continue;
     }
     // The same feed reads on from where it got to, with the filter function it started with.
-    for await (const row of feed) yield `${sent++ > 0 ? ',\n' : ''}${JSON.stringify(row)}`;
+    for await (const row of rowsOf(feed)) yield `${sent++ > 0 ? ',\n' : ''}${JSON.stringify(row)}`;
   }
   const end = await feedEnd(feed, deleted);
   yield `\n],\n"last_seq":${end.last_seq},"pending":${end.pending}}\n`;
@@ -214,6 +225,7 @@ async function wakeOrBeat(
 /** continuous and eventsource: a line (or event) per change, heartbeats, a final last_seq. */
 async function* liveFeed(
   feed: ChangesFeed,
+  rows: AsyncIterable<ChangeRow>,
   style: 'continuous' | 'eventsource',
   heartbeat: number | undefined,
   timeout: number,
@@ -222,7 +234,7 @@ async function* liveFeed(
   deleted: AbortSignal,
 ): AsyncGenerator<string> {
   started();
-  for await (const item of withHeartbeats<ChangeRow>(feed, heartbeat, timeout, end)) {
+  for await (const item of withHeartbeats<ChangeRow>(rows, heartbeat, timeout, end)) {
     if (item === HEARTBEAT) yield style === 'continuous' ? '\n' : 'event: heartbeat\ndata: \n\n';
     else if (style === 'continuous') yield `${JSON.stringify(item)}\n`;
     else yield `data: ${JSON.stringify(item)}\nid: ${item.seq}\n\n`;

@@ -10,10 +10,21 @@ import type { DbContext, Methods } from '../context.js';
 import { intParam, jsonObjectBody, requireJsonType, sendJson, sendRows } from '../http.js';
 import { listingHead, listingOptions } from './bulk.js';
 
-/** `POST /{db}/_find`: answered at once, since `limit` bounds the documents it holds. */
+/**
+ * `POST /{db}/_find`: answered at once, since `limit` bounds the documents it holds. Every
+ * document the query examined counts as read, as CouchDB's do: each is opened with
+ * `couch_db:open_doc` (the view with `include_docs` under mango_cursor_view.erl), which counts
+ * `database_reads`. The query always keeps its execution statistics for that, and the answer
+ * shows them only when asked.
+ */
 async function find(ctx: DbContext): Promise<unknown> {
   const body = jsonObjectBody(ctx.request) as unknown as FindRequestBody;
-  return sendJson(ctx.reply, 200, await ctx.db.find(body));
+  const shown = body.execution_stats;
+  // Any other value than a boolean goes through as sent, to be refused with CouchDB's reason.
+  const counted = shown === undefined || shown === false ? { ...body, execution_stats: true } : body;
+  const { execution_stats: stats, ...response } = await ctx.db.find(counted);
+  ctx.services.metrics.documentsRead(stats?.total_docs_examined ?? 0);
+  return sendJson(ctx.reply, 200, shown === true ? { ...response, execution_stats: stats } : response);
 }
 
 /** `POST /{db}/_explain`. */
@@ -89,7 +100,8 @@ async function designDocs(ctx: DbContext): Promise<unknown> {
   const all = ctx.db.allDocsStream(options);
   // Asked keys are answered each (a missing one as CouchDB's error row); a range ends at the last design id.
   const rows = options.keys === undefined ? untilNotDesign(all) : all;
-  return sendRows(ctx.reply, listingHead(total, options, ctx.db.updateSeq()), rows);
+  const counted = ctx.services.metrics.countingReads(rows, options.include_docs);
+  return sendRows(ctx.reply, listingHead(total, options, ctx.db.updateSeq()), counted);
 }
 
 /** Design ids sort between `_design/` and `_design0` (`/` is just before `0`). */

@@ -15,7 +15,7 @@ async function view(ctx: DbContext, ddoc: string, name: string): Promise<unknown
   const q = parseViewQuery(definedParams(ctx.query), body);
   // Opened before the reply: a missing view or a bad parameter is an error answer, not a broken 200.
   const stream = await ctx.db.viewStream(ddoc, name, q);
-  return sendText(ctx.reply, 200, 'application/json', framed(stream, '\n'));
+  return sendText(ctx.reply, 200, 'application/json', framed(ctx, stream, q.includeDocs, '\n'));
 }
 
 /**
@@ -34,7 +34,7 @@ async function queries(ctx: DbContext, ddoc: string, name: string): Promise<unkn
     for (const [at, q] of all.entries()) {
       const stream = at === 0 ? first! : await db.viewStream(ddoc, name, q);
       yield at === 0 ? '\r\n' : ',\r\n';
-      yield* framed(stream, '');
+      yield* framed(ctx, stream, q.includeDocs, '');
     }
     yield '\r\n]}\n';
   }
@@ -48,11 +48,19 @@ async function viewHasReduce(ctx: DbContext, ddoc: string, name: string): Promis
   return views?.[name]?.reduce !== undefined;
 }
 
-/** One view answer: `{"total_rows":…,"offset":…,"rows":[\r\n…\r\n]}` then `end`. */
-async function* framed(stream: ViewStream, end: string): AsyncGenerator<string> {
+/**
+ * One view answer: `{"total_rows":…,"offset":…,"rows":[\r\n…\r\n]}` then `end`; with
+ * `include_docs`, the documents its rows carry count as read.
+ */
+async function* framed(
+  ctx: DbContext,
+  stream: ViewStream,
+  includeDocs: boolean,
+  end: string,
+): AsyncGenerator<string> {
   yield `{${headerFields(stream).join(',')}\r\n`;
   let separator = '';
-  for await (const row of stream.rows) {
+  for await (const row of ctx.services.metrics.countingReads(stream.rows, includeDocs)) {
     yield `${separator}${JSON.stringify(row)}`;
     separator = ',\r\n';
   }
