@@ -19,7 +19,7 @@ import { RemoteDatabase } from '../../src/remote/index.js';
 import { replicate, replicationId, sync } from '../../src/replication/index.js';
 import { docsOf, type Launched, serveInChild } from '../cli/helpers.js';
 import { type DocState, diffStates, readState } from '../interop/compare.js';
-import { dbState, waitFor } from '../replication/helpers.js';
+import { dbState, peerOver, waitFor } from '../replication/helpers.js';
 import { usePostgres } from '../storage/use-postgres.js';
 import { ADMIN, BASIC, startServer, type TestServer } from './harness.js';
 import { jsonLines, openLive } from './http-client.js';
@@ -300,7 +300,19 @@ describe('a server killed with SIGKILL in the middle of replications', { timeout
     // unhandled (`src.info()` after each batch, in pouchdb-replication's finishBatch).
     const push = pouch.replicate.to(remotePouch(x.base, db), { batch_size: 10, retry: false });
     // A client that fails over at once, rather than trying the dead server again for a while.
-    const pull = replicate(remoteSettee(x.base, db, 0), settee, { batch_size: 10 });
+    // Its writes wait, once 40 documents are in, until X is killed: a pull of 200 would otherwise
+    // finish before the push and the direct writes are under way, and no kill would interrupt it.
+    let killed!: () => void;
+    const kill = new Promise<void>((resolve) => (killed = resolve));
+    let written = 0;
+    const holding = peerOver(settee, {
+      bulkDocs: async (docs, options) => {
+        if (written >= 40) await kill;
+        written += docs.length;
+        return settee.bulkDocs(docs, options);
+      },
+    });
+    const pull = replicate(remoteSettee(x.base, db, 0), holding, { batch_size: 10 });
     const pushed: Written[] = [];
     const typed: Written[] = [];
     let pulled = 0;
@@ -322,6 +334,7 @@ describe('a server killed with SIGKILL in the middle of replications', { timeout
     });
     x.launched.child.kill('SIGKILL');
     expect((await x.launched.exited).code).toBeNull();
+    killed();
     const outcome = (replication: PromiseLike<unknown>) =>
       Promise.resolve(replication).then(
         () => 'complete',
