@@ -5,6 +5,28 @@
 import http from 'node:http';
 import { BASIC, type TestServer } from './harness.js';
 
+/**
+ * A JSON request to a test server as `authorization` (null: anonymous), its body sent as JSON
+ * when given: the answer's status and parsed body.
+ */
+export async function callJson(
+  base: string,
+  authorization: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(base + path, {
+    method,
+    headers: {
+      ...(authorization === null ? {} : { authorization }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
 export interface RawResponse {
   status: number;
   headers: http.IncomingHttpHeaders;

@@ -5,13 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASIC, basicAuth, startServer, type TestServer } from './harness.js';
+import { callJson } from './http-client.js';
 
 let t: TestServer;
 
-async function as(authorization: string, path: string): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(t.url + path, { headers: { authorization } });
-  return { status: res.status, json: await res.json() };
-}
+const as = async (authorization: string, path: string) => {
+  const { status, json } = await callJson(t.url, authorization, 'GET', path);
+  return { status, json: json as unknown };
+};
 
 async function admin(method: string, path: string, body?: unknown): Promise<void> {
   const res = await t.fetch(path, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userDbName } from '../../src/server/users.js';
 import { BASIC, startServer, type TestServer } from './harness.js';
-import { jsonLines, openLive } from './http-client.js';
+import { callJson, jsonLines, openLive } from './http-client.js';
 
 let t: TestServer;
 let counter = 0;
@@ -16,22 +16,8 @@ const fresh = (prefix: string) => `${prefix}${++counter}`;
 
 const basic = (name: string) => `Basic ${Buffer.from(`${name}:pw`).toString('base64')}`;
 
-async function call(
-  auth: string | null,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(t.url + path, {
-    method,
-    headers: {
-      ...(auth === null ? {} : { authorization: auth }),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
+const call = (auth: string | null, method: string, path: string, body?: unknown) =>
+  callJson(t.url, auth, method, path, body);
 
 async function admin(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
   const { status, json } = await call(BASIC, method, path, body);

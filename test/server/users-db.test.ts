@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../replication/helpers.js';
 import { DEFAULT_ITERATIONS } from '../../src/server/auth/index.js';
 import { BASIC, basicAuth, startServer, TEST_BACKEND, type TestServer } from './harness.js';
+import { callJson } from './http-client.js';
 
 let t: TestServer;
 
@@ -21,18 +22,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-async function admin(
-  method: string,
-  url: string,
-  body?: unknown,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(t.url + url, {
-    method,
-    headers: { authorization: BASIC, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
+const admin = (method: string, path: string, body?: unknown) => callJson(t.url, BASIC, method, path, body);
 
 const user = (name: string, password: string) => ({
   _id: `org.couchdb.user:${name}`,
