@@ -1,6 +1,9 @@
 /** Running the real `settee` command line as a child process, and reading what it prints. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { afterAll } from 'vitest';
 import { Database } from '../../src/database/database.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -95,3 +98,17 @@ export async function localFile(file: string, docs: Record<string, unknown>[] = 
 /** `n` documents `{_id: prefix + number, n}`, ids in order. */
 export const docsOf = (prefix: string, n: number, extra: Record<string, unknown> = {}) =>
   Array.from({ length: n }, (_, i) => ({ _id: `${prefix}${String(i).padStart(3, '0')}`, n: i, ...extra }));
+
+/**
+ * Files of secrets (admins, keys) for a test file, mode 0600 as an operator would keep them, in
+ * a temporary folder removed after the file's tests: `const secretFile = useSecretFiles('x');`.
+ */
+export function useSecretFiles(prefix: string): (name: string, text: string) => string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `settee-${prefix}-`));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return (name, text) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text, { mode: 0o600 });
+    return file;
+  };
+}

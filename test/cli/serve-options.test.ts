@@ -1,19 +1,11 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { exportSPKI, generateKeyPair } from 'jose';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { adminCredentials, jwtOptions } from '../../src/cli/serve-options.js';
 import { JwtVerifier } from '../../src/server/auth/jwt.js';
+import { useSecretFiles } from './helpers.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-serve-options-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function file(name: string, text: string): string {
-  const at = path.join(dir, name);
-  fs.writeFileSync(at, text, { mode: 0o600 });
-  return at;
-}
+const file = useSecretFiles('serve-options');
 
 describe('the server admin of `settee serve`', () => {
   it('comes from --admin, else --admin-file, else SETTEE_ADMIN, else SETTEE_ADMIN_FILE', async () => {
@@ -39,7 +31,9 @@ describe('the server admin of `settee serve`', () => {
   });
 
   it('fails clearly when the file cannot be read', async () => {
-    await expect(adminCredentials({ adminFile: path.join(dir, 'missing') }, {})).rejects.toThrow(/ENOENT/);
+    await expect(
+      adminCredentials({ adminFile: path.join(path.dirname(file('present', '')), 'missing') }, {}),
+    ).rejects.toThrow(/ENOENT/);
   });
 });
 

@@ -3,21 +3,12 @@
  * The file's line break is not part of the password, but every other character is: an admin
  * whose password starts or ends with a space must sign in with exactly that password.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { adminCredentials } from '../../src/cli/serve-options.js';
+import { useSecretFiles } from '../cli/helpers.js';
 import { basicAuth, startServer } from './harness.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-admin-file-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function secretFile(name: string, text: string): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, text, { mode: 0o600 });
-  return file;
-}
+const secretFile = useSecretFiles('admin-file');
 
 describe('--admin-file', () => {
   it('drops the line break an editor or echo adds, whichever it is', async () => {
