@@ -142,6 +142,28 @@ interface BatchExtras {
 /** Times a batch is computed again after another writer changed one of its documents. */
 const STALE_WRITE_ATTEMPTS = 10;
 
+/** What a batch reads its trees and local documents through, and commits through. */
+interface BatchWriter {
+  readonly storage: Storage;
+  readonly trees: TreeCache;
+  readonly local: LocalDocs;
+}
+
+/** A batch committed, with its local documents' writes still to run. */
+interface ComputedBatch {
+  results: WriteResult[];
+  written: Committed[];
+  localWrites: (() => Promise<void>)[];
+}
+
+/**
+ * Reads and writes through a storage that holds the other writers off (`Storage.exclusively`):
+ * trees read afresh, in a cache of their own.
+ */
+function lockedWriter(locked: Storage): BatchWriter {
+  return { storage: locked, trees: new TreeCache(locked), local: new LocalDocs(locked) };
+}
+
 /** The meta key of `resolverChoice` (the name files written by earlier versions use). */
 const RESOLVER_CHOICE = 'settee_resolver';
 
@@ -433,6 +455,9 @@ export class Database implements Peer {
    * storage (another server on one PostgreSQL) changed one of them meanwhile, the storage refuses
    * the whole batch (`StaleWriteError`, nothing written) and it is computed again from the trees
    * as they now are: an edit of a revision that is no longer a leaf then conflicts, as it should.
+   * That second computation runs with the other writers held off (`Storage.exclusively`): a
+   * replicated revision, which always adds to the tree, would otherwise lose every race to a
+   * writer that never pauses.
    */
   private async writeBatch(
     parsed: ((ParsedDoc & { id: string }) | Error)[],
@@ -440,9 +465,16 @@ export class Database implements Peer {
     atomic: boolean,
     extras: BatchExtras = {},
   ): Promise<{ results: WriteResult[]; written: Committed[] }> {
+    const { storage, trees, local } = this;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.writeBatchOnce(parsed, newEdits, atomic, extras);
+        const computed =
+          attempt === 1 || !storage.exclusively
+            ? await this.computeBatch(parsed, newEdits, atomic, extras, { storage, trees, local })
+            : await storage.exclusively((locked) =>
+                this.computeBatch(parsed, newEdits, atomic, extras, lockedWriter(locked)),
+              );
+        return await this.afterCommit(computed);
       } catch (err) {
         if (!(err instanceof StaleWriteError) || attempt >= STALE_WRITE_ATTEMPTS) throw err;
         // What the caller had read of the documents is stale too.
@@ -451,13 +483,18 @@ export class Database implements Peer {
     }
   }
 
-  private async writeBatchOnce(
+  /**
+   * Computes a batch over the trees `through` reads and commits it through its storage; the
+   * batch's local documents are planned, to be written once that commit is over.
+   */
+  private async computeBatch(
     parsed: ((ParsedDoc & { id: string }) | Error)[],
     newEdits: boolean,
     atomic: boolean,
     extras: BatchExtras,
-  ): Promise<{ results: WriteResult[]; written: Committed[] }> {
-    const batch = new WriteBatch(this.storage, this.trees, this.revsLimit, this.linearParts);
+    through: BatchWriter,
+  ): Promise<ComputedBatch> {
+    const batch = new WriteBatch(through.storage, through.trees, this.revsLimit, this.linearParts);
     const loading = batch.load(
       parsed.flatMap((doc) => (doc instanceof Error || isLocalId(doc.id) ? [] : [doc.id])),
       extras.known,
@@ -470,7 +507,7 @@ export class Database implements Peer {
       try {
         if (doc instanceof Error) throw doc;
         if (isLocalId(doc.id)) {
-          const planned = await this.local.plan(doc);
+          const planned = await through.local.plan(doc);
           localWrites.push(planned.write);
           results.push(planned.result);
         } else if (newEdits) {
@@ -488,6 +525,16 @@ export class Database implements Peer {
       }
     }
     const written = await batch.commit(extras.history?.(results));
+    // Trees a locked storage read are remembered by a cache of its own: this one's are stale.
+    if (through.trees !== this.trees) for (const { id } of written) this.trees.forget(id);
+    return { results, written, localWrites };
+  }
+
+  /** What follows a batch's commit: its local documents, then those who wait for writes. */
+  private async afterCommit({ results, written, localWrites }: ComputedBatch): Promise<{
+    results: WriteResult[];
+    written: Committed[];
+  }> {
     for (const write of localWrites) await write();
     if (written.some(({ id }) => id.startsWith(DESIGN_PREFIX))) this.designCache = undefined;
     if (written.length > 0) {

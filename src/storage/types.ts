@@ -146,6 +146,15 @@ export interface Storage {
    * holds its file's lock), where every write passes through the one `Database`.
    */
   onExternalWrite?(listener: (write: ExternalWrite) => void): () => void;
+  /**
+   * Runs `work` with every other writer of this database held off: `locked` reads what the last
+   * commit left and its `writeDocs` joins one transaction that commits when `work` resolves (or
+   * writes nothing when it throws). For a write refused as stale (`StaleWriteError`) that must not
+   * lose the race again — a replicated revision, which always adds to the tree — against writers
+   * of other processes that never pause. Use `locked` alone inside `work`: this storage could wait
+   * for the lock `work` holds. Absent where one process owns the database (nothing goes stale).
+   */
+  exclusively?<T>(work: (locked: Storage) => Promise<T>): Promise<T>;
 }
 
 /** A write another process committed to a database (see `Storage.onExternalWrite`). */

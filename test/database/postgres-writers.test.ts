@@ -65,6 +65,48 @@ describe('two servers writing one PostgreSQL database', () => {
     }
   });
 
+  it('writes a replicated branch while the other server writes the same document without pause', async () => {
+    const [a, b, close] = await twoServers();
+    // A replicated branch always adds to the tree, so a stale one is never refused as a conflict:
+    // retried from re-read trees, it could lose every race to a writer that never pauses.
+    const branch = (by: string, n: number) => {
+      const hash = `${by}${String(n).padStart(31, '0')}`;
+      return {
+        _id: 'hot',
+        _rev: `2-${hash}`,
+        by,
+        _revisions: { start: 2, ids: [hash, 'root'.padEnd(32, '0')] },
+      };
+    };
+    let written = 0;
+    let stop = false;
+    const steady = (async () => {
+      for (let n = 0; !stop && n < 100_000; n++) {
+        await b.bulkDocs([branch('b', n)], { newEdits: false });
+        written = n + 1;
+      }
+    })();
+    try {
+      const results: WriteResult[] = [];
+      // With a local document, written once its batch is committed, whichever way that went.
+      for (let n = 0; n < 30; n++) {
+        const batch = [branch('a', n), { _id: '_local/progress', n }];
+        results.push(...(await a.bulkDocs(batch, { newEdits: false })));
+      }
+      stop = true;
+      await steady;
+      expect(results.filter((r) => 'error' in r)).toEqual([]);
+      const held = await revisionsHeld(b, 'hot');
+      for (let n = 0; n < 30; n++) expect(held).toContain(branch('a', n)._rev);
+      for (let n = 0; n < written; n++) expect(held).toContain(branch('b', n)._rev);
+      expect(await b.getLocal('_local/progress')).toMatchObject({ n: 29 });
+    } finally {
+      stop = true;
+      await steady.catch(() => undefined);
+      await close();
+    }
+  });
+
   it('keeps every branch replicated through either server at once, as one server would (property)', async () => {
     const [a, b, close] = await twoServers();
     // The single-server result: the same writes, one after the other, on one SQLite database.

@@ -123,6 +123,18 @@ describe('PostgresStorage', () => {
  * Two servers, as two pools with their own connections, writing one database at once. `batches`
  * is each writer's list of batch sizes; every document id is written once.
  */
+/** Until a session of the cluster waits for a lock (bounded: 10 s). */
+async function waitForLockWait(): Promise<void> {
+  for (let tries = 0; tries < 1000; tries++) {
+    const { rows } = await pool.query(
+      "SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    if ((rows[0] as { waiting: number }).waiting > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('no session waited for a lock');
+}
+
 async function writeConcurrently(
   name: string,
   batches: number[][],
@@ -161,6 +173,40 @@ describe('PostgresStorage with several servers on one database', () => {
     const stored = await collect(storage.changes({ since: 0 }));
     expect(new Set(stored.map((doc) => doc.id))).toEqual(new Set(ids));
     await storage.destroy();
+  });
+
+  it('holds every other writer off while exclusively() works, and writes nothing when the work fails', async () => {
+    const name = freshName();
+    const otherPool = postgres.pool({ max: 2 });
+    const mine = await PostgresStorage.open(pool, name);
+    const other = await PostgresStorage.open(otherPool, name);
+    try {
+      let otherWrite: Promise<number[]> | undefined;
+      let view: Storage | undefined;
+      await mine.exclusively(async (locked) => {
+        view = locked;
+        expect(await locked.writeDocs([newDoc('mine')])).toEqual([1]);
+        otherWrite = other.writeDocs([newDoc('other')]);
+        // The other server's transaction is seen waiting for the lock this one holds.
+        await waitForLockWait();
+        expect(await locked.getDocs(['other'])).toEqual([undefined]);
+        expect((await locked.stats()).updateSeq).toBe(1);
+      });
+      expect(await otherWrite).toEqual([2]);
+      // Once the work is over, the view it was given reads through the pool.
+      expect((await view!.getDocs(['mine', 'other'])).map((doc) => doc?.seq)).toEqual([1, 2]);
+      await expect(
+        mine.exclusively(async (locked) => {
+          await locked.writeDocs([newDoc('lost')]);
+          throw new Error('the work failed');
+        }),
+      ).rejects.toThrow('the work failed');
+      expect(await other.getDocs(['lost'])).toEqual([undefined]);
+      expect(await other.stats()).toMatchObject({ docCount: 2, updateSeq: 2 });
+    } finally {
+      await mine.destroy();
+      await otherPool.end();
+    }
   });
 
   // The gap of sequence-numbered feeds: a transaction that took a lower sequence commits after a

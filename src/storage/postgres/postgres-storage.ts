@@ -50,7 +50,7 @@ import {
 } from './rows.js';
 import { migrate } from './schema.js';
 import { asBytes, idBytes, idText, inTransaction, type Queryable, rowsOf, run } from './sql.js';
-import { writeBatch } from './writes.js';
+import { lockCounter, writeBatch } from './writes.js';
 
 // Rows read per query when scanning: large enough to amortize the round trip, small enough that
 // a scan of any database keeps memory flat.
@@ -87,8 +87,6 @@ type CounterRow = {
 export class PostgresStorage implements Storage {
   private readonly indexTables: PostgresIndexes;
   private closed = false;
-  /** Marks this object's write notifications, which its own listeners need not hear. */
-  private readonly origin = randomBytes(8).toString('hex');
   private readonly unsubscribes = new Set<() => void>();
 
   private constructor(
@@ -96,6 +94,10 @@ export class PostgresStorage implements Storage {
     /** The database's key in every table. */
     private readonly db: number,
     readonly name: string,
+    /** Marks this object's write notifications, which its own listeners need not hear. */
+    private readonly origin = randomBytes(8).toString('hex'),
+    /** In the view `exclusively` hands its work: the transaction holding the lock, while it lasts. */
+    private readonly held?: HeldTransaction,
   ) {
     this.indexTables = new PostgresIndexes(pool, db);
   }
@@ -226,22 +228,45 @@ export class PostgresStorage implements Storage {
     return wanted.map(({ id, revs }) => revs.map((rev) => byDoc.get(id)?.get(rev)));
   }
 
-  /** One transaction per call; see `writeBatch` for the locks that order concurrent writers. */
+  /**
+   * One transaction per call (or the one `exclusively` holds); see `writeBatch` for the locks that
+   * order concurrent writers.
+   */
   async writeDocs(
     writes: readonly DocWrite[],
     blobs: readonly AttachmentBlob[] = [],
     history: readonly ResolutionRecord[] = [],
   ): Promise<number[]> {
-    this.on();
-    return inTransaction(this.pool, async (client) => {
+    const on = this.on();
+    const write = async (client: pg.PoolClient) => {
       const seqs = await writeBatch(client, this.db, writes, blobs, history);
       const last = seqs.at(-1);
       // In the transaction: PostgreSQL sends it at commit, and never for a write rolled back.
       if (last !== undefined) {
-        const ids = writes.map((write) => write.record.id);
+        const ids = writes.map((written) => written.record.id);
         await announceWrite(client, this.origin, this.db, last, ids);
       }
       return seqs;
+    };
+    return on === this.pool ? inTransaction(this.pool, write) : write(on as pg.PoolClient);
+  }
+
+  /**
+   * Runs `work` in one transaction that first takes the counter row lock every writer of this
+   * database takes (see `writeBatch`), handing it a view of this storage whose statements run in
+   * that transaction — reads and `writeDocs` alike; once the transaction is over, the view's go to
+   * the pool again (what `work` planned to run after the commit).
+   */
+  async exclusively<T>(work: (locked: Storage) => Promise<T>): Promise<T> {
+    this.on();
+    return inTransaction(this.pool, async (client) => {
+      await lockCounter(client, this.db);
+      const held: HeldTransaction = { client, open: true };
+      try {
+        return await work(new PostgresStorage(this.pool, this.db, this.name, this.origin, held));
+      } finally {
+        held.open = false;
+      }
     });
   }
 
@@ -484,11 +509,20 @@ export class PostgresStorage implements Storage {
     return row?.count ?? 0;
   }
 
-  /** The pool, for a storage still open: a closed one refuses, as a closed SQLite file does. */
+  /**
+   * The pool (or the transaction `exclusively` holds), for a storage still open: a closed one
+   * refuses, as a closed SQLite file does.
+   */
   private on(): Queryable {
     if (this.closed) throw new SetteeError('unavailable', `Database ${this.name} is closed`);
-    return this.pool;
+    return this.held?.open ? this.held.client : this.pool;
   }
+}
+
+/** The transaction of `exclusively`, open until its work is done. */
+interface HeldTransaction {
+  readonly client: pg.PoolClient;
+  open: boolean;
 }
 
 async function databaseKey(pool: pg.Pool, name: string): Promise<number | undefined> {

@@ -48,12 +48,7 @@ export async function writeBatch(
   blobs: readonly AttachmentBlob[],
   history: readonly ResolutionRecord[],
 ): Promise<number[]> {
-  const [counter] = await rowsOf<{ update_seq: number }>(
-    client,
-    'SELECT update_seq FROM settee.databases WHERE db = $1 FOR UPDATE',
-    [db],
-  );
-  if (!counter) throw new SetteeError('not_found', 'Database does not exist.');
+  const counter = await lockCounter(client, db);
   const totals: Totals = { docs: 0, deleted: 0, content: await storeBlobs(client, db, blobs), garbage: 0 };
   const seqs: number[] = [];
   for (const chunk of distinctIdRuns(writes)) {
@@ -69,6 +64,20 @@ export async function writeBatch(
     [db, counter.update_seq + seqs.length, totals.docs, totals.deleted, totals.content, totals.garbage],
   );
   return seqs;
+}
+
+/**
+ * Takes the database's counter row lock for the transaction of `client` (see `writeBatch`): from
+ * then until it ends, no other writer of the database commits.
+ */
+export async function lockCounter(client: pg.PoolClient, db: number): Promise<{ update_seq: number }> {
+  const [counter] = await rowsOf<{ update_seq: number }>(
+    client,
+    'SELECT update_seq FROM settee.databases WHERE db = $1 FOR UPDATE',
+    [db],
+  );
+  if (!counter) throw new SetteeError('not_found', 'Database does not exist.');
+  return counter;
 }
 
 /**
