@@ -43,7 +43,7 @@ import { StaleWriteError } from '../storage/errors.js';
 import type { ExternalWrite, ResolutionRecord, Storage, StoredResolution } from '../storage/types.js';
 import { allDocsRows } from './all-docs.js';
 import { ChangesFeed, type ChangesFeedOptions } from './changes.js';
-import { type CompactionStatus, Compactor, type CompactOptions } from './compaction.js';
+import type { CompactionStatus, Compactor, CompactOptions } from './compaction.js';
 import {
   type ConflictEvent,
   type ConflictHandling,
@@ -142,28 +142,6 @@ interface BatchExtras {
 /** Times a batch is computed again after another writer changed one of its documents. */
 const STALE_WRITE_ATTEMPTS = 10;
 
-/** What a batch reads its trees and local documents through, and commits through. */
-interface BatchWriter {
-  readonly storage: Storage;
-  readonly trees: TreeCache;
-  readonly local: LocalDocs;
-}
-
-/** A batch committed, with its local documents' writes still to run. */
-interface ComputedBatch {
-  results: WriteResult[];
-  written: Committed[];
-  localWrites: (() => Promise<void>)[];
-}
-
-/**
- * Reads and writes through a storage that holds the other writers off (`Storage.exclusively`):
- * trees read afresh, in a cache of their own.
- */
-function lockedWriter(locked: Storage): BatchWriter {
-  return { storage: locked, trees: new TreeCache(locked), local: new LocalDocs(locked) };
-}
-
 /** The meta key of `resolverChoice` (the name files written by earlier versions use). */
 const RESOLVER_CHOICE = 'settee_resolver';
 
@@ -197,7 +175,15 @@ export class Database implements Peer {
   private readonly local: LocalDocs;
   private readonly writes = new SerialQueue();
   private readonly notifier = new WriteNotifier();
-  private readonly compactor: Compactor;
+  /** Compaction's runner, imported on first use (`compact`), as a page that never compacts never loads it. */
+  private compactor: Compactor | undefined;
+  /** A compaction asked for while that code loads: seen running at once, as it is once loaded. */
+  private compactionAsked: CompactionStatus | undefined;
+  private readonly loadCompactor = onDemand(async () => {
+    const { Compactor } = await import('./on-demand-parts.js');
+    // Compaction drops bodies: cached trees would still claim to hold them.
+    return (this.compactor = new Compactor(this.storage, this.writes, () => this.trees.clear()));
+  });
   // Queries and conflict handling are imported on first use (`on-demand-parts.ts`): a page that
   // never queries, nor handles conflicts, never loads them.
   private readonly queries = onDemand(async () => {
@@ -233,8 +219,6 @@ export class Database implements Peer {
     this.trees = new TreeCache(storage);
     this.reader = new DocReader(storage, this.trees, () => this.revsLimit);
     this.local = new LocalDocs(storage);
-    // Compaction drops bodies: cached trees would still claim to hold them.
-    this.compactor = new Compactor(storage, this.writes, () => this.trees.clear());
     // Before `init` reads the sequence, so that no write of another server falls in between.
     storage.onExternalWrite?.((write) => this.followExternalWrite(write));
   }
@@ -324,7 +308,7 @@ export class Database implements Peer {
       purge_seq: 0,
       sizes: { file: stats.fileSize, external: stats.activeSize, active: stats.activeSize },
       instance_start_time: this.instanceStartTime,
-      compact_running: this.compactor.status !== undefined,
+      compact_running: this.compactionStatus() !== undefined,
       uuid: this.uuid,
       revs_limit: this.revsLimit,
     };
@@ -465,16 +449,23 @@ export class Database implements Peer {
     atomic: boolean,
     extras: BatchExtras = {},
   ): Promise<{ results: WriteResult[]; written: Committed[] }> {
-    const { storage, trees, local } = this;
+    const { storage } = this;
     for (let attempt = 1; ; attempt++) {
       try {
-        const computed =
-          attempt === 1 || !storage.exclusively
-            ? await this.computeBatch(parsed, newEdits, atomic, extras, { storage, trees, local })
-            : await storage.exclusively((locked) =>
-                this.computeBatch(parsed, newEdits, atomic, extras, lockedWriter(locked)),
-              );
-        return await this.afterCommit(computed);
+        const { results, written, localWrites } =
+          attempt > 1 && storage.exclusively
+            ? await storage.exclusively((locked) =>
+                this.computeBatch(parsed, newEdits, atomic, extras, locked),
+              )
+            : await this.computeBatch(parsed, newEdits, atomic, extras);
+        for (const write of localWrites) await write();
+        if (written.some(({ id }) => id.startsWith(DESIGN_PREFIX))) this.designCache = undefined;
+        if (written.length > 0) {
+          // Other servers on the same storage may have written past it meanwhile.
+          this.seq = Math.max(this.seq, written[written.length - 1]!.seq);
+          this.notifier.notify();
+        }
+        return { results, written };
       } catch (err) {
         if (!(err instanceof StaleWriteError) || attempt >= STALE_WRITE_ATTEMPTS) throw err;
         // What the caller had read of the documents is stale too.
@@ -484,17 +475,20 @@ export class Database implements Peer {
   }
 
   /**
-   * Computes a batch over the trees `through` reads and commits it through its storage; the
-   * batch's local documents are planned, to be written once that commit is over.
+   * Computes a batch over the documents' trees and commits it, through this database's storage
+   * or through the one `Storage.exclusively` locked (`locked`: trees read afresh, into a cache of
+   * their own); the batch's local documents are planned, to be written once the commit is over.
    */
   private async computeBatch(
     parsed: ((ParsedDoc & { id: string }) | Error)[],
     newEdits: boolean,
     atomic: boolean,
     extras: BatchExtras,
-    through: BatchWriter,
-  ): Promise<ComputedBatch> {
-    const batch = new WriteBatch(through.storage, through.trees, this.revsLimit, this.linearParts);
+    locked?: Storage,
+  ): Promise<{ results: WriteResult[]; written: Committed[]; localWrites: (() => Promise<void>)[] }> {
+    const trees = locked ? new TreeCache(locked) : this.trees;
+    const local = locked ? new LocalDocs(locked) : this.local;
+    const batch = new WriteBatch(locked ?? this.storage, trees, this.revsLimit, this.linearParts);
     const loading = batch.load(
       parsed.flatMap((doc) => (doc instanceof Error || isLocalId(doc.id) ? [] : [doc.id])),
       extras.known,
@@ -507,7 +501,7 @@ export class Database implements Peer {
       try {
         if (doc instanceof Error) throw doc;
         if (isLocalId(doc.id)) {
-          const planned = await through.local.plan(doc);
+          const planned = await local.plan(doc);
           localWrites.push(planned.write);
           results.push(planned.result);
         } else if (newEdits) {
@@ -525,24 +519,9 @@ export class Database implements Peer {
       }
     }
     const written = await batch.commit(extras.history?.(results));
-    // Trees a locked storage read are remembered by a cache of its own: this one's are stale.
-    if (through.trees !== this.trees) for (const { id } of written) this.trees.forget(id);
+    // The trees this database's cache holds of them are stale.
+    if (locked) for (const { id } of written) this.trees.forget(id);
     return { results, written, localWrites };
-  }
-
-  /** What follows a batch's commit: its local documents, then those who wait for writes. */
-  private async afterCommit({ results, written, localWrites }: ComputedBatch): Promise<{
-    results: WriteResult[];
-    written: Committed[];
-  }> {
-    for (const write of localWrites) await write();
-    if (written.some(({ id }) => id.startsWith(DESIGN_PREFIX))) this.designCache = undefined;
-    if (written.length > 0) {
-      // Other servers on the same storage may have written past it meanwhile.
-      this.seq = Math.max(this.seq, written[written.length - 1]!.seq);
-      this.notifier.notify();
-    }
-    return { results, written };
   }
 
   /** Hashes the batch's new revisions while its trees are read (see `WriteBatch.prehash`). */
@@ -1063,12 +1042,18 @@ export class Database implements Peer {
    * await db.compact({ onProgress: (percent) => console.log(`${percent}%`) });
    */
   async compact(options: CompactOptions = {}): Promise<void> {
-    await this.compactor.compact(options);
+    const now = Date.now();
+    this.compactionAsked ??= { progress: 0, startedOn: now, updatedOn: now };
+    try {
+      await (await this.loadCompactor()).compact(options);
+    } finally {
+      this.compactionAsked = undefined;
+    }
   }
 
   /** The compaction under way (its progress, when it started), or undefined when none runs. */
   compactionStatus(): CompactionStatus | undefined {
-    return this.compactor.status;
+    return this.compactor?.status ?? this.compactionAsked;
   }
 
   /** How this database keeps revisions, as it was created: `'tree'` or `'linear'`. */
@@ -1131,7 +1116,7 @@ export class Database implements Peer {
   }
 
   async close(): Promise<void> {
-    await this.compactor.stop();
+    await this.compactor?.stop();
     await this.writes.run(async () => {
       // So that a clock whose wall time went back meanwhile still stamps after what it issued.
       const last = this.stamper?.clock.last;
@@ -1142,7 +1127,7 @@ export class Database implements Peer {
 
   /** Closes the database and deletes its data. */
   async destroy(): Promise<void> {
-    await this.compactor.stop();
+    await this.compactor?.stop();
     await this.writes.run(() => this.storage.destroy());
   }
 }
