@@ -8,7 +8,7 @@ import { SetteeError } from '../../src/core/errors.js';
 import { Database } from '../../src/database/database.js';
 import { type IdbFactory, requested } from '../../src/storage/indexeddb/idb.js';
 import { IndexedDbStorage } from '../../src/storage/indexeddb/indexeddb-storage.js';
-import { SCHEMA_VERSION } from '../../src/storage/indexeddb/schema.js';
+import { createVersion1, type DocRow, SCHEMA_VERSION } from '../../src/storage/indexeddb/schema.js';
 import type { Storage } from '../../src/storage/types.js';
 import { runStorageTests } from '../storage/conformance.js';
 import { describeCreations } from '../database/creations.js';
@@ -188,6 +188,42 @@ describe('IndexedDbStorage in Chromium', () => {
       await storage.close();
       await page.navigator.storageBuckets.delete(bucketName);
     }
+  });
+
+  it('upgrades a database of the first layout: its documents kept, sequences no longer unique-checked', async () => {
+    const first = page.indexedDB.open(place.name, 1);
+    first.onupgradeneeded = () => createVersion1(first.result);
+    const raw = await requested(first);
+    await new Promise<void>((resolve, reject) => {
+      const tx = raw.transaction(['docs', 'state'], 'readwrite');
+      ['apple', 'pear'].forEach((id, i) => {
+        const row: DocRow = {
+          ...{ key: id, id, seq: i + 1, winner: `1-${id}`, deleted: false, parent: null },
+          ...{ leaves: null, body: JSON.stringify({ fruit: id }), atts: null },
+        };
+        tx.objectStore('docs').put(row);
+      });
+      tx.objectStore('state').put(
+        { docCount: 2, deletedCount: 0, updateSeq: 2, contentBytes: 0, garbageBytes: 0, lastIndexNum: 0 },
+        'state',
+      );
+      tx.oncomplete = () => resolve();
+      tx.onabort = () => reject(tx.error);
+    });
+    raw.close();
+    const db = await Database.fromStorage(await place.open(), place.name);
+    expect(await db.get('pear')).toEqual({ _id: 'pear', _rev: '1-pear', fruit: 'pear' });
+    const { rev } = await db.put({ _id: 'apple', _rev: '1-apple', fruit: 'green apple' });
+    const { results } = await db.changes({ since: 0 });
+    expect(results.map((row) => [row.seq, row.id, row.changes[0]!.rev])).toEqual([
+      [2, 'pear', '1-pear'],
+      [3, 'apple', rev],
+    ]);
+    await db.close();
+    const upgraded = await requested(page.indexedDB.open(place.name, SCHEMA_VERSION));
+    const seqIndex = upgraded.transaction('docs', 'readonly').objectStore('docs').index('seq');
+    expect([upgraded.version, (seqIndex as unknown as { unique: boolean }).unique]).toEqual([2, false]);
+    upgraded.close();
   });
 
   it('refuses a database of a newer schema, leaving it as it was', async () => {

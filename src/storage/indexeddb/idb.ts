@@ -55,6 +55,7 @@ export interface IdbObjectStore extends IdbSource {
   add(value: unknown, key?: IdbKey): IdbRequest<IdbKey>;
   delete(query: IdbKey | IdbKeyRange): IdbRequest<undefined>;
   index(name: string): IdbSource;
+  deleteIndex(name: string): void;
   createIndex(
     name: string,
     keyPath: string | string[],
@@ -91,6 +92,8 @@ export interface IdbDatabase {
 }
 
 export interface IdbOpenRequest extends IdbRequest<IdbDatabase> {
+  /** The upgrade's transaction, while `onupgradeneeded` runs. */
+  readonly transaction: IdbTransaction | null;
   onupgradeneeded: ((event: { oldVersion: number }) => void) | null;
   onblocked: (() => void) | null;
 }
