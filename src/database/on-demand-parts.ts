@@ -1,8 +1,8 @@
 /**
  * What `Database` imports on first use rather than with the page: the query engine (Mango,
  * views), conflict handling (resolutions by hand or by a resolver, conflict events), stamping,
- * compaction and a linear database's write rules. Many pages never need them, and together they are a
- * quarter of the browser build.
+ * compaction and a linear database's write rules. Many pages never need them, and together they
+ * are a quarter of the browser build.
  *
  * One module, so that a browser bundler makes one chunk of it: each further module loaded on
  * demand would cut the code it shares with the page's first chunk into more small chunks, each

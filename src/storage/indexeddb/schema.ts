@@ -3,9 +3,10 @@
  * Settee makes of it, so that every scan is a walk of one key range (see docs/browser.md).
  *
  * - `docs`: a document's summary and its winner's content, by `idKey(id)` (code-point order).
- *   Indexes: `seq` (the changes feed; not unique since version 2, see `upgrade`), `conflicted` and `branched` (sparse: a record is in them
- *   only while it has the field, so listing conflicts walks only conflicted documents), and
- *   `digests` (multi-entry: the attachments the winner refers to, for compaction).
+ *   Indexes: `seq` (the changes feed; not unique since version 2, see `seqNotUnique`),
+ *   `conflicted` and `branched` (sparse: a record is in them only while it has the field, so
+ *   listing conflicts walks only conflicted documents), and `digests` (multi-entry: the
+ *   attachments the winner refers to, for compaction).
  * - `revs`: a node of a revision tree, by [document key, rev], so a tree is one key range —
  *   every node but the winner's, which the document's record holds (its `winner`, `deleted` and
  *   `parent`): a new document is one record, not two. (Records of winners that earlier versions
