@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStorage } from '../../src/storage/postgres/postgres-storage.js';
+import { endPool } from '../../src/storage/postgres/sql.js';
 import { SCHEMA_VERSION } from '../../src/storage/postgres/schema.js';
 import type { Storage } from '../../src/storage/types.js';
 import {
@@ -158,6 +159,22 @@ async function writeConcurrently(
   }
   return { ids, seqs };
 }
+
+describe('endPool', () => {
+  it('resolves once every connection of the pool has closed, not when the pool lets go of them', async () => {
+    const ended = postgres.pool({ max: 3 });
+    const clients: pg.Client[] = [];
+    let closed = 0;
+    ended.on('connect', (client) => {
+      clients.push(client);
+      client.on('end', () => closed++);
+    });
+    const held = await Promise.all([ended.connect(), ended.connect(), ended.connect()]);
+    for (const client of held) client.release();
+    await endPool(ended);
+    expect([clients.length, closed]).toEqual([3, 3]);
+  });
+});
 
 describe('PostgresStorage with several servers on one database', () => {
   it('never loses a write and never hands out a sequence twice', async () => {

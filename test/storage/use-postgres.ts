@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { endPool } from '../../src/storage/postgres/sql.js';
 import { afterAll, beforeAll, inject } from 'vitest';
 import type { RunCluster } from '../global-postgres.js';
 import {
@@ -60,7 +61,7 @@ export function usePostgres(): OwnDatabase {
   afterAll(async () => {
     if (!cluster) return;
     // Ended first: dropping ends the connections a pool still holds, which it would report as errors.
-    await Promise.all(pools.filter((pool) => !pool.ended).map((pool) => pool.end()));
+    await Promise.all(pools.filter((pool) => !pool.ended).map(endPool));
     const made = names.splice(0);
     await Promise.all(made.map((name) => dropDatabase(address(), name)));
     cluster = undefined;

@@ -4,6 +4,7 @@ import { randomHex } from '../../database/database.js';
 import { randomBytes } from 'node:crypto';
 import { announceNotice, writeListenerOf } from '../../storage/postgres/notifications.js';
 import { PostgresStorage } from '../../storage/postgres/postgres-storage.js';
+import { endPool } from '../../storage/postgres/sql.js';
 import { sharedServerUuid } from '../../storage/postgres/server-identity.js';
 import type { Storage } from '../../storage/types.js';
 import type { DatabaseNotice, DatabaseStore } from './types.js';
@@ -90,6 +91,6 @@ export class PostgresDatabases implements DatabaseStore {
 
   async close(): Promise<void> {
     await writeListenerOf(this.pool).close();
-    if (this.ownsPool) await this.pool.end();
+    if (this.ownsPool) await endPool(this.pool);
   }
 }

@@ -94,3 +94,19 @@ export function asBuffer(bytes: Uint8Array): Buffer {
 export function asBytes(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
+
+/**
+ * Ends `pool` and waits until each of its connections has closed: `pool.end()` resolves as soon
+ * as the pool has let go of them, while they may still be saying goodbye to the server — a
+ * connection that meanwhile hears the server end it (a database dropped, a server shut down)
+ * would then fail with no one listening.
+ */
+export async function endPool(pool: pg.Pool): Promise<void> {
+  let open = pool.totalCount;
+  const closed = new Promise<void>((resolve) => {
+    if (open === 0) resolve();
+    pool.on('remove', () => --open === 0 && resolve());
+  });
+  await pool.end();
+  await closed;
+}
