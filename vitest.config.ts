@@ -12,6 +12,9 @@ export default defineConfig({
     setupFiles: ['test/node-platform.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // Two files at once, even on 2 CPUs (vitest would run one there): much of a file's time is
+    // spent waiting on servers, PostgreSQL and Chromium, so the suite takes half as long.
+    maxWorkers: 2,
     // Named projects: vitest prints the name beside each file, so a failure says which backend.
     projects: [
       {
