@@ -5,7 +5,6 @@
  * through the server's HTTP API. Screenshots go to test-artifacts/ui/.
  */
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, startServer, type TestServer } from '../server/harness.js';
@@ -17,9 +16,9 @@ import {
   logInAs,
   PHONE,
   quickConflicts,
+  SHOTS,
 } from './fixtures.js';
 
-const SHOTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.url));
 const TIMEOUT = 60_000;
 /** More databases than one page of the list (20) holds. */
 const NAMES = Array.from({ length: 24 }, (_, i) => `shop-${String(i).padStart(2, '0')}`);

@@ -4,13 +4,11 @@
  * through the server's HTTP API. Screenshots of each view go to test-artifacts/ui/.
  */
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, startServer, type TestServer } from '../server/harness.js';
-import { conflictByReplication, getJson, launchChromium, quickConflicts } from './fixtures.js';
+import { conflictByReplication, getJson, launchChromium, quickConflicts, SHOTS } from './fixtures.js';
 
-const SHOTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.url));
 const TIMEOUT = 60_000;
 
 let t: TestServer;

@@ -5,7 +5,6 @@
  * test-artifacts/ui/.
  */
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, startServer, type TestServer } from '../server/harness.js';
@@ -17,9 +16,9 @@ import {
   logInAs,
   PHONE,
   quickConflicts,
+  SHOTS,
 } from './fixtures.js';
 
-const SHOTS = fileURLToPath(new URL('../../test-artifacts/ui/', import.meta.url));
 const TIMEOUT = 30_000;
 const WRONG_PASSWORD = 'That user name and password do not match. Please try again.';
 
