@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import type pg from 'pg';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStorage } from '../../src/storage/postgres/postgres-storage.js';
 import { endPool } from '../../src/storage/postgres/sql.js';
@@ -174,6 +174,15 @@ describe('endPool', () => {
     await endPool(ended);
     expect([clients.length, closed]).toEqual([3, 3]);
   });
+
+  it('does not wait past its limit for a connection whose opening fails as the pool ends', async () => {
+    // Port 1 of 127.0.0.1: nothing listens, the attempt is refused.
+    const unreachable = new pg.Pool({ host: '127.0.0.1', port: 1, user: 'nobody' });
+    const attempt = unreachable.connect().catch((error: Error) => error);
+    await endPool(unreachable, 200);
+    expect(await attempt).toBeInstanceOf(Error);
+    expect(unreachable.ended).toBe(true);
+  });
 });
 
 describe('PostgresStorage with several servers on one database', () => {
@@ -208,6 +217,10 @@ describe('PostgresStorage with several servers on one database', () => {
         await waitForLockWait();
         expect(await locked.getDocs(['other'])).toEqual([undefined]);
         expect((await locked.stats()).updateSeq).toBe(1);
+        // What would wait for this very lock, or relax the transaction's commit, is refused.
+        await expect(locked.putLocal('_local/x', { rev: 1, body: '{}' })).rejects.toThrow(/exclusively/);
+        expect(() => locked.compaction()).toThrow(/exclusively/);
+        await expect(locked.exclusively!(async () => 1)).rejects.toThrow(/exclusively/);
       });
       expect(await otherWrite).toEqual([2]);
       // Once the work is over, the view it was given reads through the pool.
@@ -222,7 +235,7 @@ describe('PostgresStorage with several servers on one database', () => {
       expect(await other.stats()).toMatchObject({ docCount: 2, updateSeq: 2 });
     } finally {
       await mine.destroy();
-      await otherPool.end();
+      await endPool(otherPool);
     }
   });
 

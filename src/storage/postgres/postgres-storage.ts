@@ -258,7 +258,7 @@ export class PostgresStorage implements Storage {
    * the pool again (what `work` planned to run after the commit).
    */
   async exclusively<T>(work: (locked: Storage) => Promise<T>): Promise<T> {
-    this.on();
+    this.outsideHeld('exclusively');
     return inTransaction(this.pool, async (client) => {
       await lockCounter(client, this.db);
       const held: HeldTransaction = { client, open: true };
@@ -405,6 +405,8 @@ export class PostgresStorage implements Storage {
    * statement, its own transaction: a checkpoint costs one round trip, not four.
    */
   async putLocal(id: string, record: LocalRecord | null): Promise<void> {
+    // Its relaxed commit would make the whole held transaction's commit relaxed.
+    this.outsideHeld('putLocal');
     if (record === null) {
       await run(
         this.on(),
@@ -461,7 +463,7 @@ export class PostgresStorage implements Storage {
   }
 
   compaction(): CompactionSteps {
-    this.on();
+    this.outsideHeld('compaction');
     return new PostgresCompaction(this.pool, this.db);
   }
 
@@ -481,6 +483,7 @@ export class PostgresStorage implements Storage {
    * new database with a new key), then its rows in every table, in one transaction.
    */
   async destroy(): Promise<void> {
+    this.outsideHeld('destroy');
     this.closed = true;
     this.stopFollowing();
     await inTransaction(this.pool, async (client) => {
@@ -507,6 +510,16 @@ export class PostgresStorage implements Storage {
   private async count(sql: string, params: unknown[]): Promise<number> {
     const [row] = await rowsOf<{ count: number }>(this.on(), sql, params);
     return row?.count ?? 0;
+  }
+
+  /**
+   * Refuses, in the view `exclusively` hands its work while the transaction lasts, what would
+   * wait for the lock that transaction holds (another transaction taking it: a wait with no end)
+   * or change how it commits; checks that the storage is open otherwise.
+   */
+  private outsideHeld(method: string): void {
+    if (this.held?.open) throw new Error(`${method}() is not for the work of exclusively()`);
+    this.on();
   }
 
   /**

@@ -99,14 +99,20 @@ export function asBytes(buffer: Buffer): Uint8Array {
  * Ends `pool` and waits until each of its connections has closed: `pool.end()` resolves as soon
  * as the pool has let go of them, while they may still be saying goodbye to the server — a
  * connection that meanwhile hears the server end it (a database dropped, a server shut down)
- * would then fail with no one listening.
+ * would then fail with no one listening. Bounded by `limitMs`: a connection still being opened
+ * when the pool ends, whose attempt then fails, is never heard of again, and an unreachable
+ * server may take its time to close a socket.
  */
-export async function endPool(pool: pg.Pool): Promise<void> {
+export async function endPool(pool: pg.Pool, limitMs = 5_000): Promise<void> {
   let open = pool.totalCount;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const closed = new Promise<void>((resolve) => {
     if (open === 0) resolve();
-    pool.on('remove', () => --open === 0 && resolve());
+    pool.on('remove', () => --open <= 0 && resolve());
+    timer = setTimeout(resolve, limitMs);
+    timer.unref();
   });
   await pool.end();
   await closed;
+  clearTimeout(timer);
 }
