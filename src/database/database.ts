@@ -179,6 +179,8 @@ export class Database implements Peer {
   private compactor: Compactor | undefined;
   /** A compaction asked for while that code loads: seen running at once, as it is once loaded. */
   private compactionAsked: CompactionStatus | undefined;
+  /** `close` or `destroy` was called: a compaction whose code was still loading does not start. */
+  private closing = false;
   private readonly loadCompactor = onDemand(async () => {
     const { Compactor } = await import('./on-demand-parts.js');
     // Compaction drops bodies: cached trees would still claim to hold them.
@@ -452,12 +454,14 @@ export class Database implements Peer {
     const { storage } = this;
     for (let attempt = 1; ; attempt++) {
       try {
-        const { results, written, localWrites } =
-          attempt > 1 && storage.exclusively
-            ? await storage.exclusively((locked) =>
-                this.computeBatch(parsed, newEdits, atomic, extras, locked),
-              )
-            : await this.computeBatch(parsed, newEdits, atomic, extras);
+        const locking = attempt > 1 && storage.exclusively;
+        const { results, written, localWrites } = locking
+          ? await storage.exclusively!((locked) =>
+              this.computeBatch(parsed, newEdits, atomic, extras, locked),
+            )
+          : await this.computeBatch(parsed, newEdits, atomic, extras);
+        // Trees the locked storage read went to a cache of its own: this one learns them once committed.
+        if (locking) for (const { id, tree, seq } of written) this.trees.remember(id, tree, seq);
         for (const write of localWrites) await write();
         if (written.some(({ id }) => id.startsWith(DESIGN_PREFIX))) this.designCache = undefined;
         if (written.length > 0) {
@@ -519,8 +523,6 @@ export class Database implements Peer {
       }
     }
     const written = await batch.commit(extras.history?.(results));
-    // The trees this database's cache holds of them are stale.
-    if (locked) for (const { id } of written) this.trees.forget(id);
     return { results, written, localWrites };
   }
 
@@ -1045,7 +1047,9 @@ export class Database implements Peer {
     const now = Date.now();
     this.compactionAsked ??= { progress: 0, startedOn: now, updatedOn: now };
     try {
-      await (await this.loadCompactor()).compact(options);
+      const compactor = await this.loadCompactor();
+      // Closed meanwhile: it ends before its first step, as `close` ends a running one.
+      if (!this.closing) await compactor.compact(options);
     } finally {
       this.compactionAsked = undefined;
     }
@@ -1116,6 +1120,7 @@ export class Database implements Peer {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.compactor?.stop();
     await this.writes.run(async () => {
       // So that a clock whose wall time went back meanwhile still stamps after what it issued.
@@ -1127,6 +1132,7 @@ export class Database implements Peer {
 
   /** Closes the database and deletes its data. */
   async destroy(): Promise<void> {
+    this.closing = true;
     await this.compactor?.stop();
     await this.writes.run(() => this.storage.destroy());
   }

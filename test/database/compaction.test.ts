@@ -123,4 +123,17 @@ describe('Database.compact', () => {
     expect((await reopened.get('d499')).generation).toBe(4);
     await reopened.close();
   });
+
+  it('does not start when the database is closed or deleted before its code has loaded', async () => {
+    for (const end of ['close', 'destroy'] as const) {
+      const db = await Database.open(path.join(dir, `${end}.sqlite`), { durability: 'normal' });
+      await writeGenerations(db, { docs: 20, generations: 2, bodyBytes: 100 });
+      // Its code is imported on first use: asked now, the compaction is seen running at once.
+      const compaction = db.compact();
+      expect((await db.info()).compact_running).toBe(true);
+      await db[end]();
+      await expect(compaction).resolves.toBeUndefined();
+      expect(db.compactionStatus()).toBeUndefined();
+    }
+  });
 });
