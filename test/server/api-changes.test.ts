@@ -454,7 +454,8 @@ describe('live feeds and the server’s lifecycle', () => {
     expect((await t.fetch(`/${db}/b`)).status).toBe(200);
     const started = Date.now();
     await t.server.close();
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Not the keep-alive timeout (5 s) an idle connection would hold it for; room for a busy machine.
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('ends open continuous feeds with their last_seq line when the server closes', async () => {
@@ -466,7 +467,8 @@ describe('live feeds and the server’s lifecycle', () => {
     const closing = t.server.close();
     const text = await live.ended;
     await closing;
-    expect(Date.now() - started).toBeLessThan(2000);
+    // Not the open feeds' lifetime (they never end of themselves); room for a busy machine.
+    expect(Date.now() - started).toBeLessThan(4000);
     const lines = jsonLines(text) as Json[];
     expect(lines).toHaveLength(3);
     expect(lines[2]).toEqual({ last_seq: (lines[1] as Row).seq, pending: 0 });
