@@ -259,6 +259,7 @@ export class PostgresStorage implements Storage {
    */
   async exclusively<T>(work: (locked: Storage) => Promise<T>): Promise<T> {
     this.outsideHeld('exclusively');
+    this.on();
     return inTransaction(this.pool, async (client) => {
       await lockCounter(client, this.db);
       const held: HeldTransaction = { client, open: true };
@@ -464,6 +465,7 @@ export class PostgresStorage implements Storage {
 
   compaction(): CompactionSteps {
     this.outsideHeld('compaction');
+    this.on();
     return new PostgresCompaction(this.pool, this.db);
   }
 
@@ -515,11 +517,10 @@ export class PostgresStorage implements Storage {
   /**
    * Refuses, in the view `exclusively` hands its work while the transaction lasts, what would
    * wait for the lock that transaction holds (another transaction taking it: a wait with no end)
-   * or change how it commits; checks that the storage is open otherwise.
+   * or change how it commits.
    */
   private outsideHeld(method: string): void {
     if (this.held?.open) throw new Error(`${method}() is not for the work of exclusively()`);
-    this.on();
   }
 
   /**
