@@ -139,6 +139,12 @@ interface BatchExtras {
   known?: ReadonlyMap<string, KnownDoc>;
 }
 
+/** A local document of a batch, planned (its result at `index`), written once the batch commits. */
+interface LocalWrite {
+  index: number;
+  write: () => Promise<void>;
+}
+
 /** Times a batch is computed again after another writer changed one of its documents. */
 const STALE_WRITE_ATTEMPTS = 10;
 
@@ -344,7 +350,8 @@ export class Database implements Peer {
    * `conflict` error; with `newEdits: false` revisions are stored as given, as replication
    * does. A document that is not valid refuses the whole call; otherwise every document is
    * written or its failure (conflict, forbidden) reported, in input order; with `atomic`, any
-   * failure writes nothing and is thrown.
+   * failure writes nothing and is thrown. `_local` documents are written once the others have
+   * committed: one that fails to be written then is reported in its result, even with `atomic`.
    */
   async bulkDocs<T extends object = Fields>(
     typed: NewDoc<T>[],
@@ -454,26 +461,44 @@ export class Database implements Peer {
     const { storage } = this;
     for (let attempt = 1; ; attempt++) {
       try {
-        const locking = attempt > 1 && storage.exclusively;
-        const { results, written, localWrites } = locking
-          ? await storage.exclusively!((locked) =>
-              this.computeBatch(parsed, newEdits, atomic, extras, locked),
-            )
+        const exclusively = attempt > 1 ? storage.exclusively?.bind(storage) : undefined;
+        const { results, written, localWrites } = exclusively
+          ? await exclusively((locked) => this.computeBatch(parsed, newEdits, atomic, extras, locked))
           : await this.computeBatch(parsed, newEdits, atomic, extras);
         // Trees the locked storage read went to a cache of its own: this one learns them once committed.
-        if (locking) for (const { id, tree, seq } of written) this.trees.remember(id, tree, seq);
-        for (const write of localWrites) await write();
-        if (written.some(({ id }) => id.startsWith(DESIGN_PREFIX))) this.designCache = undefined;
-        if (written.length > 0) {
-          // Other servers on the same storage may have written past it meanwhile.
-          this.seq = Math.max(this.seq, written[written.length - 1]!.seq);
-          this.notifier.notify();
-        }
+        if (exclusively) for (const { id, tree, seq } of written) this.trees.remember(id, tree, seq);
+        this.committed(written);
+        await this.writeLocals(localWrites, results);
         return { results, written };
       } catch (err) {
         if (!(err instanceof StaleWriteError) || attempt >= STALE_WRITE_ATTEMPTS) throw err;
         // What the caller had read of the documents is stale too.
         extras = { ...extras, known: undefined };
+      }
+    }
+  }
+
+  /** What this database learns of a committed batch: its sequence, design documents, live feeds. */
+  private committed(written: readonly Committed[]): void {
+    if (written.some(({ id }) => id.startsWith(DESIGN_PREFIX))) this.designCache = undefined;
+    if (written.length === 0) return;
+    // Other servers on the same storage may have written past it meanwhile.
+    this.seq = Math.max(this.seq, written[written.length - 1]!.seq);
+    this.notifier.notify();
+  }
+
+  /**
+   * Writes a batch's local documents, once its documents are committed: a local one that fails
+   * to be written then is reported in its own result, as a conflict would be, rather than failing
+   * a call whose other documents are written and must be acknowledged as such.
+   */
+  private async writeLocals(localWrites: readonly LocalWrite[], results: WriteResult[]): Promise<void> {
+    for (const { index, write } of localWrites) {
+      try {
+        await write();
+      } catch (err) {
+        const { id } = results[index]!;
+        results[index] = { id, ...toSetteeError(err).toJSON() };
       }
     }
   }
@@ -489,7 +514,7 @@ export class Database implements Peer {
     atomic: boolean,
     extras: BatchExtras,
     locked?: Storage,
-  ): Promise<{ results: WriteResult[]; written: Committed[]; localWrites: (() => Promise<void>)[] }> {
+  ): Promise<{ results: WriteResult[]; written: Committed[]; localWrites: LocalWrite[] }> {
     const trees = locked ? new TreeCache(locked) : this.trees;
     const local = locked ? new LocalDocs(locked) : this.local;
     const batch = new WriteBatch(locked ?? this.storage, trees, this.revsLimit, this.linearParts);
@@ -500,13 +525,13 @@ export class Database implements Peer {
     if (newEdits) this.prehash(batch, parsed, extras);
     await loading;
     const results: WriteResult[] = [];
-    const localWrites: (() => Promise<void>)[] = [];
+    const localWrites: LocalWrite[] = [];
     for (const [index, doc] of parsed.entries()) {
       try {
         if (doc instanceof Error) throw doc;
         if (isLocalId(doc.id)) {
           const planned = await local.plan(doc);
-          localWrites.push(planned.write);
+          localWrites.push({ index, write: planned.write });
           results.push(planned.result);
         } else if (newEdits) {
           results.push(await batch.edit(doc, extras.edits?.[index] ?? this.editOptions(doc.id)));

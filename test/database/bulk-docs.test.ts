@@ -1,3 +1,4 @@
+import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { NewDoc, WriteOk } from '../../src/core/api.js';
 import { newRevisionId } from '../../src/core/rev-hash.js';
@@ -172,6 +173,35 @@ describe('bulkDocs with atomic: true', () => {
     );
     expect(await db.getLocal('_local/cp')).toBeUndefined();
     expect(await db.get('a')).toEqual({ _id: 'a', _rev: existing.rev, v: 1 });
+  });
+
+  it('a _local document that fails to be written after the batch committed fails alone', async () => {
+    const created = await dbs.open();
+    await created.close();
+    // The storage's own SQLite refuses that one local document, as a full disk would.
+    const file = new BetterSqlite3(dbs.pathOf(created));
+    file.exec(`CREATE TRIGGER refuse_local BEFORE INSERT ON local_docs WHEN NEW.id = '_local/refused'
+      BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+    file.close();
+    const db = await dbs.reopen(created);
+    const controller = new AbortController();
+    const feed = db.changesFeed({ live: true, since: 'now', signal: controller.signal });
+    const rows = feed[Symbol.asyncIterator]();
+    const first = rows.next();
+    const results = await db.bulkDocs([
+      { _id: 'a', v: 1 },
+      { _id: '_local/refused' },
+      { _id: '_local/kept' },
+    ]);
+    expect(results[0]).toMatchObject({ ok: true, id: 'a' });
+    expect(results[1]).toMatchObject({ id: '_local/refused', error: expect.any(String) });
+    expect(results[1]).not.toHaveProperty('ok');
+    expect(results[2]).toEqual({ ok: true, id: '_local/kept', rev: '0-1' });
+    // Live feeds hear of the committed document at once, not at the next write.
+    expect((await first).value).toMatchObject({ id: 'a', changes: [{ rev: (results[0] as WriteOk).rev }] });
+    controller.abort();
+    expect(await db.getLocal('_local/refused')).toBeUndefined();
+    expect(await db.getLocal('_local/kept')).toMatchObject({ _rev: '0-1' });
   });
 
   it('an invalid document writes nothing and its error is thrown', async () => {
