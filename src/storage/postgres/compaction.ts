@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { CompactionSteps } from '../types.js';
 import { inTransaction, rowsOf, run } from './sql.js';
-import { contentBytes } from './writes.js';
+import { contentBytes, takeCounterLock } from './writes.js';
 
 // Rows or blobs per step: each step is a short transaction, and writes wait for it (see below).
 const BATCH = 500;
@@ -53,11 +53,8 @@ export class PostgresCompaction implements CompactionSteps {
     return inTransaction(
       this.pool,
       async (client) => {
-        const [counter] = await rowsOf<{ garbage_bytes: number }>(
-          client,
-          'SELECT garbage_bytes FROM settee.databases WHERE db = $1 FOR UPDATE',
-          [this.db],
-        );
+        // A database deleted meanwhile leaves the step nothing to do, not an error.
+        const counter = await takeCounterLock(client, this.db);
         this.garbageAtStart ??= counter?.garbage_bytes ?? 0;
         return work(client);
       },

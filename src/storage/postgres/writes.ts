@@ -66,16 +66,28 @@ export async function writeBatch(
   return seqs;
 }
 
+/** The database's counters that writers and compaction read under its row's lock. */
+export interface LockedCounter {
+  update_seq: number;
+  garbage_bytes: number;
+}
+
 /**
  * Takes the database's counter row lock for the transaction of `client` (see `writeBatch`): from
- * then until it ends, no other writer of the database commits.
+ * then until it ends, no other writer of the database commits. Undefined: the database is gone.
  */
-export async function lockCounter(client: pg.PoolClient, db: number): Promise<{ update_seq: number }> {
-  const [counter] = await rowsOf<{ update_seq: number }>(
+export async function takeCounterLock(client: pg.PoolClient, db: number): Promise<LockedCounter | undefined> {
+  const [counter] = await rowsOf<LockedCounter>(
     client,
-    'SELECT update_seq FROM settee.databases WHERE db = $1 FOR UPDATE',
+    'SELECT update_seq, garbage_bytes FROM settee.databases WHERE db = $1 FOR UPDATE',
     [db],
   );
+  return counter;
+}
+
+/** `takeCounterLock` for a writer, which a deleted database refuses. */
+export async function lockCounter(client: pg.PoolClient, db: number): Promise<LockedCounter> {
+  const counter = await takeCounterLock(client, db);
   if (!counter) throw new SetteeError('not_found', 'Database does not exist.');
   return counter;
 }
