@@ -8,6 +8,11 @@
  *
  *   node --import tsx bench/browser/census.ts --n 2000 --contenders settee,pouchdb-indexeddb
  *   node --import tsx bench/browser/census.ts --n 3000 --plain --runs writes
+ *   node --import tsx bench/browser/census.ts --n 5000 --plain --runs writes,ceilings
+ *
+ * `ceilings` measures the same documents put into IndexedDB with no database above it (strict
+ * durability) and through Settee's storage alone, revisions computed beforehand (see `rawWrites`):
+ * what the writes' CPU would be with none of the database layer's work.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +22,7 @@ import { Dataset, progress, TempFolders } from '../lib.js';
 import { RequestLog } from '../replication/measure.js';
 import { remote, seed } from '../replication/settee.js';
 import { ADMIN, cpuMsOf, runBenchmark, resolveSettee, ServerProcess, statFields } from '../server/servers.js';
-import type { Contender, Span } from './page.js';
+import type { CeilingWay, Contender, Span } from './page.js';
 import { launchChromium, localBatches, servePage } from './setup.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -29,7 +34,7 @@ const { values: args } = parseArgs({
     /** Count nothing in the page (CPU figures without the counting's own cost). */
     plain: { type: 'boolean', default: false },
     contenders: { type: 'string', default: 'settee,pouchdb-indexeddb' },
-    /** Which runs to measure: `pull`, `writes` or both (an A/B of one of them runs faster alone). */
+    /** Which runs to measure: `pull`, `writes`, `ceilings` (an A/B of one of them runs faster alone). */
     runs: { type: 'string', default: 'pull,writes' },
   },
 });
@@ -82,6 +87,16 @@ async function main(): Promise<void> {
     await page.goto(pages.origin);
     const batches = localBatches(data, N, BATCH);
     type Page = { SetteeBench: typeof import('./page.js') };
+    if (RUNS.has('ceilings')) {
+      await page.evaluate((b) => (globalThis as unknown as Page).SetteeBench.stage(b), batches);
+      for (const way of ['objects, strict', "Settee's storage"] as const satisfies CeilingWay[])
+        await measure(page, server, `ceiling: ${way}`, () =>
+          page.evaluate((a) => (globalThis as unknown as Page).SetteeBench.rawWrites(...a), [
+            `census-ceiling-${way.replace(/\W+/g, '-')}`,
+            way,
+          ] as const),
+        );
+    }
     for (const contender of args.contenders.split(',') as Contender[]) {
       if (RUNS.has('pull'))
         await measure(page, server, `${contender} pull`, () =>
