@@ -130,7 +130,7 @@ function systemFamilies(sources: MetricSources): Family[] {
       prometheus: {
         name: 'couchdb_nodejs_eventloop_delay_seconds',
         type: 'gauge',
-        help: 'how late the event loop ran its timers since the server started, in seconds',
+        help: 'how late the event loop ran its timers over the last one to two minutes, in seconds',
         label: 'stat',
       },
       read: () => Object.entries(system().event_loop_delay).map(([stat, ms]) => [stat, ms / 1000] as const),

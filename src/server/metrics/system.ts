@@ -1,9 +1,9 @@
 /**
  * `GET /_node/_local/_system`: the process's health, with CouchDB's keys where they apply
- * (chttpd_node.erl, get_stats: `uptime` in whole seconds, `memory` in bytes by kind) and Node's
- * own measure of a busy server, the event loop's delay.
+ * (chttpd_node.erl, get_stats: `uptime` in whole seconds, `memory` in bytes by kind) and the
+ * first sign of a server with more work than it can do, the event loop's recent delay.
  */
-import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 
 /**
  * How often the event loop's delay is sampled (ms): one timer per server. At 20 ms its fifty
@@ -11,21 +11,28 @@ import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
  */
 const SAMPLE_MS = 100;
 
+/**
+ * The delay is shown over the last one to two windows of this length: a server busy now shows it
+ * at once however long it idled before, and a stall leaves the figures within two windows.
+ */
+const WINDOW_MS = 60_000;
+
 export interface SystemFigures {
   /** Seconds since the server started. */
   uptime: number;
   /** `process.memoryUsage()` in bytes, its keys in CouchDB's spelling. */
   memory: Record<'rss' | 'heap_total' | 'heap_used' | 'external' | 'array_buffers', number>;
-  /** How late the event loop ran its timers since the server started, in milliseconds. */
+  /** How late the event loop ran its timers over the last one to two minutes, in milliseconds. */
   event_loop_delay: Record<'min' | 'max' | 'mean' | 'stddev' | 'p50' | 'p90' | 'p99', number>;
 }
 
 export class SystemMonitor {
   private readonly startedAt = Date.now();
-  private readonly delay: IntervalHistogram = monitorEventLoopDelay({ resolution: SAMPLE_MS });
+  private readonly delay: DelayWindows;
 
-  constructor() {
-    this.delay.enable();
+  /** @param windowMs how long a window of the event loop's delay lasts (tests shorten it) */
+  constructor(windowMs = WINDOW_MS) {
+    this.delay = new DelayWindows(windowMs);
   }
 
   figures(): SystemFigures {
@@ -45,12 +52,12 @@ export class SystemMonitor {
 
   /** Stops sampling: the server is closing. */
   stop(): void {
-    this.delay.disable();
+    this.delay.stop();
   }
 
   private delayFigures(): SystemFigures['event_loop_delay'] {
-    const { delay } = this;
-    // Before its first sample the histogram's min is its largest value: show zeros instead.
+    const delay = this.delay.histogram();
+    // Before its first sample a histogram's min is its largest value: show zeros instead.
     if (delay.count === 0) return { min: 0, max: 0, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0 };
     const ms = (nanoseconds: number) => Math.round(nanoseconds / 1e3) / 1e3;
     return {
@@ -62,5 +69,44 @@ export class SystemMonitor {
       p90: ms(delay.percentile(90)),
       p99: ms(delay.percentile(99)),
     };
+  }
+}
+
+/**
+ * The event loop's delay, sampled by a timer that notes how late it runs, in two windows: the
+ * current one and the one before. (Node's `monitorEventLoopDelay` samples the same way, but its
+ * histogram can be neither merged with another nor split in time.)
+ */
+class DelayWindows {
+  private current: RecordableHistogram = createHistogram();
+  private previous: RecordableHistogram = createHistogram();
+  private readonly timer: NodeJS.Timeout;
+  private due = performance.now() + SAMPLE_MS;
+  private samples = 0;
+
+  constructor(windowMs: number) {
+    const samplesPerWindow = Math.max(1, Math.round(windowMs / SAMPLE_MS));
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      // In nanoseconds, at least 1 (a histogram records positive integers only).
+      this.current.record(Math.max(1, Math.round((now - this.due) * 1e6)));
+      this.due = now + SAMPLE_MS;
+      if (++this.samples % samplesPerWindow === 0)
+        [this.previous, this.current] = [this.current, createHistogram()];
+    }, SAMPLE_MS);
+    // A server's metrics never keep its process alive.
+    this.timer.unref();
+  }
+
+  /** The delays of both windows. */
+  histogram(): RecordableHistogram {
+    const both = createHistogram();
+    both.add(this.previous);
+    both.add(this.current);
+    return both;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 }
