@@ -3,9 +3,9 @@
  * and the report (a printed table with ratios, and the same figures as JSON).
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 // ---------------------------------------------------------------------------------------------
 // Data set
@@ -76,12 +76,24 @@ export class Dataset {
     };
   }
 
-  /** Batches of fresh documents, built before a timed step. */
-  batches<T>(size: number, make: (i: number) => T): T[][] {
+  /** Document i as a new edit: its id and a fresh body. */
+  doc(i: number): Body & { _id: string } {
+    return { _id: this.ids[i]!, ...this.body(i) };
+  }
+
+  /** Documents for `bulkDocs`, in batches: with their `1-…` revision for new_edits=false, without for true. */
+  bulkBatches(size: number, newEdits: boolean): (Body & { _id: string; _rev?: string })[][] {
+    return this.batches(size, (i) =>
+      newEdits ? this.doc(i) : { _id: this.ids[i]!, _rev: this.revs[i]!, ...this.body(i) },
+    );
+  }
+
+  /** Batches of fresh documents [from, to) (all by default), built before a timed step. */
+  batches<T>(size: number, make: (i: number) => T, from = 0, to = this.size): T[][] {
     const batches: T[][] = [];
-    for (let start = 0; start < this.size; start += size) {
+    for (let start = from; start < to; start += size) {
       const batch: T[] = [];
-      for (let i = start; i < Math.min(this.size, start + size); i++) batch.push(make(i));
+      for (let i = start; i < Math.min(to, start + size); i++) batch.push(make(i));
       batches.push(batch);
     }
     return batches;
@@ -133,9 +145,18 @@ export function machine(): { date: string; node: string; platform: string; cpus:
     date: new Date().toISOString(),
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
-    cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+    cpus: `${cpus().length} × ${cpus()[0]?.model.trim() ?? '?'}`,
     memoryGB: Math.round(totalmem() / 2 ** 30),
   };
+}
+
+/** The value of command-line option `--name` (a string, as parseArgs gives it): a positive integer. */
+export function positiveOption<A extends object>(args: A, name: keyof A & string): number {
+  const value = Number(args[name]);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`--${name} must be a positive integer, not ${String(args[name])}`);
+  }
+  return value;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,6 +325,12 @@ function ratio(a: number | null, b: number | null): string {
   const r = rawRatio(a, b);
   if (r === null) return '—';
   return r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`;
+}
+
+/** Writes a benchmark's figures as JSON to `path` (bench-results/…), creating its folder. */
+export function writeResults(path: string, figures: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(figures, null, 2)}\n`);
 }
 
 /** Log progress to stderr, so stdout holds only the report. */

@@ -8,9 +8,9 @@
  *
  * Prints a table and the targets; writes the same figures to bench-results/embedded.json.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -25,19 +25,23 @@ import {
   setteeHotWriter,
   WARMUP_WRITES,
 } from './embedded/hot.js';
-import {
-  type Pouch,
-  pouchAllDocs,
-  pouchBatches,
-  pouchChanges,
-  pouchGets,
-  pouchWrite,
-} from './embedded/pouch.js';
+import { type Pouch, pouchAllDocs, pouchChanges, pouchGets, pouchWrite } from './embedded/pouch.js';
 import { openRaw, rawBatches, rawGets, rawInsert, rawScan } from './embedded/raw.js';
 import { pouchRevsLimit, type RevsLimitFigures, setteeRevsLimit } from './embedded/revs-limit.js';
 import { type Engine, type ScanMode, type ScanResult, scanInChild } from './embedded/rss.js';
-import { setteeAllDocs, setteeBatches, setteeChanges, setteeGets, setteeWrite } from './embedded/settee.js';
-import { Dataset, fmt, gc, median, perSecond, progress, Report, TempFolders } from './lib.js';
+import { setteeAllDocs, setteeChanges, setteeGets, setteeWrite } from './embedded/settee.js';
+import {
+  Dataset,
+  fmt,
+  gc,
+  machine,
+  median,
+  perSecond,
+  progress,
+  Report,
+  TempFolders,
+  writeResults,
+} from './lib.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = join(ROOT, 'bench-results', 'embedded.json');
@@ -75,12 +79,7 @@ async function main(): Promise<void> {
   progress(`building ${int(N)} documents`);
   const data = new Dataset(N);
   const docBytes = data.averageJsonBytes();
-  Object.assign(report.meta, {
-    date: new Date().toISOString(),
-    node: process.version,
-    platform: `${process.platform} ${process.arch}`,
-    cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
-    memoryGB: Math.round(totalmem() / 2 ** 30),
+  Object.assign(report.meta, machine(), {
     documents: N,
     averageDocumentBytes: docBytes,
     batch: BATCH,
@@ -128,8 +127,7 @@ async function main(): Promise<void> {
       `${fmt(report.meta.loadAverageAtEnd as number)}\n`,
   );
   console.log(printed);
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(RESULTS, `${JSON.stringify(report.toJSON(), null, 2)}\n`);
+  writeResults(RESULTS, report.toJSON());
   console.log(`\nFigures written to ${RESULTS}`);
 }
 
@@ -156,11 +154,11 @@ async function writes(data: Dataset) {
 
     progress(`writes, run ${run + 1}/${RUNS}: Settee bulkDocs new_edits=false`);
     const setteePath = folders.path('settee-nef.sqlite');
-    const nef = await setteeWrite(setteePath, setteeBatches(data, BATCH, false), false);
+    const nef = await setteeWrite(setteePath, data.bulkBatches(BATCH, false), false);
     times.nef.push(nef.ms);
 
     progress(`writes, run ${run + 1}/${RUNS}: Settee bulkDocs new_edits=true`);
-    const ne = await setteeWrite(folders.path('settee-ne.sqlite'), setteeBatches(data, BATCH, true), true);
+    const ne = await setteeWrite(folders.path('settee-ne.sqlite'), data.bulkBatches(BATCH, true), true);
     times.ne.push(ne.ms);
     await ne.db.destroy();
 
@@ -168,12 +166,12 @@ async function writes(data: Dataset) {
     const pouchPath = folders.path('pouch-nef');
     if (run < POUCH_RUNS || last) {
       progress(`writes, run ${run + 1}/${RUNS}: PouchDB bulkDocs new_edits=false`);
-      pouchNef = await pouchWrite(pouchPath, pouchBatches(data, BATCH, false), false);
+      pouchNef = await pouchWrite(pouchPath, data.bulkBatches(BATCH, false), false);
       if (run < POUCH_RUNS) times.pouchNef.push(pouchNef.ms);
     }
     if (run < POUCH_RUNS) {
       progress(`writes, run ${run + 1}/${RUNS}: PouchDB bulkDocs new_edits=true`);
-      const pouchNe = await pouchWrite(folders.path('pouch-ne'), pouchBatches(data, BATCH, true), true);
+      const pouchNe = await pouchWrite(folders.path('pouch-ne'), data.bulkBatches(BATCH, true), true);
       times.pouchNe.push(pouchNe.ms);
       await pouchNe.db.destroy();
     }
@@ -213,6 +211,12 @@ async function writes(data: Dataset) {
   return kept!;
 }
 
+/** What a full read reports: its milliseconds and the documents it read. */
+interface FullRead {
+  ms: number;
+  rows: number;
+}
+
 /** get by id, a full changes read and a full allDocs read, with the documents. */
 async function reads(
   data: Dataset,
@@ -232,8 +236,12 @@ async function reads(
     allDocs: [] as number[],
     pouchAllDocs: [] as number[],
   };
-  const check = (what: string, rows: number) => {
+  /** One full read, checked to have read every document; its time goes `into` the list. */
+  const fullRead = async (what: string, read: () => FullRead | Promise<FullRead>, into: number[]) => {
+    gc();
+    const { ms, rows } = await read();
     if (rows !== N) throw new Error(`${what} read ${rows} documents, expected ${N}`);
+    into.push(ms);
   };
   for (let run = 0; run < RUNS; run++) {
     const pouchToo = run < POUCH_RUNS;
@@ -248,36 +256,14 @@ async function reads(
     }
 
     progress(`reads, run ${run + 1}/${RUNS}: full changes read`);
-    gc();
-    let scan = rawScan(raw, 'rowid');
-    check('raw changes-order scan', scan.rows);
-    times.rawChanges.push(scan.ms);
-    gc();
-    let read = await setteeChanges(settee);
-    check('Settee changes', read.rows);
-    times.changes.push(read.ms);
-    if (pouchToo) {
-      gc();
-      read = await pouchChanges(pouch);
-      check('PouchDB changes', read.rows);
-      times.pouchChanges.push(read.ms);
-    }
+    await fullRead('raw changes-order scan', () => rawScan(raw, 'rowid'), times.rawChanges);
+    await fullRead('Settee changes', () => setteeChanges(settee), times.changes);
+    if (pouchToo) await fullRead('PouchDB changes', () => pouchChanges(pouch), times.pouchChanges);
 
     progress(`reads, run ${run + 1}/${RUNS}: full allDocs read`);
-    gc();
-    scan = rawScan(raw, 'id');
-    check('raw id-order scan', scan.rows);
-    times.rawAllDocs.push(scan.ms);
-    gc();
-    read = await setteeAllDocs(settee);
-    check('Settee allDocs', read.rows);
-    times.allDocs.push(read.ms);
-    if (pouchToo) {
-      gc();
-      read = await pouchAllDocs(pouch);
-      check('PouchDB allDocs', read.rows);
-      times.pouchAllDocs.push(read.ms);
-    }
+    await fullRead('raw id-order scan', () => rawScan(raw, 'id'), times.rawAllDocs);
+    await fullRead('Settee allDocs', () => setteeAllDocs(settee), times.allDocs);
+    if (pouchToo) await fullRead('PouchDB allDocs', () => pouchAllDocs(pouch), times.pouchAllDocs);
   }
   const rate = (count: number, all: number[]) => (all.length === 0 ? null : perSecond(count, median(all)));
   const section = `Reads of the ${int(N)} docs (ceiling: raw SELECT + JSON.parse of each body)`;

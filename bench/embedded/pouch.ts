@@ -1,6 +1,6 @@
 /** The peer: PouchDB 9 with its Node (leveldb) adapter, on the same documents and operations. */
 import { createRequire } from 'node:module';
-import { type Dataset, gc } from '../lib.js';
+import { gc } from '../lib.js';
 
 // PouchDB ships no types; the little of it used here is typed below, locally, so the benchmark
 // does not depend on (or clash with) any ambient `declare module 'pouchdb'` elsewhere.
@@ -55,14 +55,6 @@ const PAGE = 1000;
 
 export function openPouch(path: string, revsLimit?: number): Pouch {
   return new PouchDB(path, revsLimit === undefined ? {} : { revs_limit: revsLimit });
-}
-
-export function pouchBatches(data: Dataset, size: number, newEdits: boolean): object[][] {
-  return data.batches(size, (i) =>
-    newEdits
-      ? { _id: data.ids[i]!, ...data.body(i) }
-      : { _id: data.ids[i]!, _rev: data.revs[i]!, ...data.body(i) },
-  );
 }
 
 export async function pouchWrite(

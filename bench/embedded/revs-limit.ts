@@ -20,6 +20,29 @@ export interface RevsLimitFigures {
   bytes: number;
 }
 
+/** The document as edited: the body, its id, the revision it replaces (none at first) and a counter. */
+type Edit = Body & { _id: string; _rev?: string; edit: number };
+
+/** Puts `edits` successive revisions of the one document, each replacing the last. */
+async function editRepeatedly(
+  put: (doc: Edit) => Promise<{ rev: string }>,
+  body: Body,
+  edits: number,
+): Promise<void> {
+  let rev: string | undefined;
+  for (let i = 0; i < edits; i++) {
+    rev = (await put({ ...body, _id: DOC_ID, ...(rev === undefined ? {} : { _rev: rev }), edit: i })).rev;
+  }
+}
+
+/** How many revision ids a bulkGet with revs=true sent in the document's `_revisions`. */
+function historySent(got: {
+  results: { docs: ({ ok: { _revisions?: { ids: string[] } } } | { error: unknown })[] }[];
+}): number {
+  const first = got.results[0]?.docs[0];
+  return first && 'ok' in first ? (first.ok._revisions?.ids.length ?? 0) : 0;
+}
+
 export async function setteeRevsLimit(
   path: string,
   body: Body,
@@ -27,17 +50,8 @@ export async function setteeRevsLimit(
   revsLimit: number,
 ): Promise<RevsLimitFigures> {
   const db = await Database.open(path, { durability: 'full', revsLimit });
-  let rev: string | undefined;
-  for (let i = 0; i < edits; i++) {
-    rev = (
-      await db.put(
-        rev === undefined ? { ...body, _id: DOC_ID, edit: i } : { ...body, _id: DOC_ID, _rev: rev, edit: i },
-      )
-    ).rev;
-  }
-  const got = await db.bulkGet({ docs: [{ id: DOC_ID }] }, { revs: true });
-  const first = got.results[0]?.docs[0];
-  const sentIds = first && 'ok' in first ? (first.ok._revisions?.ids.length ?? 0) : 0;
+  await editRepeatedly((doc) => db.put(doc), body, edits);
+  const sentIds = historySent(await db.bulkGet({ docs: [{ id: DOC_ID }] }, { revs: true }));
   await db.close();
   const sqlite = new BetterSqlite3(path, { readonly: true });
   const counts = sqlite
@@ -57,17 +71,8 @@ export async function pouchRevsLimit(
   revsLimit: number,
 ): Promise<RevsLimitFigures> {
   const db = openPouch(path, revsLimit);
-  let rev: string | undefined;
-  for (let i = 0; i < edits; i++) {
-    rev = (
-      await db.put(
-        rev === undefined ? { ...body, _id: DOC_ID, edit: i } : { ...body, _id: DOC_ID, _rev: rev, edit: i },
-      )
-    ).rev;
-  }
-  const got = await db.bulkGet({ docs: [{ id: DOC_ID }], revs: true });
-  const first = got.results[0]?.docs[0];
-  const sentIds = first && 'ok' in first ? (first.ok._revisions?.ids.length ?? 0) : 0;
+  await editRepeatedly((doc) => db.put(doc), body, edits);
+  const sentIds = historySent(await db.bulkGet({ docs: [{ id: DOC_ID }], revs: true }));
   const info = await db.get(DOC_ID, { revs_info: true });
   await db.close();
   return { storedRevs: info._revs_info?.length ?? 0, storedBodies: null, sentIds, bytes: sizeOnDisk(path) };

@@ -1,16 +1,7 @@
 /** Settee's side of the bulk write and read scenarios. */
 import type { NewDoc, WriteResult } from '../../src/core/api.js';
 import { Database } from '../../src/database/database.js';
-import { type Dataset, gc } from '../lib.js';
-
-/** Documents for `bulkDocs`: with their `1-…` revision for new_edits=false, without for true. */
-export function setteeBatches(data: Dataset, size: number, newEdits: boolean): NewDoc[][] {
-  return data.batches(size, (i) =>
-    newEdits
-      ? { _id: data.ids[i]!, ...data.body(i) }
-      : { _id: data.ids[i]!, _rev: data.revs[i]!, ...data.body(i) },
-  );
-}
+import { gc } from '../lib.js';
 
 /** Writes every batch into a new database (durability `full`); returns it open, and the time. */
 export async function setteeWrite(

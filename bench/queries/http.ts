@@ -4,7 +4,6 @@
  * `_bulk_docs` and queried by undici over keep-alive connections.
  */
 import { Pool } from 'undici';
-import { pouchBatches } from '../embedded/pouch.js';
 import type { Dataset } from '../lib.js';
 import { basicHeader } from '../server/auth-measures.js';
 import { type ServerKind, ServerProcess, type SetteeEntry } from '../server/servers.js';
@@ -59,7 +58,7 @@ export async function startLoaded(
   };
   try {
     await send(pool, auth, 'PUT', `/${DB}`);
-    for (const docs of pouchBatches(data, batch, false)) await post('_bulk_docs', { docs, new_edits: false });
+    for (const docs of data.bulkBatches(batch, false)) await post('_bulk_docs', { docs, new_edits: false });
   } catch (error) {
     await stop();
     throw new Error(`loading ${kind} failed: ${(error as Error).message}\n${server.lastLines()}`);

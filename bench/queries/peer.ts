@@ -5,8 +5,8 @@
  */
 import { createRequire } from 'node:module';
 import { NO_INDEX_WARNING } from '../../src/core/mango/planner.js';
-import { pouchBatches, pouchWrite } from '../embedded/pouch.js';
-import { setteeBatches, setteeWrite } from '../embedded/settee.js';
+import { pouchWrite } from '../embedded/pouch.js';
+import { setteeWrite } from '../embedded/settee.js';
 import type { Dataset } from '../lib.js';
 import type { FindBody, QueryCase, Runner } from './workload.js';
 
@@ -43,14 +43,14 @@ const require = createRequire(import.meta.url);
 
 /** Settee with the documents written (bulkDocs new_edits=false, durability full), open. */
 export async function setteePeer(path: string, data: Dataset, batch: number): Promise<QueryPeer> {
-  const { db } = await setteeWrite(path, setteeBatches(data, batch, false), false);
+  const { db } = await setteeWrite(path, data.bulkBatches(batch, false), false);
   const peer: QueryPeer = db; // checked: Settee's Database has PouchDB's surface
   return peer;
 }
 
 /** PouchDB (leveldb) with the same documents, open. */
 export async function pouchPeer(path: string, data: Dataset, batch: number): Promise<QueryPeer> {
-  const { db } = await pouchWrite(path, pouchBatches(data, batch, false), false);
+  const { db } = await pouchWrite(path, data.bulkBatches(batch, false), false);
   // The embedded benchmark types only what it uses of PouchDB; pouchdb-find adds the rest.
   return db as unknown as QueryPeer;
 }

@@ -9,9 +9,8 @@
  *
  * Prints a table and the goals; writes the same figures to bench-results/queries.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -28,14 +27,9 @@ import {
   type Row,
   TempFolders,
   type Unit,
+  writeResults,
 } from '../lib.js';
-import {
-  killAllStarted,
-  resolveSettee,
-  type ServerKind,
-  type SetteeEntry,
-  startScriptNodeFlags,
-} from '../server/servers.js';
+import { killAllStarted, type ServerKind, setteeAsStarted } from '../server/servers.js';
 import { type HttpPeer, startLoaded } from './http.js';
 import { checkSameAnswers, queriesPerSecond } from './measure.js';
 import { buildIndex, dropIndex, findRunner, pouchPeer, type QueryPeer, setteePeer } from './peer.js';
@@ -210,16 +204,10 @@ async function embeddedFind(raw: BetterSqlite3.Database, settee: QueryPeer, pouc
   );
 }
 
-/** Settee's flags as `npm start` runs it. */
-function setteeEntry(): SetteeEntry {
-  const entry = resolveSettee(ROOT, args.settee as 'auto' | 'dist' | 'src');
-  return { ...entry, args: [...startScriptNodeFlags(ROOT), ...entry.args] };
-}
-
 /** `_find` over HTTP on Settee's server and pouchdb-server, with the same indexes. */
 async function httpFind(data: QueryDataset, raw: BetterSqlite3.Database): Promise<void> {
   const section = `Over HTTP: POST /{db}/_find, undici, ${CONCURRENCY} in flight (the PouchDB column is pouchdb-server)`;
-  const settee = setteeEntry();
+  const settee = setteeAsStarted(ROOT, args.settee);
   const peers: Partial<Record<ServerKind, HttpPeer>> = {};
   try {
     for (const kind of ['settee', 'pouchdb-server'] as const) {
@@ -256,7 +244,7 @@ async function httpFind(data: QueryDataset, raw: BetterSqlite3.Database): Promis
     for (const peer of Object.values(peers)) await peer.stop();
   }
   report.note(
-    `HTTP: each server in its own process (Settee: ${settee.description}, node flags of npm start, ` +
+    `HTTP: each server in its own process (Settee: ${settee.description}, as npm start runs it, ` +
       'Basic auth as admin; pouchdb-server on leveldb without auth), loaded through _bulk_docs new_edits=false.',
   );
 }
@@ -349,8 +337,7 @@ function printAndSave(): void {
       `${report.meta.totalSeconds as number} s\n`,
   );
   console.log(printed);
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(RESULTS, `${JSON.stringify(report.toJSON(), null, 2)}\n`);
+  writeResults(RESULTS, report.toJSON());
   console.log(`\nFigures written to ${RESULTS}`);
 }
 

@@ -3,63 +3,27 @@
  * process's CPU, the HTTP requests the client sent (per endpoint), and memory on both sides
  * sampled while it runs (peak, and growth from early to late in the phase: flat or not).
  */
-import { gc } from '../lib.js';
-import { endpointOf, type FetchLike } from '../server/pouch.js';
-import type { ServerProcess } from '../server/servers.js';
 import type { SentRequest } from '../../src/remote/index.js';
-
-/** Anything that counts requests: PouchDB's RequestCounter or Settee's RequestLog. */
-export interface Counting {
-  count: number;
-  snapshot(): Map<string, number>;
-  since(before: Map<string, number>): Record<string, number>;
-}
+import { measured as measuredOnServer, type PhaseFigures as ServerPhaseFigures } from '../server/phases.js';
+import { RequestTally } from '../server/requests.js';
+import type { ServerProcess } from '../server/servers.js';
 
 /**
  * Counts the requests a RemoteDatabase sends, through its `onRequest` (its own transport stays:
  * a wrapped `fetch` would measure fetch instead).
  */
-export class RequestLog implements Counting {
-  count = 0;
-  readonly byEndpoint = new Map<string, number>();
-  readonly onRequest = ({ method, url }: SentRequest): void => {
-    this.count++;
-    const key = `${method} ${endpointOf(url)}`;
-    this.byEndpoint.set(key, (this.byEndpoint.get(key) ?? 0) + 1);
-  };
-
-  snapshot(): Map<string, number> {
-    return new Map(this.byEndpoint);
-  }
-
-  since(before: Map<string, number>): Record<string, number> {
-    const entries = [...this.byEndpoint]
-      .map(([key, count]) => [key, count - (before.get(key) ?? 0)] as const)
-      .filter(([, count]) => count > 0)
-      .sort((a, b) => b[1] - a[1]);
-    return Object.fromEntries(entries);
-  }
+export class RequestLog extends RequestTally {
+  readonly onRequest = ({ method, url }: SentRequest): void => this.record(method, url);
 }
-
-export type { FetchLike };
 
 export interface MemoryFigures {
   /** Highest RSS seen during the phase, MB. */
   peakMB: number;
 }
 
-/** Figures of one timed phase. */
-export interface PhaseFigures {
-  docs: number;
-  ms: number;
-  docsPerSec: number;
-  serverCpuMsPerDoc: number;
-  serverSysMsPerDoc: number;
-  /** This process's CPU (the replicator and the local database) per document. */
-  clientCpuMsPerDoc: number;
-  requests: number;
+/** Figures of one timed phase: the server benchmark's, per document, and memory on both sides. */
+export interface PhaseFigures extends ServerPhaseFigures {
   requestsPerDoc: number;
-  endpoints: Record<string, number>;
   client: MemoryFigures;
   server: MemoryFigures;
 }
@@ -75,11 +39,10 @@ const SAMPLE_MS = 100;
 /** Runs `run` (which replicates `docs` documents) and measures it. */
 export async function measured(
   server: ServerProcess,
-  counter: Counting,
+  counter: RequestTally,
   docs: number,
   run: () => Promise<void>,
 ): Promise<PhaseFigures> {
-  gc();
   const samples: Sample[] = [];
   const sample = () => {
     try {
@@ -92,35 +55,19 @@ export async function measured(
       // the server is gone: the phase fails on its own
     }
   };
-  const cpu = server.cpu();
-  const requests = counter.count;
-  const endpoints = counter.snapshot();
-  const client = process.cpuUsage();
-  const start = performance.now();
+  const figures = await measuredOnServer(server, counter, docs, async () => {
+    sample();
+    const timer = setInterval(sample, SAMPLE_MS);
+    try {
+      await run();
+    } finally {
+      clearInterval(timer);
+    }
+  });
   sample();
-  const timer = setInterval(sample, SAMPLE_MS);
-  try {
-    await run();
-  } finally {
-    clearInterval(timer);
-  }
-  const ms = performance.now() - start;
-  sample();
-  const clientUsage = process.cpuUsage(client);
-  const cpuAfter = server.cpu();
-  const serverSysMs = cpuAfter.systemMs - cpu.systemMs;
-  const serverCpuMs = cpuAfter.userMs - cpu.userMs + serverSysMs;
-  const sent = counter.count - requests;
   return {
-    docs,
-    ms,
-    docsPerSec: (docs * 1000) / ms,
-    serverCpuMsPerDoc: serverCpuMs / docs,
-    serverSysMsPerDoc: serverSysMs / docs,
-    clientCpuMsPerDoc: (clientUsage.user + clientUsage.system) / 1000 / docs,
-    requests: sent,
-    requestsPerDoc: sent / docs,
-    endpoints: counter.since(endpoints),
+    ...figures,
+    requestsPerDoc: figures.requests / docs,
     client: { peakMB: Math.max(...samples.map((s) => s.client)) },
     server: { peakMB: Math.max(...samples.map((s) => s.server)) },
   };
@@ -134,9 +81,4 @@ export function describe(what: string, f: PhaseFigures): string {
     `(${f.requestsPerDoc.toFixed(3)}/doc) ${JSON.stringify(f.endpoints)}; RSS peak client ` +
     `${f.client.peakMB.toFixed(0)} MB, server ${f.server.peakMB.toFixed(0)} MB`
   );
-}
-
-/** A generous bound for replicating `docs` documents (even at 500 docs/s). */
-export function boundFor(docs: number): number {
-  return 60_000 + docs * 2;
 }

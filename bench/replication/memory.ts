@@ -11,8 +11,7 @@ import type { RemoteDatabase } from '../../src/remote/index.js';
 import { replicate } from '../../src/replication/index.js';
 import { gc, median } from '../lib.js';
 import type { ServerProcess } from '../server/servers.js';
-import { withTimeout } from '../server/util.js';
-import { boundFor } from './measure.js';
+import { boundFor, withTimeout } from '../server/util.js';
 
 export interface MemoryPoint {
   docs: number;

@@ -20,16 +20,17 @@
  * the targets; writes the same figures to bench-results/replication.json.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Database } from '../../src/database/database.js';
 import '../../src/storage/sqlite/open.js'; // Database.open on SQLite files, as the Node entry has it
 import type { RemoteDatabase } from '../../src/remote/index.js';
-import { Dataset, fmt, progress, TempFolders } from '../lib.js';
-import { type LiveFigures as PouchLiveFigures, liveRun } from '../server/phases.js';
+import { Dataset, fmt, machine, progress, TempFolders, writeResults } from '../lib.js';
+import type { LiveFigures } from '../server/live.js';
+import { liveRun } from '../server/phases.js';
 import { formatProfile, type HotFunction, topSelfTime } from '../server/profile.js';
 import { CLOCK_TICKS, resolveSettee, runBenchmark, ServerProcess } from '../server/servers.js';
 import { describe, RequestLog, measured, type PhaseFigures } from './measure.js';
@@ -52,7 +53,7 @@ import {
   type Target,
   targetLines,
 } from './report.js';
-import { ceiling, type LiveFigures, openLocal, remote, seed, setteeLive, setteeReplicate } from './settee.js';
+import { ceiling, openLocal, remote, seed, setteeLive, setteeReplicate } from './settee.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -113,7 +114,7 @@ interface Results {
   ceilingRounds: number[][];
   memory: MemoryProbe[];
   live: LiveFigures | null;
-  pouchLive: PouchLiveFigures | null;
+  pouchLive: LiveFigures | null;
   server: { peakMB: number; rssMB: number } | null;
   serverProfile: { file: string; busyMs: number; top: HotFunction[] } | null;
 }
@@ -193,8 +194,7 @@ async function main(): Promise<void> {
   const totalSeconds = (performance.now() - began) / 1000;
   const output = render(totalSeconds, settee.description, failure);
   console.log(output.text);
-  mkdirSync(dirname(args.out), { recursive: true });
-  writeFileSync(args.out, `${JSON.stringify(output.json, null, 2)}\n`);
+  writeResults(args.out, output.json);
   progress(`wrote ${args.out} (${totalSeconds.toFixed(0)} s in all)`);
   if (failure) throw failure;
 }
@@ -413,11 +413,7 @@ function phaseLines(
 function liveLines(): PairLine[] {
   const s = results.live;
   const p = results.pouchLive;
-  const line = (
-    metric: string,
-    unit: string,
-    get: (f: LiveFigures | PouchLiveFigures) => number,
-  ): PairLine => ({
+  const line = (metric: string, unit: string, get: (f: LiveFigures) => number): PairLine => ({
     metric,
     unit,
     lowerIsBetter: true,
@@ -668,11 +664,7 @@ function render(totalSeconds: number, setteeFrom: string, failure: unknown): { t
   out.push(targetLines(list));
   const json = {
     meta: {
-      date: new Date().toISOString(),
-      node: process.version,
-      platform: `${process.platform} ${process.arch}`,
-      cpus: `${cpus().length} × ${cpus()[0]?.model.trim() ?? '?'}`,
-      memoryMB: Math.round(totalmem() / 2 ** 20),
+      ...machine(),
       clockTicks: CLOCK_TICKS,
       settee: setteeFrom,
       sources: SOURCES,

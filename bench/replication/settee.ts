@@ -8,10 +8,11 @@ import { Database } from '../../src/database/database.js';
 import { RemoteDatabase } from '../../src/remote/index.js';
 import '../../src/remote/undici-transport.js';
 import { replicate, type ReplicationResult, sync, type Sync } from '../../src/replication/index.js';
-import { type Dataset, gc, progress, type TempFolders } from '../lib.js';
+import { type Dataset, gc, type TempFolders } from '../lib.js';
+import { Arrivals, type LiveEnds, type LiveFigures, timeLiveWrites } from '../server/live.js';
 import { ADMIN, type ServerProcess } from '../server/servers.js';
-import { now, percentile, sleep, waitFor, withTimeout } from '../server/util.js';
-import { boundFor, RequestLog } from './measure.js';
+import { boundFor, now, withTimeout } from '../server/util.js';
+import { RequestLog } from './measure.js';
 
 /** Document i as a replicator writes it: its revision and the revision's history. */
 export function replicatedDoc(data: Dataset, i: number): NewDoc {
@@ -41,12 +42,7 @@ export async function seed(
   batch: number,
 ): Promise<number> {
   await db.ensureExists();
-  const batches: NewDoc[][] = [];
-  for (let start = from; start < to; start += batch) {
-    const docs: NewDoc[] = [];
-    for (let i = start; i < Math.min(to, start + batch); i++) docs.push(replicatedDoc(data, i));
-    batches.push(docs);
-  }
+  const batches = data.batches(batch, (i) => replicatedDoc(data, i), from, to);
   const began = performance.now();
   for (const docs of batches) {
     const results = await db.bulkDocs(docs, { newEdits: false });
@@ -92,12 +88,7 @@ export async function ceiling(
 ): Promise<number> {
   const db = await openLocal(folders, `ceiling-${batch}`);
   try {
-    const batches: NewDoc[][] = [];
-    for (let start = 0; start < n; start += batch) {
-      const docs: NewDoc[] = [];
-      for (let i = start; i < Math.min(n, start + batch); i++) docs.push(replicatedDoc(data, i));
-      batches.push(docs);
-    }
+    const batches = data.batches(batch, (i) => replicatedDoc(data, i), 0, n);
     gc();
     const began = performance.now();
     for (const docs of batches) {
@@ -115,26 +106,6 @@ export async function ceiling(
 
 // ---------------------------------------------------------------------------------------------
 // Live sync
-
-/** The same figures as the server benchmark's PouchDB live run (../server/phases.ts liveRun). */
-export interface LiveFigures {
-  writes: number;
-  intervalMs: number;
-  delivered: number;
-  p50: number;
-  p95: number;
-  max: number;
-  mean: number;
-  requests: number;
-  requestsPerWrite: number;
-  serverLogged: number;
-  endpoints: Record<string, number>;
-  serverCpuMsPerWrite: number;
-  errors: string[];
-}
-
-const ARRIVAL_TIMEOUT_MS = 30_000;
-const SETTLE_MS = 250;
 
 /**
  * Local Settee A ⇄ live sync ⇄ server ⇄ live sync ⇄ local Settee B (four live replications, as
@@ -156,8 +127,7 @@ export async function setteeLive(
   const b = await openLocal(folders, 'live-b');
   const errors: string[] = [];
   const syncs: Sync[] = [];
-  const arrivals = new Map<string, number>();
-  const prefix = `w-${intervalMs}-`;
+  const arrivals = new Arrivals();
   try {
     await remoteA.ensureExists();
     for (const [db, peer, side] of [
@@ -171,68 +141,13 @@ export async function setteeLive(
         handle.on('change', ({ direction, change }) => {
           if (direction !== 'pull') return;
           const at = now();
-          for (const doc of change.docs as Doc[]) {
-            const t = doc.t;
-            if (typeof t === 'number' && !arrivals.has(doc._id)) arrivals.set(doc._id, at - t);
-          }
+          for (const doc of change.docs as Doc[]) arrivals.seen(doc._id, doc.t, at);
         });
       }
       syncs.push(handle);
     }
-
-    // A first write through the whole pipeline, so the measured ones find it set up and idle.
-    await a.put({ _id: `${prefix}warm-up`, t: now(), ...data.body(0), n: -1 });
-    if (!(await waitFor(() => arrivals.has(`${prefix}warm-up`), ARRIVAL_TIMEOUT_MS))) {
-      throw new Error(`settee live: the warm-up write never reached B (${errors.join('; ')})`);
-    }
-    await sleep(1000);
-
-    gc();
-    const cpu = server.cpuMs();
-    const requests = counter.count;
-    const endpoints = counter.snapshot();
-    const logged = server.requestLines;
-    const start = performance.now();
-    const puts: Promise<unknown>[] = [];
-    for (let i = 0; i < writes; i++) {
-      const wait = start + i * intervalMs - performance.now();
-      if (wait > 0) await sleep(wait);
-      const put = a.put({ _id: `${prefix}${String(i).padStart(5, '0')}`, t: now(), ...data.body(i), n: i });
-      puts.push(put.catch((error: unknown) => errors.push(`put ${i}: ${String(error)}`)));
-    }
-    await withTimeout(Promise.all(puts), ARRIVAL_TIMEOUT_MS, 'the live writes on A');
-    const measuredIds = (id: string) => id.startsWith(prefix) && !id.endsWith('warm-up');
-    const deliveredCount = () => [...arrivals.keys()].filter(measuredIds).length;
-    await waitFor(() => deliveredCount() >= writes, ARRIVAL_TIMEOUT_MS, 10);
-    await sleep(SETTLE_MS);
-    const sent = counter.count - requests;
-    const serverCpuMs = server.cpuMs() - cpu;
-    const serverLogged = server.requestLines - logged;
-
-    const latencies = [...arrivals.entries()].filter(([id]) => measuredIds(id)).map(([, ms]) => ms);
-    if (latencies.length < writes) errors.push(`${writes - latencies.length} writes never reached B`);
-    const figures: LiveFigures = {
-      writes,
-      intervalMs,
-      delivered: latencies.length,
-      p50: percentile(latencies, 50),
-      p95: percentile(latencies, 95),
-      max: percentile(latencies, 100),
-      mean: latencies.reduce((sum, ms) => sum + ms, 0) / Math.max(1, latencies.length),
-      requests: sent,
-      requestsPerWrite: sent / writes,
-      serverLogged,
-      endpoints: counter.since(endpoints),
-      serverCpuMsPerWrite: serverCpuMs / writes,
-      errors,
-    };
-    progress(
-      `settee live ${intervalMs} ms: ${figures.delivered}/${writes} delivered, p50 ${figures.p50.toFixed(1)} ms, ` +
-        `p95 ${figures.p95.toFixed(1)} ms, max ${figures.max.toFixed(1)} ms, ` +
-        `${figures.requestsPerWrite.toFixed(2)} requests/write (server logged ${serverLogged}), ` +
-        `server ${figures.serverCpuMsPerWrite.toFixed(2)} ms CPU/write ${JSON.stringify(figures.endpoints)}`,
-    );
-    return figures;
+    const ends: LiveEnds = { label: 'settee', put: (doc) => a.put(doc), arrivals, errors, counter };
+    return await timeLiveWrites(server, data, ends, writes, intervalMs);
   } finally {
     for (const handle of syncs) handle.cancel();
     await withTimeout(

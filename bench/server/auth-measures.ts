@@ -7,9 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { Pool } from 'undici';
 import { SetteeServer } from '../../src/server/app.js';
 import { DEFAULT_ITERATIONS } from '../../src/server/auth/index.js';
-import { type Dataset, gc, median, progress } from '../lib.js';
+import { gc, median, progress } from '../lib.js';
 import { closeQuietly, type Pouch, PouchDB, RequestCounter, remoteDb } from './pouch.js';
-import { replicate } from './phases.js';
+import { measured, type PhaseFigures, replicate } from './phases.js';
 import type { ServerProcess } from './servers.js';
 
 /** A name and password, as PouchDB's `auth` option takes them. */
@@ -44,49 +44,9 @@ export async function asAdmin(
 // ---------------------------------------------------------------------------------------------
 // PouchDB replication
 
-export interface PhaseFigures {
-  docs: number;
-  ms: number;
-  docsPerSec: number;
-  /** The server's user + system CPU during the phase, per document. */
-  serverCpuMsPerDoc: number;
-  /** HTTP requests PouchDB sent. */
-  requests: number;
-}
-
 export interface RoundFigures {
   push: PhaseFigures;
   pull: PhaseFigures;
-}
-
-/** Writes the data set's N documents into a local PouchDB (not timed). */
-export async function loadSource(db: Pouch, data: Dataset): Promise<void> {
-  const batches = data.batches(1000, (i) => ({ _id: data.ids[i]!, ...data.body(i) }));
-  for (const batch of batches) {
-    const failed = (await db.bulkDocs(batch)).find((result) => result.error);
-    if (failed) throw new Error(`loading the source failed at ${failed.id}: ${String(failed.error)}`);
-  }
-}
-
-async function timed(
-  server: ServerProcess,
-  counter: RequestCounter,
-  docs: number,
-  run: () => Promise<void>,
-): Promise<PhaseFigures> {
-  gc();
-  const cpu = server.cpuMs();
-  const requests = counter.count;
-  const start = performance.now();
-  await run();
-  const ms = performance.now() - start;
-  return {
-    docs,
-    ms,
-    docsPerSec: (docs * 1000) / ms,
-    serverCpuMsPerDoc: (server.cpuMs() - cpu) / docs,
-    requests: counter.count - requests,
-  };
 }
 
 /**
@@ -105,8 +65,8 @@ export async function replicationRound(
   const remote = remoteDb(server.url, db, counter, auth);
   const sink = new PouchDB(sinkPath);
   try {
-    const push = await timed(server, counter, n, () => replicate(source, remote, n, `push to ${db}`));
-    const pull = await timed(server, counter, n, () => replicate(remote, sink, n, `pull from ${db}`));
+    const push = await measured(server, counter, n, () => replicate(source, remote, n, `push to ${db}`));
+    const pull = await measured(server, counter, n, () => replicate(remote, sink, n, `pull from ${db}`));
     return { push, pull };
   } finally {
     await closeQuietly(remote);

@@ -4,7 +4,7 @@
  *
  *   node --expose-gc --import tsx bench/server/auth.ts                 # N = 5000, 4 rounds
  *   node --expose-gc --import tsx bench/server/auth.ts --n 1000 --rounds 2 --requests 5000
- *   … --settee src          # the server from the sources through tsx (see bench/server/run.ts)
+ *   … --settee src          # the server from the sources through tsx (or dist, or a built cli/main.js: see servers.ts)
  *
  * 1. PouchDB (Node, leveldb) pushes N ~1 KB documents to a new database of one Settee server (a
  *    child process started as `npm start` does, with CouchDB's 600,000 PBKDF2 iterations) and
@@ -18,34 +18,35 @@
  *
  * Prints the tables and targets; writes the same figures to bench-results/auth.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Dataset, fmt, median, progress, TempFolders } from '../lib.js';
+import {
+  Dataset,
+  fmt,
+  machine,
+  median,
+  positiveOption,
+  progress,
+  TempFolders,
+  writeResults,
+} from '../lib.js';
 import {
   asAdmin,
   type AuthCallFigures,
   authInProcess,
   basicHeader,
   type Credentials,
-  loadSource,
   type RateFigures,
   replicationRound,
   requestRate,
   type RoundFigures,
 } from './auth-measures.js';
+import { loadPouch } from './phases.js';
 import { PouchDB } from './pouch.js';
-import { ratioOf, ratioText, type Target, targetLines } from './report.js';
-import {
-  ADMIN,
-  runBenchmark,
-  resolveSettee,
-  ServerProcess,
-  type SetteeEntry,
-  startScriptNodeFlags,
-} from './servers.js';
+import { grid, notesAndTargets, ratioOf, ratioText, type Target, wholeRun } from './report.js';
+import { ADMIN, runBenchmark, ServerProcess, type SetteeEntry, setteeAsStarted } from './servers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -62,26 +63,18 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(ROOT, 'bench-results', 'auth.json') },
   },
 });
-const N = positive('n');
-const ROUNDS = positive('rounds');
-const CALLS = positive('calls');
-const FIRST_USERS = positive('first-users');
-const REQUESTS = positive('requests');
-const CONCURRENCY = positive('concurrency');
-const SETTEE_MODE = args.settee as 'auto' | 'dist' | 'src';
-if (!['auto', 'dist', 'src'].includes(SETTEE_MODE)) throw new Error('--settee is auto, dist or src');
+const N = positiveOption(args, 'n');
+const ROUNDS = positiveOption(args, 'rounds');
+const CALLS = positiveOption(args, 'calls');
+const FIRST_USERS = positiveOption(args, 'first-users');
+const REQUESTS = positiveOption(args, 'requests');
+const CONCURRENCY = positiveOption(args, 'concurrency');
 
 const MEMBER: Credentials = { username: 'bench-member', password: 'member-password' };
 const IDENTITIES = ['member', 'admin'] as const;
 type Identity = (typeof IDENTITIES)[number];
 const CREDENTIALS: Record<Identity, Credentials> = { member: MEMBER, admin: ADMIN };
 const LABELS: Record<Identity, string> = { member: 'member (Basic)', admin: 'server admin (Basic)' };
-
-function positive(name: keyof typeof args): number {
-  const value = Number(args[name]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`);
-  return value;
-}
 
 interface ServerFigures {
   /** The member's first request: the server verifies the password (PBKDF2) once. */
@@ -104,22 +97,15 @@ await runBenchmark(folders, main);
 
 async function main(): Promise<void> {
   const began = performance.now();
-  const settee = withNodeFlags(resolveSettee(ROOT, SETTEE_MODE));
+  const settee = setteeAsStarted(ROOT, args.settee);
   const server = await againstServer(settee);
   progress(`in-process Auth.authenticate, ${CALLS} calls per case`);
   const calls = await authInProcess(folders.path('in-process'), ADMIN, CALLS, FIRST_USERS);
   const totalSeconds = (performance.now() - began) / 1000;
   const { text, json } = render(server, calls, settee.description, totalSeconds);
   console.log(text);
-  mkdirSync(dirname(args.out), { recursive: true });
-  writeFileSync(args.out, `${JSON.stringify(json, null, 2)}\n`);
+  writeResults(args.out, json);
   progress(`wrote ${args.out}`);
-}
-
-function withNodeFlags(entry: SetteeEntry): SetteeEntry {
-  const flags = startScriptNodeFlags(ROOT);
-  if (flags.length === 0) return entry;
-  return { args: [...flags, ...entry.args], description: `${entry.description}, node ${flags.join(' ')}` };
 }
 
 /** A new database with `MEMBER` as its only member. */
@@ -153,7 +139,7 @@ async function againstServer(settee: SetteeEntry): Promise<ServerFigures> {
 
     const source = new PouchDB(folders.path('source'));
     progress(`loading ${N} documents into the source PouchDB`);
-    await loadSource(source, new Dataset(N));
+    await loadPouch(source, new Dataset(N), 0, N);
     const rounds: ServerFigures['rounds'] = [];
     try {
       // Round -1 warms the server (JIT, SQLite page cache) for both identities and is not counted.
@@ -226,15 +212,6 @@ function describe(figures: RoundFigures): string {
 
 // ---------------------------------------------------------------------------------------------
 // Report
-
-function grid(title: string, header: string[], rows: string[][]): string {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
-  const render = (cells: string[]) =>
-    cells.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ');
-  return [title, render(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(render)].join(
-    '\n',
-  );
-}
 
 type Phase = 'push' | 'pull';
 type PhaseMetric = 'docsPerSec' | 'serverCpuMsPerDoc' | 'requests';
@@ -350,7 +327,7 @@ function render(
       'CPU a whole GET /{db} takes.',
     'Member and admin push the same source PouchDB into a new members-only database each round and ' +
       'pull it into a new PouchDB; the order alternates each round, after an uncounted warm-up round.',
-    `Whole run: ${(totalSeconds / 60).toFixed(1)} min on ${cpus().length} × ${cpus()[0]?.model ?? '?'}; ` +
+    `${wholeRun(totalSeconds)}; ` +
       `1-min load average ${server.load[0].toFixed(1)} at the start, ${server.load[1].toFixed(1)} at the end` +
       (Math.max(...server.load) > cpus().length
         ? ` — above ${cpus().length}: other work shared the machine, so rates are noisy; server CPU per document or request is the steadier figure.`
@@ -365,19 +342,11 @@ function render(
     '',
     '↓ marks figures where lower is better.',
     '',
-    'Notes:',
-    ...notes.map((note) => `  - ${note}`),
-    '',
-    'Targets:',
-    targetLines(list),
+    ...notesAndTargets(notes, list),
   ].join('\n');
   const json = {
     meta: {
-      date: new Date().toISOString(),
-      node: process.version,
-      platform: `${process.platform} ${process.arch}`,
-      cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
-      memoryMB: Math.round(totalmem() / 2 ** 20),
+      ...machine(),
       settee,
       n: N,
       rounds: ROUNDS,

@@ -12,13 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Dataset, TempFolders } from '../lib.js';
 import { type FetchLike, PouchDB } from './pouch.js';
-import {
-  killAllStarted,
-  resolveSettee,
-  type ServerKind,
-  ServerProcess,
-  startScriptNodeFlags,
-} from './servers.js';
+import { killAllStarted, type ServerKind, ServerProcess, setteeAsStarted } from './servers.js';
 import { now, percentile, sleep, waitFor } from './util.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -56,11 +50,10 @@ function tracing(side: string): FetchLike {
 
 const folders = new TempFolders();
 try {
-  const settee = resolveSettee(ROOT, 'auto');
   const server = await ServerProcess.start(KIND, {
     root: ROOT,
     dir: folders.path('server'),
-    settee: { ...settee, args: [...startScriptNodeFlags(ROOT), ...settee.args] },
+    settee: setteeAsStarted(ROOT, 'auto'),
     ...(args['server-log'] ? { logFile: args['server-log'] } : {}),
   });
   const auth = server.auth ? { auth: server.auth } : {};

@@ -4,6 +4,7 @@
  * not depend on, nor clash with, the embedded benchmark's declaration of the module.
  */
 import { createRequire } from 'node:module';
+import { RequestTally } from './requests.js';
 
 export interface FetchInit {
   method?: string;
@@ -84,38 +85,11 @@ export const PouchDB = require('pouchdb') as PouchStatic;
  * Counts the HTTP requests of every PouchDB handle given its `fetch`: the same count for any
  * server, whatever it logs.
  */
-export class RequestCounter {
-  count = 0;
-  /** Requests per `METHOD endpoint` (`_changes`, `_bulk_docs`, `_local`, `doc`, `db`, …). */
-  readonly byEndpoint = new Map<string, number>();
+export class RequestCounter extends RequestTally {
   readonly fetch: FetchLike = (url, init) => {
-    this.count++;
-    const key = `${init?.method ?? 'GET'} ${endpointOf(url)}`;
-    this.byEndpoint.set(key, (this.byEndpoint.get(key) ?? 0) + 1);
+    this.record(init?.method ?? 'GET', url);
     return PouchDB.fetch(url, init);
   };
-
-  /** The per-endpoint counts, to compare with an earlier `snapshot()`. */
-  snapshot(): Map<string, number> {
-    return new Map(this.byEndpoint);
-  }
-
-  /** Per-endpoint requests since `before`, most first. */
-  since(before: Map<string, number>): Record<string, number> {
-    const entries = [...this.byEndpoint]
-      .map(([key, count]) => [key, count - (before.get(key) ?? 0)] as const)
-      .filter(([, count]) => count > 0)
-      .sort((a, b) => b[1] - a[1]);
-    return Object.fromEntries(entries);
-  }
-}
-
-/** `/db/_changes?…` → `_changes`; `/db/_local/x` → `_local`; `/db/x` → `doc`; `/db/` → `db`. */
-export function endpointOf(url: string): string {
-  const segments = new URL(url, 'http://localhost').pathname.split('/').filter(Boolean);
-  const [, first] = segments;
-  if (segments.length <= 1) return segments.length === 0 ? 'root' : 'db';
-  return first!.startsWith('_') ? first! : 'doc';
 }
 
 /** A remote database handle on a server, counting its requests. */

@@ -1,5 +1,5 @@
 /** The server benchmark's table (Settee | pouchdb-server | ratio per metric, per N) and targets. */
-import { fmt } from '../lib.js';
+import { fmt, machine } from '../lib.js';
 
 export interface Metric {
   metric: string;
@@ -53,4 +53,14 @@ export function grid(title: string, header: readonly string[], lines: readonly s
 
 export function targetLines(targets: readonly Target[]): string {
   return targets.map((t) => `  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name} — ${t.detail}`).join('\n');
+}
+
+/** The end of a printed report: its notes, then its targets passed or failed. */
+export function notesAndTargets(notes: readonly string[], targets: readonly Target[]): string[] {
+  return ['Notes:', ...notes.map((note) => `  - ${note}`), '', 'Targets:', targetLines(targets)];
+}
+
+/** How a report's closing note begins: how long the whole run took, and on what CPUs. */
+export function wholeRun(totalSeconds: number): string {
+  return `Whole run: ${(totalSeconds / 60).toFixed(1)} min on ${machine().cpus}`;
 }

@@ -15,15 +15,16 @@
  * 1,000 more (incremental); then live sync A → server → B with writes 200 ms apart and 10 ms
  * apart. Prints a table per N and the targets; writes the same figures to bench-results/server.json.
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Dataset, progress, TempFolders } from '../lib.js';
-import { type BulkFigures, bulkPhases, type LiveFigures, liveRun } from './phases.js';
+import { Dataset, machine, progress, TempFolders, writeResults } from '../lib.js';
+import type { LiveFigures } from './live.js';
+import { type BulkFigures, bulkPhases, liveRun } from './phases.js';
 import { formatProfile, topSelfTime } from './profile.js';
-import { type Metric, ratioOf, ratioText, type Target, table, targetLines } from './report.js';
+import { type Metric, notesAndTargets, ratioOf, ratioText, type Target, table, wholeRun } from './report.js';
 import {
   CLOCK_TICKS,
   runBenchmark,
@@ -32,9 +33,7 @@ import {
   type ServerKind,
   ServerProcess,
   type SetteeEntry,
-  setteeEntryOf,
-  startScriptNodeFlags,
-  withNodeFlags,
+  setteeAsStarted,
 } from './servers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -86,8 +85,9 @@ const began = performance.now();
 await runBenchmark(folders, main);
 
 async function main(): Promise<void> {
+  const flags = args['settee-node-flags']?.split(/\s+/).filter(Boolean);
   const settee = KINDS.includes('settee')
-    ? withSetteeFlags(setteeEntryOf(ROOT, args.settee))
+    ? setteeAsStarted(ROOT, args.settee, flags)
     : { args: [], description: '' };
   const profileDir = args.profile;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
@@ -108,19 +108,9 @@ async function main(): Promise<void> {
   const totalSeconds = (performance.now() - began) / 1000;
   const output = render(totalSeconds, settee.description, failure);
   console.log(output.text);
-  mkdirSync(dirname(args.out), { recursive: true });
-  writeFileSync(args.out, `${JSON.stringify(output.json, null, 2)}\n`);
+  writeResults(args.out, output.json);
   progress(`wrote ${args.out}`);
   if (failure) throw failure;
-}
-
-/** Settee's entry with the node flags it runs with (those of `npm start` by default). */
-function withSetteeFlags(entry: SetteeEntry): SetteeEntry {
-  const given = args['settee-node-flags'];
-  return withNodeFlags(
-    entry,
-    given === undefined ? startScriptNodeFlags(ROOT) : given.split(/\s+/).filter(Boolean),
-  );
 }
 
 async function runAll(settee: SetteeEntry, profileDir: string | undefined): Promise<void> {
@@ -398,7 +388,7 @@ function render(totalSeconds: number, setteeFrom: string, failure: unknown): { t
     ...referenceNotes(),
     ...batchNotes(),
     ...liveNotes(),
-    `Whole run: ${(totalSeconds / 60).toFixed(1)} min on ${cpus().length} × ${cpus()[0]?.model ?? '?'}; ` +
+    `${wholeRun(totalSeconds)}; ` +
       `1-min load average at the start/end of each server run: ${runs
         .map((run) => `${LABEL[run.kind]} ${k(run.n)} ${run.load[0].toFixed(1)}/${run.load[1].toFixed(1)}`)
         .join(', ')}${
@@ -412,19 +402,11 @@ function render(totalSeconds: number, setteeFrom: string, failure: unknown): { t
     ...sections.map(({ n, metrics }) => `${table(`N = ${n.toLocaleString('en-US')} documents`, metrics)}\n`),
     'Ratios are Settee ÷ pouchdb-server; ↓ marks metrics where lower is better (a ratio below 1 favours Settee).',
     '',
-    'Notes:',
-    ...notes.map((note) => `  - ${note}`),
-    '',
-    'Targets:',
-    targetLines(list),
+    ...notesAndTargets(notes, list),
   ].join('\n');
   const json = {
     meta: {
-      date: new Date().toISOString(),
-      node: process.version,
-      platform: `${process.platform} ${process.arch}`,
-      cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
-      memoryMB: Math.round(totalmem() / 2 ** 20),
+      ...machine(),
       clockTicks: CLOCK_TICKS,
       settee: setteeFrom,
       sizes: SIZES,

@@ -20,23 +20,16 @@
  * (/proc/PID/stat), with a breakdown per kind of process (cpu-probe.ts). Prints the table, the
  * ratios and the targets; writes the same figures to bench-results/scale-out.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Dataset, fmt, machine, progress, TempFolders } from '../lib.js';
+import { Dataset, fmt, machine, positiveOption, progress, TempFolders, writeResults } from '../lib.js';
 import { medianRun, type StartedDeployment, startDeployment } from './deployments.js';
 import { NOTIFY_MODES, type NotifyFigures, notifyCost } from './notify-cost.js';
 import { type BenchPostgres, type Footprint, startBenchPostgres } from './postgres.js';
-import { grid, ratioOf, ratioText, type Target, targetLines } from './report.js';
-import {
-  killAllStarted,
-  type SetteeEntry,
-  setteeEntryOf,
-  startScriptNodeFlags,
-  withNodeFlags,
-} from './servers.js';
+import { grid, notesAndTargets, ratioOf, ratioText, type Target, wholeRun } from './report.js';
+import { killAllStarted, type SetteeEntry, setteeAsStarted } from './servers.js';
 import { type SpreadFigures, type SpreadRun, spreadPhases } from './spread.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -59,20 +52,15 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(ROOT, 'bench-results', 'scale-out.json') },
   },
 });
-const positive = (name: keyof typeof args) => {
-  const value = Number(args[name]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`bad --${name} ${String(args[name])}`);
-  return value;
-};
-const N = positive('docs');
-const CLIENTS = positive('clients');
-const WARM_UP = Math.min(N, positive('warm-up'));
-const ROUNDS = positive('rounds');
+const N = positiveOption(args, 'docs');
+const CLIENTS = positiveOption(args, 'clients');
+const WARM_UP = Math.min(N, positiveOption(args, 'warm-up'));
+const ROUNDS = positiveOption(args, 'rounds');
 const LOAD = { clients: CLIENTS, oneAtATime: args['one-at-a-time'] };
 const NOTIFY = {
-  writers: positive('notify-writers'),
-  writes: positive('notify-writes'),
-  rounds: positive('notify-rounds'),
+  writers: positiveOption(args, 'notify-writers'),
+  writes: positiveOption(args, 'notify-writes'),
+  rounds: positiveOption(args, 'notify-rounds'),
 };
 
 /** The deployments, in the order they run; `servers` on `postgres` (a fresh database) or SQLite. */
@@ -361,7 +349,7 @@ function render(totalSeconds: number): { text: string; json: unknown } {
             `${NOTIFY.rounds} rounds per mode. "after commit" is a prototype in bench/server/notify-cost.ts only.`,
         ]
       : []),
-    `Whole run: ${(totalSeconds / 60).toFixed(1)} min on ${cpus().length} × ${cpus()[0]?.model ?? '?'}; ` +
+    `${wholeRun(totalSeconds)}; ` +
       `1-min load average as each round began: ${runs
         .map((run) => `${run.key} ${run.load.map((load) => load.toFixed(1)).join('/')}`)
         .join(', ')}.`,
@@ -371,11 +359,7 @@ function render(totalSeconds: number): { text: string; json: unknown } {
     deploymentsTable(),
     '',
     ...(notifications.length > 0 ? [notifyTable(), ''] : []),
-    'Notes:',
-    ...notes.map((note) => `  - ${note}`),
-    '',
-    'Targets:',
-    targetLines(list),
+    ...notesAndTargets(notes, list),
   ].join('\n');
   const json = {
     meta: { ...machine(), docs: N, clients: CLIENTS, notify: NOTIFY, totalSeconds, modes: NOTIFY_MODES },
@@ -392,7 +376,7 @@ function render(totalSeconds: number): { text: string; json: unknown } {
 
 let failure: unknown;
 try {
-  const settee = withNodeFlags(setteeEntryOf(ROOT, args.settee), startScriptNodeFlags(ROOT));
+  const settee = setteeAsStarted(ROOT, args.settee);
   progress(`${N} docs, ${CLIENTS} clients; Settee from ${settee.description}; ${cpus().length} CPUs`);
   postgres = await startBenchPostgres({ countStatements: args['count-statements'] });
   await runDeployments(settee, postgres);
@@ -416,7 +400,6 @@ try {
 }
 const output = render((performance.now() - began) / 1000);
 console.log(output.text);
-mkdirSync(dirname(args.out), { recursive: true });
-writeFileSync(args.out, `${JSON.stringify(output.json, null, 2)}\n`);
+writeResults(args.out, output.json);
 progress(`wrote ${args.out}`);
 if (failure) process.exitCode = 1;

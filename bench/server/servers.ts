@@ -16,7 +16,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { progress } from '../lib.js';
-import { endpointOf } from './pouch.js';
+import { endpointOf } from './requests.js';
 import { sleep, withTimeout } from './util.js';
 
 export type ServerKind = 'settee' | 'pouchdb-server';
@@ -133,6 +133,18 @@ export function setteeEntryOf(root: string, mode: string): SetteeEntry {
 export function withNodeFlags(entry: SetteeEntry, flags: readonly string[]): SetteeEntry {
   if (flags.length === 0) return entry;
   return { args: [...flags, ...entry.args], description: `${entry.description}, node ${flags.join(' ')}` };
+}
+
+/**
+ * The Settee that `--settee` names (see `setteeEntryOf`), run as `npm start` runs it: with the
+ * node flags of its start script, or with `flags` when given ([] for none).
+ */
+export function setteeAsStarted(
+  root: string,
+  mode: string,
+  flags: readonly string[] = startScriptNodeFlags(root),
+): SetteeEntry {
+  return withNodeFlags(setteeEntryOf(root, mode), flags);
 }
 
 /** Newest modification time of the .ts files under a folder. */

@@ -7,7 +7,6 @@
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../src/core/canonical-json.js';
-import type { NewDoc } from '../../src/core/api.js';
 import type { Database } from '../../src/database/database.js';
 import { RemoteDatabase } from '../../src/remote/index.js';
 import '../../src/storage/sqlite/open.js'; // Database.open on SQLite files, as the Node entry has it
@@ -15,7 +14,7 @@ import { type Dataset, gc, progress, type TempFolders } from '../lib.js';
 import { type Counters, countersDelta, countersText } from './cpu-probe.js';
 import { RequestLog } from '../replication/measure.js';
 import { openLocal, setteeReplicate } from '../replication/settee.js';
-import { load, replicate } from './phases.js';
+import { loadPouch, replicate } from './phases.js';
 import {
   type AllDocsPage,
   type AllDocsPaging,
@@ -185,46 +184,83 @@ function serverOf(deployment: Deployment, client: number): ServerProcess {
   return deployment.servers[client % deployment.servers.length]!;
 }
 
+/** One kind of client's databases: local sources and sinks, and remote ones on the servers. */
+interface ClientSide<Db extends AllDocsReader> {
+  /** Names the client in progress lines and errors. */
+  name: string;
+  /** One per client, loaded with its share of the documents. */
+  sources: readonly Db[];
+  /** One per client, empty. */
+  sinks: readonly Db[];
+  /** Client i's handle on the server database, on server i mod S. */
+  remotes: readonly Db[];
+  /** One handle on the server database per server, for the checks. */
+  everyServer: readonly Db[];
+  /** A one-shot replication that must write exactly `expected` documents. */
+  replicate(source: Db, target: Db, expected: number, what: string): Promise<unknown>;
+}
+
+/**
+ * Every client pushes its source into the server database, then pulls the whole of it into its
+ * sink; each phase timed, then checked: every target holds what the sources hold, read through
+ * every server for the server database.
+ */
+async function pushThenPull<Db extends AllDocsReader>(
+  deployment: Deployment,
+  n: number,
+  { clients, oneAtATime = false }: SpreadLoad,
+  side: ClientSide<Db>,
+): Promise<{ push: SpreadFigures; pull: SpreadFigures }> {
+  const label = `${deployment.label}: ${side.name}`;
+  const indexes = [...Array(clients).keys()];
+  const sourceDigest = await digestOf(side.sources);
+  const phase = async (
+    what: string,
+    docs: number,
+    work: (i: number) => Promise<unknown>,
+    targets: readonly Db[],
+  ) => {
+    const figures = {
+      ...(await measured(deployment, docs, () => all(indexes, oneAtATime, work))),
+      digest: sourceDigest,
+    };
+    await expectSame(what, sourceDigest, targets);
+    progress(describe(what, figures));
+    return figures;
+  };
+  const pushShare = (i: number) => {
+    const { from, to } = shareOf(n, clients, i);
+    return side.replicate(side.sources[i]!, side.remotes[i]!, to - from, `${label} push ${i}`);
+  };
+  const push = await phase(`${label} push`, n, pushShare, side.everyServer);
+  const pullAll = (i: number) => side.replicate(side.remotes[i]!, side.sinks[i]!, n, `${label} pull ${i}`);
+  const pull = await phase(`${label} pull`, n * clients, pullAll, side.sinks);
+  return { push, pull };
+}
+
 async function pouchPhases(
   deployment: Deployment,
   data: Dataset,
   n: number,
-  { clients, prefix, oneAtATime = false }: SpreadLoad,
+  load: SpreadLoad,
   folders: TempFolders,
 ): Promise<Pick<SpreadRun, 'pouchPush' | 'pouchPull'>> {
-  const label = deployment.label;
-  const name = `${prefix}pouch`;
-  const indexes = [...Array(clients).keys()];
+  const name = `${load.prefix}pouch`;
+  const indexes = [...Array(load.clients).keys()];
   const counter = new RequestCounter();
-  // One handle per server, for the checks: a write through one must be read through every one.
   const everyServer = deployment.servers.map((server) => remoteDb(server.url, name, counter, ADMIN));
   const remotes = indexes.map((i) => remoteDb(serverOf(deployment, i).url, name, counter, ADMIN));
   const sources = indexes.map((i) => new PouchDB(folders.path(`${name}-source-${i}`)));
   const sinks = indexes.map((i) => new PouchDB(folders.path(`${name}-sink-${i}`)));
   try {
     for (const [i, source] of sources.entries()) {
-      const { from, to } = shareOf(n, clients, i);
-      await load(source, data, from, to);
+      const { from, to } = shareOf(n, load.clients, i);
+      await loadPouch(source, data, from, to);
     }
     await everyServer[0]!.info(); // creates the database: not part of the timed push
-    const sourceDigest = await digestOf(sources);
-    const push = await measured(deployment, n, () =>
-      all(indexes, oneAtATime, (i) => {
-        const { from, to } = shareOf(n, clients, i);
-        return replicate(sources[i]!, remotes[i]!, to - from, `${label}: PouchDB push ${i}`);
-      }),
-    );
-    await expectSame(`${label}: PouchDB push`, sourceDigest, everyServer);
-    const pouchPush = { ...push, digest: sourceDigest };
-    progress(describe(`${label} PouchDB push`, pouchPush));
-
-    const pull = await measured(deployment, n * clients, () =>
-      all(indexes, oneAtATime, (i) => replicate(remotes[i]!, sinks[i]!, n, `${label}: PouchDB pull ${i}`)),
-    );
-    await expectSame(`${label}: PouchDB pull`, sourceDigest, sinks);
-    const pouchPull = { ...pull, digest: sourceDigest };
-    progress(describe(`${label} PouchDB pull`, pouchPull));
-    return { pouchPush, pouchPull };
+    const side = { name: 'PouchDB', sources, sinks, remotes, everyServer, replicate };
+    const { push, pull } = await pushThenPull(deployment, n, load, side);
+    return { pouchPush: push, pouchPull: pull };
   } finally {
     for (const db of [...everyServer, ...remotes]) await closeQuietly(db);
     for (const db of [...sources, ...sinks]) await db.destroy().catch(() => closeQuietly(db));
@@ -235,12 +271,11 @@ async function setteePhases(
   deployment: Deployment,
   data: Dataset,
   n: number,
-  { clients, prefix, oneAtATime = false }: SpreadLoad,
+  load: SpreadLoad,
   folders: TempFolders,
 ): Promise<Pick<SpreadRun, 'setteePush' | 'setteePull'>> {
-  const label = deployment.label;
-  const name = `${prefix}settee`;
-  const indexes = [...Array(clients).keys()];
+  const name = `${load.prefix}settee`;
+  const indexes = [...Array(load.clients).keys()];
   const remoteOn = (server: ServerProcess) =>
     new RemoteDatabase(`${server.url}/${name}`, { auth: ADMIN, onRequest: new RequestLog().onRequest });
   const everyServer = deployment.servers.map(remoteOn);
@@ -251,35 +286,20 @@ async function setteePhases(
     for (const i of indexes) {
       sources.push(await openLocal(folders, `${name}-source-${i}`));
       sinks.push(await openLocal(folders, `${name}-sink-${i}`));
-      await loadSettee(sources[i]!, data, shareOf(n, clients, i));
+      await loadSettee(sources[i]!, data, shareOf(n, load.clients, i));
     }
     await everyServer[0]!.ensureExists();
-    const sourceDigest = await digestOf(sources);
-    const push = await measured(deployment, n, () =>
-      all(indexes, oneAtATime, async (i) => {
-        const { from, to } = shareOf(n, clients, i);
-        await setteeReplicate(
-          sources[i]!,
-          remotes[i]!,
-          to - from,
-          SETTEE_BATCH,
-          `${label}: Settee push ${i}`,
-        );
-      }),
-    );
-    await expectSame(`${label}: Settee push`, sourceDigest, everyServer);
-    const setteePush = { ...push, digest: sourceDigest };
-    progress(describe(`${label} Settee push`, setteePush));
-
-    const pull = await measured(deployment, n * clients, () =>
-      all(indexes, oneAtATime, async (i) => {
-        await setteeReplicate(remotes[i]!, sinks[i]!, n, SETTEE_BATCH, `${label}: Settee pull ${i}`);
-      }),
-    );
-    await expectSame(`${label}: Settee pull`, sourceDigest, sinks);
-    const setteePull = { ...pull, digest: sourceDigest };
-    progress(describe(`${label} Settee pull`, setteePull));
-    return { setteePush, setteePull };
+    const side: ClientSide<Database | RemoteDatabase> = {
+      name: 'Settee',
+      sources,
+      sinks,
+      remotes,
+      everyServer,
+      replicate: (source, target, expected, what) =>
+        setteeReplicate(source, target, expected, SETTEE_BATCH, what),
+    };
+    const { push, pull } = await pushThenPull(deployment, n, load, side);
+    return { setteePush: push, setteePull: pull };
   } finally {
     for (const db of [...sources, ...sinks]) await db.destroy().catch(() => db.close());
   }
@@ -291,10 +311,7 @@ async function loadSettee(
   data: Dataset,
   { from, to }: { from: number; to: number },
 ): Promise<void> {
-  for (let start = from; start < to; start += LOAD_BATCH) {
-    const docs: NewDoc[] = [];
-    for (let i = start; i < Math.min(to, start + LOAD_BATCH); i++)
-      docs.push({ _id: data.ids[i]!, ...data.body(i) });
+  for (const docs of data.batches(LOAD_BATCH, (i) => data.doc(i), from, to)) {
     const results = await db.bulkDocs(docs);
     const failed = results.find((r) => 'error' in r);
     if (failed) throw new Error(`loading a Settee source failed: ${JSON.stringify(failed)}`);
@@ -305,7 +322,7 @@ async function loadSettee(
 async function all(
   indexes: readonly number[],
   oneAtATime: boolean,
-  work: (i: number) => Promise<void>,
+  work: (i: number) => Promise<unknown>,
 ): Promise<void> {
   if (oneAtATime) {
     for (const i of indexes) await work(i);

@@ -1,4 +1,4 @@
-/** Small bounded-wait helpers of the server benchmark. */
+/** Small bounded-wait and timing helpers of the server and replication benchmarks. */
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export { sleep };
@@ -25,6 +25,11 @@ export async function withTimeout<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A generous bound for a replication of `docs` documents (even at 200 docs/s). */
+export function boundFor(docs: number): number {
+  return 60_000 + docs * 5;
 }
 
 /** Polls `check` every `everyMs` until it is true; false if `ms` passed first. */
