@@ -167,7 +167,9 @@ export function resolveSettee(root: string, mode: 'auto' | 'dist' | 'src'): Sett
   const dist = join(root, 'dist', 'cli', 'main.js');
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   if (mode === 'src') {
-    return { args: ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts')], description: 'src via tsx' };
+    // Resolved here: the server runs in a temporary folder, where `--import tsx` finds no tsx.
+    const tsx = import.meta.resolve('tsx');
+    return { args: ['--import', tsx, join(root, 'src', 'cli', 'main.ts')], description: 'src via tsx' };
   }
   if (mode === 'dist') {
     if (!existsSync(dist)) {
