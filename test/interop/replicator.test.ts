@@ -5,9 +5,7 @@
  * replication between two URLs that one of them checkpointed is continued by the other without
  * reading the documents again.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import PouchDB from 'pouchdb';
@@ -25,64 +23,27 @@ import {
   summarize,
 } from '../faults/peer-state.js';
 import { type FaultProxy, startFaultProxy } from '../faults/fault-proxy.js';
-import { waitFor } from '../replication/helpers.js';
 import { ADMIN, startServer, type TestServer } from '../server/harness.js';
+import { type PouchServer, startPouchServer } from './pouchdb-server.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const POUCHDB_SERVER = path.join(ROOT, 'node_modules/pouchdb-server/bin/pouchdb-server');
 const AUTH = { username: ADMIN.name, password: ADMIN.password };
 
 let settee: TestServer;
-let pouchServer: { url: string; child: ChildProcess; dir: string };
+let pouchServer: PouchServer;
 let tmp: string;
 const opened: (Database | PouchDB)[] = [];
-
-/** A free port of 127.0.0.1, for pouchdb-server (which cannot be told to pick one). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** pouchdb-server in a temporary folder (its config.json and log.txt go to its working directory). */
-async function startPouchServer(): Promise<{ url: string; child: ChildProcess; dir: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-pouchdb-server-'));
-  const port = await freePort();
-  const child = spawn(process.execPath, [POUCHDB_SERVER, '--port', String(port), '--dir', dir, '-n'], {
-    cwd: dir,
-    stdio: 'ignore',
-  });
-  const url = `http://127.0.0.1:${port}`;
-  // Up when it answers: it tells no other sign, its output being ignored.
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`pouchdb-server exited with ${child.exitCode}`);
-    return fetch(url).then(
-      (response) => response.ok,
-      () => false,
-    );
-  }, 'pouchdb-server to answer');
-  return { url, child, dir };
-}
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-interop-'));
   [settee, pouchServer] = await Promise.all([startServer(), startPouchServer()]);
-}, 30_000);
+}, 60_000);
 
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((db) => db.close()));
 });
 
 afterAll(async () => {
-  if (pouchServer) {
-    const { child, dir } = pouchServer;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    await exited;
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  await pouchServer?.stop();
   await settee?.stop();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });

@@ -1,13 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import PouchDB from 'pouchdb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BulkGetRequest, ChangeRow, NewDoc, WriteOk } from '../../src/core/api.js';
 import { encodeDocId, parseDbUrl, RemoteDatabase, RemoteError } from '../../src/remote/index.js';
-import { waitFor } from '../replication/helpers.js';
+import { type PouchServer, startPouchServer } from '../interop/pouchdb-server.js';
 import { ADMIN, startServer, type TestServer } from '../server/harness.js';
 import { type FakeServer, json, stall, startFakeServer } from './fake-server.js';
 
@@ -474,29 +469,16 @@ describe('URLs', () => {
 });
 
 describe('RemoteDatabase against pouchdb-server', () => {
-  let child: ChildProcess | undefined;
-  let dir: string;
+  let pouchServer: PouchServer | undefined;
   let base: string;
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'settee-pouchdb-server-'));
-    const port = await freePort();
-    const bin = path.resolve('node_modules/pouchdb-server/bin/pouchdb-server');
-    child = spawn(process.execPath, [bin, '--port', String(port), '--dir', dir], {
-      cwd: dir,
-      stdio: 'ignore',
-    });
-    base = `http://127.0.0.1:${port}`;
-    await waitUntilUp(base, child);
+    pouchServer = await startPouchServer();
+    base = pouchServer.url;
   }, 60_000);
 
   afterAll(async () => {
-    if (child?.pid !== undefined && child.exitCode === null) {
-      const exited = new Promise((resolve) => child!.once('exit', resolve));
-      process.kill(child.pid, 'SIGTERM');
-      await exited;
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
+    await pouchServer?.stop();
   });
 
   async function pouchServerDb(name: string, options: ConstructorParameters<typeof RemoteDatabase>[1] = {}) {
@@ -576,25 +558,4 @@ function sortLeaves<T extends { results: { docs: unknown[] }[] }>(response: T): 
   const key = (doc: unknown) => JSON.stringify(doc);
   for (const result of response.results) result.docs.sort((x, y) => key(x).localeCompare(key(y)));
   return response;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Waits until the started pouchdb-server answers at `url` (failing at once if it exits). */
-async function waitUntilUp(url: string, server: ChildProcess): Promise<void> {
-  const answers = async () => {
-    if (server.exitCode !== null)
-      throw new Error(`pouchdb-server exited (${server.exitCode}) before it answered`);
-    return fetch(url).then(
-      (response) => response.ok,
-      () => false,
-    );
-  };
-  await waitFor(answers, `pouchdb-server to answer at ${url}`, { timeoutMs: 30_000 });
 }
