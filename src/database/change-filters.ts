@@ -80,8 +80,9 @@ export function designFilter(
   if (typeof source !== 'string') {
     throw badRequest(`${path.join('.')} of ${ddocId} is not the source of a function`);
   }
-  // The view indexer compiles a view's map under the same key: one compilation serves both.
-  const fn = { key: `${ddocId}@${ddoc._rev}/${name.kind}/${name.name}`, source };
+  // The view indexer compiles a view's map under the same key: one compilation serves both
+  // (the sandbox narrows a map function's modules to `views.lib`, as the indexer's are).
+  const fn = { key: `${ddocId}@${ddoc._rev}/${name.kind}/${name.name}`, source, modules: ddoc };
   if (name.kind === 'filters') return { test: (docs) => runner.filter({ fn, docs, req }) };
   return {
     test: async (docs) => {

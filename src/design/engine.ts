@@ -8,11 +8,12 @@ import { decodeAnswer, readError } from './answers.js';
 import { BoundedCache } from './bounded-cache.js';
 import { SandboxCompileError, SandboxDisposedError, SandboxNotCompiledError } from './errors.js';
 import { CappedMemory, ENGINE_SLACK_BYTES, newQuickJSModule } from './quickjs-module.js';
-import { openRealm, type Realm, type RealmHooks } from './realm.js';
+import { openRealm, type Realm, type RealmCode, type RealmHooks } from './realm.js';
 import {
   DEFAULT_LIMITS,
   type CallFailure,
   type CallOutcome,
+  type DesignModules,
   type SandboxLimits,
   type SandboxOptions,
   type SandboxStats,
@@ -30,7 +31,7 @@ const WARM_UP_SOURCE = `function (newDoc, oldDoc, userCtx) {
 }`;
 
 interface Entry {
-  source: string;
+  code: RealmCode;
   /** Absent after a reset until the next call recompiles it. */
   realm?: Realm;
 }
@@ -118,22 +119,28 @@ export class JsSandbox {
   /**
    * Compiles a CouchDB function source (an expression such as `function (newDoc, oldDoc) {…}`,
    * comments and a trailing semicolon allowed) under `key`, unless that key already holds the
-   * same source: the caller passes a key per design-document revision, e.g.
+   * same source and modules: the caller passes a key per design-document revision, e.g.
    * `${ddocId}@${rev}/validate_doc_update`, so repeated batches compile once.
    *
+   * With `modules`, the function's `require(path)` loads CommonJS modules from them, each
+   * evaluated once in the function's realm at its first `require` (see commonjs.ts); without,
+   * `require` throws.
+   *
    * @throws SandboxCompileError if it does not evaluate to a function (syntax error, another
-   *   value, or it threw, timed out or ran out of memory while evaluating).
+   *   value, or it threw, timed out or ran out of memory while evaluating), or if the modules
+   *   cannot be serialized.
    */
-  compile(key: string, source: string): void {
+  compile(key: string, source: string, modules?: DesignModules): void {
     this.assertOpen();
+    const code: RealmCode = { source, modulesJson: modulesJsonOf(key, modules) };
     const cached = this.cache.get(key);
-    if (cached?.realm && cached.source === source) return;
+    if (cached?.realm && sameCode(cached.code, code)) return;
     if (cached) {
       this.cache.delete(key);
       this.closeRealm(cached);
     }
-    const entry: Entry = { source };
-    entry.realm = this.openRealm(key, source);
+    const entry: Entry = { code };
+    entry.realm = this.openRealm(key, code);
     this.cache.set(key, entry);
   }
 
@@ -154,7 +161,7 @@ export class JsSandbox {
     if (!entry) throw new SandboxNotCompiledError(key);
     this.counters.calls++;
     try {
-      entry.realm ??= this.openRealm(key, entry.source);
+      entry.realm ??= this.openRealm(key, entry.code);
       return this.invoke(entry.realm, key, argsJson);
     } catch (error) {
       if (!(error instanceof SandboxCompileError)) throw error;
@@ -212,7 +219,7 @@ export class JsSandbox {
     return true;
   }
 
-  private openRealm(key: string, source: string): Realm {
+  private openRealm(key: string, code: RealmCode): Realm {
     this.counters.compilations++;
     const hooks: RealmHooks = {
       onLog: (message) => this.emitLog(message),
@@ -223,7 +230,7 @@ export class JsSandbox {
     const refusals = this.memory.refusals;
     const realm = this.guardHost(() => {
       try {
-        return this.withDeadline(key, () => openRealm(this.runtime, key, source, hooks));
+        return this.withDeadline(key, () => openRealm(this.runtime, key, code, hooks));
       } catch (error) {
         if (this.memory.refusals !== refusals) this.reset();
         throw error;
@@ -366,6 +373,22 @@ export class JsSandbox {
   private assertOpen(): void {
     if (this.disposed) throw new SandboxDisposedError();
   }
+}
+
+function modulesJsonOf(key: string, modules: DesignModules | undefined): string {
+  if (modules === undefined) return '';
+  try {
+    return JSON.stringify(modules);
+  } catch (error) {
+    // A design document read from JSON always serializes; a caller's object may not (a cycle).
+    const reason = error instanceof Error ? error.message : String(error);
+    const detail = `its modules cannot be passed to the sandbox: ${reason}`;
+    throw new SandboxCompileError(key, 'error', detail);
+  }
+}
+
+function sameCode(a: RealmCode, b: RealmCode): boolean {
+  return a.source === b.source && a.modulesJson === b.modulesJson;
 }
 
 function definedOnly(options: SandboxOptions): Partial<SandboxLimits> {

@@ -9,6 +9,7 @@ export {
   JsSandbox,
   type CallFailure,
   type CallOutcome,
+  type DesignModules,
   type SandboxLimits,
   type SandboxOptions,
   type SandboxStats,
@@ -22,6 +23,7 @@ export {
 } from './errors.js';
 export type { DesignLog } from './messages.js';
 export { DesignWorkerPool, type DesignPoolOptions } from './pool.js';
+export { mapModules } from './module-roots.js';
 export {
   runValidations,
   type ValidationError,

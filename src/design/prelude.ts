@@ -1,8 +1,12 @@
+import { MODULE_LOADER_SOURCE } from './commonjs.js';
+
 /**
  * The JavaScript that runs inside each sandbox realm before a design function is compiled:
- * CouchDB's globals (`log`, `isArray`, `toJSON`, `sum`, a `require` that refuses) and the
- * invoker through which every call goes; and the wrappers that give map and filter functions
- * what CouchDB's query server gives them (see {@link asMapFunction}, {@link asFilterFunction}).
+ * CouchDB's globals (`log`, `isArray`, `toJSON`, `sum`, and `require`, which loads the
+ * CommonJS modules of commonjs.ts when the function is compiled with its modules and refuses
+ * otherwise, as for reduce functions) and the invoker through which every call goes; and the
+ * wrappers that give map and filter functions what CouchDB's query server gives them (see
+ * {@link asMapFunction}, {@link asFilterFunction}).
  *
  * The invoker takes the arguments as one JSON string and answers one string, so a call costs
  * two string copies across the WebAssembly boundary instead of a handle per value. Its answer
@@ -29,10 +33,11 @@ export const MAX_LOG_CHARS = 64 * 1024;
 /**
  * Evaluates to `function (hostLog) { … return prepare }`: the host calls it once per realm
  * with its log callback (so the callback is reachable only through `log`), then calls
- * `prepare(expression)` with the design source (see {@link asExpression}), which evaluates it
- * in the realm's global scope (an indirect eval, as a script would be) and answers the
- * invoker of the function, or `null` if it is not one. The source goes in as a string value
- * rather than through the host's eval so that it is parsed under the memory ceiling.
+ * `prepare(expression, modulesJson)` with the design source (see {@link asExpression}) and the
+ * JSON of what `require` may load (`''` for nothing), which evaluates the source in the realm's
+ * global scope (an indirect eval, as a script would be) and answers the invoker of the
+ * function, or `null` if it is not one. Both go in as string values rather than through the
+ * host's eval so that they are parsed under the memory ceiling.
  */
 export const PRELUDE_SOURCE = String.raw`(function (hostLog) {
   'use strict';
@@ -56,19 +61,41 @@ export const PRELUDE_SOURCE = String.raw`(function (hostLog) {
     return total;
   });
   define('require', function require(name) {
-    throw new ErrorType('require(' + stringify(toText(name)) + ') is not supported in Settee design functions');
+    throw new ErrorType('require(' + stringify(toText(name)) + ') is not available here: ' +
+      'reduce functions, and functions compiled without their design document, load no modules');
   });
 
   var execPattern = RegExp.prototype.exec, locationPattern = /<input>:(\d+):(\d+)/;
-  // Where in the design source, as the host reports it (the first line carries the '(' added).
-  function locationOf(error) {
+  // Where in the source (the function's, or that of the module named by where), from the
+  // innermost frame of evaluated code; its first line carries its wrapper's head (shift chars).
+  function locationOf(error, where, shift) {
     var match = typeof error.stack === 'string' ? apply(execPattern, locationPattern, [error.stack]) : null;
     if (!match) return '';
-    var line = +match[1], column = +match[2] - (line === 1 ? 1 : 0);
-    return ' (line ' + line + ', column ' + column + ')';
+    var line = +match[1], column = +match[2] - (line === 1 ? shift : 0);
+    return ' (line ' + line + ', column ' + column + (where ? ' of ' + where : '') + ')';
   }
-  function errorText(error) {
-    try { return toText(error.name) + ': ' + toText(error.message) + locationOf(error); } catch (_) { return 'Error'; }
+  function errorText(error, where, shift) {
+    try {
+      var location = locationOf(error, where, shift === undefined ? 1 : shift);
+      return toText(error.name) + ': ' + toText(error.message) + location;
+    } catch (_) { return 'Error'; }
+  }
+
+  // CommonJS modules (commonjs.ts): the loader is compiled at a function's first require only.
+  var MODULE_LOADER = ${JSON.stringify(MODULE_LOADER_SOURCE)};
+  var moduleTools = {
+    apply: apply, globalEval: globalEval, stringify: stringify, toText: toText, ErrorType: ErrorType,
+    InternalErrorType: InternalErrorType, describeError: errorText, split: String.prototype.split,
+    join: Array.prototype.join, push: Array.prototype.push, slice: Array.prototype.slice,
+    hasOwn: Object.prototype.hasOwnProperty, createObject: Object.create, WeakSetType: WeakSet,
+    remember: WeakSet.prototype.add, remembers: WeakSet.prototype.has,
+  };
+  var loader = null;
+  function requireFrom(modulesJson) {
+    return function require(path) {
+      if (loader === null) loader = globalEval(MODULE_LOADER)(moduleTools, parse(modulesJson));
+      return loader.require(path);
+    };
   }
   function jsonOf(value) {
     try { return stringify(value); } catch (_) { return undefined; }
@@ -93,6 +120,7 @@ export const PRELUDE_SOURCE = String.raw`(function (hostLog) {
   function invokerOf(fn) {
     return function invoke(argsJson) {
       var value;
+      if (loader !== null) loader.forgetUnfinished();
       try {
         value = apply(fn, undefined, parse(argsJson));
       } catch (thrown) {
@@ -102,7 +130,8 @@ export const PRELUDE_SOURCE = String.raw`(function (hostLog) {
     };
   }
 
-  return function prepare(expression) {
+  return function prepare(expression, modulesJson) {
+    if (modulesJson !== '') define('require', requireFrom(modulesJson));
     var fn = globalEval(expression);
     return typeof fn === 'function' ? invokerOf(fn) : null;
   };

@@ -30,13 +30,21 @@ export interface RealmHooks {
   asDesignCode<T>(work: () => T): T;
 }
 
+/** What a realm is opened with: the function's source, and the JSON of what `require` may load. */
+export interface RealmCode {
+  source: string;
+  /** `''` when the function loads no modules (its `require` refuses). */
+  modulesJson: string;
+}
+
 /**
- * Creates a realm, installs the prelude and compiles `source` in it.
+ * Creates a realm, installs the prelude and compiles the source in it, with `require` over the
+ * modules when there are some.
  *
  * @throws SandboxCompileError when the source does not evaluate to a function; the realm is
  *   disposed then.
  */
-export function openRealm(runtime: QuickJSRuntime, key: string, source: string, hooks: RealmHooks): Realm {
+export function openRealm(runtime: QuickJSRuntime, key: string, code: RealmCode, hooks: RealmHooks): Realm {
   const context = hooks.asEngine(() => runtime.newContext());
   const temporary: QuickJSHandle[] = [];
   const track = (handle: QuickJSHandle): QuickJSHandle => (temporary.push(handle), handle);
@@ -55,11 +63,12 @@ export function openRealm(runtime: QuickJSRuntime, key: string, source: string, 
       );
       return track(unwrap(context.callFunction(prelude, context.undefined, hostLog)));
     });
-    // The host's copy of the source, outside the ceiling: a refused allocation there is not
-    // checked by the bindings, and its size is bounded by the design document's.
-    const expression = track(context.newString(asExpression(source)));
+    // The host's copies of the source and modules, outside the ceiling: a refused allocation
+    // there is not checked by the bindings, and their size is bounded by the design document's.
+    const expression = track(context.newString(asExpression(code.source)));
+    const modules = track(context.newString(code.modulesJson));
     const invoke = unwrap(
-      hooks.asDesignCode(() => context.callFunction(prepare, context.undefined, expression)),
+      hooks.asDesignCode(() => context.callFunction(prepare, context.undefined, expression, modules)),
       true,
     );
     if (context.typeof(invoke) !== 'function') {

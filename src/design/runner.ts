@@ -4,7 +4,9 @@
  * else in a browser), so it never knows where the JavaScript runs. No Node import here.
  */
 
-/** A design function's source under its cache key. */
+import type { DesignModules } from './sandbox-types.js';
+
+/** A design function's source under its cache key, with the modules its `require` loads. */
 export interface DesignFunction {
   /**
    * The cache key, one per design-document revision and function, e.g.
@@ -13,11 +15,17 @@ export interface DesignFunction {
    */
   key: string;
   source: string;
+  /**
+   * What `require` loads CommonJS modules from: the design document. A map function reaches
+   * only its `views.lib` (so `{ views: { lib } }` is enough: see `mapModules`), a filter all of
+   * it, a reduce function nothing, as in CouchDB. Without it `require` throws.
+   */
+  modules?: DesignModules;
 }
 
 /** A view's `map`, called as `map(doc)` with `emit(key, value)` in scope. */
 export type MapFunction = DesignFunction;
-/** A view's JavaScript `reduce`, called as `reduce(keys, values, rereduce)`. */
+/** A view's JavaScript `reduce`, called as `reduce(keys, values, rereduce)`; its `modules` are ignored. */
 export type ReduceFunction = DesignFunction;
 /** A design document's `filters.name`, called as `filter(doc, req)`. */
 export type FilterFunction = DesignFunction;

@@ -29,6 +29,15 @@ export interface SandboxOptions extends Partial<SandboxLimits> {
   onLog?: (message: string, key: string) => void;
 }
 
+/**
+ * What a design function's `require(path)` loads CommonJS modules from, as CouchDB's query
+ * server does: the design document itself for `validate_doc_update` and filter functions,
+ * `{ views: { lib } }` (its `views.lib`) for map functions. JSON data: a module is a string
+ * member, named by the `/`-separated path of members leading to it (`require('lib/validate')`
+ * is `lib.validate`), and runs in the sandbox realm of the function that requires it.
+ */
+export type DesignModules = Record<string, unknown>;
+
 /** Why a call failed other than by throwing a value. */
 export type CallFailure = 'timeout' | 'memory' | 'error';
 

@@ -3,7 +3,7 @@
  * through every validation function, in order, as `fn(newDoc, oldDoc, userCtx, secObj)`, and
  * the first refusal wins.
  */
-import type { CallOutcome, JsSandbox } from './engine.js';
+import type { CallOutcome, DesignModules, JsSandbox } from './engine.js';
 import { SandboxCompileError } from './errors.js';
 
 /** A design document's `validate_doc_update`. */
@@ -17,6 +17,11 @@ export interface ValidationFunction {
   source: string;
   /** Named in refusal reasons; read from the key (before its last `@`) when absent. */
   ddocId?: string;
+  /**
+   * What `require` loads CommonJS modules from: the design document itself, as CouchDB's
+   * query server does (`require('lib/rules')` is its `lib.rules`). Without it `require` throws.
+   */
+  modules?: DesignModules;
 }
 
 /** One document to validate; `oldDoc` is null for a new document. */
@@ -110,7 +115,7 @@ function runOne(
   const known = settled.get(fn.key);
   if (known) return known;
   try {
-    sandbox.compile(fn.key, fn.source);
+    sandbox.compile(fn.key, fn.source, fn.modules);
   } catch (error) {
     if (!(error instanceof SandboxCompileError)) throw error;
     const outcome = refuse(`${label(fn)} does not compile: ${error.detail}`);

@@ -11,6 +11,7 @@
  */
 import type { JsSandbox } from './engine.js';
 import { SandboxCompileError } from './errors.js';
+import { mapModules } from './module-roots.js';
 import { asFilterFunction, asMapFunction } from './prelude.js';
 import type {
   DesignFailure,
@@ -39,7 +40,8 @@ type Reader<T extends { ok: true }> = (value: unknown) => T | DesignFailure;
  * Runs every map function over every document: one entry per document, each holding one
  * outcome per function. A function that throws, loops or runs out of memory on a document
  * gives that document a failure for that function only (CouchDB skips the document in that
- * view and goes on); one that does not compile fails every document.
+ * view and goes on); one that does not compile fails every document. Of its `modules`, a map
+ * function reaches `views.lib` only, as in CouchDB (see `mapModules`).
  *
  * @example
  * runMaps(sandbox, [{ key: '_design/app@1-a/views/by_type', source: 'function (doc) { emit(doc.type, 1) }' }],
@@ -52,16 +54,18 @@ export function runMaps(
   docs: readonly Record<string, unknown>[],
 ): MapOutcome[][] {
   const docArgs = docs.map((doc) => argumentsJson(() => [doc]));
-  const byFunction = functions.map((fn) =>
-    callEach(sandbox, { key: fn.key, source: asMapFunction(fn.source) }, docArgs, readRows),
-  );
+  const byFunction = functions.map((fn) => {
+    const modules = fn.modules && mapModules(fn.modules);
+    return callEach(sandbox, { key: fn.key, source: asMapFunction(fn.source), modules }, docArgs, readRows);
+  });
   return docs.map((_doc, index) => byFunction.map((outcomes) => outcomes[index]!));
 }
 
 /**
  * Calls a reduce function once: `reduce(keys, values, rereduce)`. A reduce that throws is a
  * failure here; CouchDB's query server stores `null` for it instead (share/server/views.js,
- * `runReduce`), which the view engine may do.
+ * `runReduce`), which the view engine may do. It loads no modules: CouchDB compiles reduce
+ * functions without their design document, so `require` throws.
  */
 export function runReduce(
   sandbox: ViewSandbox,
@@ -80,7 +84,8 @@ export function runReduces(
   calls: readonly ReduceCall[],
 ): ReduceOutcome[] {
   const args = calls.map((call) => argumentsJson(() => [call.keys, call.values, call.rereduce]));
-  return callEach(sandbox, fn, args, (value) => ({ ok: true, value: value ?? null }));
+  const withoutModules = { key: fn.key, source: fn.source };
+  return callEach(sandbox, withoutModules, args, (value) => ({ ok: true, value: value ?? null }));
 }
 
 /**
@@ -97,7 +102,7 @@ export function runFilters(
 ): boolean[] {
   const reqJson = JSON.stringify(req);
   const args = docs.map((doc) => argumentsJson(() => [doc], reqJson));
-  const wrapped = { key: fn.key, source: asFilterFunction(fn.source) };
+  const wrapped = { ...fn, source: asFilterFunction(fn.source) };
   return callEach(sandbox, wrapped, args, readBoolean).map((outcome, index) => {
     if (outcome.ok) return outcome.value;
     onFailure?.(outcome, index);
@@ -129,7 +134,7 @@ function callEach<T extends { ok: true }>(
 
 function compile(sandbox: ViewSandbox, fn: DesignFunction): DesignFailure | undefined {
   try {
-    sandbox.compile(fn.key, fn.source);
+    sandbox.compile(fn.key, fn.source, fn.modules);
     return undefined;
   } catch (error) {
     if (!(error instanceof SandboxCompileError)) throw error;

@@ -39,7 +39,7 @@ const sandbox = await JsSandbox.create({ ...setup.limits, onLog: (message, key) 
 
 // Every compile and call moves the counter, so the pool's watchdog sees the batch progress.
 const ticking: ValidationSandbox = {
-  compile: (key, source) => afterwardsTick(() => sandbox.compile(key, source)),
+  compile: (key, source, modules) => afterwardsTick(() => sandbox.compile(key, source, modules)),
   callJson: (key, argsJson) => afterwardsTick(() => sandbox.callJson(key, argsJson)),
 };
 

@@ -18,7 +18,7 @@ import { USERS_DB, usersWriteHook, type UserStoreOptions } from './users.js';
 /** Runs validation functions (the sandbox's worker pool). */
 export interface DesignValidator {
   validate(request: {
-    functions: { key: string; source: string; ddocId: string }[];
+    functions: { key: string; source: string; ddocId: string; modules: Record<string, unknown> }[];
     items: { newDoc: Record<string, unknown>; oldDoc: Record<string, unknown> | null }[];
     userCtx: { db: string; name: string | null; roles: string[] };
     secObj: Record<string, unknown>;
@@ -104,7 +104,15 @@ async function validateWithFunctions(
   const functions = (await db.designDocs()).flatMap((ddoc) =>
     typeof ddoc.validate_doc_update === 'string'
       ? // Keyed by database too: two databases holding the same design revision share no globals.
-        [{ key: `${db.name}/${ddoc._id}@${ddoc._rev}`, source: ddoc.validate_doc_update, ddocId: ddoc._id }]
+        // The design document itself is what its `require` loads modules from, as in CouchDB.
+        [
+          {
+            key: `${db.name}/${ddoc._id}@${ddoc._rev}`,
+            source: ddoc.validate_doc_update,
+            ddocId: ddoc._id,
+            modules: ddoc,
+          },
+        ]
       : [],
   );
   if (functions.length === 0) return answers;

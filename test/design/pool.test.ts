@@ -154,7 +154,7 @@ describe('DesignWorkerPool: limits', () => {
       'undefined',
       'undefined',
       true,
-      expect.stringContaining('is not supported'),
+      expect.stringContaining('is not available here'),
     ]);
   });
 });

@@ -1,14 +1,17 @@
 /**
  * A design document's views as the index builder and the query executor see them: one stored
- * index per distinct map function, named by a signature of its source, so that two views (of
- * one design document or of two) with the same map share an index, editing a map starts a new
- * one, and editing anything else of the design document keeps the index it has.
+ * index per distinct map function, named by a signature of its source and of the modules it
+ * may require (`views.lib`), so that two views (of one design document or of two) with the same
+ * map and modules share an index, editing a map or `views.lib` starts a new one, and editing
+ * anything else of the design document keeps the index it has.
  */
 import type { Doc } from '../../core/api.js';
+import { canonicalJson } from '../../core/canonical-json.js';
 import { SetteeError } from '../../core/errors.js';
 import { COLLATION_FINGERPRINT } from '../../core/mango/key-encoding.js';
 import { md5Hex } from '../../core/md5.js';
 import { builtinReducer } from '../../core/views/builtin-reduce.js';
+import { mapModules, viewLib } from '../../design/module-roots.js';
 import type { MapFunction, ReduceFunction } from '../../design/runner.js';
 
 /** Bumped when the rows a view index stores change shape: every view index is rebuilt. */
@@ -97,14 +100,16 @@ function readDesignViews(ddoc: Doc): DesignViews {
   const language = typeof ddoc.language === 'string' ? ddoc.language : 'javascript';
   const views = new Map<string, ViewDefinition>();
   const bySignature = new Map<string, ViewIndex>();
+  const signatureOf = mapSignature(ddoc);
+  const modules = mapModules(ddoc);
   for (const [name, member] of Object.entries(objectOrEmpty(ddoc.views))) {
     // `views.lib` holds CommonJS modules for map functions, not a view (couch_mrview.erl).
     if (name === 'lib' || !isRecord(member) || typeof member.map !== 'string') continue;
-    const signature = md5Hex(JSON.stringify([VIEW_INDEX_VERSION, COLLATION_FINGERPRINT, member.map]));
+    const signature = signatureOf(member.map);
     const key = `${ddoc._id}@${ddoc._rev}/views/${name}`;
     let index = bySignature.get(signature);
     if (!index) {
-      const map = { key, source: member.map };
+      const map = { key, source: member.map, modules };
       index = { name: `${VIEW_INDEX_PREFIX}${signature}`, signature, map };
       bySignature.set(signature, index);
     }
@@ -114,6 +119,23 @@ function readDesignViews(ddoc: Doc): DesignViews {
   }
   const indexes = language === 'javascript' ? [...bySignature.values()] : [];
   return { ddocId: ddoc._id, language, views, indexes };
+}
+
+/**
+ * The signature of a map function's index in this design document. `views.lib` is part of it,
+ * keys sorted, as couch_mrview_util:ddoc_to_mrst puts it (through couch_index_util:sort_lib)
+ * in the signature of the design document's views: a map may `require` it, so a change to it
+ * rebuilds them. An empty or absent lib is left out: indexes made without one keep their names.
+ */
+function mapSignature(ddoc: Doc): (map: string) => string {
+  const lib = canonicalJson(viewLib(ddoc));
+  const parts = (map: string) => [
+    VIEW_INDEX_VERSION,
+    COLLATION_FINGERPRINT,
+    map,
+    ...(lib === '{}' ? [] : [lib]),
+  ];
+  return (map) => md5Hex(JSON.stringify(parts(map)));
 }
 
 function objectOrEmpty(value: unknown): Record<string, unknown> {
