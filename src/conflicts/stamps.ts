@@ -1,5 +1,5 @@
 import { canonicalJson } from '../core/canonical-json.js';
-import { ClockDriftError, isStamp, type StampClock } from './hlc.js';
+import { ClockDriftError, compareStamps, isStamp, type StampClock } from './hlc.js';
 import { DEFAULT_STAMP_FIELD, ownValue } from './resolvers.js';
 
 /**
@@ -73,7 +73,7 @@ export interface StampFieldsOptions<F extends string = string> {
  * - every field whose value changed, appeared or disappeared since `previous` (a removed field
  *   keeps a stamp, so its removal can win over an older concurrent edit);
  * - every field of `next` when it (re)creates the document (`previous` missing or deleted), plus
- *   `_created`;
+ *   `_created`; a re-creation drops the stamps of the fields the deletion removed;
  * - `_deleted` when `next` is a deletion (`_deleted: true`); its field stamps stay as they were.
  *
  * Stamps of unchanged fields are kept; the map comes from `previous` when given, else from `next`.
@@ -93,11 +93,27 @@ export function stampFields<T extends Body, F extends string = typeof DEFAULT_FI
   const changed = deletion ? [] : changedFields(creation ? {} : previous, next, field);
   if (deletion || creation || changed.length > 0) {
     const stamp = nextStamp(clock, [...stamps.values()]);
+    if (creation) forgetDeletedFields(stamps);
     for (const name of changed) stamps.set(name, stamp);
     if (deletion) stamps.set(DELETED_KEY, stamp);
     else if (creation) stamps.set(CREATED_KEY, stamp);
   }
   return { ...next, [field]: Object.fromEntries(stamps) } as Stamped<T, F, FieldStamps>;
+}
+
+/**
+ * A re-creation over a tombstone drops the stamps of the fields its deletion removed (those not
+ * later than `_deleted`), which no longer decide anything: {@link fieldMerge} leaves them out of
+ * what it merges, so the re-created document is already what a merge of it with that deletion
+ * gives. Kept, they made replicas settle differently: one that knew the document was re-created
+ * kept it as written, one that did not merged it with the deletion and wrote a new revision.
+ */
+function forgetDeletedFields(stamps: Map<string, string>): void {
+  const deletedAt = stamps.get(DELETED_KEY);
+  if (deletedAt === undefined) return;
+  for (const [name, stamp] of stamps) {
+    if (!name.startsWith('_') && compareStamps(stamp, deletedAt) <= 0) stamps.delete(name);
+  }
 }
 
 /** The well-formed stamps of a per-field stamp map; anything else in it is ignored. */

@@ -502,6 +502,41 @@ describe('two replicas resolving the same conflict independently', () => {
   });
 });
 
+describe('a document re-created on a replica that saw it deleted', () => {
+  it('field merge: is settled alike where the deletion was seen as a leaf and where it was not', async () => {
+    let time = T0;
+    const open = (node: string) =>
+      dbs.open({
+        stamping: { node, now: () => time, field: false, fields: true },
+        resolver: fieldMerge(),
+      });
+    const [r0, r1, r2] = [await open('r0'), await open('r1'), await open('r2')];
+    time += 1;
+    await r0.put({ _id: 'b', title: 0 });
+    await r2.put({ _id: 'b', body: 0 });
+    time += 1;
+    await r2.remove('b', (await r2.get('b'))._rev);
+    // r0 weighs r2's deletion against its own edit (the deletion is later: r0 deletes too)…
+    await replicate(r2, r0, { doc_ids: ['b'] }).done;
+    // …while r1 gets the deletion alone, and writes the document again over it.
+    await replicate(r2, r1, { doc_ids: ['b'] }).done;
+    await r1.put({ _id: 'b', title: 1 });
+    for (let round = 0; round < 2; round++) {
+      await sync(r0, r1).done;
+      await sync(r1, r2).done;
+      await sync(r0, r2).done;
+    }
+    const settled = await dbState(r0);
+    for (const db of [r1, r2]) expect(await dbState(db)).toEqual(settled);
+    expect(await r0.get('b')).toMatchObject({ title: 1 });
+    // A replica given the leaves by replication knows the re-creation's parent only as an id, not
+    // as a deletion: it weighs the deletion against the re-creation, and must find it settled.
+    const witness = await dbs.open({ resolver: fieldMerge() });
+    await replicate(r0, witness).done;
+    expect(await dbState(witness)).toEqual(settled);
+  });
+});
+
 describe('what the strategies keep', () => {
   it('field merge: concurrent edits of different fields on three replicas all survive', async () => {
     const stamping = (node: string) => ({ node, field: false as const, fields: true });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   compareStamps,
+  fieldMerge,
   formatStamp,
   HybridClock,
   parseStamp,
@@ -96,6 +97,22 @@ describe('stampFields', () => {
     expect(compareStamps(fields.title!, at(T0 + 100))).toBeGreaterThan(0);
     expect(fields._created).toBe(fields.title);
     expect(fields._deleted).toBe(at(T0 + 100));
+  });
+
+  it('drops, at a recreation, the stamps of the fields the deletion removed', () => {
+    const tombstone = {
+      _deleted: true,
+      settee_fields: { title: at(T0), body: at(T0 + 10), _created: at(T0), _deleted: at(T0 + 100) },
+    };
+    const recreated = stampFields(tombstone, { price: 3 }, clockAt(T0 + 200));
+    const stamp = recreated.settee_fields.price!;
+    // What a field merge of the recreation with the deletion keeps: the same map, so it is settled.
+    expect(recreated.settee_fields).toEqual({ price: stamp, _created: stamp, _deleted: at(T0 + 100) });
+    const merged = fieldMerge().resolve([
+      { rev: '3-b', deleted: false, doc: { _id: 'd', _rev: '3-b', ...recreated } },
+      { rev: '2-a', deleted: true, doc: { _id: 'd', _rev: '2-a', ...tombstone } },
+    ]);
+    expect(merged).toEqual({ kind: 'keep' });
   });
 
   it('uses the map in next when there is no previous, and a custom field name', () => {
