@@ -535,38 +535,6 @@ describe('a document re-created on a replica that saw it deleted', () => {
     await replicate(r0, witness).done;
     expect(await dbState(witness)).toEqual(settled);
   });
-
-  it('last writer wins: an unstamped re-creation stays, on a replica that joins later too', async () => {
-    let time = T0;
-    const stamped = (node: string) =>
-      dbs.open({ stamping: { node, now: () => time }, resolver: lastWriterWins() });
-    const [a, e] = [await stamped('a'), await stamped('e')];
-    // A replica that does not stamp, as a plain PouchDB client.
-    const plain = await dbs.open({ resolver: lastWriterWins() });
-    await a.put({ _id: 'd', v: 0 });
-    for (const db of [e, plain]) await replicate(a, db).done;
-    time += 1_000;
-    await e.put({ ...(await e.get('d')), v: 'e' });
-    time += 1_000;
-    await a.remove('d', (await a.get('d'))._rev);
-    // plain sees the deletion alone and writes the document again; e weighs it against its edit.
-    await replicate(a, plain).done;
-    await plain.put({ _id: 'd', v: 'again' });
-    await replicate(a, e).done;
-    for (let round = 0; round < 2; round++) {
-      await sync(a, e).done;
-      await sync(e, plain).done;
-      await sync(a, plain).done;
-    }
-    const settled = await dbState(a);
-    for (const db of [e, plain]) expect(await dbState(db)).toEqual(settled);
-    expect(await a.get('d')).toMatchObject({ v: 'again' });
-    // Stamped, e's deletion would win where the re-creation's parent is not known as a deletion:
-    // the replicas that knew retired it, so a replica joining now keeps the document too.
-    const joining = await dbs.open({ resolver: lastWriterWins() });
-    await replicate(a, joining).done;
-    expect(await dbState(joining)).toEqual(settled);
-  });
 });
 
 describe('what the strategies keep', () => {

@@ -258,30 +258,15 @@ export class ConflictHandling {
     if (record.leaves.length < 2) return false;
     try {
       const { storage, reader } = this.host;
-      const { read, leaves, setAside } = await readContenders(
+      const { read, leaves } = await readContenders(
         storage,
         reader,
         record,
         tree ?? (await reader.tree(record.id, record.seq)),
       );
-      const plan = leaves.length < 2 ? null : planAutomaticResolution(record.id, leaves, resolver);
-      const retirements = setAside.map((leaf) => ({
-        doc: { _id: record.id, _rev: leaf.rev, _deleted: true },
-        options: {},
-      }));
-      if (!plan) {
-        if (retirements.length === 0) return false;
-        // Not a resolution: the outcome stands as it was; only the deletions it outlived retire.
-        await this.host.writeAtomically(
-          retirements.map(({ doc }) => doc),
-          {
-            edits: retirements.map(({ options }) => options),
-            known: new Map([[record.id, { tree: read.tree, contents: read.contents }]]),
-          },
-        );
-        return true;
-      }
-      plan.writes.unshift(...retirements);
+      if (leaves.length < 2) return false;
+      const plan = planAutomaticResolution(record.id, leaves, resolver);
+      if (!plan) return false;
       const { merged } = plan;
       const planned = {
         docs: plan.writes.map(({ doc }) => doc),

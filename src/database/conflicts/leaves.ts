@@ -120,26 +120,10 @@ export async function readContenders(
   record: DocRecord,
   tree: RevTree,
   extra: readonly string[] = [],
-): Promise<{ read: ReadDoc; leaves: ReadLeaf[]; setAside: ReadLeaf[] }> {
+): Promise<{ read: ReadDoc; leaves: ReadLeaf[] }> {
   const revs = [...record.leaves.map((leaf) => leaf.rev), ...extra];
   const read = await readBodies(storage, record, tree, revs);
-  const all = leavesOf(reader, read);
-  const leaves = contenders(all, tree);
-  return { read, leaves, setAside: all.filter((leaf) => !leaves.includes(leaf) && carriesFields(leaf)) };
-}
-
-/**
- * Whether a deleted leaf still has a say in a resolution wherever it contends: it carries fields
- * (stamps), unlike the empty tombstones resolutions write and plain clients' deletions.
- *
- * A replica that knows the document was re-created sets such leaves aside (see
- * {@link contenders}); one that received the re-creation by replication may not know, as
- * replication names a revision's ancestors by id only, not as deletions, and weighs them. So the
- * replica that knows retires them, with an empty tombstone each: then every replica, knowing or
- * not, finds the same leaves settled.
- */
-function carriesFields(leaf: ReadLeaf): boolean {
-  return leaf.deleted && Object.keys(userFields(leaf.doc)).length > 0;
+  return { read, leaves: contenders(leavesOf(reader, read), tree) };
 }
 
 /**
