@@ -82,17 +82,19 @@ class DelayWindows {
   private previous: RecordableHistogram = createHistogram();
   private readonly timer: NodeJS.Timeout;
   private due = performance.now() + SAMPLE_MS;
-  private samples = 0;
+  private windowStart = performance.now();
 
   constructor(windowMs: number) {
-    const samplesPerWindow = Math.max(1, Math.round(windowMs / SAMPLE_MS));
     this.timer = setInterval(() => {
       const now = performance.now();
       // In nanoseconds, at least 1 (a histogram records positive integers only).
       this.current.record(Math.max(1, Math.round((now - this.due) * 1e6)));
       this.due = now + SAMPLE_MS;
-      if (++this.samples % samplesPerWindow === 0)
+      // By the clock, not by samples: late samples, when they matter most, would stretch a window.
+      if (now - this.windowStart >= windowMs) {
         [this.previous, this.current] = [this.current, createHistogram()];
+        this.windowStart = now;
+      }
     }, SAMPLE_MS);
     // A server's metrics never keep its process alive.
     this.timer.unref();
