@@ -1,9 +1,9 @@
+import { ownValue } from '../core/own.js';
 import { AddWinsSet, AppendOnlyLog, LwwRegister, PNCounter } from './crdt.js';
 import {
   DEFAULT_STAMP_FIELD,
   type Leaf,
   latestLeaf,
-  ownValue,
   type Resolution,
   type Resolver,
   settle,

@@ -1,5 +1,6 @@
 import { compareStamps } from './hlc.js';
-import { type Leaf, ownValue, type Resolution, type Resolver, settle, sortLeaves } from './resolvers.js';
+import { ownValue } from '../core/own.js';
+import { type Leaf, type Resolution, type Resolver, settle, sortLeaves } from './resolvers.js';
 import {
   CREATED_KEY,
   DEFAULT_FIELDS_FIELD,

@@ -41,7 +41,6 @@ export {
   latestLeaf,
   type Leaf,
   type Outcome,
-  ownValue,
   type Resolution,
   type Resolver,
   sameJson,
@@ -49,6 +48,7 @@ export {
   sortLeaves,
   userFields,
 } from './resolvers.js';
+export { ownValue } from '../core/own.js';
 export { fieldMerge, type FieldMergeOptions } from './field-merge.js';
 export { AddWinsSet, AppendOnlyLog, type LogEntry, LwwRegister, PNCounter } from './crdt.js';
 export { crdtMerge, type CrdtKind, type CrdtMergeOptions, type CrdtSchema } from './crdt-merge.js';

@@ -1,4 +1,5 @@
 import { canonicalJson } from '../core/canonical-json.js';
+import { ownValue } from '../core/own.js';
 import { compareLeaves } from '../core/rev-tree/leaves.js';
 import type { Leaf as CoreLeaf } from '../core/rev-tree/types.js';
 import { parseRev } from '../core/revision.js';
@@ -215,14 +216,6 @@ export function custom(name: string, fn: (leaves: readonly Leaf[]) => Resolution
       return settle(sorted, { body: result.body, deleted: result.deleted === true });
     },
   });
-}
-
-/**
- * `record[key]` if it is the record's own field, else undefined — so a field named `constructor`
- * or `__proto__` in one leaf never reads as something inherited in another.
- */
-export function ownValue<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 /** True when two JSON values are equal whatever the order of their object keys. */

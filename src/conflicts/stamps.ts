@@ -1,6 +1,7 @@
 import { canonicalJson } from '../core/canonical-json.js';
 import { ClockDriftError, compareStamps, isStamp, type StampClock } from './hlc.js';
-import { DEFAULT_STAMP_FIELD, ownValue } from './resolvers.js';
+import { ownValue } from '../core/own.js';
+import { DEFAULT_STAMP_FIELD } from './resolvers.js';
 
 /**
  * Stamping documents on write: what Settee calls on each local write so that the resolvers have

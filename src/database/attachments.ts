@@ -3,6 +3,7 @@ import { encodeBase64 } from '../core/base64.js';
 import type { AttachmentInput } from '../core/document.js';
 import { badRequest, missingStub } from '../core/errors.js';
 import { attachmentDigest } from '../core/md5.js';
+import { ownValue } from '../core/own.js';
 import type { AttachmentIdentity } from '../core/rev-hash.js';
 import type { AttachmentBlob, AttachmentMeta, Storage } from '../storage/types.js';
 
@@ -60,7 +61,8 @@ function resolveStub(
   base: Record<string, AttachmentMeta> | undefined | null,
 ): AttachmentMeta {
   if (base === null) throw missingStub(`Previous revision missing for document ${docId}`);
-  const stored = base?.[name];
+  // Own entries only: a stub named `constructor` names no stored attachment.
+  const stored = base ? ownValue(base, name) : undefined;
   if (!stored || (input.revpos !== undefined && input.revpos !== stored.revpos)) {
     throw missingStub(`Invalid attachment stub in ${docId} for ${name}`);
   }

@@ -35,6 +35,7 @@ import {
 } from '../core/document.js';
 import { badRequest, notFound, toSetteeError } from '../core/errors.js';
 import { onDemand } from '../core/on-demand.js';
+import { ownValue } from '../core/own.js';
 import { isRev, parseRev } from '../core/revision.js';
 import type { Resolver } from '../conflicts/resolvers.js';
 import type { DesignRunner } from '../design/runner.js';
@@ -934,8 +935,7 @@ export class Database implements Peer {
     name: string,
     options: { rev?: string } = {},
   ): Promise<{ data: Uint8Array; contentType: string; digest: string }> {
-    const doc = await this.get(id, options);
-    const att = doc._attachments?.[name];
+    const att = attachmentNamed(await this.get(id, options), name);
     if (!att) throw notFound('Document is missing attachment');
     const data = await this.storage.getAttachment(att.digest);
     if (!data) throw notFound('Document is missing attachment');
@@ -958,8 +958,12 @@ export class Database implements Peer {
     validateDocId(id);
     checkAttachmentArguments(name, data, contentType);
     const doc: NewDoc = rev === undefined ? { _id: id } : await this.get(id, { rev });
-    const attachments: Record<string, unknown> = { ...(doc._attachments ?? {}) };
-    attachments[name] = { content_type: contentType, data: encodeBase64(data) };
+    // A computed key is an entry of its own, whatever the name: assigned, `__proto__` would set
+    // the object's prototype instead.
+    const attachments = {
+      ...doc._attachments,
+      [name]: { content_type: contentType, data: encodeBase64(data) },
+    };
     return this.put({ ...doc, _attachments: attachments }, context);
   }
 
@@ -971,8 +975,8 @@ export class Database implements Peer {
     context: WriteContext = {},
   ): Promise<WriteOk> {
     const doc = await this.get(id, { rev });
-    if (!doc._attachments?.[name]) throw notFound('Document is missing attachment');
-    const { [name]: _removed, ...rest } = doc._attachments;
+    if (!attachmentNamed(doc, name)) throw notFound('Document is missing attachment');
+    const { [name]: _removed, ...rest } = doc._attachments!;
     return this.put({ ...doc, _attachments: rest }, context);
   }
 
@@ -1174,6 +1178,11 @@ function parseOrError(doc: NewDoc, newEdits: boolean): (ParsedDoc & { id: string
   } catch (err) {
     return Object.assign(toSetteeError(err), { docId: idOfInput(doc) });
   }
+}
+
+/** A document's attachment of this name: its own entry only (`toString` names none). */
+function attachmentNamed(doc: Doc, name: string) {
+  return ownValue(doc._attachments ?? {}, name);
 }
 
 /** `putAttachment`'s arguments as a JavaScript caller may pass them, whatever their types say. */

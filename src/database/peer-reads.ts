@@ -36,7 +36,8 @@ export async function revsDiff(
   const held = records.filter((record) => record !== undefined);
   // The trees of the documents held, in one read: a batch costs no round trip per document.
   const trees = new Map((await reader.treesOf(held)).map((tree, i) => [held[i]!.id, tree]));
-  const response: RevsDiffResponse = {};
+  // No prototype: an id `__proto__` is an entry like any other, not the object's prototype.
+  const response: RevsDiffResponse = Object.create(null) as RevsDiffResponse;
   for (const id of ids) {
     const tree = trees.get(id);
     const missing = [...new Set(request[id])].filter((rev) => !tree?.has(rev));

@@ -1,6 +1,7 @@
 import { badRequest } from '../core/errors.js';
 import { ClockDriftError, HybridClock, isStamp } from '../conflicts/hlc.js';
-import { DEFAULT_STAMP_FIELD, ownValue } from '../conflicts/resolvers.js';
+import { DEFAULT_STAMP_FIELD } from '../conflicts/resolvers.js';
+import { ownValue } from '../core/own.js';
 import {
   type Body,
   DEFAULT_FIELDS_FIELD,

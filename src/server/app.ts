@@ -9,6 +9,7 @@ import Fastify, {
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { notFound, SetteeError } from '../core/errors.js';
+import { ownValue } from '../core/own.js';
 import { DesignWorkerPool } from '../design/index.js';
 import { authorizeRequest, refuseCrossSite, refuseHistoryReads, requireJobOwner } from './access.js';
 import type { AdminCredentials } from './auth/admins.js';
@@ -20,7 +21,7 @@ import type { LockoutSettings, LockoutWarning } from './auth/lockout.js';
 import type { DbContext, Methods, RequestContext, ServerServices } from './context.js';
 import { type AutoCompactionOptions, type AutoCompactor, startAutoCompaction } from './auto-compaction.js';
 import { applyCors } from './cors.js';
-import { errorReply, sendJson } from './http.js';
+import { answerClientError, errorReply, sendJson } from './http.js';
 import { accessFor } from './permissions.js';
 import { DatabaseRegistry } from './registry.js';
 import { ReplicationScheduler } from './replicator/index.js';
@@ -197,6 +198,8 @@ export class SetteeServer {
       // A path fastify cannot decode (`/%zz`) still gets CouchDB's error body.
       frameworkErrors: (error, _request, reply) =>
         sendJson(reply, 400, { error: 'bad_request', reason: error.message }),
+      // ... and so does a request Node's parser refuses (headers too large, a malformed line).
+      clientErrorHandler: answerClientError,
       // Fastify types an HTTP/2 server by another overload; the instance is cast below either way.
       ...(options.tls ? (tlsServerOptions(options.tls) as object) : {}),
     }) as unknown as FastifyInstance;
@@ -333,7 +336,7 @@ export class SetteeServer {
         return run(rootMethods, ctx);
       case 'server':
         return run(
-          serverEndpoints[target.endpoint] ??
+          ownValue(serverEndpoints, target.endpoint) ??
             schedulerMethods(target.endpoint) ??
             nodeMethods(target.endpoint) ??
             unimplementedMethods('server', target.endpoint) ??

@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import { type Duplex, Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, SetteeError, toSetteeError } from '../core/errors.js';
 
@@ -211,4 +212,39 @@ export function errorReply(err: unknown): { status: number; body: { error: strin
   }
   const error = toSetteeError(err);
   return { status: error.status, body: error.toJSON() };
+}
+
+/** Node's reasons for refusing a request before parsing it through, by error code; others are 400. */
+const CLIENT_ERRORS: Readonly<Record<string, { status: number; reason: string }>> = {
+  HPE_HEADER_OVERFLOW: { status: 431, reason: 'The request line and headers are too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, reason: 'The request did not arrive in time' },
+};
+
+/**
+ * Answers a request Node's HTTP parser refused (a request line or headers too large, a malformed
+ * request, a timeout) before any route saw it: the same error body as every other error, rather
+ * than the framework's own, then the connection ends.
+ */
+export function answerClientError(
+  error: Error & { code?: string; rawPacket?: unknown },
+  socket: Duplex,
+): void {
+  // A reset connection has nobody left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = error.code !== undefined && Object.hasOwn(CLIENT_ERRORS, error.code);
+  const { status, reason } = known
+    ? CLIENT_ERRORS[error.code!]!
+    : { status: 400, reason: `Malformed HTTP request (${error.code ?? error.message})` };
+  const { body } = errorReply(Object.assign(new Error(reason), { statusCode: status }));
+  const text = `${JSON.stringify(body)}\n`;
+  // The answer to a HEAD has the headers of the body it does not send.
+  const head =
+    Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${head ? '' : text}`,
+    );
+  }
+  socket.destroy(error);
 }

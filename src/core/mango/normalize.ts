@@ -9,6 +9,7 @@
  * `{"a": {"$lte": 1}}`). `_explain` shows this form, and index choice only has to look through
  * `$and`/`$or` and single-field conditions.
  */
+import { ownValue } from '../own.js';
 import { collate } from './collate.js';
 import { isJsonObject } from './mango-errors.js';
 import type { Selector } from './selector.js';
@@ -92,7 +93,7 @@ function negate(selector: NormalSelector): NormalSelector {
   if (key === '$and') return { $or: (arg as NormalSelector[]).map(negate) };
   if (key === '$or') return { $and: (arg as NormalSelector[]).map(negate) };
   if (key === '$exists') return { $exists: !arg };
-  const opposite = NEGATED[key];
+  const opposite = ownValue(NEGATED, key);
   if (opposite) return { [opposite]: arg };
   if (key.startsWith('$')) return { $not: selector };
   return { [key]: negate(arg as NormalSelector) };

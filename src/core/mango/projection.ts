@@ -7,6 +7,8 @@
  * @example
  * project({ _id: 'x', a: { b: 1, c: 2 }, d: 3 }, ['a.b', 'd', 'e']); // { a: { b: 1 }, d: 3 }
  */
+import { ownValue } from '../own.js';
+import { setOwn } from '../set-own.js';
 import { isJsonObject } from './mango-errors.js';
 import { parseField } from './selector.js';
 
@@ -36,15 +38,23 @@ export function readPath(doc: unknown, path: readonly string[]): unknown {
   return value;
 }
 
-/** Sets `value` at `path`, creating the objects on the way (mango_doc:set_field). */
+/**
+ * Sets `value` at `path`, creating the objects on the way (mango_doc:set_field). Own properties
+ * only: a document may have a field `__proto__`, and the path must not lead out of the result.
+ */
 function writePath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
   let node = target;
   path.forEach((key, depth) => {
     if (depth === path.length - 1) {
-      node[key] = value;
+      setOwn(node, key, value);
       return;
     }
-    const next = node[key];
-    node = isJsonObject(next) ? next : (node[key] = {});
+    const next = ownValue(node, key);
+    if (isJsonObject(next)) node = next;
+    else {
+      const created: Record<string, unknown> = {};
+      setOwn(node, key, created);
+      node = created;
+    }
   });
 }

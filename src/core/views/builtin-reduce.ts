@@ -6,6 +6,7 @@
  */
 import { SetteeError } from '../errors.js';
 import { canonicalJson } from '../canonical-json.js';
+import { setOwn } from '../set-own.js';
 import { HyperLogLog } from './hyperloglog.js';
 import { shown } from './shown.js';
 
@@ -121,10 +122,11 @@ function sumObject(value: Record<string, unknown>, total: unknown): unknown {
   const sum: Record<string, unknown> = {};
   // CouchDB merges the sorted fields of both: the result's fields come out sorted.
   const names = [...new Set([...Object.keys(value), ...Object.keys(total)])].sort();
+  // Own fields only: a value may have a field `constructor` or `__proto__`, like any other.
   for (const name of names) {
-    if (!(name in value)) sum[name] = total[name];
-    else if (!(name in total)) sum[name] = value[name];
-    else sum[name] = sumValues(value[name], total[name]);
+    if (!Object.hasOwn(value, name)) setOwn(sum, name, total[name]);
+    else if (!Object.hasOwn(total, name)) setOwn(sum, name, value[name]);
+    else setOwn(sum, name, sumValues(value[name], total[name]));
   }
   return sum;
 }

@@ -5,6 +5,7 @@
  * call it.
  */
 import { badRequest, queryParseError } from '../errors.js';
+import { ownValue } from '../own.js';
 import { checkRangeOrder } from './range.js';
 import { shown } from './shown.js';
 
@@ -157,7 +158,8 @@ function objectBody(body: unknown): Record<string, unknown> {
 
 function applyParams(draft: Draft, params: Readonly<Record<string, unknown>>, decoded: boolean): void {
   for (const [name, value] of Object.entries(params)) {
-    const apply = PARAMS[name];
+    // Own names only: `__proto__` or `constructor` in a body or query names no parameter.
+    const apply = ownValue(PARAMS, name);
     if (apply) apply(draft, { value, decoded });
   }
 }

@@ -45,7 +45,10 @@ export async function bulkDocs(ctx: DbContext): Promise<unknown> {
   for (const doc of size > ctx.services.maxDocumentSize ? docs : []) {
     // CouchDB refuses the whole request when one document is over max_document_size.
     if (JSON.stringify(doc)?.length > ctx.services.maxDocumentSize) {
-      throw new SetteeError('document_too_large', String((doc as { _id?: unknown })?._id ?? ''));
+      // The reason names the document; an id that is no string (an object, maybe one whose
+      // `toString` is not a function) names none.
+      const id = (doc as { _id?: unknown } | null)?._id;
+      throw new SetteeError('document_too_large', typeof id === 'string' ? id : '');
     }
   }
   const newEdits = body.new_edits !== false;

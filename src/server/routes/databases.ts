@@ -45,6 +45,12 @@ export const databaseMethods: Methods<RequestContext> = {
         'You tried to DELETE a database with a ?rev= parameter. Did you mean to DELETE a document instead?',
       );
     }
+    // The server reads its users and everyone's sessions (admins' too) from `_users` while it
+    // runs: deleted, sign-ins and sign-outs would fail until a restart, and recreated, ended
+    // sessions would count again. CouchDB lets it go; Settee keeps it, as it keeps its security.
+    if (dbName(ctx) === USERS_DB) {
+      throw new SetteeError('forbidden', 'The _users database holds the accounts and cannot be deleted.');
+    }
     await ctx.services.registry.delete(dbName(ctx));
     return sendJson(ctx.reply, 200, { ok: true });
   },

@@ -7,6 +7,7 @@
  * `_logs` is Settee's own: the log's recent warnings and errors (CouchDB 3 has no log endpoint).
  */
 import { badRequest, notFound, SetteeError } from '../../core/errors.js';
+import { ownValue } from '../../core/own.js';
 import type { Methods, RequestContext } from '../context.js';
 import { intParam, sendJson } from '../http.js';
 import { RECENT_LEVELS, type RecentLevel } from '../metrics/recent-errors.js';
@@ -60,7 +61,8 @@ function configMethods([section, key]: string[]): Methods {
   const read = async (ctx: RequestContext) => {
     const config = ctx.services.config;
     if (section === undefined) return sendJson(ctx.reply, 200, config);
-    const entries = config[section] ?? {};
+    // A section of its own: `constructor` is none (CouchDB shows a section not set as `{}`).
+    const entries = ownValue(config, section) ?? {};
     if (key === undefined) return sendJson(ctx.reply, 200, entries);
     // CouchDB: 404 `unknown_config_value` for a key that is not set.
     if (!Object.hasOwn(entries, key)) throw notFound('unknown_config_value');
