@@ -352,7 +352,8 @@ export class Database implements Peer {
    * does. A document that is not valid refuses the whole call; otherwise every document is
    * written or its failure (conflict, forbidden) reported, in input order; with `atomic`, any
    * failure writes nothing and is thrown. `_local` documents are written once the others have
-   * committed: one that fails to be written then is reported in its result, even with `atomic`.
+   * committed: one that fails to be written then is reported in its result (thrown with `atomic`,
+   * though the others stay written).
    */
   async bulkDocs<T extends object = Fields>(
     typed: NewDoc<T>[],
@@ -469,7 +470,7 @@ export class Database implements Peer {
         // Trees the locked storage read went to a cache of its own: this one learns them once committed.
         if (exclusively) for (const { id, tree, seq } of written) this.trees.remember(id, tree, seq);
         this.committed(written);
-        await this.writeLocals(localWrites, results);
+        await this.writeLocals(localWrites, results, atomic);
         return { results, written };
       } catch (err) {
         if (!(err instanceof StaleWriteError) || attempt >= STALE_WRITE_ATTEMPTS) throw err;
@@ -489,15 +490,20 @@ export class Database implements Peer {
   }
 
   /**
-   * Writes a batch's local documents, once its documents are committed: a local one that fails
-   * to be written then is reported in its own result, as a conflict would be, rather than failing
-   * a call whose other documents are written and must be acknowledged as such.
+   * Writes a batch's local documents, once its documents are committed (and live feeds told): a
+   * local one that fails to be written then is reported in its own result, as a conflict would
+   * be, or, with `atomic`, thrown, as every failure of an atomic batch is.
    */
-  private async writeLocals(localWrites: readonly LocalWrite[], results: WriteResult[]): Promise<void> {
+  private async writeLocals(
+    localWrites: readonly LocalWrite[],
+    results: WriteResult[],
+    atomic: boolean,
+  ): Promise<void> {
     for (const { index, write } of localWrites) {
       try {
         await write();
       } catch (err) {
+        if (atomic) throw err;
         const { id } = results[index]!;
         results[index] = { id, ...toSetteeError(err).toJSON() };
       }

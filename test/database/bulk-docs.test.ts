@@ -202,6 +202,8 @@ describe('bulkDocs with atomic: true', () => {
     controller.abort();
     expect(await db.getLocal('_local/refused')).toBeUndefined();
     expect(await db.getLocal('_local/kept')).toMatchObject({ _rev: '0-1' });
+    // One document at a time (`put`, an atomic batch), the failure is thrown.
+    await expect(db.put({ _id: '_local/refused' })).rejects.toThrow(/refused by the test/);
   });
 
   it('an invalid document writes nothing and its error is thrown', async () => {
