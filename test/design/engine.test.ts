@@ -168,8 +168,9 @@ describe('JsSandbox: limits', () => {
   });
 
   it('fails a function that catches its out-of-memory and keeps the heap full', () => {
+    // Large pieces, so the heap fills well within the time limit on a busy machine too.
     const source =
-      'function () { globalThis.keep = []; try { while (true) keep.push({}) } catch (e) { return "caught" } }';
+      'function () { globalThis.keep = []; try { while (true) keep.push(new Array(1e4).fill(0)) } catch (e) { return "caught" } }';
     expect(run(source)).toMatchObject({ ok: false, failure: 'memory' });
     expect(run('function () { return typeof keep }')).toEqual({ ok: true, value: 'undefined' });
     expect(sandbox.broken).toBe(false);

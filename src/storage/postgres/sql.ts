@@ -102,8 +102,13 @@ export function asBytes(buffer: Buffer): Uint8Array {
  * would then fail with no one listening. Bounded by `limitMs`: a connection still being opened
  * when the pool ends, whose attempt then fails, is never heard of again, and an unreachable
  * server may take its time to close a socket.
+ *
+ * A connection the pool let go of before (idle too long) is still closing unseen: should the
+ * server end it now, it reports that to the pool, which would throw it, with no listener, as
+ * an uncaught error. The pool is ending: such errors are heard and dropped.
  */
 export async function endPool(pool: pg.Pool, limitMs = 5_000): Promise<void> {
+  pool.on('error', () => undefined);
   let open = pool.totalCount;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const closed = new Promise<void>((resolve) => {
