@@ -93,7 +93,11 @@ export const PRELUDE_SOURCE = String.raw`(function (hostLog) {
   var loader = null;
   function requireFrom(modulesJson) {
     return function require(path) {
-      if (loader === null) loader = globalEval(MODULE_LOADER)(moduleTools, parse(modulesJson));
+      if (loader === null) {
+        loader = globalEval(MODULE_LOADER)(moduleTools, parse(modulesJson));
+        // Parsed, the text is not needed again: a realm holds one copy of a large lib, not two.
+        modulesJson = null;
+      }
       return loader.require(path);
     };
   }
