@@ -6,6 +6,7 @@
  */
 import type { Doc } from '../core/api.js';
 import { badRequest, notFound } from '../core/errors.js';
+import { ownValue } from '../core/own.js';
 import { loadRegexEngine, needsRegexEngine } from '../core/mango/regex.js';
 import { compileSelector } from '../core/mango/selector.js';
 import type { DesignRunner, FilterReq } from '../design/runner.js';
@@ -99,7 +100,8 @@ function memberAt(value: unknown, path: readonly string[]): unknown {
     if (typeof current !== 'object' || current === null || Array.isArray(current)) {
       throw notFound('json_mismatch');
     }
-    current = (current as Record<string, unknown>)[key];
+    // Own members only: `filters/constructor` names no filter, whatever every object inherits.
+    current = ownValue(current as Record<string, unknown>, key);
     if (current === undefined || current === null) throw notFound(`missing json key: ${key}`);
   }
   return current;

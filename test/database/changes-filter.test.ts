@@ -129,6 +129,9 @@ describe('filter: ddoc/name', () => {
       [{ filter: 'nope/by_type' }, 'not_found', 'missing'],
       [{ filter: 'bare/by_type' }, 'not_found', 'missing json key: filters'],
       [{ filter: 'app/nope' }, 'not_found', 'missing json key: nope'],
+      // Names every object inherits are no members of a design document.
+      [{ filter: 'app/constructor' }, 'not_found', 'missing json key: constructor'],
+      [{ filter: 'app/__proto__' }, 'not_found', 'missing json key: __proto__'],
       // couch_changes:configure_filter's 400s.
       [{ filter: 'app' }, 'bad_request', '`filter` must be of the form `designname/filtername`'],
       [{ filter: 'a/b/c' }, 'bad_request', '`filter` must be of the form `designname/filtername`'],
@@ -167,6 +170,8 @@ describe("filter: '_view'", () => {
       [{ filter: '_view', view: 'app' }, 'bad_request', '`view` must be of the form `designname/viewname`'],
       [{ filter: '_view', view: 'bare/sales' }, 'not_found', 'missing json key: views'],
       [{ filter: '_view', view: 'app/nope' }, 'not_found', 'missing json key: nope'],
+      [{ filter: '_view', view: 'app/constructor' }, 'not_found', 'missing json key: constructor'],
+      [{ filter: '_view', view: 'app/__proto__' }, 'not_found', 'missing json key: __proto__'],
     ]);
   });
 });
