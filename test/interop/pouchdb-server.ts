@@ -17,10 +17,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { waitFor } from '../replication/helpers.js';
+import { freePort } from '../docs/run-example.js';
 
 const BIN = path.resolve(import.meta.dirname, '../../node_modules/pouchdb-server/bin/pouchdb-server');
 /** Ports tried before giving up: each is lost only to another process binding it first. */
@@ -65,15 +65,6 @@ export async function startPouchServer(): Promise<PouchServer> {
     fs.rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-}
-
-/** A port of 127.0.0.1 free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const urlOf = (port: number) => `http://127.0.0.1:${port}`;

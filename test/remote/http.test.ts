@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import {
   StallTimeoutError,
 } from '../../src/remote/index.js';
 import { Auth } from '../../src/server/auth/index.js';
+import { freePort } from '../docs/run-example.js';
 import { ADMIN, startServer, type TestServer } from '../server/harness.js';
 import {
   type Behavior,
@@ -140,7 +140,7 @@ describe.each([
     });
 
     it('reports a server that refuses connections as unreachable', async () => {
-      const port = await closedPort();
+      const port = await freePort();
       const http = new HttpClient(`http://127.0.0.1:${port}`, { retries: 1, backoffBaseMs: 1 });
       const err = await rejection(http.json({ path: 'db' }));
       expect(err).toBeInstanceOf(PeerUnreachableError);
@@ -185,7 +185,7 @@ describe.each([
       const http = await client(firstThen(1, fail503, OK));
       const err = await rejection(http.json({ method: 'POST', path: 'db', json: {}, idempotent: false }));
       expect((err as RemoteError).status).toBe(503);
-      const port = await closedPort();
+      const port = await freePort();
       const refused = new HttpClient(`http://127.0.0.1:${port}`, { retries: 2, backoffBaseMs: 1 });
       const gaveUp = await rejection(refused.json({ method: 'POST', path: 'db', idempotent: false }));
       expect((gaveUp as RetriesExhaustedError).attempts).toBe(3);
@@ -414,12 +414,3 @@ describe('authentication against a Settee server', () => {
     expect(log).toEqual(['GET /authdb/ basic']);
   });
 });
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
