@@ -46,9 +46,15 @@ const STARTUP_MS = 30_000;
 interface Job {
   readonly message: JobMessage;
   readonly resolve: (result: DesignJobs[JobKind]['result']) => void;
-  /** Answers a batch that could not run: validations are refused, other kinds reject. */
-  readonly fail: (reason: string) => void;
+  /**
+   * Answers a batch that could not run: validations are refused, other kinds reject; with
+   * `bad_request` when its input was at fault, else `unknown_error`.
+   */
+  readonly fail: (reason: string, error?: FailureName) => void;
 }
+
+/** How a batch that could not run fails: its input's fault, or ours. */
+type FailureName = 'bad_request' | 'unknown_error';
 
 /** One worker thread and what it is doing. */
 interface Slot {
@@ -109,7 +115,7 @@ export class DesignWorkerPool implements DesignRunner {
   validate(request: ValidationRequest): Promise<ValidationOutcome[]> {
     const { items, functions } = request;
     const nothingToRun = items.length === 0 || functions.length === 0 ? items.map(() => ACCEPTED) : undefined;
-    return this.enqueue('validate', request, nothingToRun, (reason) => refusals(items, reason));
+    return this.enqueue('validate', request, nothingToRun, (reason, error) => refusals(items, reason, error));
   }
 
   /**
@@ -159,15 +165,15 @@ export class DesignWorkerPool implements DesignRunner {
     type: K,
     request: DesignJobs[K]['request'],
     nothingToRun?: DesignJobs[K]['result'],
-    refuse?: (reason: string) => DesignJobs[K]['result'],
+    refuse?: (reason: string, error: FailureName) => DesignJobs[K]['result'],
   ): Promise<DesignJobs[K]['result']> {
     if (this.closed) return Promise.reject(new DesignPoolClosedError());
     if (nothingToRun) return Promise.resolve(nothingToRun);
     return new Promise((resolve, reject) => {
-      const fail = (reason: string): void =>
+      const fail = (reason: string, error: FailureName = 'unknown_error'): void =>
         refuse
-          ? resolve(refuse(reason))
-          : reject(new SetteeError('unknown_error', `the ${type} batch could not run: ${reason}`));
+          ? resolve(refuse(reason, error))
+          : reject(new SetteeError(error, `the ${type} batch could not run: ${reason}`));
       const message = { type, id: this.nextId++, request } as JobMessage;
       this.queue.push({ message, resolve: resolve as Job['resolve'], fail });
       this.pump();
@@ -220,6 +226,9 @@ export class DesignWorkerPool implements DesignRunner {
     try {
       slot.worker.postMessage(job.message);
     } catch (error) {
+      // Nested deeper than cloning can walk: the request's documents are (JSON.parse takes any
+      // depth), as every other walk of them would find: a 400, as there.
+      if (error instanceof RangeError) return job.fail('The JSON is nested too deeply', 'bad_request');
       // Not JSON-like (a function, a symbol): the batch cannot cross to the thread.
       return job.fail(`the batch cannot be sent to a worker: ${(error as Error).message}`);
     }
@@ -312,12 +321,11 @@ export class DesignWorkerPool implements DesignRunner {
 
 const ACCEPTED: ValidationOutcome = Object.freeze({ ok: true });
 
-function refusals(items: readonly unknown[], reason: string): ValidationOutcome[] {
-  const refusal: ValidationOutcome = {
-    ok: false,
-    error: 'unknown_error',
-    reason: `validate_doc_update could not run: ${reason}`,
-  };
+function refusals(items: readonly unknown[], reason: string, error: FailureName): ValidationOutcome[] {
+  const refusal: ValidationOutcome =
+    error === 'bad_request'
+      ? { ok: false, error, reason }
+      : { ok: false, error, reason: `validate_doc_update could not run: ${reason}` };
   return items.map(() => ({ ...refusal }));
 }
 

@@ -46,14 +46,15 @@ export interface ValidationRequest {
   secObj: Record<string, unknown>;
 }
 
-/** What CouchDB answers for a refused document. */
-export type ValidationError = 'forbidden' | 'unauthorized' | 'unknown_error';
+/** What CouchDB answers for a refused document (`bad_request`: one that could not be judged, its fault). */
+export type ValidationError = 'forbidden' | 'unauthorized' | 'unknown_error' | 'bad_request';
 
 /**
  * The verdict on one document: accepted, or refused with CouchDB's error name and reason.
  * `throw({forbidden: msg})` gives `forbidden`/msg (HTTP 403), `throw({unauthorized: msg})`
  * gives `unauthorized`/msg (401); anything else thrown, a timeout, running out of memory or a
- * function that does not compile gives `unknown_error` with a reason naming the design document.
+ * function that does not compile gives `unknown_error` with a reason naming the design document;
+ * a batch nested too deeply to be handed to the sandbox gives `bad_request` (400).
  */
 export type ValidationOutcome = { ok: true } | { ok: false; error: ValidationError; reason: string };
 

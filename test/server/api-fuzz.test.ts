@@ -222,6 +222,20 @@ async function freshDb(): Promise<string> {
 }
 
 describe('defects the fuzzing found', () => {
+  it('a document nested too deeply for a validation to be handed to the sandbox is a 400 (was a 500)', async () => {
+    const db = await freshDb();
+    const put = await call(
+      'PUT',
+      `/${db}/_design/rules`,
+      JSON.stringify({ validate_doc_update: 'function (doc) {}' }),
+    );
+    expect(put.status, put.text).toBe(201);
+    const deep = `{"a":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    const posted = await call('POST', `/${db}`, deep);
+    expect(posted.status, posted.text).toBe(400);
+    expect(posted.json).toEqual({ error: 'bad_request', reason: 'The JSON is nested too deeply' });
+  });
+
   it('a view query naming `__proto__` or `constructor` is no parameter (was a 500)', async () => {
     const db = await freshDb();
     const posted = await call('POST', `/${db}/_design/d/_view/v`, '{"__proto__":[],"constructor":1}');
